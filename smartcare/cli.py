@@ -1,0 +1,110 @@
+"""The `smartcare` command: run the servers, manage the database, load the demo region."""
+
+import logging
+
+import typer
+from rich.console import Console
+
+from smartcare import __version__
+
+app = typer.Typer(
+    help="SmartCare: the open smart medical care platform for a region.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="The generated demo region: load it and run everything on it.")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+console = Console()
+
+
+def _engine():
+    from smartcare.platform.db import get_engine
+
+    return get_engine()
+
+
+@app.command()
+def version() -> None:
+    """Print the SmartCare version."""
+    console.print(f"SmartCare {__version__}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Schema revision to move to.")) -> None:
+    """Create or update the database schema to the newest (or the given) revision."""
+    from smartcare.platform import migrate
+    from smartcare.platform.settings import get_settings
+
+    migrate.upgrade(_engine(), revision)
+    console.print(f"Database schema is at [bold]{revision}[/] ({get_settings().database_url})")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default SMARTCARE_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port to listen on (default SMARTCARE_PORT, 8000)."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Run the web server: FHIR REST API, app APIs and pages."""
+    import uvicorn
+
+    from smartcare.platform.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "smartcare.platform.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
+
+
+def _load(residents: int, seed: int, *, only_if_empty: bool) -> None:
+    from smartcare.demo.loader import load_region, region_loaded
+    from smartcare.platform import migrate
+
+    engine = _engine()
+    migrate.upgrade(engine)
+    if only_if_empty and region_loaded(engine):
+        console.print("The database already holds data; the demo region is not loaded again.")
+        return
+    stats = load_region(engine=engine, residents=residents, seed=seed, progress=True)
+    console.print(
+        f"Loaded the demo region: {stats.resources:,} resources for {residents:,} residents "
+        f"in {stats.seconds:.1f} s ({stats.rate:,.0f} resources/s)."
+    )
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(
+    ctx: typer.Context,
+    residents: int = typer.Option(500, min=1, max=200_000, help="How many residents to generate."),
+    seed: int = typer.Option(1, help="Random seed: the same seed gives the same region."),
+) -> None:
+    """Load the demo region if the database is empty, then run everything on it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from smartcare.platform.settings import get_settings
+
+    _load(residents, seed, only_if_empty=True)
+    settings = get_settings()
+    console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  (Ctrl+C stops it)")
+    serve(host=None, port=None, workers=1)
+
+
+@demo_app.command("load")
+def demo_load(
+    residents: int = typer.Option(500, min=1, max=200_000, help="How many residents to generate."),
+    seed: int = typer.Option(1, help="Random seed: the same seed gives the same region."),
+) -> None:
+    """Load the demo region into the configured database, with a progress bar, and exit."""
+    _load(residents, seed, only_if_empty=False)
+
+
+def main() -> None:
+    """Entry point for `python -m smartcare`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,95 @@
+"""Database engines and units of work; the request boundary commits, code inside never does."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from smartcare.platform.events import DomainEvent, publish
+from smartcare.platform.settings import get_settings
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, tuned for the FHIR store."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    kwargs: dict = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads, "future": True}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Take over transaction control from the sqlite3 module so BEGIN IMMEDIATE below is honoured.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # Writers take the lock up front so two writers never deadlock upgrading a read lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_override: Engine | None = None
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Return the shared engine for url (default: the configured database, or the one set by use_engine)."""
+    if url is None and _override is not None:
+        return _override
+    return _engine_for(url or get_settings().database_url)
+
+
+def use_engine(engine: Engine | None) -> None:
+    """Make engine the default for this process (tests, embedded runs); None restores the configured one."""
+    global _override
+    _override = engine
+
+
+def pending_events(conn: Connection) -> list[DomainEvent]:
+    """Events raised inside the current unit of work, to be published once it commits."""
+    return conn.info.setdefault("smartcare_pending_events", [])
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
+    """Run a block in one transaction; commit at the end, then publish the domain events it raised."""
+    engine = engine or get_engine()
+    with engine.connect() as conn:
+        conn.info["smartcare_pending_events"] = []
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            conn.info["smartcare_pending_events"] = []
+            raise
+        events = conn.info.pop("smartcare_pending_events", [])
+    for ev in events:
+        publish(ev)

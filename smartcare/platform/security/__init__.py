@@ -1,0 +1,1 @@
+"""Identity and access: who is calling, and what the one access policy lets them do."""

@@ -1,0 +1,32 @@
+"""Settings read from the environment (prefix SMARTCARE_) and an optional .env file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one SmartCare process."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTCARE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/smartcare.db"
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""
+    max_request_bytes: int = 10 * 1024 * 1024
+    default_page_size: int = 20
+    max_page_size: int = 1000
+
+    @property
+    def public_base_url(self) -> str:
+        """The URL clients use to reach this server (for Bundle links and Location headers)."""
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

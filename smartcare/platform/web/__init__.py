@@ -1,0 +1,1 @@
+"""The web shell: the ASGI application and what every surface shares."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: databases (SQLite and the real PostgreSQL), the FHIR API client, shared test data."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from smartcare.fhir import tables
+from smartcare.platform import migrate
+from smartcare.platform.db import make_engine, use_engine
+from tests.support import IN_CI
+
+PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db')}/store.db")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[sa.Engine]:
+    schema = f"sc_test_{_worker()}_{os.getpid()}"
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        message = f"PostgreSQL is not reachable at {PG_URL}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    sep = "&" if "?" in PG_URL else "?"
+    engine = make_engine(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    admin.dispose()
+
+
+def _clear(engine: sa.Engine) -> None:
+    names = [t.name for t in reversed(tables.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+        else:
+            for name in names:
+                conn.exec_driver_sql(f"DELETE FROM {name}")  # noqa: S608 (table names are ours)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request) -> Iterator[sa.Engine]:
+    """An empty, migrated store database; every store test runs on SQLite and on PostgreSQL."""
+    eng = request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_engine")
+    _clear(eng)
+    use_engine(eng)
+    yield eng
+    use_engine(None)
+
+
+@pytest.fixture
+def client(engine) -> Iterator[TestClient]:
+    """An HTTP client for the whole SmartCare app on the test database."""
+    from smartcare.platform.web.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,33 @@
+"""The smartcare command line reads well and its database commands work."""
+
+from typer.testing import CliRunner
+
+from smartcare.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "demo", "db"):
+        assert command in result.output
+
+
+def test_demo_help_explains_load():
+    result = runner.invoke(app, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "load" in result.output and "--residents" in result.output
+
+
+def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from smartcare.platform.settings import get_settings
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setattr(get_settings(), "database_url", url)
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    names = sa.inspect(sa.create_engine(url)).get_table_names()
+    assert "fhir_resource" in names and "fhir_idx_token" in names
