@@ -1,0 +1,164 @@
+"""Run a parsed search: filter, sort, page, count, and gather _include/_revinclude resources."""
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smartcare.fhir import tables as t
+from smartcare.fhir.errors import BadRequest, Forbidden
+from smartcare.fhir.search.query import SearchRequest
+from smartcare.fhir.search.registry import get_param, params_for
+from smartcare.fhir.store import Stored
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import AccessDenied, search_restriction
+
+R = t.resource
+MAX_INCLUDED = 1000
+MAX_ITERATE_ROUNDS = 4
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """One page of matches, the resources included with them, and the total when counted."""
+
+    matches: list[Stored]
+    included: list[Stored] = field(default_factory=list)
+    total: int | None = None
+    has_next: bool = False
+
+
+def restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> sa.ColumnElement | None:
+    """The access policy's SQL limit on what ctx may see of res_type; Forbidden if nothing at all."""
+    try:
+        return search_restriction(ctx, res_type, table)
+    except AccessDenied as exc:
+        raise Forbidden(str(exc)) from exc
+
+
+def base_query(ctx: AccessContext, req: SearchRequest) -> sa.Select:
+    """The filtered selection of fhir_resource rows the request matches (no order, no paging)."""
+    q = sa.select(R.c.pk).where(R.c.res_type == req.res_type, R.c.deleted.is_(False), *req.where)
+    limit = restriction(ctx, req.res_type, R)
+    return q.where(limit) if limit is not None else q
+
+
+def _sort_key(req: SearchRequest, code: str, desc: bool) -> sa.ColumnElement:
+    if code == "_id":
+        return R.c.res_id
+    if code == "_lastUpdated":
+        return R.c.last_updated
+    param = get_param(req.res_type, code)
+    kind = param.type
+    if kind not in ("string", "token", "date", "number", "quantity", "uri", "reference"):
+        raise BadRequest(f"Cannot sort by {kind} parameter '{code}'")
+    table = t.INDEX_TABLES[kind]
+    column = {
+        "string": table.c.get("value"),
+        "token": table.c.get("code"),
+        "date": table.c.get("high") if desc else table.c.get("low"),
+        "number": table.c.get("value"),
+        "quantity": table.c.get("value"),
+        "uri": table.c.get("value"),
+        "reference": table.c.get("target_id"),
+    }[kind]
+    agg = sa.func.max(column) if desc else sa.func.min(column)
+    return (
+        sa.select(agg)
+        .where(table.c.res_pk == R.c.pk, table.c.param == code)
+        .scalar_subquery()
+    )
+
+
+def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> SearchResult:
+    """Execute a search and return the requested page."""
+    filtered = base_query(ctx, req)
+    total = None
+    if req.total != "none" or req.summary == "count":
+        total = conn.execute(sa.select(sa.func.count()).select_from(filtered.subquery())).scalar_one()
+    if req.summary == "count" or req.count == 0:
+        return SearchResult(matches=[], total=total)
+    order = []
+    for code, desc in req.sort:
+        key = _sort_key(req, code, desc)
+        order.append(key.desc().nulls_last() if desc else key.asc().nulls_last())
+    if not req.sort:
+        order.append(R.c.last_updated.desc())
+    order.append(R.c.pk.desc() if not req.sort else R.c.pk.asc())
+    page = (
+        sa.select(R.c.pk, R.c.res_type, R.c.res_id, R.c.version, R.c.last_updated, R.c.content)
+        .where(R.c.pk.in_(filtered))
+        .order_by(*order)
+        .limit(req.count + 1)
+        .offset(req.offset)
+    )
+    rows = conn.execute(page).all()
+    has_next = len(rows) > req.count
+    rows = rows[: req.count]
+    matches = [Stored(r.res_type, r.res_id, r.version, r.last_updated, False, r.content) for r in rows]
+    pks = {r.pk for r in rows}
+    included = _includes(conn, ctx, req, rows, pks) if (req.includes or req.revincludes) else []
+    return SearchResult(matches=matches, included=included, total=total, has_next=has_next)
+
+
+def _fetch(conn: Connection, ctx: AccessContext, query: sa.Select, seen: set[int]) -> list[sa.Row]:
+    out = []
+    for row in conn.execute(query.limit(MAX_INCLUDED)):
+        if row.pk in seen:
+            continue
+        limit = restriction(ctx, row.res_type, R)
+        if limit is not None:
+            allowed = conn.execute(sa.select(R.c.pk).where(R.c.pk == row.pk, limit)).first()
+            if allowed is None:
+                continue
+        seen.add(row.pk)
+        out.append(row)
+    return out
+
+
+def _includes(conn: Connection, ctx: AccessContext, req: SearchRequest, rows: list, seen: set[int]) -> list[Stored]:
+    cols = (R.c.pk, R.c.res_type, R.c.res_id, R.c.version, R.c.last_updated, R.c.content)
+    ref = t.idx_reference.c
+    found: list[sa.Row] = []
+    frontier = list(rows)
+    for round_no in range(MAX_ITERATE_ROUNDS):
+        if not frontier:
+            break
+        new: list[sa.Row] = []
+        frontier_pks = [r.pk for r in frontier]
+        by_type: dict[str, list[str]] = {}
+        for r in frontier:
+            by_type.setdefault(r.res_type, []).append(r.res_id)
+        for src, code, target, iterate in req.includes:
+            if round_no > 0 and not iterate:
+                continue
+            codes = list(params_for(src)) if code == "*" else [code]
+            q = (
+                sa.select(*cols)
+                .join(t.idx_reference, sa.and_(R.c.res_type == ref.target_type, R.c.res_id == ref.target_id))
+                .where(ref.res_pk.in_(frontier_pks), ref.res_type == src, ref.param.in_(codes))
+                .where(R.c.deleted.is_(False))
+            )
+            if target:
+                q = q.where(ref.target_type == target)
+            new += _fetch(conn, ctx, q, seen)
+        for src, code, target, iterate in req.revincludes:
+            if round_no > 0 and not iterate:
+                continue
+            for rtype, ids in by_type.items():
+                if target and target != rtype:
+                    continue
+                q = (
+                    sa.select(*cols)
+                    .join(t.idx_reference, R.c.pk == ref.res_pk)
+                    .where(ref.res_type == src, ref.target_type == rtype, ref.target_id.in_(ids))
+                    .where(R.c.deleted.is_(False))
+                )
+                if code != "*":
+                    q = q.where(ref.param == code)
+                new += _fetch(conn, ctx, q, seen)
+        found += new
+        frontier = new
+        if len(found) >= MAX_INCLUDED:
+            break
+    return [Stored(r.res_type, r.res_id, r.version, r.last_updated, False, r.content) for r in found]
