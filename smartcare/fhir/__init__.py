@@ -1,0 +1,1 @@
+"""The clinical data repository: FHIR R4 store, search, bundles, operations and REST API."""

@@ -1,0 +1,357 @@
+"""The FHIR store's write and read paths: validate, version, index, keep history, raise events.
+
+Every function takes the caller's AccessContext and a Connection inside a unit of work; the
+caller's boundary commits. Writes go through `write_batch`, so a single create and a
+100-entry transaction bundle share one code path and the bundle's rows are inserted in bulk.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from smartcare.fhir import tables as t
+from smartcare.fhir.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidResource,
+    NotFound,
+    PreconditionFailed,
+)
+from smartcare.fhir.search.extract import extract_index_rows
+from smartcare.fhir.validation import known_resource_types, validate_resource
+from smartcare.platform import clock
+from smartcare.platform.db import pending_events
+from smartcare.platform.events import DomainEvent
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import AccessDenied, authorize
+
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+@dataclass(slots=True)
+class Stored:
+    """One version of a resource as the store holds it."""
+
+    res_type: str
+    res_id: str
+    version: int
+    last_updated: str
+    deleted: bool
+    resource: dict[str, Any] | None
+    created: bool = False
+    method: str = "GET"
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of this version, W/"n"."""
+        return f'W/"{self.version}"'
+
+    @property
+    def reference(self) -> str:
+        """Type/id of this resource."""
+        return f"{self.res_type}/{self.res_id}"
+
+
+@dataclass(slots=True)
+class Write:
+    """A requested write: create, update (PUT/PATCH) or delete of one resource."""
+
+    method: str  # POST, PUT, PATCH, DELETE
+    res_type: str
+    res_id: str
+    resource: dict[str, Any] | None = None
+    if_match: int | None = None
+
+
+def new_id() -> str:
+    """A fresh server-assigned logical id."""
+    return str(uuid.uuid4())
+
+
+def format_instant(moment: datetime) -> str:
+    """An instant as FHIR writes it: UTC, milliseconds, 'Z'."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def check_type(res_type: str) -> None:
+    """Raise NotFound unless res_type is an R4 resource type this server stores."""
+    if res_type not in known_resource_types():
+        raise NotFound(f"Unknown resource type '{res_type}'")
+
+
+def check_id(res_id: str) -> None:
+    """Raise BadRequest unless res_id is a valid FHIR logical id."""
+    if not res_id or len(res_id) > 64 or not _ID_CHARS.issuperset(res_id):
+        raise BadRequest(f"'{res_id[:80]}' is not a valid id: 1-64 letters, digits, '-' or '.'")
+
+
+def _authorize(ctx: AccessContext, action: str, res_type: str, resource: dict | None = None) -> None:
+    try:
+        authorize(ctx, action, res_type, resource)
+    except AccessDenied as exc:
+        if exc.reveal:
+            raise Forbidden(str(exc)) from exc
+        raise NotFound(f"{res_type} not found") from exc
+
+
+def validate(resource: Any, *, res_type: str | None = None) -> None:
+    """Raise InvalidResource (with one issue per problem) unless resource is valid R4."""
+    if not isinstance(resource, dict):
+        raise InvalidResource("The body must be a JSON object holding one FHIR resource")
+    if res_type is not None and resource.get("resourceType") != res_type:
+        raise InvalidResource(
+            f"resourceType '{resource.get('resourceType')}' does not match the URL's type '{res_type}'",
+            issues=[
+                {
+                    "severity": "error",
+                    "code": "invalid",
+                    "diagnostics": f"resourceType must be '{res_type}'",
+                    "expression": ["resourceType"],
+                }
+            ],
+        )
+    problems = [i for i in validate_resource(resource) if i.severity == "error"]
+    if problems:
+        raise InvalidResource(
+            "; ".join(p.diagnostics for p in problems[:5]),
+            issues=[
+                {"severity": "error", "code": p.code, "diagnostics": p.diagnostics, "expression": [p.expression]}
+                for p in problems
+            ],
+        )
+
+
+def _current_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], sa.Row]:
+    rows: dict[tuple[str, str], sa.Row] = {}
+    r = t.resource.c
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        query = sa.select(r.pk, r.res_type, r.res_id, r.version, r.deleted).where(
+            sa.tuple_(r.res_type, r.res_id).in_(chunk)
+        )
+        for row in conn.execute(query):
+            rows[(row.res_type, row.res_id)] = row
+    return rows
+
+
+def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> list[Stored]:
+    """Apply writes in one go (validated, versioned, indexed, recorded in history); return the results."""
+    if not writes:
+        return []
+    keys = [(w.res_type, w.res_id) for w in writes]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise BadRequest(f"{dup[0]}/{dup[1]} is written more than once in the same request")
+    for w in writes:
+        check_type(w.res_type)
+        check_id(w.res_id)
+        if w.method != "DELETE":
+            validate(w.resource, res_type=w.res_type)
+            body_id = w.resource.get("id")
+            if w.method != "POST" and body_id is not None and body_id != w.res_id:
+                raise BadRequest(f"The resource id '{body_id}' does not match the URL's id '{w.res_id}'")
+    current = _current_rows(conn, keys)
+    stamp = format_instant(clock.now())
+    results: list[Stored] = []
+    new_rows: list[dict] = []
+    updates: list[dict] = []
+    history_rows: list[tuple[Write, Stored]] = []
+    for w in writes:
+        row = current.get((w.res_type, w.res_id))
+        exists = row is not None and not row.deleted
+        action = {"DELETE": "delete", "POST": "create"}.get(w.method, "update" if exists else "create")
+        _authorize(ctx, action, w.res_type, w.resource)
+        if w.if_match is not None and (row is None or row.version != w.if_match or row.deleted):
+            have = "none" if row is None else str(row.version)
+            raise PreconditionFailed(
+                f"{w.res_type}/{w.res_id}: If-Match asked for version {w.if_match}, the current version is {have}"
+            )
+        if w.method == "DELETE":
+            if not exists:
+                results.append(Stored(w.res_type, w.res_id, row.version if row else 0, stamp, True, None, method="DELETE"))
+                continue
+            stored = Stored(w.res_type, w.res_id, row.version + 1, stamp, True, None, method="DELETE")
+        else:
+            version = 1 if row is None else row.version + 1
+            resource = _stamped(w.resource, w.res_id, version, stamp)
+            stored = Stored(w.res_type, w.res_id, version, stamp, False, resource, created=not exists, method=w.method)
+        values = {
+            "res_type": w.res_type,
+            "res_id": w.res_id,
+            "version": stored.version,
+            "last_updated": stamp,
+            "deleted": stored.deleted,
+            "source": _source(stored.resource),
+            "content": stored.resource,
+        }
+        if row is None:
+            new_rows.append(values)
+        else:
+            updates.append({**values, "b_pk": row.pk, "b_version": row.version})
+        results.append(stored)
+        history_rows.append((w, stored))
+    pks = _save_current(conn, new_rows, updates)
+    _save_history(conn, ctx, history_rows, pks)
+    _reindex(conn, [u["b_pk"] for u in updates], history_rows, pks)
+    events = pending_events(conn)
+    for _w, s in history_rows:
+        name = "ResourceDeleted" if s.deleted else ("ResourceCreated" if s.created else "ResourceUpdated")
+        events.append(DomainEvent(name, {"type": s.res_type, "id": s.res_id, "version": s.version}))
+    return results
+
+
+def _stamped(resource: dict, res_id: str, version: int, stamp: str) -> dict:
+    out = dict(resource)
+    out["id"] = res_id
+    meta = dict(out.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = stamp
+    out["meta"] = meta
+    # Keep resourceType first, as FHIR JSON is conventionally written.
+    return {"resourceType": out.pop("resourceType"), **out}
+
+
+def _source(resource: dict | None) -> str | None:
+    if resource is None:
+        return None
+    src = (resource.get("meta") or {}).get("source")
+    return src[:255] if isinstance(src, str) else None
+
+
+def _save_current(conn: Connection, new_rows: list[dict], updates: list[dict]) -> dict[tuple[str, str], int]:
+    pks: dict[tuple[str, str], int] = {}
+    if new_rows:
+        try:
+            result = conn.execute(
+                t.resource.insert().returning(t.resource.c.pk, sort_by_parameter_order=True), new_rows
+            )
+        except IntegrityError as exc:
+            raise Conflict("Another request created the same resource at the same time; try again") from exc
+        for values, pk in zip(new_rows, result.scalars().all(), strict=True):
+            pks[(values["res_type"], values["res_id"])] = pk
+    if updates:
+        r = t.resource.c
+        stmt = (
+            t.resource.update()
+            .where(r.pk == sa.bindparam("b_pk"), r.version == sa.bindparam("b_version"))
+            .values(
+                version=sa.bindparam("version"),
+                last_updated=sa.bindparam("last_updated"),
+                deleted=sa.bindparam("deleted"),
+                source=sa.bindparam("source"),
+                content=sa.bindparam("content"),
+            )
+        )
+        params = [{k: v for k, v in u.items() if k not in ("res_type", "res_id")} for u in updates]
+        result = conn.execute(stmt, params)
+        if result.rowcount != len(updates):
+            raise PreconditionFailed("The resource was changed by another request at the same time; read it again")
+        for u in updates:
+            pks[(u["res_type"], u["res_id"])] = u["b_pk"]
+    return pks
+
+
+def _save_history(conn: Connection, ctx: AccessContext, items: list[tuple[Write, Stored]], pks: dict) -> None:
+    rows = [
+        {
+            "pk": pks[(s.res_type, s.res_id)],
+            "res_type": s.res_type,
+            "res_id": s.res_id,
+            "version": s.version,
+            "last_updated": s.last_updated,
+            "deleted": s.deleted,
+            "method": w.method,
+            "author": ctx.author[:255],
+            "content": s.resource,
+        }
+        for w, s in items
+    ]
+    if rows:
+        try:
+            conn.execute(t.history.insert(), rows)
+        except IntegrityError as exc:
+            raise PreconditionFailed("The resource was changed by another request at the same time") from exc
+
+
+def _reindex(conn: Connection, old_pks: list[int], items: list[tuple[Write, Stored]], pks: dict) -> None:
+    if old_pks:
+        for table in t.INDEX_TABLES.values():
+            for start in range(0, len(old_pks), 500):
+                conn.execute(table.delete().where(table.c.res_pk.in_(old_pks[start : start + 500])))
+    batches: dict[str, list[dict]] = {kind: [] for kind in t.INDEX_TABLES}
+    for _w, s in items:
+        if s.deleted:
+            continue
+        pk = pks[(s.res_type, s.res_id)]
+        for kind, rows in extract_index_rows(s.resource).items():
+            target = batches[kind]
+            for row in rows:
+                row["res_pk"] = pk
+                row["res_type"] = s.res_type
+                target.append(row)
+    for kind, rows in batches.items():
+        if rows:
+            conn.execute(t.INDEX_TABLES[kind].insert(), rows)
+
+
+def create(conn: Connection, ctx: AccessContext, resource: dict, *, res_type: str | None = None) -> Stored:
+    """Create a resource with a server-assigned id (any id in the body is ignored, as FHIR says)."""
+    if not isinstance(resource, dict):
+        raise InvalidResource("The body must be a JSON object holding one FHIR resource")
+    res_type = res_type or str(resource.get("resourceType") or "")
+    check_type(res_type)
+    return write_batch(conn, ctx, [Write("POST", res_type, new_id(), resource)])[0]
+
+
+def update(
+    conn: Connection, ctx: AccessContext, resource: dict, *, res_type: str, res_id: str, if_match: int | None = None
+) -> Stored:
+    """Update (or create with the client's id) a resource; If-Match guards against lost updates."""
+    if isinstance(resource, dict) and "id" not in resource:
+        raise BadRequest("An update must carry the resource's id in the body")
+    return write_batch(conn, ctx, [Write("PUT", res_type, res_id, resource, if_match)])[0]
+
+
+def delete(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str, if_match: int | None = None) -> Stored:
+    """Delete a resource (a new, deleted version; history keeps the old ones)."""
+    return write_batch(conn, ctx, [Write("DELETE", res_type, res_id, None, if_match)])[0]
+
+
+def read(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str) -> Stored:
+    """The current version of a resource; NotFound if it never existed, Gone if it is deleted."""
+    check_type(res_type)
+    r = t.resource.c
+    row = conn.execute(
+        sa.select(r.version, r.last_updated, r.deleted, r.content).where(r.res_type == res_type, r.res_id == res_id)
+    ).first()
+    if row is None:
+        _authorize(ctx, "read", res_type)
+        raise NotFound(f"{res_type}/{res_id[:64]} is not known")
+    _authorize(ctx, "read", res_type, row.content)
+    if row.deleted:
+        raise Gone(f"{res_type}/{res_id} was deleted (version {row.version})")
+    return Stored(res_type, res_id, row.version, row.last_updated, False, row.content)
+
+
+def vread(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str, version: int) -> Stored:
+    """One version of a resource from its history."""
+    check_type(res_type)
+    h = t.history.c
+    row = conn.execute(
+        sa.select(h.version, h.last_updated, h.deleted, h.content).where(
+            h.res_type == res_type, h.res_id == res_id, h.version == version
+        )
+    ).first()
+    _authorize(ctx, "read", res_type, row.content if row else None)
+    if row is None:
+        raise NotFound(f"{res_type}/{res_id[:64]} has no version {version}")
+    if row.deleted:
+        raise Gone(f"Version {version} of {res_type}/{res_id} is a deletion")
+    return Stored(res_type, res_id, row.version, row.last_updated, False, row.content)

@@ -1,0 +1,151 @@
+"""Tables of the FHIR store: current resources, full history, and typed search-index tables.
+
+The layout follows HAPI FHIR's JPA server: one row per resource in `fhir_resource`, every
+version in `fhir_resource_history`, and one row per extracted search value in the index table
+of its parameter type. Index rows point at `fhir_resource.pk` and are replaced on every write.
+Composite parameters store each component in its own type table under the parameter name
+suffixed with `#<component number>`, rows of one repetition sharing `grp`.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+Pk = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+resource = sa.Table(
+    "fhir_resource",
+    metadata,
+    sa.Column("pk", Pk, primary_key=True, autoincrement=True),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("res_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    # ISO-8601 instant with milliseconds, exactly as in meta.lastUpdated (sortable as text).
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    # The organisation that sent the resource (tenancy); from meta.source.
+    sa.Column("source", sa.String(255)),
+    sa.Column("content", Json),
+    sa.UniqueConstraint("res_type", "res_id", name="uq_fhir_resource_type_id"),
+)
+sa.Index("ix_fhir_resource_type_updated", resource.c.res_type, resource.c.last_updated)
+sa.Index("ix_fhir_resource_updated", resource.c.last_updated)
+
+history = sa.Table(
+    "fhir_resource_history",
+    metadata,
+    sa.Column("hid", Pk, primary_key=True, autoincrement=True),
+    sa.Column("pk", Pk, sa.ForeignKey("fhir_resource.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("res_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    # POST, PUT, PATCH or DELETE: the interaction that made this version.
+    sa.Column("method", sa.String(8), nullable=False),
+    # Who made it (AccessContext.author) so every write records who, what and when.
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("content", Json),
+    sa.UniqueConstraint("pk", "version", name="uq_fhir_history_pk_version"),
+)
+sa.Index("ix_fhir_history_type_updated", history.c.res_type, history.c.last_updated)
+sa.Index("ix_fhir_history_updated", history.c.last_updated)
+
+
+def _index_table(name: str, *columns: sa.Column, indexes: list[tuple[str, ...]]) -> sa.Table:
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("res_pk", Pk, sa.ForeignKey("fhir_resource.pk", ondelete="CASCADE"), nullable=False),
+        sa.Column("res_type", sa.String(64), nullable=False),
+        sa.Column("param", sa.String(100), nullable=False),
+        sa.Column("grp", sa.Integer),
+        *columns,
+    )
+    sa.Index(f"ix_{name}_pk", table.c.res_pk)
+    for cols in indexes:
+        sa.Index(f"ix_{name}_{'_'.join(cols)}", *[table.c[c] for c in cols])
+    return table
+
+
+# value: normalised for matching (case- and accent-folded); exact: as written.
+idx_string = _index_table(
+    "fhir_idx_string",
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("exact", sa.String(255), nullable=False),
+    indexes=[("res_type", "param", "value")],
+)
+# text: the normalised display/text of the coding or CodeableConcept, for the :text modifier.
+idx_token = _index_table(
+    "fhir_idx_token",
+    sa.Column("system", sa.String(255)),
+    sa.Column("code", sa.String(255)),
+    sa.Column("text", sa.String(255)),
+    indexes=[("res_type", "param", "code", "system")],
+)
+# low/high: the period the value covers, as seconds since the epoch (UTC); open ends are +-inf.
+idx_date = _index_table(
+    "fhir_idx_date",
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    indexes=[("res_type", "param", "low"), ("res_type", "param", "high")],
+)
+# value as written; low/high: the range implied by its precision (1.5 covers 1.45..1.55).
+idx_number = _index_table(
+    "fhir_idx_number",
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    indexes=[("res_type", "param", "value")],
+)
+idx_quantity = _index_table(
+    "fhir_idx_quantity",
+    sa.Column("system", sa.String(255)),
+    sa.Column("code", sa.String(255)),
+    sa.Column("unit", sa.String(255)),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    indexes=[("res_type", "param", "code", "value")],
+)
+# A local reference has target_type and target_id; an absolute or canonical one keeps url.
+idx_reference = _index_table(
+    "fhir_idx_reference",
+    sa.Column("target_type", sa.String(64)),
+    sa.Column("target_id", sa.String(64)),
+    sa.Column("url", sa.String(1024)),
+    indexes=[("res_type", "param", "target_id", "target_type"), ("target_type", "target_id")],
+)
+idx_uri = _index_table(
+    "fhir_idx_uri",
+    sa.Column("value", sa.String(1024), nullable=False),
+    indexes=[("res_type", "param", "value")],
+)
+
+INDEX_TABLES: dict[str, sa.Table] = {
+    "string": idx_string,
+    "token": idx_token,
+    "date": idx_date,
+    "number": idx_number,
+    "quantity": idx_quantity,
+    "reference": idx_reference,
+    "uri": idx_uri,
+}
+
+# Bulk Data $export jobs: kick-off, status polling and the NDJSON files they wrote.
+export_job = sa.Table(
+    "fhir_export_job",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("request_url", sa.String(2048), nullable=False),
+    sa.Column("params", Json, nullable=False),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("transaction_time", sa.String(32), nullable=False),
+    sa.Column("completed", sa.String(32)),
+    sa.Column("output", Json),
+    sa.Column("error", sa.Text),
+)
