@@ -5,9 +5,11 @@ database transaction, so any failing entry rolls everything back. Plain creates 
 are written together through `store.write_batch`, which is what makes bulk loading fast.
 """
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from smartcare.fhir import store
@@ -18,6 +20,7 @@ from smartcare.platform.db import pending_events
 from smartcare.platform.security.context import AccessContext
 
 MAX_ENTRIES = 10_000
+_MAYBE_CONDITIONAL = re.compile(rb'"reference":"[A-Za-z]+\?')
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}
 
@@ -147,7 +150,9 @@ def transaction(conn: Connection, ctx: AccessContext, entries: list, base_url: s
             mapping[full_url] = r.path
     conditional: set[str] = set()
     for r in requests:
-        _conditional_refs(r.body, conditional)
+        # Serialising is far cheaper than walking every element, so walk only bodies that may hold one.
+        if r.body is not None and _MAYBE_CONDITIONAL.search(orjson.dumps(r.body)):
+            _conditional_refs(r.body, conditional)
     for ref in conditional:
         res_type, _, query = ref.partition("?")
         store.check_type(res_type)

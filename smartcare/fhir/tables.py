@@ -3,6 +3,9 @@
 The layout follows HAPI FHIR's JPA server: one row per resource in `fhir_resource`, every
 version in `fhir_resource_history`, and one row per extracted search value in the index table
 of its parameter type. Index rows point at `fhir_resource.pk` and are replaced on every write.
+Index and history rows carry fhir_resource.pk without a foreign-key constraint: only the store
+writes them, in the same transaction as the resource row, and resources are never hard-deleted,
+so a per-row constraint check would only slow ingest (it dominated bulk loads on PostgreSQL).
 Composite parameters store each component in its own type table under the parameter name
 suffixed with `#<component number>`, rows of one repetition sharing `grp`.
 """
@@ -31,13 +34,12 @@ resource = sa.Table(
     sa.UniqueConstraint("res_type", "res_id", name="uq_fhir_resource_type_id"),
 )
 sa.Index("ix_fhir_resource_type_updated", resource.c.res_type, resource.c.last_updated)
-sa.Index("ix_fhir_resource_updated", resource.c.last_updated)
 
 history = sa.Table(
     "fhir_resource_history",
     metadata,
     sa.Column("hid", Pk, primary_key=True, autoincrement=True),
-    sa.Column("pk", Pk, sa.ForeignKey("fhir_resource.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("pk", Pk, nullable=False, index=True),
     sa.Column("res_type", sa.String(64), nullable=False),
     sa.Column("res_id", sa.String(64), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -48,7 +50,7 @@ history = sa.Table(
     # Who made it (AccessContext.author) so every write records who, what and when.
     sa.Column("author", sa.String(255), nullable=False),
     sa.Column("content", Json),
-    sa.UniqueConstraint("pk", "version", name="uq_fhir_history_pk_version"),
+    sa.UniqueConstraint("res_type", "res_id", "version", name="uq_fhir_history_type_id_version"),
 )
 sa.Index("ix_fhir_history_type_updated", history.c.res_type, history.c.last_updated)
 sa.Index("ix_fhir_history_updated", history.c.last_updated)
@@ -58,7 +60,7 @@ def _index_table(name: str, *columns: sa.Column, indexes: list[tuple[str, ...]])
     table = sa.Table(
         name,
         metadata,
-        sa.Column("res_pk", Pk, sa.ForeignKey("fhir_resource.pk", ondelete="CASCADE"), nullable=False),
+        sa.Column("res_pk", Pk, nullable=False),
         sa.Column("res_type", sa.String(64), nullable=False),
         sa.Column("param", sa.String(100), nullable=False),
         sa.Column("grp", sa.Integer),
@@ -90,7 +92,7 @@ idx_date = _index_table(
     "fhir_idx_date",
     sa.Column("low", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
-    indexes=[("res_type", "param", "low"), ("res_type", "param", "high")],
+    indexes=[("res_type", "param", "low")],
 )
 # value as written; low/high: the range implied by its precision (1.5 covers 1.45..1.55).
 idx_number = _index_table(
@@ -116,7 +118,7 @@ idx_reference = _index_table(
     sa.Column("target_type", sa.String(64)),
     sa.Column("target_id", sa.String(64)),
     sa.Column("url", sa.String(1024)),
-    indexes=[("res_type", "param", "target_id", "target_type"), ("target_type", "target_id")],
+    indexes=[("res_type", "param", "target_id", "target_type")],
 )
 idx_uri = _index_table(
     "fhir_idx_uri",

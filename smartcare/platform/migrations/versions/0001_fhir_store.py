@@ -1,7 +1,7 @@
 """FHIR store: resources, history, search indexes, export jobs
 
 Revision ID: 0001
-Revises:
+Revises: (none)
 """
 
 import sqlalchemy as sa
@@ -38,6 +38,123 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "fhir_idx_date",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("low", sa.Float(), nullable=False),
+        sa.Column("high", sa.Float(), nullable=False),
+    )
+    with op.batch_alter_table("fhir_idx_date", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_date_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_date_res_type_param_low", ["res_type", "param", "low"], unique=False
+        )
+
+    op.create_table(
+        "fhir_idx_number",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("low", sa.Float(), nullable=False),
+        sa.Column("high", sa.Float(), nullable=False),
+    )
+    with op.batch_alter_table("fhir_idx_number", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_number_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_number_res_type_param_value", ["res_type", "param", "value"], unique=False
+        )
+
+    op.create_table(
+        "fhir_idx_quantity",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("system", sa.String(length=255), nullable=True),
+        sa.Column("code", sa.String(length=255), nullable=True),
+        sa.Column("unit", sa.String(length=255), nullable=True),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("low", sa.Float(), nullable=False),
+        sa.Column("high", sa.Float(), nullable=False),
+    )
+    with op.batch_alter_table("fhir_idx_quantity", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_quantity_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_quantity_res_type_param_code_value",
+            ["res_type", "param", "code", "value"],
+            unique=False,
+        )
+
+    op.create_table(
+        "fhir_idx_reference",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("target_type", sa.String(length=64), nullable=True),
+        sa.Column("target_id", sa.String(length=64), nullable=True),
+        sa.Column("url", sa.String(length=1024), nullable=True),
+    )
+    with op.batch_alter_table("fhir_idx_reference", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_reference_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_reference_res_type_param_target_id_target_type",
+            ["res_type", "param", "target_id", "target_type"],
+            unique=False,
+        )
+
+    op.create_table(
+        "fhir_idx_string",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.Column("exact", sa.String(length=255), nullable=False),
+    )
+    with op.batch_alter_table("fhir_idx_string", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_string_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_string_res_type_param_value", ["res_type", "param", "value"], unique=False
+        )
+
+    op.create_table(
+        "fhir_idx_token",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("system", sa.String(length=255), nullable=True),
+        sa.Column("code", sa.String(length=255), nullable=True),
+        sa.Column("text", sa.String(length=255), nullable=True),
+    )
+    with op.batch_alter_table("fhir_idx_token", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_token_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_token_res_type_param_code_system",
+            ["res_type", "param", "code", "system"],
+            unique=False,
+        )
+
+    op.create_table(
+        "fhir_idx_uri",
+        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("res_type", sa.String(length=64), nullable=False),
+        sa.Column("param", sa.String(length=100), nullable=False),
+        sa.Column("grp", sa.Integer(), nullable=True),
+        sa.Column("value", sa.String(length=1024), nullable=False),
+    )
+    with op.batch_alter_table("fhir_idx_uri", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_idx_uri_pk", ["res_pk"], unique=False)
+        batch_op.create_index(
+            "ix_fhir_idx_uri_res_type_param_value", ["res_type", "param", "value"], unique=False
+        )
+
+    op.create_table(
         "fhir_resource",
         sa.Column(
             "pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
@@ -58,137 +175,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("fhir_resource", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_resource_type_updated", ["res_type", "last_updated"], unique=False)
-        batch_op.create_index("ix_fhir_resource_updated", ["last_updated"], unique=False)
-
-    op.create_table(
-        "fhir_idx_date",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("low", sa.Float(), nullable=False),
-        sa.Column("high", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_date", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_date_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_date_res_type_param_high", ["res_type", "param", "high"], unique=False
-        )
-        batch_op.create_index(
-            "ix_fhir_idx_date_res_type_param_low", ["res_type", "param", "low"], unique=False
-        )
-
-    op.create_table(
-        "fhir_idx_number",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("low", sa.Float(), nullable=False),
-        sa.Column("high", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_number", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_number_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_number_res_type_param_value", ["res_type", "param", "value"], unique=False
-        )
-
-    op.create_table(
-        "fhir_idx_quantity",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("system", sa.String(length=255), nullable=True),
-        sa.Column("code", sa.String(length=255), nullable=True),
-        sa.Column("unit", sa.String(length=255), nullable=True),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("low", sa.Float(), nullable=False),
-        sa.Column("high", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_quantity", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_quantity_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_quantity_res_type_param_code_value",
-            ["res_type", "param", "code", "value"],
-            unique=False,
-        )
-
-    op.create_table(
-        "fhir_idx_reference",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("target_type", sa.String(length=64), nullable=True),
-        sa.Column("target_id", sa.String(length=64), nullable=True),
-        sa.Column("url", sa.String(length=1024), nullable=True),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_reference", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_reference_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_reference_res_type_param_target_id_target_type",
-            ["res_type", "param", "target_id", "target_type"],
-            unique=False,
-        )
-        batch_op.create_index(
-            "ix_fhir_idx_reference_target_type_target_id", ["target_type", "target_id"], unique=False
-        )
-
-    op.create_table(
-        "fhir_idx_string",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("value", sa.String(length=255), nullable=False),
-        sa.Column("exact", sa.String(length=255), nullable=False),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_string", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_string_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_string_res_type_param_value", ["res_type", "param", "value"], unique=False
-        )
-
-    op.create_table(
-        "fhir_idx_token",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("system", sa.String(length=255), nullable=True),
-        sa.Column("code", sa.String(length=255), nullable=True),
-        sa.Column("text", sa.String(length=255), nullable=True),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_token", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_token_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_token_res_type_param_code_system",
-            ["res_type", "param", "code", "system"],
-            unique=False,
-        )
-
-    op.create_table(
-        "fhir_idx_uri",
-        sa.Column("res_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("res_type", sa.String(length=64), nullable=False),
-        sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("value", sa.String(length=1024), nullable=False),
-        sa.ForeignKeyConstraint(["res_pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
-    )
-    with op.batch_alter_table("fhir_idx_uri", schema=None) as batch_op:
-        batch_op.create_index("ix_fhir_idx_uri_pk", ["res_pk"], unique=False)
-        batch_op.create_index(
-            "ix_fhir_idx_uri_res_type_param_value", ["res_type", "param", "value"], unique=False
-        )
 
     op.create_table(
         "fhir_resource_history",
@@ -208,21 +194,26 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.ForeignKeyConstraint(["pk"], ["fhir_resource.pk"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("hid"),
-        sa.UniqueConstraint("pk", "version", name="uq_fhir_history_pk_version"),
+        sa.UniqueConstraint("res_type", "res_id", "version", name="uq_fhir_history_type_id_version"),
     )
     with op.batch_alter_table("fhir_resource_history", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_history_type_updated", ["res_type", "last_updated"], unique=False)
         batch_op.create_index("ix_fhir_history_updated", ["last_updated"], unique=False)
+        batch_op.create_index(batch_op.f("ix_fhir_resource_history_pk"), ["pk"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("fhir_resource_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fhir_resource_history_pk"))
         batch_op.drop_index("ix_fhir_history_updated")
         batch_op.drop_index("ix_fhir_history_type_updated")
 
     op.drop_table("fhir_resource_history")
+    with op.batch_alter_table("fhir_resource", schema=None) as batch_op:
+        batch_op.drop_index("ix_fhir_resource_type_updated")
+
+    op.drop_table("fhir_resource")
     with op.batch_alter_table("fhir_idx_uri", schema=None) as batch_op:
         batch_op.drop_index("ix_fhir_idx_uri_res_type_param_value")
         batch_op.drop_index("ix_fhir_idx_uri_pk")
@@ -239,7 +230,6 @@ def downgrade() -> None:
 
     op.drop_table("fhir_idx_string")
     with op.batch_alter_table("fhir_idx_reference", schema=None) as batch_op:
-        batch_op.drop_index("ix_fhir_idx_reference_target_type_target_id")
         batch_op.drop_index("ix_fhir_idx_reference_res_type_param_target_id_target_type")
         batch_op.drop_index("ix_fhir_idx_reference_pk")
 
@@ -256,13 +246,7 @@ def downgrade() -> None:
     op.drop_table("fhir_idx_number")
     with op.batch_alter_table("fhir_idx_date", schema=None) as batch_op:
         batch_op.drop_index("ix_fhir_idx_date_res_type_param_low")
-        batch_op.drop_index("ix_fhir_idx_date_res_type_param_high")
         batch_op.drop_index("ix_fhir_idx_date_pk")
 
     op.drop_table("fhir_idx_date")
-    with op.batch_alter_table("fhir_resource", schema=None) as batch_op:
-        batch_op.drop_index("ix_fhir_resource_updated")
-        batch_op.drop_index("ix_fhir_resource_type_updated")
-
-    op.drop_table("fhir_resource")
     op.drop_table("fhir_export_job")
