@@ -9,9 +9,11 @@ Prints one table; tests never time things, this does.
 """
 
 import argparse
+import queue
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from smartcare.fhir import bundles, tables
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.interactions import dispatch
 from smartcare.platform import migrate
-from smartcare.platform.db import make_engine, unit_of_work
+from smartcare.platform.db import make_engine, refresh_statistics, unit_of_work
 from smartcare.platform.security.context import SYSTEM
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -49,23 +51,49 @@ def fresh_engine(kind: str, workdir: Path) -> sa.Engine:
     return engine
 
 
-def ingest(engine: sa.Engine, target: int, seed: int) -> tuple[int, float]:
-    """Load demo-region bundles until `target` resources are stored; returns (count, seconds in the store)."""
+def ingest(engine: sa.Engine, target: int, seed: int, clients: int) -> tuple[int, float]:
+    """Load `target` resources of demo-region bundles with `clients` concurrent writers.
+
+    Returns (resources, seconds); generating the bundles happens before the clock starts.
+    """
     per_resident = max(1.0, (count_region(residents=100, seed=seed) - count_region(residents=50, seed=seed)) / 50)
     residents = int(target / per_resident * 1.1) + 10
-    count, elapsed = 0, 0.0
+    work: list[list[dict]] = []
+    count = 0
     for bundle in generate_region(residents=residents, seed=seed):
         entries = bundle["entry"][: target - count]
-        start = time.perf_counter()
-        with unit_of_work(engine) as conn:
-            bundles.transaction(conn, SYSTEM, entries, "")
-        elapsed += time.perf_counter() - start
+        work.append(entries)
         count += len(entries)
         if count >= target:
             break
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    pending: queue.Queue = queue.Queue()
+    for entries in work:
+        pending.put(entries)
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        while not failures:
+            try:
+                entries = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                with unit_of_work(engine) as conn:
+                    bundles.transaction(conn, SYSTEM, entries, "")
+            except BaseException as exc:  # reported after the threads stop
+                failures.append(exc)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=writer) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    # What autovacuum (PostgreSQL) or the loader (both) does after a bulk load.
+    refresh_statistics(engine)
     return count, elapsed
 
 
@@ -120,10 +148,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="Store sizes to measure searches at.")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--clients", type=int, default=2, help="Concurrent writers during ingest.")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     console = Console()
-    table = Table(title="FHIR store benchmark (2 cores, noisy machine)")
+    table = Table(title=f"FHIR store benchmark: bundles of 100, {args.clients} writer(s); 2 cores, noisy machine")
     for col in ("database", "resources", "ingest res/s", "search", "p50 ms", "p95 ms"):
         table.add_column(col, justify="right" if col not in ("database", "search") else "left")
     rng = random.Random(7)
@@ -132,7 +161,7 @@ def main() -> None:
             for size in sizes:
                 engine = fresh_engine(kind, Path(tmp))
                 console.print(f"[bold]{kind}[/]: loading {size:,} resources ...")
-                count, seconds = ingest(engine, size, seed=1)
+                count, seconds = ingest(engine, size, seed=1, clients=args.clients)
                 rate = count / seconds
                 values = samples(engine)
                 first = True

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from smartcare.demo.generator import count_region, generate_region
 from smartcare.fhir import bundles, tables
-from smartcare.platform.db import unit_of_work
+from smartcare.platform.db import refresh_statistics, unit_of_work
 from smartcare.platform.security.context import SYSTEM
 
 
@@ -52,4 +52,5 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
                 bundles.transaction(conn, SYSTEM, entries, "")
             loaded += len(entries)
             bar.update(task, advance=len(entries))
+    refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

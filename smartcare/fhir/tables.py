@@ -67,8 +67,10 @@ def _index_table(name: str, *columns: sa.Column, indexes: list[tuple[str, ...]])
         *columns,
     )
     sa.Index(f"ix_{name}_pk", table.c.res_pk)
+    # Each value index ends with res_pk so searches are answered from the index alone and, for an
+    # equality match, come out in res_pk order (which is the default result order).
     for cols in indexes:
-        sa.Index(f"ix_{name}_{'_'.join(cols)}", *[table.c[c] for c in cols])
+        sa.Index(f"ix_{name}_{'_'.join(cols[:-1])}", *[table.c[c] for c in cols])
     return table
 
 
@@ -77,7 +79,7 @@ idx_string = _index_table(
     "fhir_idx_string",
     sa.Column("value", sa.String(255), nullable=False),
     sa.Column("exact", sa.String(255), nullable=False),
-    indexes=[("res_type", "param", "value")],
+    indexes=[("res_type", "param", "value", "res_pk")],
 )
 # text: the normalised display/text of the coding or CodeableConcept, for the :text modifier.
 idx_token = _index_table(
@@ -85,14 +87,14 @@ idx_token = _index_table(
     sa.Column("system", sa.String(255)),
     sa.Column("code", sa.String(255)),
     sa.Column("text", sa.String(255)),
-    indexes=[("res_type", "param", "code", "system")],
+    indexes=[("res_type", "param", "code", "system", "res_pk")],
 )
 # low/high: the period the value covers, as seconds since the epoch (UTC); open ends are +-inf.
 idx_date = _index_table(
     "fhir_idx_date",
     sa.Column("low", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
-    indexes=[("res_type", "param", "low")],
+    indexes=[("res_type", "param", "low", "high", "res_pk")],
 )
 # value as written; low/high: the range implied by its precision (1.5 covers 1.45..1.55).
 idx_number = _index_table(
@@ -100,7 +102,7 @@ idx_number = _index_table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("low", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
-    indexes=[("res_type", "param", "value")],
+    indexes=[("res_type", "param", "value", "res_pk")],
 )
 idx_quantity = _index_table(
     "fhir_idx_quantity",
@@ -110,7 +112,7 @@ idx_quantity = _index_table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("low", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
-    indexes=[("res_type", "param", "code", "value")],
+    indexes=[("res_type", "param", "code", "value", "res_pk")],
 )
 # A local reference has target_type and target_id; an absolute or canonical one keeps url.
 idx_reference = _index_table(
@@ -118,12 +120,12 @@ idx_reference = _index_table(
     sa.Column("target_type", sa.String(64)),
     sa.Column("target_id", sa.String(64)),
     sa.Column("url", sa.String(1024)),
-    indexes=[("res_type", "param", "target_id", "target_type")],
+    indexes=[("res_type", "param", "target_id", "target_type", "res_pk")],
 )
 idx_uri = _index_table(
     "fhir_idx_uri",
     sa.Column("value", sa.String(1024), nullable=False),
-    indexes=[("res_type", "param", "value")],
+    indexes=[("res_type", "param", "value", "res_pk")],
 )
 
 INDEX_TABLES: dict[str, sa.Table] = {

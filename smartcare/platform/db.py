@@ -1,7 +1,8 @@
 """Database engines and units of work; the request boundary commits, code inside never does."""
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # Checkpoint the WAL every 64 MB rather than every 4 MB: ingest writes much, and each
     # checkpoint waits for the disk. Keep 64 MB of pages cached for the index B-trees.
     cur.execute("PRAGMA wal_autocheckpoint=16384")
+    cur.execute("PRAGMA journal_size_limit=67108864")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
@@ -85,11 +87,24 @@ def pending_events(conn: Connection) -> list[DomainEvent]:
     return conn.info.setdefault("smartcare_pending_events", [])
 
 
+_sqlite_writers: dict[str, AbstractContextManager] = {}
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager | None:
+    # SQLite has one writer at a time anyway. Queueing writers here, around the commit and the
+    # WAL checkpoint that follows it, lets the checkpoint finish; with writers racing each other
+    # the WAL was never reset and grew to gigabytes during a bulk load.
+    if engine.dialect.name != "sqlite":
+        return None
+    return _sqlite_writers.setdefault(str(engine.url), threading.RLock())
+
+
 @contextmanager
 def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
     """Run a block in one transaction; commit at the end, then publish the domain events it raised."""
     engine = engine or get_engine()
-    with engine.connect() as conn:
+    lock = _writer_lock(engine)
+    with lock or nullcontext(), engine.connect() as conn:
         conn.info["smartcare_pending_events"] = []
         try:
             with conn.begin():
@@ -100,3 +115,20 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
         events = conn.info.pop("smartcare_pending_events", [])
     for ev in events:
         publish(ev)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Update the planner's statistics after a bulk load (VACUUM ANALYZE on PostgreSQL, ANALYZE on SQLite).
+
+    Without them the planners guess from empty tables: SQLite scanned all Observations for a
+    code instead of using the code index, and PostgreSQL could not answer from indexes alone.
+    """
+    lock = _writer_lock(engine)
+    with lock or nullcontext(), engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "postgresql":
+            from smartcare.fhir.tables import metadata
+
+            names = ", ".join(table.name for table in metadata.sorted_tables)
+            conn.exec_driver_sql(f"VACUUM ANALYZE {names}")
+        else:
+            conn.exec_driver_sql("ANALYZE")

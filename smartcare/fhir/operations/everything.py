@@ -56,12 +56,13 @@ def everything(conn: Connection, ctx: AccessContext, req: FhirRequest, target: l
     offset = int(params["_offset"]) if params.get("_offset", "").isdigit() else 0
 
     members = _member_query(patient.res_id, types)
+    own = sa.select(R.c.pk).where(R.c.res_type == "Patient", R.c.res_id == patient.res_id)
+    # What the patient and their records refer to: practitioners, organisations, locations ...
     referenced = sa.select(R.c.pk).join(
         REF, sa.and_(R.c.res_type == REF.c.target_type, R.c.res_id == REF.c.target_id)
-    ).where(REF.c.res_pk.in_(members), REF.c.target_type != "Patient")
+    ).where(REF.c.res_pk.in_(sa.union(own, members)), REF.c.target_type != "Patient")
     if types is not None:
         referenced = referenced.where(R.c.res_type.in_(types))
-    own = sa.select(R.c.pk).where(R.c.res_type == "Patient", R.c.res_id == patient.res_id)
     scope = sa.union(own, members, referenced).subquery()
     conds = [R.c.pk.in_(sa.select(scope.c[0])), R.c.deleted.is_(False)]
     if since:

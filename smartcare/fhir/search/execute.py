@@ -36,9 +36,21 @@ def restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> 
         raise Forbidden(str(exc)) from exc
 
 
+def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:
+    """res_pk of the resources matching every index condition, distinct; None if there are none."""
+    if not req.pk_sets:
+        return None
+    if len(req.pk_sets) == 1:
+        return req.pk_sets[0].distinct()
+    return sa.intersect(*req.pk_sets)
+
+
 def base_query(ctx: AccessContext, req: SearchRequest) -> sa.Select:
     """The filtered selection of fhir_resource rows the request matches (no order, no paging)."""
     q = sa.select(R.c.pk).where(R.c.res_type == req.res_type, R.c.deleted.is_(False), *req.where)
+    pks = _index_pks(req)
+    if pks is not None:
+        q = q.where(R.c.pk.in_(pks))
     limit = restriction(ctx, req.res_type, R)
     return q.where(limit) if limit is not None else q
 
@@ -72,32 +84,45 @@ def _sort_key(req: SearchRequest, code: str, desc: bool) -> sa.ColumnElement:
 
 def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> SearchResult:
     """Execute a search and return the requested page."""
+    limit = restriction(ctx, req.res_type, R)
+    pks = _index_pks(req)
+    # Answered from the indexes alone when every condition is an index condition: counting and
+    # paging then never touch fhir_resource rows that are not on the page.
+    index_only = pks is not None and not req.where and limit is None
     filtered = base_query(ctx, req)
     total = None
     if req.total != "none" or req.summary == "count":
-        total = conn.execute(sa.select(sa.func.count()).select_from(filtered.subquery())).scalar_one()
+        counted = pks.subquery() if index_only else filtered.subquery()
+        total = conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
     if req.summary == "count" or req.count == 0:
         return SearchResult(matches=[], total=total)
-    order = []
-    for code, desc in req.sort:
-        key = _sort_key(req, code, desc)
-        order.append(key.desc().nulls_last() if desc else key.asc().nulls_last())
-    if not req.sort:
-        order.append(R.c.last_updated.desc())
-    order.append(R.c.pk.desc() if not req.sort else R.c.pk.asc())
-    page = (
-        sa.select(R.c.pk, R.c.res_type, R.c.res_id, R.c.version, R.c.last_updated, R.c.content)
-        .where(R.c.pk.in_(filtered))
-        .order_by(*order)
-        .limit(req.count + 1)
-        .offset(req.offset)
-    )
-    rows = conn.execute(page).all()
+    columns = (R.c.pk, R.c.res_type, R.c.res_id, R.c.version, R.c.last_updated, R.c.content)
+    if req.sort:
+        order = []
+        for code, desc in req.sort:
+            key = _sort_key(req, code, desc)
+            order.append(key.desc().nulls_last() if desc else key.asc().nulls_last())
+        order.append(R.c.pk.asc())
+        page = sa.select(*columns).where(R.c.pk.in_(filtered)).order_by(*order)
+    elif index_only:
+        pk_set = pks.subquery()
+        first = pk_set.c[0]
+        window = sa.select(first).order_by(first.desc()).limit(req.count + 1).offset(req.offset)
+        page = sa.select(*columns).where(R.c.pk.in_(window)).order_by(R.c.pk.desc())
+        rows = conn.execute(page).all()
+        return _page(conn, ctx, req, rows, total)
+    else:
+        # Without _sort, newest first by creation: the primary key gives a stable order for paging.
+        page = sa.select(*columns).where(R.c.pk.in_(filtered)).order_by(R.c.pk.desc())
+    rows = conn.execute(page.limit(req.count + 1).offset(req.offset)).all()
+    return _page(conn, ctx, req, rows, total)
+
+
+def _page(conn: Connection, ctx: AccessContext, req: SearchRequest, rows: list, total: int | None) -> SearchResult:
     has_next = len(rows) > req.count
     rows = rows[: req.count]
     matches = [Stored(r.res_type, r.res_id, r.version, r.last_updated, False, r.content) for r in rows]
-    pks = {r.pk for r in rows}
-    included = _includes(conn, ctx, req, rows, pks) if (req.includes or req.revincludes) else []
+    included = _includes(conn, ctx, req, rows, {r.pk for r in rows}) if (req.includes or req.revincludes) else []
     return SearchResult(matches=matches, included=included, total=total, has_next=has_next)
 
 

@@ -10,12 +10,16 @@ import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, Grouping
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import BadRequest
 from smartcare.fhir.search.registry import SearchParam, get_param
 from smartcare.fhir.search.values import date_bounds, normalize_string, number_bounds
 from smartcare.fhir.validation import known_resource_types
+from smartcare.fhir.validation.structures import is_single_valued
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 RESULT_PARAMS = frozenset(
@@ -50,6 +54,10 @@ class SearchRequest:
     """A parsed search: the filter conditions plus what to do with the results."""
 
     res_type: str
+    # Conditions answered from the index tables alone: each selects the res_pk of matches.
+    # Index rows exist only for current, non-deleted resources of their res_type, so these
+    # need no look at fhir_resource; everything else goes in `where`, on fhir_resource.
+    pk_sets: list[sa.Select] = field(default_factory=list)
     where: list[sa.ColumnElement] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (param code, descending)
     count: int = 20
@@ -63,25 +71,12 @@ class SearchRequest:
 
 
 def _split_or(value: str) -> list[str]:
-    """Split a parameter value on unescaped commas; '\\,' stays a literal comma."""
-    parts, buf, i = [], [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value) and value[i + 1] in ",$|\\":
-            buf.append("\\" + value[i + 1])
-            i += 2
-            continue
-        if ch == ",":
-            parts.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    parts.append("".join(buf))
-    return parts
+    """Split a parameter value on unescaped commas; '\\,' stays a literal comma (escapes are kept)."""
+    return _split_unescaped(value, ",")
 
 
 def _split_unescaped(value: str, sep: str, maxsplit: int = -1) -> list[str]:
+    """Split on unescaped `sep` (at most maxsplit times), keeping backslash escapes for later."""
     out, buf, i = [], [], 0
     while i < len(value):
         ch = value[i]
@@ -149,6 +144,7 @@ class QueryCompiler:
     def parse(self, res_type: str, params: list[tuple[str, str]], *, default_count: int, max_count: int) -> SearchRequest:
         """Parse (name, value) pairs into a SearchRequest; raise BadRequest on malformed input."""
         req = SearchRequest(res_type=res_type, count=default_count)
+        ranges: dict[str, list[str]] = {}
         for name, value in params:
             if len(value) > MAX_VALUE_LENGTH:
                 raise BadRequest(f"The value of '{name[:80]}' is longer than {MAX_VALUE_LENGTH} characters")
@@ -159,6 +155,9 @@ class QueryCompiler:
             if name in RESULT_PARAMS:
                 self._result_param(req, name, value, max_count)
                 continue
+            if self._single_valued_date(res_type, name):
+                ranges.setdefault(name, []).append(value)
+                continue
             try:
                 cond = self.condition(res_type, name, value, depth=0)
             except UnknownParameter:
@@ -166,8 +165,31 @@ class QueryCompiler:
                     raise
                 req.ignored.append(name)
                 continue
-            req.where.append(cond)
+            self._add(req, cond)
+        for name, values in ranges.items():
+            self._add(req, self._date(res_type, get_param(res_type, name), values))
         return req
+
+    @staticmethod
+    def _add(req: SearchRequest, cond: sa.ColumnElement) -> None:
+        subquery = _pk_subquery(cond)
+        if subquery is not None:
+            req.pk_sets.append(subquery)
+        else:
+            req.where.append(cond)
+
+    @staticmethod
+    def _single_valued_date(res_type: str, name: str) -> bool:
+        """A date parameter on an element that holds one value, whose repeats can share one index row.
+
+        `date=ge2026-01&date=lt2026-03` then needs one row inside both bounds, which for a
+        single value is exactly the AND the standard asks for, and avoids intersecting two
+        large sets.
+        """
+        if ":" in name or "." in name:
+            return False
+        param = get_param(res_type, name)
+        return param is not None and param.type == "date" and is_single_valued(param.expression)
 
     def _result_param(self, req: SearchRequest, name: str, value: str, max_count: int) -> None:
         if name == "_count":
@@ -327,18 +349,22 @@ class QueryCompiler:
         cond = self._in_index("token", res_type, pname, [self._token_match(c, v) for v in values])
         return sa.not_(cond) if modifier == "not" else cond
 
-    def _date(self, res_type: str, param: SearchParam, value: str) -> sa.ColumnElement:
+    def _date(self, res_type: str, param: SearchParam, value: str | list[str]) -> sa.ColumnElement:
         c = t.idx_date.c
-        ors = []
-        for v in _split_or(value):
-            prefix, raw = _prefix(v)
-            try:
-                lo, hi = date_bounds(raw)
-            except ValueError as exc:
-                raise BadRequest(f"'{raw[:40]}' is not a valid date for '{param.code}': {exc}") from exc
-            approx = max(86400.0, abs(hi - lo) * 0.1)
-            ors.append(_range_condition(prefix, c.low, c.high, lo, hi, approx))
-        return self._in_index("date", res_type, param.code, ors)
+        ands = []
+        for one in [value] if isinstance(value, str) else value:
+            ors = []
+            for v in _split_or(one):
+                prefix, raw = _prefix(v)
+                try:
+                    lo, hi = date_bounds(raw)
+                except ValueError as exc:
+                    raise BadRequest(f"'{raw[:40]}' is not a valid date for '{param.code}': {exc}") from exc
+                approx = max(86400.0, abs(hi - lo) * 0.1)
+                ors.append(_range_condition(prefix, c.low, c.high, lo, hi, approx))
+            ands.append(sa.or_(*ors))
+        table = t.INDEX_TABLES["date"]
+        return R.c.pk.in_(_index_subquery(table, res_type, param.code, sa.and_(*ands)))
 
     def _numeric(self, prefix: str, col, raw: str, pname: str) -> sa.ColumnElement:
         try:
@@ -528,6 +554,19 @@ class QueryCompiler:
             .where(r2.c.deleted.is_(False), inner)
         )
         return R.c.res_id.in_(ids)
+
+
+def _pk_subquery(cond: sa.ColumnElement) -> sa.Select | None:
+    """The index subquery of a condition of the form `fhir_resource.pk IN (select res_pk ...)`."""
+    if (
+        isinstance(cond, BinaryExpression)
+        and cond.operator is operators.in_op
+        and cond.left is R.c.pk
+        and isinstance(cond.right, ScalarSelect | Grouping)
+    ):
+        inner = cond.right.element
+        return inner if isinstance(inner, sa.Select) else None
+    return None
 
 
 def _rebind(cond: sa.ColumnElement, alias: sa.FromClause) -> sa.ColumnElement:

@@ -1,5 +1,6 @@
 """The R4 structure definitions, loaded once from data/structures.json and compiled for fast lookups."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -117,3 +118,28 @@ def _compile(
     groups = {name: el.group for name, el in structure.elements.items() if el.group is not None}
     structure.groups = groups or None
     structure.required = tuple((label, tuple(names)) for label, names in required.items())
+
+
+_PLAIN_PATH = re.compile(r"[A-Z][A-Za-z]+(?:\.[a-z][A-Za-z]*)+")
+
+
+@cache
+def is_single_valued(path: str) -> bool:
+    """True when a plain element path ('Observation.effective') can hold at most one value.
+
+    Choice elements count as one ('effective' is effectiveDateTime or effectivePeriod ...).
+    Anything that is not a plain path, or that the definitions do not know, is treated as
+    repeating, which is always the safe answer.
+    """
+    if not _PLAIN_PATH.fullmatch(path):
+        return False
+    steps = path.split(".")
+    structure = schema().structures.get(steps[0])
+    for step in steps[1:]:
+        if structure is None:
+            return False
+        matches = [e for e in structure.elements.values() if e.name == step or e.group == step]
+        if not matches or any(e.many for e in matches):
+            return False
+        structure = matches[0].structure if len(matches) == 1 else None
+    return True

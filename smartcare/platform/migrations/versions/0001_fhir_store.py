@@ -49,7 +49,9 @@ def upgrade() -> None:
     with op.batch_alter_table("fhir_idx_date", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_idx_date_pk", ["res_pk"], unique=False)
         batch_op.create_index(
-            "ix_fhir_idx_date_res_type_param_low", ["res_type", "param", "low"], unique=False
+            "ix_fhir_idx_date_res_type_param_low_high",
+            ["res_type", "param", "low", "high", "res_pk"],
+            unique=False,
         )
 
     op.create_table(
@@ -65,7 +67,7 @@ def upgrade() -> None:
     with op.batch_alter_table("fhir_idx_number", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_idx_number_pk", ["res_pk"], unique=False)
         batch_op.create_index(
-            "ix_fhir_idx_number_res_type_param_value", ["res_type", "param", "value"], unique=False
+            "ix_fhir_idx_number_res_type_param_value", ["res_type", "param", "value", "res_pk"], unique=False
         )
 
     op.create_table(
@@ -85,7 +87,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_fhir_idx_quantity_pk", ["res_pk"], unique=False)
         batch_op.create_index(
             "ix_fhir_idx_quantity_res_type_param_code_value",
-            ["res_type", "param", "code", "value"],
+            ["res_type", "param", "code", "value", "res_pk"],
             unique=False,
         )
 
@@ -103,7 +105,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_fhir_idx_reference_pk", ["res_pk"], unique=False)
         batch_op.create_index(
             "ix_fhir_idx_reference_res_type_param_target_id_target_type",
-            ["res_type", "param", "target_id", "target_type"],
+            ["res_type", "param", "target_id", "target_type", "res_pk"],
             unique=False,
         )
 
@@ -119,7 +121,7 @@ def upgrade() -> None:
     with op.batch_alter_table("fhir_idx_string", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_idx_string_pk", ["res_pk"], unique=False)
         batch_op.create_index(
-            "ix_fhir_idx_string_res_type_param_value", ["res_type", "param", "value"], unique=False
+            "ix_fhir_idx_string_res_type_param_value", ["res_type", "param", "value", "res_pk"], unique=False
         )
 
     op.create_table(
@@ -136,7 +138,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_fhir_idx_token_pk", ["res_pk"], unique=False)
         batch_op.create_index(
             "ix_fhir_idx_token_res_type_param_code_system",
-            ["res_type", "param", "code", "system"],
+            ["res_type", "param", "code", "system", "res_pk"],
             unique=False,
         )
 
@@ -151,7 +153,7 @@ def upgrade() -> None:
     with op.batch_alter_table("fhir_idx_uri", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_idx_uri_pk", ["res_pk"], unique=False)
         batch_op.create_index(
-            "ix_fhir_idx_uri_res_type_param_value", ["res_type", "param", "value"], unique=False
+            "ix_fhir_idx_uri_res_type_param_value", ["res_type", "param", "value", "res_pk"], unique=False
         )
 
     op.create_table(
@@ -245,7 +247,7 @@ def downgrade() -> None:
 
     op.drop_table("fhir_idx_number")
     with op.batch_alter_table("fhir_idx_date", schema=None) as batch_op:
-        batch_op.drop_index("ix_fhir_idx_date_res_type_param_low")
+        batch_op.drop_index("ix_fhir_idx_date_res_type_param_low_high")
         batch_op.drop_index("ix_fhir_idx_date_pk")
 
     op.drop_table("fhir_idx_date")
