@@ -126,9 +126,11 @@ def refresh_statistics(engine: Engine) -> None:
     lock = _writer_lock(engine)
     with lock or nullcontext(), engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
-            from smartcare.fhir.tables import metadata
-
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            conn.exec_driver_sql(f"VACUUM ANALYZE {names}")
+            # Only this schema's tables: other schemas in the database are not ours to vacuum.
+            names = conn.exec_driver_sql(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()"
+            ).scalars().all()
+            if names:
+                conn.exec_driver_sql(f"VACUUM ANALYZE {', '.join(names)}")
         else:
             conn.exec_driver_sql("ANALYZE")
