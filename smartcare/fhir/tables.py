@@ -16,6 +16,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = sa.MetaData()
 
 Pk = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Values searched with LIKE 'prefix%': byte-order collation on PostgreSQL so a B-tree index
+# answers the prefix (under a linguistic collation PostgreSQL must scan and filter instead).
+
+
+def searchable_string(length: int) -> sa.types.TypeEngine:
+    """A string column whose index can answer prefix LIKE on both databases."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
 resource = sa.Table(
@@ -77,7 +86,7 @@ def _index_table(name: str, *columns: sa.Column, indexes: list[tuple[str, ...]])
 # value: normalised for matching (case- and accent-folded); exact: as written.
 idx_string = _index_table(
     "fhir_idx_string",
-    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("value", searchable_string(255), nullable=False),
     sa.Column("exact", sa.String(255), nullable=False),
     indexes=[("res_type", "param", "value", "res_pk")],
 )
@@ -124,7 +133,7 @@ idx_reference = _index_table(
 )
 idx_uri = _index_table(
     "fhir_idx_uri",
-    sa.Column("value", sa.String(1024), nullable=False),
+    sa.Column("value", searchable_string(1024), nullable=False),
     indexes=[("res_type", "param", "value", "res_pk")],
 )
 

@@ -51,6 +51,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA wal_autocheckpoint=16384")
     cur.execute("PRAGMA journal_size_limit=67108864")
     cur.execute("PRAGMA cache_size=-65536")
+    # Search values are stored and searched already case-folded, so LIKE 'prefix%' can be
+    # case-sensitive, which is what lets SQLite answer it from an index range.
+    cur.execute("PRAGMA case_sensitive_like=ON")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()

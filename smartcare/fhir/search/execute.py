@@ -105,9 +105,14 @@ def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> Sear
         order.append(R.c.pk.asc())
         page = sa.select(*columns).where(R.c.pk.in_(filtered)).order_by(*order)
     elif index_only:
-        pk_set = pks.subquery()
-        first = pk_set.c[0]
-        window = sa.select(first).order_by(first.desc()).limit(req.count + 1).offset(req.offset)
+        if len(req.pk_sets) == 1:
+            # Ordered straight off the index, so the database reads only the page's entries.
+            only = req.pk_sets[0]
+            window = only.distinct().order_by(only.selected_columns[0].desc())
+        else:
+            first = pks.subquery().c[0]
+            window = sa.select(first).order_by(first.desc())
+        window = window.limit(req.count + 1).offset(req.offset)
         page = sa.select(*columns).where(R.c.pk.in_(window)).order_by(R.c.pk.desc())
         rows = conn.execute(page).all()
         return _page(conn, ctx, req, rows, total)

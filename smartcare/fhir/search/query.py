@@ -17,11 +17,18 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import BadRequest
 from smartcare.fhir.search.registry import SearchParam, get_param
+from smartcare.fhir.search.syntax import (
+    like_escape,
+    range_condition,
+    split_or,
+    split_prefix,
+    split_unescaped,
+    unescape,
+)
 from smartcare.fhir.search.values import date_bounds, normalize_string, number_bounds
 from smartcare.fhir.validation import known_resource_types
 from smartcare.fhir.validation.structures import is_single_valued
 
-PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 RESULT_PARAMS = frozenset(
     {
         "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
@@ -70,68 +77,9 @@ class SearchRequest:
     ignored: list[str] = field(default_factory=list)
 
 
-def _split_or(value: str) -> list[str]:
-    """Split a parameter value on unescaped commas; '\\,' stays a literal comma (escapes are kept)."""
-    return _split_unescaped(value, ",")
-
-
-def _split_unescaped(value: str, sep: str, maxsplit: int = -1) -> list[str]:
-    """Split on unescaped `sep` (at most maxsplit times), keeping backslash escapes for later."""
-    out, buf, i = [], [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            buf.append(value[i : i + 2])
-            i += 2
-            continue
-        if ch == sep and (maxsplit < 0 or len(out) < maxsplit):
-            out.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    out.append("".join(buf))
-    return out
-
-
-def _unescape(value: str) -> str:
-    return re.sub(r"\\([,$|\\])", r"\1", value)
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _prefix(value: str) -> tuple[str, str]:
-    if len(value) > 2 and value[:2] in PREFIXES and (value[2].isdigit() or value[2] in "-+."):
-        return value[:2], value[2:]
-    return "eq", value
-
-
 def _index_subquery(table: sa.Table, res_type: str, param: str, cond: sa.ColumnElement | None) -> sa.Select:
     q = sa.select(table.c.res_pk).where(table.c.res_type == res_type, table.c.param == param)
     return q.where(cond) if cond is not None else q
-
-
-def _range_condition(prefix: str, low_col, high_col, lo: float, hi: float, approx: float) -> sa.ColumnElement:
-    """Compare a stored range [low_col, high_col] with a search range [lo, hi] per FHIR prefix rules."""
-    if prefix == "eq":
-        return sa.and_(low_col >= lo, high_col <= hi)
-    if prefix == "ne":
-        return sa.or_(low_col < lo, high_col > hi)
-    if prefix == "gt":
-        return high_col > hi
-    if prefix == "lt":
-        return low_col < lo
-    if prefix == "ge":
-        return high_col >= lo
-    if prefix == "le":
-        return low_col <= hi
-    if prefix == "sa":
-        return low_col > hi
-    if prefix == "eb":
-        return high_col < lo
-    return sa.and_(low_col <= hi + approx, high_col >= lo - approx)  # ap
 
 
 class QueryCompiler:
@@ -252,7 +200,7 @@ class QueryCompiler:
             if modifier and modifier != "not":
                 raise BadRequest(f"_id does not take the modifier ':{modifier[:40]}'")
             # _id is a token without a system, so '|id' means the same as 'id'.
-            ids = [_unescape(v[1:] if v.startswith("|") else v) for v in _split_or(value)]
+            ids = [unescape(v[1:] if v.startswith("|") else v) for v in split_or(value)]
             cond = R.c.res_id.in_(ids)
             return sa.not_(cond) if modifier == "not" else cond
         param = get_param(res_type, code)
@@ -304,46 +252,46 @@ class QueryCompiler:
     def _string(self, res_type: str, param: SearchParam, value: str, modifier: str) -> sa.ColumnElement:
         c = t.idx_string.c
         ors = []
-        for v in _split_or(value):
-            v = _unescape(v)
+        for v in split_or(value):
+            v = unescape(v)
             if modifier == "exact":
                 ors.append(c.exact == v[:255])
             elif modifier == "contains":
-                ors.append(c.value.like(f"%{_like_escape(normalize_string(v))}%", escape="\\"))
+                ors.append(c.value.like(f"%{like_escape(normalize_string(v))}%", escape="\\"))
             else:
-                ors.append(c.value.like(f"{_like_escape(normalize_string(v))}%", escape="\\"))
+                ors.append(c.value.like(f"{like_escape(normalize_string(v))}%", escape="\\"))
         return self._in_index("string", res_type, param.code, ors)
 
     def _token_match(self, c, v: str) -> sa.ColumnElement:
         if "|" in v.replace("\\|", ""):
-            system, code = (_unescape(p) for p in _split_unescaped(v, "|", 1))
+            system, code = (unescape(p) for p in split_unescaped(v, "|", 1))
             if system == "":
                 return sa.and_(c.system.is_(None), c.code == code)
             if code == "":
                 return c.system == system
             return sa.and_(c.system == system, c.code == code)
-        return c.code == _unescape(v)
+        return c.code == unescape(v)
 
     def _token(
         self, res_type: str, param: SearchParam, value: str, modifier: str | None, *, index_param: str | None = None
     ) -> sa.ColumnElement:
         c = t.idx_token.c
         pname = index_param or param.code
-        values = _split_or(value)
+        values = split_or(value)
         if modifier == "text":
             ors = []
             for v in values:
                 # Match at the start of any word of the text: 'pressure' finds 'Systolic blood pressure'.
-                word = _like_escape(normalize_string(_unescape(v)))
+                word = like_escape(normalize_string(unescape(v)))
                 ors += [c.text.like(f"{word}%", escape="\\"), c.text.like(f"% {word}%", escape="\\")]
             return self._in_index("token", res_type, pname, ors)
         if modifier == "of-type":
             ors = []
             for v in values:
-                parts = _split_unescaped(v, "|")
+                parts = split_unescaped(v, "|")
                 if len(parts) != 3:
                     raise BadRequest(":of-type takes system|code|value")
-                system, code, ident = (_unescape(p) for p in parts)
+                system, code, ident = (unescape(p) for p in parts)
                 ors.append(sa.and_(c.system == system, c.code == f"{code}|{ident}"))
             return self._in_index("token", res_type, f"{pname}:of-type", ors)
         cond = self._in_index("token", res_type, pname, [self._token_match(c, v) for v in values])
@@ -354,14 +302,14 @@ class QueryCompiler:
         ands = []
         for one in [value] if isinstance(value, str) else value:
             ors = []
-            for v in _split_or(one):
-                prefix, raw = _prefix(v)
+            for v in split_or(one):
+                prefix, raw = split_prefix(v)
                 try:
                     lo, hi = date_bounds(raw)
                 except ValueError as exc:
                     raise BadRequest(f"'{raw[:40]}' is not a valid date for '{param.code}': {exc}") from exc
                 approx = max(86400.0, abs(hi - lo) * 0.1)
-                ors.append(_range_condition(prefix, c.low, c.high, lo, hi, approx))
+                ors.append(range_condition(prefix, c.low, c.high, lo, hi, approx))
             ands.append(sa.or_(*ors))
         table = t.INDEX_TABLES["date"]
         return R.c.pk.in_(_index_subquery(table, res_type, param.code, sa.and_(*ands)))
@@ -388,14 +336,14 @@ class QueryCompiler:
 
     def _number(self, res_type: str, param: SearchParam, value: str) -> sa.ColumnElement:
         c = t.idx_number.c
-        ors = [self._numeric(p, c.value, raw, param.code) for p, raw in map(_prefix, _split_or(value))]
+        ors = [self._numeric(p, c.value, raw, param.code) for p, raw in map(split_prefix, split_or(value))]
         return self._in_index("number", res_type, param.code, ors)
 
     def _quantity_match(self, c, v: str, pname: str) -> sa.ColumnElement:
-        parts = [_unescape(p) for p in _split_unescaped(v, "|")]
+        parts = [unescape(p) for p in split_unescaped(v, "|")]
         if len(parts) not in (1, 3):
             raise BadRequest(f"A quantity for '{pname}' is number, or number|system|code")
-        prefix, raw = _prefix(parts[0])
+        prefix, raw = split_prefix(parts[0])
         cond = self._numeric(prefix, c.value, raw, pname)
         if len(parts) == 3:
             system, code = parts[1], parts[2]
@@ -407,11 +355,11 @@ class QueryCompiler:
 
     def _quantity(self, res_type: str, param: SearchParam, value: str) -> sa.ColumnElement:
         c = t.idx_quantity.c
-        ors = [self._quantity_match(c, v, param.code) for v in _split_or(value)]
+        ors = [self._quantity_match(c, v, param.code) for v in split_or(value)]
         return self._in_index("quantity", res_type, param.code, ors)
 
     def _reference_match(self, c, param: SearchParam, v: str, target_type: str | None) -> sa.ColumnElement:
-        v = _unescape(v)
+        v = unescape(v)
         if self.base_url and v.startswith(self.base_url + "/"):
             v = v[len(self.base_url) + 1 :]
         if "://" in v or v.startswith("urn:"):
@@ -432,16 +380,16 @@ class QueryCompiler:
 
     def _reference(self, res_type: str, param: SearchParam, value: str, target_type: str | None) -> sa.ColumnElement:
         c = t.idx_reference.c
-        ors = [self._reference_match(c, param, v, target_type) for v in _split_or(value)]
+        ors = [self._reference_match(c, param, v, target_type) for v in split_or(value)]
         return self._in_index("reference", res_type, param.code, ors)
 
     def _uri(self, res_type: str, param: SearchParam, value: str, modifier: str | None) -> sa.ColumnElement:
         c = t.idx_uri.c
         ors = []
-        for v in _split_or(value):
-            v = _unescape(v)
+        for v in split_or(value):
+            v = unescape(v)
             if modifier == "below":
-                ors.append(c.value.like(f"{_like_escape(v)}%", escape="\\"))
+                ors.append(c.value.like(f"{like_escape(v)}%", escape="\\"))
             elif modifier == "above":
                 prefixes = [v[: m.start()] for m in re.finditer(r"/|$", v)]
                 ors.append(c.value.in_(prefixes))
@@ -461,25 +409,25 @@ class QueryCompiler:
         if kind == "quantity":
             return self._quantity_match(c, part, param.code)
         if kind == "string":
-            return c.value.like(f"{_like_escape(normalize_string(_unescape(part)))}%", escape="\\")
+            return c.value.like(f"{like_escape(normalize_string(unescape(part)))}%", escape="\\")
         if kind == "date":
-            prefix, raw = _prefix(part)
+            prefix, raw = split_prefix(part)
             try:
                 lo, hi = date_bounds(raw)
             except ValueError as exc:
                 raise BadRequest(f"'{raw[:40]}' is not a valid date for '{param.code}': {exc}") from exc
-            return _range_condition(prefix, c.low, c.high, lo, hi, 86400.0)
+            return range_condition(prefix, c.low, c.high, lo, hi, 86400.0)
         if kind == "number":
-            prefix, raw = _prefix(part)
+            prefix, raw = split_prefix(part)
             return self._numeric(prefix, c.value, raw, param.code)
         if kind == "reference":
             return self._reference_match(c, param, part, None)
-        return c.value == _unescape(part)
+        return c.value == unescape(part)
 
     def _composite(self, res_type: str, param: SearchParam, value: str) -> sa.ColumnElement:
         ors = []
-        for v in _split_or(value):
-            parts = _split_unescaped(v, "$")
+        for v in split_or(value):
+            parts = split_unescaped(v, "$")
             if len(parts) != len(param.components):
                 raise BadRequest(
                     f"'{param.code}' takes {len(param.components)} values joined by '$', not {len(parts)}"

@@ -115,7 +115,11 @@ def upgrade() -> None:
         sa.Column("res_type", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=100), nullable=False),
         sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.Column(
+            "value",
+            sa.String(length=255).with_variant(sa.String(length=255, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("exact", sa.String(length=255), nullable=False),
     )
     with op.batch_alter_table("fhir_idx_string", schema=None) as batch_op:
@@ -148,7 +152,11 @@ def upgrade() -> None:
         sa.Column("res_type", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=100), nullable=False),
         sa.Column("grp", sa.Integer(), nullable=True),
-        sa.Column("value", sa.String(length=1024), nullable=False),
+        sa.Column(
+            "value",
+            sa.String(length=1024).with_variant(sa.String(length=1024, collation="C"), "postgresql"),
+            nullable=False,
+        ),
     )
     with op.batch_alter_table("fhir_idx_uri", schema=None) as batch_op:
         batch_op.create_index("ix_fhir_idx_uri_pk", ["res_pk"], unique=False)
