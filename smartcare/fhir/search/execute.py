@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import BadRequest, Forbidden
-from smartcare.fhir.search.query import SearchRequest
+from smartcare.fhir.search.query import TOTAL_COUNT_LIMIT, SearchRequest
 from smartcare.fhir.search.registry import get_param, params_for
 from smartcare.fhir.store import Stored
 from smartcare.platform.security.context import AccessContext
@@ -92,8 +92,15 @@ def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> Sear
     filtered = base_query(ctx, req)
     total = None
     if req.total != "none" or req.summary == "count":
-        counted = pks.subquery() if index_only else filtered.subquery()
-        total = conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
+        counted = pks if index_only else filtered
+        # Without _total, count only as far as is cheap: counting every one of tens of thousands
+        # of matches costs more than the page itself. _total=accurate (or _summary=count) always counts.
+        capped = req.total == "auto" and req.summary != "count"
+        if capped:
+            counted = counted.limit(TOTAL_COUNT_LIMIT + 1)
+        total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
+        if capped and total > TOTAL_COUNT_LIMIT:
+            total = None
     if req.summary == "count" or req.count == 0:
         return SearchResult(matches=[], total=total)
     columns = (R.c.pk, R.c.res_type, R.c.res_id, R.c.version, R.c.last_updated, R.c.content)

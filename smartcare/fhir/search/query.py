@@ -36,6 +36,7 @@ RESULT_PARAMS = frozenset(
     }
 )  # fmt: skip
 MAX_VALUE_LENGTH = 1024
+TOTAL_COUNT_LIMIT = 1000
 MAX_CHAIN_DEPTH = 4
 _MODIFIERS = {
     "string": {"exact", "contains", "missing"},
@@ -73,7 +74,8 @@ class SearchRequest:
     revincludes: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
     summary: str | None = None
     elements: list[str] | None = None
-    total: str = "accurate"
+    # "auto" (no _total): counted exactly up to TOTAL_COUNT_LIMIT matches, left out beyond that.
+    total: str = "auto"
     ignored: list[str] = field(default_factory=list)
 
 

@@ -252,3 +252,13 @@ def test_sql_metacharacters_match_nothing_and_break_nothing(loaded, param, value
     if r.status_code == 200:
         assert r.json()["total"] == 0
     assert loaded.get("/fhir/Patient").json()["total"] == 3
+
+
+def test_total_is_left_out_when_counting_would_be_costly_unless_asked_for(loaded, monkeypatch):
+    import smartcare.fhir.search.execute as execute
+
+    monkeypatch.setattr(execute, "TOTAL_COUNT_LIMIT", 2)
+    assert "total" not in loaded.get("/fhir/Patient").json()
+    assert loaded.get("/fhir/Patient?_total=accurate").json()["total"] == 3
+    assert loaded.get("/fhir/Patient?_summary=count").json()["total"] == 3
+    assert loaded.get("/fhir/Patient?gender=female").json()["total"] == 2
