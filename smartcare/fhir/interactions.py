@@ -7,6 +7,7 @@ entry behaves exactly like the same request sent on its own.
 import re
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -41,6 +42,7 @@ def parse_etag(value: str | None) -> int | None:
     return int(m.group(1))
 
 
+@lru_cache(maxsize=256)
 def _http_date(instant: str) -> str:
     return format_datetime(datetime.fromisoformat(instant.replace("Z", "+00:00")), usegmt=True)
 

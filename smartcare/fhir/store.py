@@ -183,6 +183,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
     new_rows: list[dict] = []
     updates: list[dict] = []
     history_rows: list[tuple[Write, Stored]] = []
+    texts: dict[tuple[str, str], str | None] = {}
     for w in writes:
         row = current.get((w.res_type, w.res_id))
         exists = row is not None and not row.deleted
@@ -211,14 +212,16 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
             "source": _source(stored.resource),
             "content": stored.resource,
         }
+        # Serialised once, for the current row and the history row alike.
+        texts[(w.res_type, w.res_id)] = _json(stored.resource)
         if row is None:
             new_rows.append(values)
         else:
             updates.append({**values, "b_pk": row.pk, "b_version": row.version})
         results.append(stored)
         history_rows.append((w, stored))
-    pks = _save_current(conn, new_rows, updates)
-    _save_history(conn, ctx, history_rows, pks)
+    pks = _save_current(conn, new_rows, updates, texts)
+    _save_history(conn, ctx, history_rows, pks, texts)
     _reindex(conn, [u["b_pk"] for u in updates], history_rows, pks)
     events = pending_events(conn)
     for _w, s in history_rows:
@@ -267,11 +270,15 @@ def _json(value: dict | None) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _save_current(conn: Connection, new_rows: list[dict], updates: list[dict]) -> dict[tuple[str, str], int]:
+def _save_current(
+    conn: Connection, new_rows: list[dict], updates: list[dict], texts: dict[tuple[str, str], str | None]
+) -> dict[tuple[str, str], int]:
     pks: dict[tuple[str, str], int] = {}
     if new_rows:
         cols = [c.name for c in t.resource.columns if c.name != "pk"]
-        values = [tuple(_json(v[c]) if c == "content" else v[c] for c in cols) for v in new_rows]
+        values = [
+            tuple(texts[(v["res_type"], v["res_id"])] if c == "content" else v[c] for c in cols) for v in new_rows
+        ]
         try:
             _insert_many(conn, "fhir_resource", cols, values)
         except IntegrityError as exc:
@@ -301,11 +308,13 @@ def _save_current(conn: Connection, new_rows: list[dict], updates: list[dict]) -
     return pks
 
 
-def _save_history(conn: Connection, ctx: AccessContext, items: list[tuple[Write, Stored]], pks: dict) -> None:
+def _save_history(
+    conn: Connection, ctx: AccessContext, items: list[tuple[Write, Stored]], pks: dict, texts: dict
+) -> None:
     author = ctx.author[:255]
     rows = [
         (pks[(s.res_type, s.res_id)], s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method, author,
-         _json(s.resource))
+         texts[(s.res_type, s.res_id)])
         for w, s in items
     ]
     cols = ["pk", "res_type", "res_id", "version", "last_updated", "deleted", "method", "author", "content"]
