@@ -169,7 +169,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
-    console = Console()
+    console = Console(width=110)
     table = Table(title="FHIR store benchmark: transaction bundles of 100; 2 cores, noisy machine")
     for col in ("database", "resources", "writers", "ingest res/s", "search", "p50 ms", "p95 ms"):
         table.add_column(col, justify="right" if col not in ("database", "search") else "left")
