@@ -242,7 +242,9 @@ HOSTILE = ["' OR '1'='1", "%", "_", "\\", "Robert'); DROP TABLE fhir_resource;--
 @pytest.mark.parametrize(
     "param",
     ["Patient?family", "Patient?family:exact", "Patient?name:contains", "Patient?identifier", "Observation?subject",
-     "ValueSet?url", "ValueSet?url:below", "Patient?_id", "Observation?code:text"],
+     "ValueSet?url", "ValueSet?url:below", "Patient?_id", "Observation?code:text", "Patient?birthdate",
+     "RiskAssessment?probability", "Observation?value-quantity", "Observation?component-code-value-quantity",
+     "Observation?subject:Patient.family", "Patient?_has:Observation:subject:code", "Patient?gender:missing"],
 )
 def test_sql_metacharacters_match_nothing_and_break_nothing(loaded, param, value):
     from urllib.parse import quote
