@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from smartcare.fhir import tables
 from smartcare.platform import migrate
 from smartcare.platform.db import make_engine, use_engine
+from smartcare.platform.schema import load_all_tables
 from tests.support import IN_CI
 
 PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -51,7 +51,7 @@ def pg_engine() -> Iterator[sa.Engine]:
 
 
 def _clear(engine: sa.Engine) -> None:
-    names = [t.name for t in reversed(tables.metadata.sorted_tables)]
+    names = [t.name for t in reversed(load_all_tables().sorted_tables) if t.name != "alembic_version"]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")

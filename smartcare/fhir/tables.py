@@ -13,7 +13,7 @@ suffixed with `#<component number>`, rows of one repetition sharing `grp`.
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-metadata = sa.MetaData()
+from smartcare.platform.schema import metadata
 
 Pk = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # Values searched with LIKE 'prefix%': byte-order collation on PostgreSQL so a B-tree index

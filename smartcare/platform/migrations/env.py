@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from smartcare.fhir.tables import metadata
+from smartcare.platform.schema import load_all_tables
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -10,7 +10,7 @@ if connection is None:
     raise RuntimeError("Run migrations through `smartcare db upgrade`, which supplies the connection")
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=load_all_tables(),
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():
