@@ -1,0 +1,105 @@
+"""Browser-test fixtures: the app under uvicorn on a free port with a temporary SQLite store, and headless Chromium."""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from smartcare.platform import migrate
+from smartcare.platform.db import make_engine, use_engine
+from tests.support import IN_CI
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+
+
+def _skip_or_fail(message: str) -> None:
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def e2e_engine(tmp_path_factory):
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('e2e')}/e2e.db")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _serve_from_e2e_store(e2e_engine) -> Iterator[None]:
+    # Other tests in the same worker reset the process-wide engine; point it back at ours for each browser test.
+    use_engine(e2e_engine)
+    yield
+    use_engine(None)
+
+
+@pytest.fixture(scope="session")
+def base_url(e2e_engine) -> Iterator[str]:
+    """The address of a live SmartCare server on 127.0.0.1, stopped after the session."""
+    from smartcare.platform.web.app import create_app
+
+    use_engine(e2e_engine)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        _skip_or_fail(f"{CHROMIUM} is missing: run scripts/test as root, which installs Debian's chromium and fonts-noto-cjk")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("the playwright Python package is not installed (pip install playwright; no browser download)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A fresh desktop browser tab (English browser locale, no cookies) on the live server."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-US", base_url=base_url)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def mobile_page(browser, base_url):
+    """A fresh phone-sized tab (390x844, touch) on the live server."""
+    context = browser.new_context(viewport=MOBILE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="en-US", base_url=base_url)
+    tab = context.new_page()
+    yield tab
+    context.close()
