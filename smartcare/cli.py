@@ -3,9 +3,12 @@
 import logging
 
 import typer
-from rich.console import Console
 
 from smartcare import __version__
+from smartcare.platform.audit.cli import audit_app
+from smartcare.platform.console import make_console
+from smartcare.platform.security.cli import user_app
+from smartcare.platform.security.client_cli import client_app
 
 app = typer.Typer(
     help="SmartCare: the open smart medical care platform for a region.",
@@ -16,7 +19,10 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="The generated demo region: load it and run everything on it.")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
-console = Console()
+app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: verify it, search it.")
+app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
+console = make_console()
 
 
 def _engine():

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
+from smartcare.platform.security.oauth import router as oauth_router
 from smartcare.platform.web.assets import mount_assets
 from smartcare.platform.web.pages import install_pages
 
@@ -12,6 +13,7 @@ def create_app() -> FastAPI:
     """Build the SmartCare ASGI application."""
     app = FastAPI(title="SmartCare", version=__version__, description="Open smart medical care platform")
     app.include_router(fhir_router)
+    app.include_router(oauth_router)
     install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,0 +1,456 @@
+"""Record FHIR R4 AuditEvents into the hash-chained audit_log, verify the chain, and look entries up.
+
+Every entry's hash is sha256(prev_hash || seq || event), where prev_hash is the previous entry's
+hash as 64 ASCII hex digits (64 zeros for entry 1), seq is the entry number as 8 bytes big-endian,
+and event is the stored AuditEvent JSON (keys sorted) as UTF-8. Changing, removing or reordering
+any entry therefore breaks the chain from that entry on, and `verify` names the first such entry.
+
+What the chain cannot show on its own is a cut-off tail: removing the newest entries leaves a
+shorter chain that is still intact. `verify` reports the head (the last entry number and its
+hash); operators who record it elsewhere (a ticket, a printout, another system) can later pass it
+back as the `anchor`, and any entry up to it that has gone missing or been rewritten is then found.
+
+Event codes (FHIR R4 AuditEvent, IHE ATNA / DICOM PS3.15):
+- REST interactions (read, vread, search, history, create, update, patch, delete, operation):
+  type `rest` from http://terminology.hl7.org/CodeSystem/audit-event-type, subtype the
+  interaction code from http://hl7.org/fhir/restful-interaction.
+- export: type DICOM 110106 "Export".
+- login, login-failed, logout: type DICOM 110114 "User Authentication", subtype DICOM 110122
+  "Login" or 110123 "Logout" (a failed login is a Login with a failure outcome).
+- break-the-glass: type DICOM 110113 "Security Alert", subtype DICOM 110127 "Emergency Override
+  Started", purposeOfEvent v3 ActReason BTG (plus the purpose given, e.g. ETREAT).
+Subtypes that are not REST interactions also carry SmartCare's own subtype code, so the indexed
+`subtype` column can be re-derived from the event (verify checks every column against it).
+"""
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smartcare.platform import clock
+from smartcare.platform.audit.tables import audit_log
+from smartcare.platform.security.context import AccessContext
+
+GENESIS_HASH = "0" * 64
+# Key of the PostgreSQL advisory lock that makes appends one at a time:
+# the first 8 bytes of sha256(b"smartcare.audit_log") as a signed 64-bit integer.
+CHAIN_LOCK_KEY = -464195197689409185
+PAGE_SIZE = 1000
+MAX_LIMIT = 1000
+MAX_TEXT = 1000
+MAX_REF = 255
+MAX_ENTITIES = 1000
+
+AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+DICOM = "http://dicom.nema.org/resources/ontology/DCM"
+RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+SMARTCARE_SUBTYPE = "https://smartcare.example/fhir/CodeSystem/audit-subtype"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+
+ACTIONS = frozenset("CRUDE")
+OUTCOMES = {"0": "success", "4": "minor failure", "8": "serious failure", "12": "major failure"}
+_ANY_ACTION = ACTIONS
+_REST_ACTIONS = {
+    "read": {"R"}, "vread": {"R"}, "search": {"R"}, "history": {"R"}, "create": {"C"},
+    "update": {"U"}, "patch": {"U"}, "delete": {"D"}, "operation": _ANY_ACTION,
+}
+_REST_TYPE = {"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
+_USER_AUTHENTICATION = {"system": DICOM, "code": "110114", "display": "User Authentication"}
+_LOGIN = {"system": DICOM, "code": "110122", "display": "Login"}
+# Subtypes that are not REST interactions: (event type, standard subtype codings, allowed actions).
+_OTHER = {
+    "export": ({"system": DICOM, "code": "110106", "display": "Export"}, [], {"R", "E"}),
+    "login": (_USER_AUTHENTICATION, [_LOGIN], {"E"}),
+    "login-failed": (_USER_AUTHENTICATION, [_LOGIN], {"E"}),
+    "logout": (_USER_AUTHENTICATION, [{"system": DICOM, "code": "110123", "display": "Logout"}], {"E"}),
+    "break-the-glass": (
+        {"system": DICOM, "code": "110113", "display": "Security Alert"},
+        [{"system": DICOM, "code": "110127", "display": "Emergency Override Started"}],
+        {"E"},
+    ),
+}
+SUBTYPES = frozenset(_REST_ACTIONS) | frozenset(_OTHER)
+PURPOSES = {
+    "TREAT": "treatment",
+    "ETREAT": "Emergency Treatment",
+    "BTG": "break the glass",
+    "HPAYMT": "healthcare payment",
+    "HOPERAT": "healthcare operations",
+    "HRESCH": "healthcare research",
+    "PUBHLTH": "public health",
+    "PATRQT": "patient requested",
+}
+_PATIENT_REF = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
+_RESOURCE_REF = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?")
+_COLUMNS = ("seq", "recorded", "patient", "agent", "action", "subtype", "outcome")
+
+
+class AuditError(ValueError):
+    """An audit record or query that makes no sense (unknown code, bad reference, text too long)."""
+
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What verify found: whether the chain is intact, how far it got, and the first bad entry.
+
+    head_seq and head_hash name the last entry found intact; recorded outside the database they
+    are the anchor that later shows a cut-off tail.
+    """
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+def chain_hash(prev_hash: str, seq: int, event: bytes) -> str:
+    """The hash of entry seq: sha256 over the previous hash, the entry number and the event bytes."""
+    return hashlib.sha256(prev_hash.encode("ascii") + seq.to_bytes(8, "big") + event).hexdigest()
+
+
+def record(
+    conn: Connection,
+    *,
+    ctx: AccessContext,
+    action: str,
+    subtype: str,
+    outcome: str = "0",
+    entities: Iterable[str] = (),
+    patient: str | None = None,
+    purpose: str | None = None,
+    description: str | None = None,
+    remote_addr: str | None = None,
+) -> dict[str, Any]:
+    """Append one AuditEvent to the trail inside the caller's transaction and return the stored entry.
+
+    entities are references ("Observation/7") or, for searches, the query ("Observation?code=x").
+    description goes to outcomeDesc for failures, else to the purposeOfEvent text (the reason
+    given for breaking the glass, which that subtype requires).
+    """
+    _check_record(ctx, action, subtype, outcome, patient, purpose, description, remote_addr)
+    recorded = _instant(clock.now())
+    _lock_chain(conn)
+    last = conn.execute(
+        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
+    event = build_event(
+        seq=seq, recorded=recorded, ctx=ctx, action=action, subtype=subtype, outcome=outcome,
+        entities=entities, patient=patient, purpose=purpose, description=description,
+        remote_addr=remote_addr or ctx.remote_addr,
+    )
+    event_bytes = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    row = {
+        **columns_of(event),
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, seq, event_bytes),
+        "event": event_bytes.decode(),
+    }
+    conn.execute(audit_log.insert().values(**row))
+    return {**row, "event": event}
+
+
+def _lock_chain(conn: Connection) -> None:
+    # Held until the caller's transaction ends, so the next writer reads this entry as the last one.
+    # SQLite needs nothing: unit_of_work begins IMMEDIATE, so writers already take turns.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+
+def _check_record(
+    ctx: AccessContext,
+    action: str,
+    subtype: str,
+    outcome: str,
+    patient: str | None,
+    purpose: str | None,
+    description: str | None,
+    remote_addr: str | None,
+) -> None:
+    if subtype not in SUBTYPES:
+        raise AuditError(f"unknown audit subtype {subtype[:40]!r}; expected one of {', '.join(sorted(SUBTYPES))}")
+    allowed = _REST_ACTIONS[subtype] if subtype in _REST_ACTIONS else _OTHER[subtype][2]
+    if action not in allowed:
+        raise AuditError(f"action {action[:10]!r} does not fit a {subtype} (expected {'/'.join(sorted(allowed))})")
+    if outcome not in OUTCOMES:
+        raise AuditError(f"unknown audit outcome {outcome[:10]!r}; expected 0, 4, 8 or 12")
+    if subtype == "login-failed" and outcome == "0":
+        raise AuditError("a failed login needs a failure outcome (4, 8 or 12)")
+    if patient is not None and not _PATIENT_REF.fullmatch(patient):
+        raise AuditError(f"{patient[:80]!r} is not a Patient reference like 'Patient/123'")
+    if purpose is not None and purpose not in PURPOSES:
+        raise AuditError(f"unknown purpose of use {purpose[:20]!r}; expected one of {', '.join(PURPOSES)}")
+    if subtype == "break-the-glass" and not (description and description.strip()):
+        raise AuditError("breaking the glass needs a reason")
+    if description is not None and len(description) > MAX_TEXT:
+        raise AuditError(f"the description is longer than {MAX_TEXT} characters")
+    if len(ctx.author) > MAX_REF:
+        raise AuditError(f"the agent name is longer than {MAX_REF} characters")
+    address = remote_addr or ctx.remote_addr
+    if address is not None and len(address) > MAX_REF:
+        raise AuditError(f"the network address is longer than {MAX_REF} characters")
+
+
+def build_event(
+    *,
+    seq: int,
+    recorded: str,
+    ctx: AccessContext,
+    action: str,
+    subtype: str,
+    outcome: str,
+    entities: Iterable[str],
+    patient: str | None,
+    purpose: str | None,
+    description: str | None,
+    remote_addr: str | None,
+) -> dict[str, Any]:
+    """The FHIR R4 AuditEvent resource for one entry (checked input; no database)."""
+    if subtype in _REST_ACTIONS:
+        event_type = _REST_TYPE
+        subtypes = [{"system": RESTFUL_INTERACTION, "code": subtype, "display": subtype}]
+    else:
+        event_type, standard, _ = _OTHER[subtype]
+        subtypes = [*standard, {"system": SMARTCARE_SUBTYPE, "code": subtype, "display": subtype}]
+    agent: dict[str, Any] = {"who": {"display": ctx.author}, "requestor": True}
+    if ctx.roles:
+        agent["role"] = [{"text": role} for role in sorted(ctx.roles)]
+    if remote_addr:
+        agent["network"] = {"address": remote_addr, "type": _network_type(remote_addr)}
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": str(seq),
+        "type": event_type,
+        "subtype": subtypes,
+        "action": action,
+        "recorded": recorded,
+        "outcome": outcome,
+        "agent": [agent],
+        "source": {
+            "site": "SmartCare",
+            "observer": {"display": "SmartCare"},
+            "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}],
+        },
+    }
+    purposes = (["BTG"] if subtype == "break-the-glass" else []) + ([purpose] if purpose else [])
+    purposes = list(dict.fromkeys(purposes))
+    if purposes:
+        event["purposeOfEvent"] = [
+            {"coding": [{"system": ACT_REASON, "code": code, "display": PURPOSES[code]}]} for code in purposes
+        ]
+    if description:
+        if outcome == "0" and purposes:
+            event["purposeOfEvent"][0]["text"] = description
+        else:
+            event["outcomeDesc"] = description
+    entity = _entities(entities, patient)
+    if entity:
+        event["entity"] = entity
+    return event
+
+
+def _network_type(address: str) -> str:
+    # AuditEvent.agent.network.type: 2 is an IP address, 1 a machine name.
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return "1"
+    return "2"
+
+
+def _entities(entities: Iterable[str], patient: str | None) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if patient:
+        found.append({
+            "what": {"reference": patient},
+            "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
+            "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+        })
+    seen = {patient}
+    for item in entities:
+        if item in seen:
+            continue
+        seen.add(item)
+        if len(seen) > MAX_ENTITIES + 1:
+            raise AuditError(f"more than {MAX_ENTITIES} entities in one audit event")
+        found.append(_entity(item))
+    return found
+
+
+def _entity(item: object) -> dict[str, Any]:
+    if not isinstance(item, str) or not item or len(item) > MAX_TEXT:
+        raise AuditError(f"an audit entity must be a reference or query of 1 to {MAX_TEXT} characters")
+    system_object = {"system": ENTITY_TYPE, "code": "2", "display": "System Object"}
+    if "?" in item:
+        return {
+            "type": system_object,
+            "role": {"system": OBJECT_ROLE, "code": "24", "display": "Query"},
+            "description": item,
+        }
+    if not _RESOURCE_REF.fullmatch(item):
+        raise AuditError(f"{item[:80]!r} is not a resource reference like 'Observation/7'")
+    return {
+        "what": {"reference": item},
+        "type": system_object,
+        "role": {"system": OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
+    }
+
+
+def columns_of(event: dict[str, Any]) -> dict[str, Any]:
+    """The indexed columns of an entry, derived from its AuditEvent (so verify can check them)."""
+    subtypes = event.get("subtype", [])
+    subtype = next((c["code"] for c in subtypes if c.get("system") == SMARTCARE_SUBTYPE), None)
+    if subtype is None:
+        subtype = next((c["code"] for c in subtypes if c.get("system") == RESTFUL_INTERACTION), None)
+    patient = next(
+        (e["what"]["reference"] for e in event.get("entity", []) if e.get("role", {}).get("code") == "1"), None
+    )
+    return {
+        "seq": int(event["id"]),
+        "recorded": event["recorded"],
+        "patient": patient,
+        "agent": event["agent"][0]["who"]["display"],
+        "action": event["action"],
+        "subtype": subtype,
+        "outcome": event["outcome"],
+    }
+
+
+def verify(
+    conn: Connection,
+    *,
+    anchor: tuple[int, str] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ChainReport:
+    """Walk the whole trail in order and report whether every entry is present, unaltered and linked.
+
+    anchor is a (seq, hash) pair from an earlier report kept outside the database; with it a
+    trail cut off or rewritten up to that entry is caught too. on_progress gets the entries checked.
+    """
+    checked, prev_hash = 0, GENESIS_HASH
+    while True:
+        rows = conn.execute(
+            sa.select(audit_log).where(audit_log.c.seq > checked).order_by(audit_log.c.seq).limit(PAGE_SIZE)
+        ).all()
+        for row in rows:
+            problem = _entry_problem(row, checked + 1, prev_hash)
+            if problem is None and anchor and row.seq == anchor[0] and row.hash != anchor[1]:
+                problem = f"entry {row.seq} does not match its anchor: the trail was rewritten up to there"
+            if problem:
+                return ChainReport(False, checked, checked + 1, problem, checked, prev_hash)
+            checked, prev_hash = row.seq, row.hash
+        if on_progress:
+            on_progress(checked)
+        if len(rows) < PAGE_SIZE:
+            break
+    if anchor and anchor[0] > checked:
+        reason = (
+            f"entry {checked + 1} is missing: the trail ends at entry {checked} "
+            f"but entry {anchor[0]} was anchored"
+        )
+        return ChainReport(False, checked, checked + 1, reason, checked, prev_hash)
+    return ChainReport(True, checked, None, None, checked, prev_hash)
+
+
+def _entry_problem(row: sa.Row, expected: int, prev_hash: str) -> str | None:
+    if row.seq != expected:
+        return f"entry {expected} is missing"
+    event_bytes = row.event.encode()
+    if chain_hash(row.prev_hash, row.seq, event_bytes) != row.hash:
+        return f"entry {row.seq} was altered: its hash does not match its content"
+    if row.prev_hash != prev_hash:
+        if row.seq == 1:
+            return "entry 1 does not start the chain"
+        return f"entry {row.seq} does not follow entry {row.seq - 1}"
+    try:
+        derived = columns_of(orjson.loads(event_bytes))
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return f"entry {row.seq} was altered: its content is not an AuditEvent"
+    for name in _COLUMNS:
+        if getattr(row, name) != derived[name]:
+            return f"entry {row.seq} was altered: its {name} column does not match its content"
+    return None
+
+
+def events_for_patient(
+    conn: Connection, patient_ref: str, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The entries about one patient, newest first: who opened their record, when and why."""
+    if not _PATIENT_REF.fullmatch(patient_ref):
+        raise AuditError(f"{patient_ref[:80]!r} is not a Patient reference like 'Patient/123'")
+    query = sa.select(audit_log).where(audit_log.c.patient == patient_ref)
+    return _page(conn, query, limit, offset)
+
+
+def search(
+    conn: Connection,
+    *,
+    agent: str | None = None,
+    patient: str | None = None,
+    subtype: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    outcome: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Entries matching every filter given, newest first; since is inclusive, until exclusive."""
+    query = sa.select(audit_log)
+    for column, value in ((audit_log.c.agent, agent), (audit_log.c.patient, patient)):
+        if value is not None:
+            if len(value) > MAX_REF:
+                raise AuditError(f"a {column.name} filter is at most {MAX_REF} characters")
+            query = query.where(column == value)
+    if subtype is not None:
+        if subtype not in SUBTYPES:
+            raise AuditError(f"unknown audit subtype {subtype[:40]!r}")
+        query = query.where(audit_log.c.subtype == subtype)
+    if outcome is not None:
+        if outcome not in OUTCOMES:
+            raise AuditError(f"unknown audit outcome {outcome[:10]!r}; expected 0, 4, 8 or 12")
+        query = query.where(audit_log.c.outcome == outcome)
+    if since is not None:
+        query = query.where(audit_log.c.recorded >= _instant(_parse_time(since, "since")))
+    if until is not None:
+        query = query.where(audit_log.c.recorded < _instant(_parse_time(until, "until")))
+    return _page(conn, query, limit, offset)
+
+
+def _page(conn: Connection, query: sa.Select, limit: int, offset: int) -> list[dict[str, Any]]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise AuditError(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise AuditError("offset must not be negative")
+    rows = conn.execute(query.order_by(audit_log.c.seq.desc()).limit(limit).offset(offset)).mappings()
+    return [{**row, "event": orjson.loads(row["event"])} for row in rows]
+
+
+def _parse_time(value: datetime | str, name: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            if len(value) > 40:
+                raise ValueError(value)
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise AuditError(f"{name} must be a date or an ISO-8601 instant, not {value[:40]!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _instant(moment: datetime) -> str:
+    """An ISO-8601 instant in UTC with milliseconds and Z, as FHIR writes instants."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
