@@ -12,6 +12,8 @@ from smartcare.platform.db import make_engine, use_engine
 from smartcare.platform.schema import load_all_tables
 from tests.support import IN_CI
 
+# Tokens in tests are signed with a fixed key, so no key file is written into var/.
+os.environ.setdefault("SMARTCARE_TOKEN_KEY", "5c" * 32)
 PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -78,9 +80,29 @@ def engine(request) -> Iterator[sa.Engine]:
     use_engine(None)
 
 
+def bearer(scope: str = "system/*.cruds", **claims) -> dict[str, str]:
+    """An Authorization header with a fresh access token (a backend client with all system scopes by default)."""
+    from smartcare.platform.security.scopes import parse_scopes
+    from smartcare.platform.security.tokens import issue_access_token
+
+    args = {"subject": "test-suite", "kind": "client", "name": "test suite", "roles": {"system"}}
+    args.update(claims)
+    token, _ = issue_access_token(scopes=parse_scopes(scope), audience="http://testserver/fhir", **args)
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(engine) -> Iterator[TestClient]:
-    """An HTTP client for the whole SmartCare app on the test database."""
+    """An HTTP client for the whole SmartCare app on the test database, signed in as a backend system."""
+    from smartcare.platform.web.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver", headers=bearer()) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(engine) -> Iterator[TestClient]:
+    """An HTTP client with no credentials at all."""
     from smartcare.platform.web.app import create_app
 
     with TestClient(create_app(), base_url="http://testserver") as c:

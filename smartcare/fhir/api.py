@@ -12,7 +12,8 @@ from smartcare.fhir.errors import BadRequest, FhirError, TooLarge, operation_out
 from smartcare.fhir.http import FhirRequest, FhirResponse
 from smartcare.fhir.interactions import dispatch
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security.context import SYSTEM, AccessContext
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.tokens import InvalidToken, verify_access_token
 from smartcare.platform.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,36 @@ async def _read_body(request: Request) -> object:
         raise BadRequest(f"The body is not valid JSON: {exc}") from exc
 
 
-def request_context(request: Request) -> AccessContext:
-    """The caller of this request (the platform itself until identities land in the security issue)."""
-    return SYSTEM
+class Unauthenticated(FhirError):
+    """No valid bearer token: 401 with a WWW-Authenticate challenge."""
+
+    status = 401
+    code = "login"
+
+
+# Anyone may read what the server can do (SMART clients need it before they have a token).
+PUBLIC_PATHS = frozenset({"metadata"})
+ANONYMOUS = AccessContext(kind="anonymous", name="anonymous")
+
+
+def request_context(request: Request, path: str) -> AccessContext:
+    """The caller of this request, from its bearer token; Unauthenticated without a valid one."""
+    remote = request.client.host if request.client else None
+    if path in PUBLIC_PATHS:
+        return ANONYMOUS
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send an access token: Authorization: Bearer <token> (from /auth/token)")
+    try:
+        claims = verify_access_token(token.strip(), audience=str(request.base_url).rstrip("/") + "/fhir")
+    except InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+    return AccessContext(
+        kind=claims.kind, name=claims.name, roles=claims.roles, organization=claims.organization,
+        remote_addr=remote, subject=claims.subject, fhir_user=claims.fhir_user, patient=claims.patient,
+        scopes=claims.scopes,
+    )
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -103,10 +131,11 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
             body=body,
             base_url=str(request.base_url).rstrip("/") + "/fhir",
         )
-        ctx = request_context(request)
+        ctx = request_context(request, path)
         resp = await run_in_threadpool(_run, ctx, freq)
     except FhirError as exc:
-        resp = FhirResponse(exc.status, exc.outcome())
+        headers = {"WWW-Authenticate": 'Bearer realm="smartcare"'} if exc.status == 401 else {}
+        resp = FhirResponse(exc.status, exc.outcome(), headers)
     return _render(resp, media, pretty)
 
 

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from smartcare.fhir import access
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     Gone,
     InvalidResource,
     NotFound,
@@ -34,7 +34,6 @@ from smartcare.platform import clock
 from smartcare.platform.db import pending_events
 from smartcare.platform.events import DomainEvent
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.policy import AccessDenied, authorize
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 
@@ -94,15 +93,6 @@ def check_id(res_id: str) -> None:
     """Raise BadRequest unless res_id is a valid FHIR logical id."""
     if not res_id or len(res_id) > 64 or not _ID_CHARS.issuperset(res_id):
         raise BadRequest(f"'{res_id[:80]}' is not a valid id: 1-64 letters, digits, '-' or '.'")
-
-
-def _authorize(ctx: AccessContext, action: str, res_type: str, resource: dict | None = None) -> None:
-    try:
-        authorize(ctx, action, res_type, resource)
-    except AccessDenied as exc:
-        if exc.reveal:
-            raise Forbidden(str(exc)) from exc
-        raise NotFound(f"{res_type} not found") from exc
 
 
 def validate(resource: Any, *, res_type: str | None = None) -> None:
@@ -188,7 +178,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
         row = current.get((w.res_type, w.res_id))
         exists = row is not None and not row.deleted
         action = {"DELETE": "delete", "POST": "create"}.get(w.method, "update" if exists else "create")
-        _authorize(ctx, action, w.res_type, w.resource)
+        access.check_write(conn, ctx, action, w.res_type, w.resource, row.pk if exists else None)
         if w.if_match is not None and (row is None or row.version != w.if_match or row.deleted):
             have = "none" if row is None else str(row.version)
             raise PreconditionFailed(
@@ -373,33 +363,37 @@ def delete(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str, 
 
 
 def read(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str) -> Stored:
-    """The current version of a resource; NotFound if it never existed, Gone if it is deleted."""
+    """The current version of a resource; NotFound if it never existed (or is out of reach), Gone if deleted."""
     check_type(res_type)
     r = t.resource.c
     row = conn.execute(
-        sa.select(r.version, r.last_updated, r.deleted, r.content).where(r.res_type == res_type, r.res_id == res_id)
+        sa.select(r.pk, r.version, r.last_updated, r.deleted, r.content).where(
+            r.res_type == res_type, r.res_id == res_id
+        )
     ).first()
     if row is None:
-        _authorize(ctx, "read", res_type)
+        access.decision(ctx, "read", res_type)
         raise NotFound(f"{res_type}/{res_id[:64]} is not known")
-    _authorize(ctx, "read", res_type, row.content)
     if row.deleted:
+        access.decision(ctx, "read", res_type)
         raise Gone(f"{res_type}/{res_id} was deleted (version {row.version})")
+    access.check_row(conn, ctx, "read", res_type, row.pk)
     return Stored(res_type, res_id, row.version, row.last_updated, False, row.content)
 
 
 def vread(conn: Connection, ctx: AccessContext, *, res_type: str, res_id: str, version: int) -> Stored:
-    """One version of a resource from its history."""
+    """One version of a resource from its history (only while the resource is in the caller's reach)."""
     check_type(res_type)
     h = t.history.c
     row = conn.execute(
-        sa.select(h.version, h.last_updated, h.deleted, h.content).where(
+        sa.select(h.pk, h.version, h.last_updated, h.deleted, h.content).where(
             h.res_type == res_type, h.res_id == res_id, h.version == version
         )
     ).first()
-    _authorize(ctx, "read", res_type, row.content if row else None)
     if row is None:
+        access.decision(ctx, "vread", res_type)
         raise NotFound(f"{res_type}/{res_id[:64]} has no version {version}")
+    access.check_row(conn, ctx, "vread", res_type, row.pk)
     if row.deleted:
         raise Gone(f"Version {version} of {res_type}/{res_id} is a deletion")
     return Stored(res_type, res_id, row.version, row.last_updated, False, row.content)

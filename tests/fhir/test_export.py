@@ -7,10 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from smartcare.fhir import api
 from smartcare.fhir.operations import export
 from smartcare.platform import clock
-from smartcare.platform.security.context import AccessContext
 from smartcare.platform.settings import get_settings
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -108,7 +106,7 @@ def test_system_export_files_hold_each_resource_exactly_as_read_returns_it(clien
 
     manifest, files = export_files(client)
 
-    assert manifest["requiresAccessToken"] is False
+    assert manifest["requiresAccessToken"] is True
     assert manifest["request"].endswith("/fhir/$export")
     assert manifest["transactionTime"].endswith("Z")
     assert manifest["error"] == []
@@ -225,9 +223,11 @@ def test_group_export_of_an_unknown_group_is_404(client):
     assert r.status_code == 404
 
 
-def test_caller_the_policy_refuses_gets_403(client, monkeypatch):
-    monkeypatch.setattr(api, "request_context", lambda request: AccessContext(kind="user", name="guest"))
-    r = client.get("/fhir/$export", headers=ASYNC)
+def test_caller_the_policy_refuses_gets_403(client):
+    from tests.conftest import bearer
+
+    researcher = bearer("user/*.rs", kind="user", name="dr.researcher", roles={"researcher"})
+    r = client.get("/fhir/$export", headers={**ASYNC, **researcher})
     assert r.status_code == 403
     assert r.json()["issue"][0]["code"] == "forbidden"
 

@@ -18,12 +18,11 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcare.fhir import export_files, store
+from smartcare.fhir import access, export_files, store
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import (
     BadRequest,
     FhirError,
-    Forbidden,
     NotFound,
     NotSupported,
     information_outcome,
@@ -37,7 +36,6 @@ from smartcare.platform import clock
 from smartcare.platform.db import get_engine, pending_events, unit_of_work
 from smartcare.platform.events import DomainEvent, subscribe
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.policy import AccessDenied, authorize, search_restriction
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +187,7 @@ def _since(raw: str | None) -> str | None:
 
 
 def _authorize_export(ctx: AccessContext, res_type: str) -> None:
-    try:
-        authorize(ctx, "export", res_type)
-    except AccessDenied as exc:
-        raise Forbidden(str(exc)) from exc
+    access.decision(ctx, "export", res_type)
 
 
 # --- status, cancel and download ----------------------------------------------------------------
@@ -228,7 +223,7 @@ def poll_status(conn: Connection, ctx: AccessContext, req: FhirRequest, target: 
     manifest = {
         "transactionTime": job.transaction_time,
         "request": job.request_url,
-        "requiresAccessToken": False,
+        "requiresAccessToken": True,
         "output": job.output or [],
         "error": [],
     }
@@ -415,7 +410,7 @@ def _page_query(plan: _Plan, res_type: str, after_pk: int) -> sa.Select:
     )
     if plan.since is not None:
         query = query.where(r.last_updated >= plan.since)
-    restriction = search_restriction(plan.ctx, res_type, t.resource)
+    restriction = access.search_restriction(plan.ctx, res_type, t.resource)
     if restriction is not None:
         query = query.where(restriction)
     scope = _compartment_scope(plan, res_type)

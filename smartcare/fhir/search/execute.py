@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smartcare.fhir import access
 from smartcare.fhir import tables as t
-from smartcare.fhir.errors import BadRequest, Forbidden
+from smartcare.fhir.errors import BadRequest
 from smartcare.fhir.search.query import TOTAL_COUNT_LIMIT, SearchRequest
 from smartcare.fhir.search.registry import get_param, params_for
 from smartcare.fhir.store import Stored
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.policy import AccessDenied, search_restriction
 
 R = t.resource
 MAX_INCLUDED = 1000
@@ -30,10 +30,7 @@ class SearchResult:
 
 def restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> sa.ColumnElement | None:
     """The access policy's SQL limit on what ctx may see of res_type; Forbidden if nothing at all."""
-    try:
-        return search_restriction(ctx, res_type, table)
-    except AccessDenied as exc:
-        raise Forbidden(str(exc)) from exc
+    return access.search_restriction(ctx, res_type, table)
 
 
 def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:

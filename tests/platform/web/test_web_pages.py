@@ -58,8 +58,10 @@ def test_unknown_page_gets_a_404_page_in_the_readers_language(web, lang, title):
 def test_404_stays_json_for_api_clients_and_fhir(web):
     plain = web.get("/no-such-page", headers={"accept": "application/json"})
     assert plain.status_code == 404 and plain.json() == {"detail": "Not Found"}
-    fhir = web.get("/fhir/NoSuchType/1", headers=BROWSER)
-    assert fhir.status_code in (400, 404)
+    from tests.conftest import bearer
+
+    fhir = web.get("/fhir/NoSuchType/1", headers={**BROWSER, **bearer()})
+    assert fhir.status_code == 404
     assert fhir.json()["resourceType"] == "OperationOutcome"
     assert web.get("/static/nothing.css", headers=BROWSER).headers["content-type"].startswith("application/json")
 
