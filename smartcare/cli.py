@@ -84,6 +84,23 @@ def _load(residents: int, seed: int, *, only_if_empty: bool) -> None:
     )
 
 
+def _print_demo_accounts() -> None:
+    from smartcare.demo.accounts import DEMO_PASSWORD, ensure_demo_accounts
+    from smartcare.platform.settings import get_settings
+
+    accounts, app_id = ensure_demo_accounts(_engine())
+    settings = get_settings()
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"\nDemo accounts (password [bold]{DEMO_PASSWORD}[/]):")
+    for a in accounts:
+        console.print(f"  [bold]{a.username}[/]  {a.description}  ({a.fhir_ref})")
+    if accounts:
+        console.print(
+            f"Get a token for the FHIR API:\n  curl -d grant_type=password -d client_id={app_id} "
+            f"-d username={accounts[0].username} -d password={DEMO_PASSWORD} -d scope='user/*.rs' {base}/auth/token"
+        )
+
+
 @demo_app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -96,6 +113,7 @@ def demo(
     from smartcare.platform.settings import get_settings
 
     _load(residents, seed, only_if_empty=True)
+    _print_demo_accounts()
     settings = get_settings()
     console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  (Ctrl+C stops it)")
     serve(host=None, port=None, workers=1)
@@ -108,6 +126,7 @@ def demo_load(
 ) -> None:
     """Load the demo region into the configured database, with a progress bar, and exit."""
     _load(residents, seed, only_if_empty=False)
+    _print_demo_accounts()
 
 
 def main() -> None:

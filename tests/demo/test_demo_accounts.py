@@ -1,0 +1,24 @@
+"""The demo's sign-in accounts: created once, and each reaches the records its role should."""
+
+from smartcare.demo.accounts import DEMO_PASSWORD, ensure_demo_accounts
+from smartcare.demo.loader import load_region
+
+
+def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
+    load_region(engine=engine, residents=40, seed=3)
+    accounts, app_id = ensure_demo_accounts(engine)
+    again, same_app = ensure_demo_accounts(engine)
+    assert [a.username for a in again] == [a.username for a in accounts] and same_app == app_id
+    assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo"}
+    seen = {}
+    for account in accounts:
+        r = client.post("/auth/token", data={"grant_type": "password", "client_id": app_id,
+                                             "username": account.username, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, r.text
+        token = r.json()["access_token"]
+        bundle = client.get("/fhir/Patient?_total=accurate", headers={"Authorization": f"Bearer {token}"}).json()
+        seen[account.username] = bundle["total"]
+    everyone = client.get("/fhir/Patient?_total=accurate").json()["total"]
+    assert seen["patient.demo"] == 1
+    assert 0 < seen["doctor.demo"] < everyone
+    assert 0 < seen["gp.demo"] < everyone
