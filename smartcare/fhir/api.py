@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from smartcare.fhir.audit_trail import record_refused, record_served
 from smartcare.fhir.errors import BadRequest, FhirError, TooLarge, operation_outcome
 from smartcare.fhir.http import FhirRequest, FhirResponse
 from smartcare.fhir.interactions import dispatch
@@ -119,6 +120,13 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
     try:
         # Bulk Data clients fetch export files with Accept: application/fhir+ndjson.
         media = FHIR_JSON if path == "$export-file" else _negotiate(request, params.get("_format"))
+        # Who is asking is settled before the body is read: no token, no upload.
+        try:
+            ctx = request_context(request, path)
+        except Unauthenticated as exc:
+            attempt = FhirRequest(method=request.method, path=path, query=query)
+            await run_in_threadpool(_audit_refusal, ANONYMOUS, attempt, 401, exc.message)
+            raise
         body = await _read_body(request) if request.method in ("POST", "PUT", "PATCH") else None
         if path.endswith("_search") and isinstance(body, list):
             query = [*[(k, v) for k, v in query], *body]
@@ -131,7 +139,6 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
             body=body,
             base_url=str(request.base_url).rstrip("/") + "/fhir",
         )
-        ctx = request_context(request, path)
         resp = await run_in_threadpool(_run, ctx, freq)
     except FhirError as exc:
         headers = {"WWW-Authenticate": 'Bearer realm="smartcare"'} if exc.status == 401 else {}
@@ -142,11 +149,24 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
 def _run(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
     try:
         with unit_of_work() as conn:
-            return dispatch(conn, ctx, freq)
-    except FhirError:
+            resp = dispatch(conn, ctx, freq)
+            # In the same transaction: if the audit entry cannot be written, nothing is answered.
+            record_served(conn, ctx, freq, resp)
+            return resp
+    except FhirError as exc:
+        _audit_refusal(ctx, freq, exc.status, exc.message)
         raise
     except Exception:
         log.exception("FHIR %s %s failed", freq.method, freq.path)
+        _audit_refusal(ctx, freq, 500, "server error")
         return FhirResponse(500, operation_outcome([
             {"severity": "fatal", "code": "exception", "diagnostics": "The server failed to process the request; nothing was saved"}
         ]))
+
+
+def _audit_refusal(ctx: AccessContext, freq: FhirRequest, status: int, reason: str) -> None:
+    try:
+        with unit_of_work() as conn:
+            record_refused(conn, ctx, freq, status, reason)
+    except Exception:
+        log.exception("could not audit a refused FHIR %s %s", freq.method, freq.path)

@@ -126,3 +126,18 @@ def test_smart_configuration_is_published(client):
     conf = client.get("/.well-known/smart-configuration").json()
     assert conf["token_endpoint"] == "http://testserver/auth/token"
     assert "client_credentials" in conf["grant_types_supported"]
+
+
+def test_sign_ins_and_refused_sign_ins_are_audited(client, registry, engine):
+    from smartcare.platform.audit import search
+
+    client.post("/auth/token", data={"grant_type": "password", "client_id": registry["app"],
+                                     "username": "li.na", "password": PASSWORD})
+    client.post("/auth/token", data={"grant_type": "password", "client_id": registry["app"],
+                                     "username": "li.na", "password": "wrong"})
+    client.post("/auth/token", data={"grant_type": "password", "client_id": registry["app"],
+                                     "username": "<script>", "password": "wrong"})
+    with unit_of_work(engine) as conn:
+        got = sorted((e["agent"], e["subtype"], e["outcome"]) for e in search(conn))
+    assert got == [("user/li.na", "login", "0"), ("user/li.na", "login-failed", "4"),
+                   ("user/unrecognised", "login-failed", "4")]

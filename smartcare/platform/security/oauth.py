@@ -6,6 +6,7 @@ what the client and the user's role may have; the access policy still decides ev
 """
 
 import base64
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,8 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import clients, users
+from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.scopes import InvalidScope, ScopeSet, narrow, parse_scopes
 from smartcare.platform.security.tokens import ISSUER, InvalidToken, issue_access_token, verify_access_token
 
@@ -118,14 +121,18 @@ def _grant(request: Request, form: dict[str, str]) -> JSONResponse:
         if client.kind != "app":
             raise OAuthError("unauthorized_client", "Only first-party apps may use the password grant")
         remote = request.client.host if request.client else None
+        username = form.get("username", "")
         try:
             # login() commits its own unit of work even when refusing, so failures count towards lockout.
-            user = users.login(username=form.get("username", ""), password=form.get("password", ""),
+            user = users.login(username=username, password=form.get("password", ""),
                                remote_addr=remote, totp_code=form.get("totp") or None)
         except users.AuthenticationError as exc:
+            _audit_login(username, remote, failed=str(exc))
             raise OAuthError("invalid_grant", str(exc)) from exc
         scopes = _requested(form, narrow(_user_ceiling(user.role), client.scopes))
         with unit_of_work() as conn:
+            audit.record(conn, ctx=users.context_for(user, remote), action="E", subtype="login",
+                         description=f"signed in through {client.name}")
             return _user_tokens(conn, user, client.client_id, scopes, audience)
     with unit_of_work() as conn:
         try:
@@ -141,6 +148,17 @@ def _grant(request: Request, form: dict[str, str]) -> JSONResponse:
         scopes = _requested(form, grant.scopes) if form.get("scope") else grant.scopes
         token, lifetime = _user_access_token(user, scopes, audience)
         return _token_response(token, lifetime, scopes, {"refresh_token": grant.new_token})
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+
+
+def _audit_login(username: str, remote: str | None, *, failed: str) -> None:
+    """Record a refused sign-in; the name is recorded only when it looks like a username."""
+    name = username if _SAFE_NAME.fullmatch(username) else "unrecognised"
+    with unit_of_work() as conn:
+        audit.record(conn, ctx=AccessContext(kind="user", name=name, remote_addr=remote), action="E",
+                     subtype="login-failed", outcome="4", description=failed[:200])
 
 
 def _user_access_token(user: Any, scopes: ScopeSet, audience: str) -> tuple[str, int]:

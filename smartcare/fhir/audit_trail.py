@@ -1,0 +1,104 @@
+"""Audit every FHIR interaction: one AuditEvent per patient whose records were touched.
+
+Successful interactions are recorded in the same transaction that served them, so nothing is
+answered without its audit entry; refused ones are recorded in a transaction of their own
+(the request's own was rolled back). A search or bundle that touches several patients leaves
+one entry per patient, so each patient's "who opened my record" list is complete.
+"""
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from smartcare.fhir.http import FhirRequest, FhirResponse
+from smartcare.fhir.search.extract import extract_index_rows
+from smartcare.fhir.search.registry import patient_compartment_params
+from smartcare.platform.audit import record
+from smartcare.platform.security.context import AccessContext
+
+MAX_PATIENTS = 50
+MAX_ENTITIES = 200
+
+
+def classify(req: FhirRequest) -> tuple[str, str]:
+    """The audit subtype and action (C/R/U/D/E) of a FHIR request."""
+    parts = [p for p in req.path.strip("/").split("/") if p]
+    if parts and parts[-1].startswith("$"):
+        return ("export", "E") if parts[-1].startswith("$export") else ("operation", "E")
+    if req.method == "GET":
+        if "_history" in parts:
+            return ("vread", "R") if len(parts) == 4 else ("history", "R")
+        return ("read", "R") if len(parts) == 2 else ("search", "R")
+    if req.method == "POST":
+        if not parts:
+            return "operation", "E"
+        return ("search", "R") if parts[-1] == "_search" else ("create", "C")
+    return {"PUT": ("update", "U"), "PATCH": ("patch", "U"), "DELETE": ("delete", "D")}.get(req.method, ("operation", "E"))
+
+
+def _patients_of(resource: dict[str, Any]) -> set[str]:
+    res_type = resource.get("resourceType")
+    if res_type == "Patient" and resource.get("id"):
+        return {str(resource["id"])}
+    params = set(patient_compartment_params(str(res_type)))
+    if not params:
+        return set()
+    return {
+        row["target_id"] for row in extract_index_rows(resource).get("reference", [])
+        if row["param"] in params and row["target_type"] == "Patient" and row["target_id"]
+    }
+
+
+def _resources(body: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not body:
+        return []
+    if body.get("resourceType") == "Bundle":
+        return [e["resource"] for e in body.get("entry", []) if isinstance(e.get("resource"), dict)]
+    if body.get("resourceType") == "OperationOutcome":
+        return []
+    return [body]
+
+
+def _target(req: FhirRequest) -> str:
+    """What was asked for: the request path, written as a query ("path?params") for the audit entity."""
+    return f"{req.path[:200] or '/'}?{req.query_string()[:300]}"
+
+
+def _ref(resource: dict[str, Any]) -> str | None:
+    if resource.get("resourceType") and resource.get("id"):
+        return f"{resource['resourceType']}/{resource['id']}"
+    return None
+
+
+def record_served(conn: Connection, ctx: AccessContext, req: FhirRequest, resp: FhirResponse) -> None:
+    """Record a served interaction inside its own transaction (one entry per patient touched)."""
+    if ctx.is_system or ctx.kind == "anonymous":
+        return
+    subtype, action = classify(req)
+    by_patient: dict[str | None, list[str]] = {}
+    for resource in _resources(resp.body):
+        ref = _ref(resource)
+        patients = _patients_of(resource) or {None}
+        for patient in patients:
+            refs = by_patient.setdefault(patient, [])
+            if ref and len(refs) < MAX_ENTITIES:
+                refs.append(ref)
+    if not by_patient:
+        by_patient[None] = []
+    patients = sorted(by_patient, key=lambda p: (p is None, p or ""))
+    for patient in patients[:MAX_PATIENTS]:
+        entities = by_patient[patient] if subtype != "search" else [_target(req), *by_patient[patient]]
+        record(conn, ctx=ctx, action=action, subtype=subtype, entities=entities[:MAX_ENTITIES],
+               patient=f"Patient/{patient}" if patient else None)
+    if len(patients) > MAX_PATIENTS:
+        record(conn, ctx=ctx, action=action, subtype=subtype, entities=[_target(req)],
+               description=f"and {len(patients) - MAX_PATIENTS} more patients")
+
+
+def record_refused(conn: Connection, ctx: AccessContext, req: FhirRequest, status: int, reason: str) -> None:
+    """Record a refused or failed interaction (outcome 4: minor failure, 8: serious failure)."""
+    if ctx.is_system:
+        return
+    subtype, action = classify(req)
+    record(conn, ctx=ctx, action=action, subtype=subtype, outcome="8" if status >= 500 else "4",
+           entities=[_target(req)], description=f"{status}: {reason}"[:1000])
