@@ -10,7 +10,8 @@ from smartcare.fhir import access
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import BadRequest, Forbidden, NotFound
 from smartcare.fhir.search.values import date_bounds
-from smartcare.fhir.store import Stored, check_type, format_instant
+from smartcare.fhir.store import Stored, check_type
+from smartcare.platform.clock import format_instant
 from smartcare.platform.security.context import AccessContext
 
 H = t.history

@@ -8,7 +8,6 @@ caller's boundary commits. Writes go through `write_batch`, so a single create a
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -78,9 +77,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def format_instant(moment: datetime) -> str:
-    """An instant as FHIR writes it: UTC, milliseconds, 'Z'."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def check_type(res_type: str) -> None:
@@ -168,7 +164,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
             if w.method != "POST" and body_id is not None and body_id != w.res_id:
                 raise BadRequest(f"The resource id '{body_id}' does not match the URL's id '{w.res_id}'")
     current = _current_rows(conn, keys)
-    stamp = format_instant(clock.now())
+    stamp = clock.format_instant(clock.now())
     results: list[Stored] = []
     new_rows: list[dict] = []
     updates: list[dict] = []

@@ -104,7 +104,7 @@ def kick_off(conn: Connection, ctx: AccessContext, req: FhirRequest, target: lis
 def _record_job(conn: Connection, ctx: AccessContext, request_url: str, scope: dict[str, Any]) -> str:
     """Insert a queued job; its thread starts once this transaction commits (ExportRequested)."""
     job_id = uuid.uuid4().hex
-    now = store.format_instant(clock.now())
+    now = clock.format_instant(clock.now())
     conn.execute(
         _job.insert().values(
             id=job_id,
@@ -183,7 +183,7 @@ def _since(raw: str | None) -> str | None:
     # Stored instants have milliseconds; round a finer _since up so nothing earlier slips in.
     if moment.microsecond % 1000:
         moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
-    return store.format_instant(moment)
+    return clock.format_instant(moment)
 
 
 def _authorize_export(ctx: AccessContext, res_type: str) -> None:
@@ -351,7 +351,7 @@ def _finish(
         result = conn.execute(
             _job.update()
             .where(_job.c.id == job_id, _job.c.status == "in-progress")
-            .values(status=status, completed=store.format_instant(clock.now()), output=output, error=error)
+            .values(status=status, completed=clock.format_instant(clock.now()), output=output, error=error)
         )
         return result.rowcount == 1
 

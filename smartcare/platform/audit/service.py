@@ -143,7 +143,7 @@ def record(
     given for breaking the glass, which that subtype requires).
     """
     _check_record(ctx, action, subtype, outcome, patient, purpose, description, remote_addr)
-    recorded = _instant(clock.now())
+    recorded = clock.format_instant(clock.now())
     _lock_chain(conn)
     last = conn.execute(
         sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
@@ -425,9 +425,9 @@ def search(
             raise AuditError(f"unknown audit outcome {outcome[:10]!r}; expected 0, 4, 8 or 12")
         query = query.where(audit_log.c.outcome == outcome)
     if since is not None:
-        query = query.where(audit_log.c.recorded >= _instant(_parse_time(since, "since")))
+        query = query.where(audit_log.c.recorded >= clock.format_instant(_parse_time(since, "since")))
     if until is not None:
-        query = query.where(audit_log.c.recorded < _instant(_parse_time(until, "until")))
+        query = query.where(audit_log.c.recorded < clock.format_instant(_parse_time(until, "until")))
     return _page(conn, query, limit, offset)
 
 
@@ -451,6 +451,4 @@ def _parse_time(value: datetime | str, name: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _instant(moment: datetime) -> str:
-    """An ISO-8601 instant in UTC with milliseconds and Z, as FHIR writes instants."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+

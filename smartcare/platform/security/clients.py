@@ -74,10 +74,6 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _stamp(moment) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _client(row: sa.Row) -> Client:
     return Client(row.client_id, row.name, row.kind, parse_scopes(row.scopes), row.fhir_ref, row.organization,
                   row.disabled)
@@ -113,7 +109,7 @@ def register_client(
             fhir_ref=fhir_ref,
             organization=organization,
             disabled=False,
-            created=_stamp(clock.now()),
+            created=clock.format_instant(clock.now()),
         )
     )
     return Client(client_id, name, kind, allowed, fhir_ref, organization, False), secret
@@ -163,7 +159,7 @@ def issue_refresh_token(conn: Connection, *, client_id: str, user_id: str | None
             client_id=client_id,
             user_id=user_id,
             scopes=str(scopes),
-            expires=_stamp(clock.now() + timedelta(days=REFRESH_TOKEN_DAYS)),
+            expires=clock.format_instant(clock.now() + timedelta(days=REFRESH_TOKEN_DAYS)),
             revoked=False,
         )
     )
@@ -188,7 +184,7 @@ def use_refresh_token(conn: Connection, *, token: str, client_id: str) -> Refres
     if row.revoked:
         conn.execute(refresh_token.update().where(refresh_token.c.family == row.family).values(revoked=True))
         raise ClientError("This refresh token was already used; all tokens from it are now revoked")
-    if row.expires <= _stamp(clock.now()):
+    if row.expires <= clock.format_instant(clock.now()):
         raise ClientError("The refresh token has expired")
     conn.execute(refresh_token.update().where(refresh_token.c.token_hash == row.token_hash).values(revoked=True))
     scopes = parse_scopes(row.scopes)

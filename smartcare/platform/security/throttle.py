@@ -2,13 +2,14 @@
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from smartcare.platform import clock
+from smartcare.platform.clock import format_instant, parse_instant
 from smartcare.platform.security.tables import login_throttle
 
 WINDOW_SECONDS = 15 * 60
@@ -34,17 +35,6 @@ class Window:
 
     start: datetime
     count: int
-
-
-def format_instant(moment: datetime) -> str:
-    """An instant as sortable ISO-8601 UTC text with milliseconds, as the identity tables store it."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_instant(text: str) -> datetime:
-    """The datetime of an instant written by format_instant."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _checked(key: str) -> str:

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcare.platform import clock
+from smartcare.platform.clock import format_instant, parse_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import passwords, throttle, totp
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tables import user_account
-from smartcare.platform.security.throttle import Throttled, format_instant, parse_instant
+from smartcare.platform.security.throttle import Throttled
 
 
 class Role(StrEnum):
