@@ -11,5 +11,6 @@ def load_all_tables() -> sa.MetaData:
     import smartcare.platform.audit.tables  # noqa: F401
     import smartcare.platform.security.clients  # noqa: F401
     import smartcare.platform.security.tables  # noqa: F401
+    import smartcare.platform.web.sessions  # noqa: F401
 
     return metadata

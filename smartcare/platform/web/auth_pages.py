@@ -1,0 +1,247 @@
+"""Web sign-in for people: the login form, the account page, and signing out here or everywhere."""
+
+import hmac
+import re
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
+
+from smartcare.platform import audit, i18n
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.security import clients, users
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.web import sessions
+from smartcare.platform.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "sc_csrf"
+CSRF_HEADER = "x-csrf-token"
+RECENT_SIGN_INS = 20
+_SIGN_IN_SUBTYPES = ("login", "login-failed", "logout")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+# Where a successful sign-in may return to: a path on this site, never //host or a scheme.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~-]*")
+_MAX_NEXT = 200
+_MAX_USERNAME_SHOWN = 64
+_MAX_PASSWORD = 1025
+_MAX_TOTP = 16
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _same(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of two tokens; an absent one never matches."""
+    return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _safe_next(value: str | None) -> str:
+    if value and len(value) <= _MAX_NEXT and _LOCAL_PATH.fullmatch(value):
+        return value
+    return "/account"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _refusal_code(exc: users.AuthenticationError) -> str:
+    if isinstance(exc, users.LoginThrottled):
+        return "throttled"
+    if isinstance(exc, users.AccountLocked):
+        return "locked"
+    if isinstance(exc, users.TotpRequired):
+        return "totp"
+    return "failed"
+
+
+def _clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(sessions.COOKIE_NAME, path="/", secure=_secure(request), httponly=True, samesite="lax")
+
+
+def _login_form(
+    request: Request, *, status_code: int = 200, error: str | None = None, username: str = "", next_path: str
+) -> HTMLResponse:
+    """The sign-in form with a double-submit CSRF token: the same random value in the form and the sc_csrf cookie."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not _TOKEN.fullmatch(token):
+        token = secrets.token_urlsafe(32)
+    response = render(
+        request, "login.html", status_code=status_code, error=error, username=username[:_MAX_USERNAME_SHOWN],
+        next_path=next_path, form_token=token,
+    )
+    response.headers.update(_NO_STORE)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/login", secure=_secure(request), httponly=True,
+                        samesite="strict")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    """The sign-in form: username, password and, for accounts that use one, a one-time code."""
+    return _login_form(request, next_path=_safe_next(request.query_params.get("next")))
+
+
+def _audit_refused(username: str, remote: str | None, reason: str) -> None:
+    # The name is recorded only when it looks like a username, so hostile input never reaches the trail.
+    name = username if _SAFE_NAME.fullmatch(username) else "unrecognised"
+    with unit_of_work() as conn:
+        audit.record(conn, ctx=AccessContext(kind="user", name=name, remote_addr=remote), action="E",
+                     subtype="login-failed", outcome="4", description=f"web sign-in: {reason}"[:200])
+
+
+def _open_session(user: users.User, remote: str | None, presented: str | None) -> str:
+    with unit_of_work() as conn:
+        # A session id the browser brought along is never kept: signing in always issues a new one.
+        sessions.end_session(conn, presented)
+        session_id, _ = sessions.start_session(conn, user_id=user.id)
+        audit.record(conn, ctx=users.context_for(user, remote), action="E", subtype="login",
+                     description="signed in on the web")
+    return session_id
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    """Check a sign-in; on success open a new session and go on to the account page (or next)."""
+    form = await _form(request)
+    username = form.get("username", "")
+    next_path = _safe_next(form.get("next"))
+    if not _same(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
+        return _login_form(request, status_code=403, error="csrf", username=username, next_path=next_path)
+    remote = _remote(request)
+    try:
+        user = await run_in_threadpool(
+            users.login, username=username, password=form.get("password", "")[:_MAX_PASSWORD],
+            remote_addr=remote, totp_code=form.get("totp", "").strip()[:_MAX_TOTP] or None,
+        )
+    except users.AuthenticationError as exc:
+        await run_in_threadpool(_audit_refused, username, remote, str(exc))
+        return _login_form(request, status_code=400, error=_refusal_code(exc), username=username,
+                           next_path=next_path)
+    session_id = await run_in_threadpool(_open_session, user, remote, request.cookies.get(sessions.COOKIE_NAME))
+    response = RedirectResponse(next_path, status_code=303, headers=_NO_STORE)
+    secure = _secure(request)
+    response.set_cookie(sessions.COOKIE_NAME, session_id, max_age=int(sessions.ABSOLUTE_LIFETIME.total_seconds()),
+                        path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login", secure=secure, httponly=True, samesite="strict")
+    # The language saved with the account follows the person to whichever browser they sign in on.
+    response.set_cookie(i18n.COOKIE_NAME, user.locale, max_age=i18n.COOKIE_MAX_AGE, path="/", secure=secure,
+                        samesite="lax")
+    return response
+
+
+def _signed_in(conn: Connection, request: Request) -> tuple[sessions.Session, users.User] | None:
+    """This browser's live session and its user; None when signed out, expired, or the account is gone or locked."""
+    session_id = request.cookies.get(sessions.COOKIE_NAME)
+    session = sessions.load_session(conn, session_id)
+    if session is None:
+        return None
+    try:
+        user = users.get_user(conn, user_id=session.user_id)
+    except users.UserNotFound:
+        user = None
+    if user is None or user.locked:
+        sessions.end_session(conn, session_id)
+        return None
+    return session, user
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    response = RedirectResponse("/login?next=/account", status_code=303, headers=_NO_STORE)
+    _clear_session_cookie(request, response)
+    return response
+
+
+def _recent_sign_ins(conn: Connection, user: users.User) -> list[dict[str, Any]]:
+    agent = f"user/{user.username}"
+    entries = [
+        entry
+        for subtype in _SIGN_IN_SUBTYPES
+        for entry in audit.search(conn, agent=agent, subtype=subtype, limit=RECENT_SIGN_INS)
+    ]
+    entries.sort(key=lambda entry: entry["seq"], reverse=True)
+    return [
+        {
+            "recorded": entry["recorded"],
+            "shown": entry["recorded"][:16].replace("T", " ") + " UTC",
+            "subtype": entry["subtype"],
+            "address": entry["event"]["agent"][0].get("network", {}).get("address"),
+        }
+        for entry in entries[:RECENT_SIGN_INS]
+    ]
+
+
+def _account_page(
+    request: Request, conn: Connection, session: sessions.Session, user: users.User, *,
+    status_code: int = 200, error: str | None = None,
+) -> HTMLResponse:
+    request.state.csrf_token = session.csrf_token
+    response = render(request, "account.html", status_code=status_code, error=error, user=user,
+                      sign_ins=_recent_sign_ins(conn, user))
+    response.headers.update(_NO_STORE)
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request) -> Response:
+    """Who is signed in, their language, their recent sign-ins, and the ways to sign out."""
+    with unit_of_work() as conn:
+        found = _signed_in(conn, request)
+        if found is None:
+            return _to_login(request)
+        session, user = found
+        chosen = i18n.supported_locale(request.query_params.get("lang"))
+        if chosen is not None and chosen != user.locale:
+            user = users.set_locale(conn, user_id=user.id, locale=chosen)
+        return _account_page(request, conn, session, user)
+
+
+def _sign_out(request: Request, token: str | None, *, everywhere: bool) -> Response:
+    with unit_of_work() as conn:
+        found = _signed_in(conn, request)
+        if found is not None:
+            session, user = found
+            if not _same(session.csrf_token, token):
+                return _account_page(request, conn, session, user, status_code=403, error="csrf")
+            if everywhere:
+                sessions.end_all_sessions(conn, user_id=user.id)
+                clients.revoke_user_tokens(conn, user_id=user.id)
+            else:
+                sessions.end_session(conn, request.cookies.get(sessions.COOKIE_NAME))
+            audit.record(conn, ctx=users.context_for(user, _remote(request)), action="E", subtype="logout",
+                         description="signed out everywhere" if everywhere else "signed out on the web")
+    response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
+    _clear_session_cookie(request, response)
+    return response
+
+
+async def _csrf_token_sent(request: Request) -> str | None:
+    form = await _form(request)
+    return form.get("csrf_token") or request.headers.get(CSRF_HEADER)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Sign out in this browser; the form must carry the session's CSRF token."""
+    token = await _csrf_token_sent(request)
+    return await run_in_threadpool(_sign_out, request, token, everywhere=False)
+
+
+@router.post("/logout-everywhere")
+async def logout_everywhere(request: Request) -> Response:
+    """Sign out in every browser and revoke the account's refresh tokens; CSRF-checked like /logout."""
+    token = await _csrf_token_sent(request)
+    return await run_in_threadpool(_sign_out, request, token, everywhere=True)
