@@ -184,13 +184,32 @@ def _recent_sign_ins(conn: Connection, user: users.User) -> list[dict[str, Any]]
     ]
 
 
+RECORD_VIEWS = 20
+
+
+def _record_views(conn: Connection, user: users.User) -> list[dict[str, Any]] | None:
+    """For a patient: who opened their record, newest first (None for other accounts)."""
+    if not (user.fhir_ref or "").startswith("Patient/"):
+        return None
+    return [
+        {
+            "recorded": entry["recorded"],
+            "shown": entry["recorded"][:16].replace("T", " ") + " UTC",
+            "who": entry["agent"].split("/", 1)[-1],
+            "subtype": entry["subtype"],
+            "refused": entry["outcome"] != "0",
+        }
+        for entry in audit.events_for_patient(conn, user.fhir_ref, limit=RECORD_VIEWS)
+    ]
+
+
 def _account_page(
     request: Request, conn: Connection, session: sessions.Session, user: users.User, *,
     status_code: int = 200, error: str | None = None,
 ) -> HTMLResponse:
     request.state.csrf_token = session.csrf_token
     response = render(request, "account.html", status_code=status_code, error=error, user=user,
-                      sign_ins=_recent_sign_ins(conn, user))
+                      sign_ins=_recent_sign_ins(conn, user), record_views=_record_views(conn, user))
     response.headers.update(_NO_STORE)
     return response
 

@@ -265,3 +265,27 @@ def test_sign_ins_sign_outs_and_refusals_are_audited_and_listed(web, alice, engi
     listed = web.get("/account").text
     assert listed.count("<tr>") == 1 + 4
     assert "Signed in" in listed and "Sign-in refused" in listed and "Signed out" in listed
+
+
+def test_a_patient_sees_who_opened_their_record(web, engine, client):
+    from tests.conftest import bearer
+
+    client.put("/fhir/Patient/pa1", json={"resourceType": "Patient", "id": "pa1"},
+               headers={"Content-Type": "application/fhir+json"})
+    with unit_of_work(engine) as conn:
+        users.create_user(conn, username="zhang.wei", password=PASSWORD, role="patient", fhir_ref="Patient/pa1")
+    doctor = bearer("user/*.rs", kind="user", name="dr.wang", roles={"doctor"}, organization="Organization/o",
+                    fhir_user="Practitioner/p")
+    assert client.get("/fhir/Patient/pa1", headers=doctor).status_code == 404  # not in Dr Wang's care
+    patient = bearer("patient/*.rs", kind="user", name="zhang.wei", roles={"patient"}, patient="Patient/pa1")
+    assert client.get("/fhir/Patient/pa1", headers=patient).status_code == 200
+    sign_in(web, "zhang.wei", PASSWORD)
+    page = web.get("/account?lang=zh-Hans").text
+    section = page.split('id="record-views-title"', 1)[1]
+    assert "谁查看了您的档案" in page
+    assert "zhang.wei" in section and "查看了记录" in section
+
+
+def test_staff_accounts_have_no_record_views_section(web, alice):
+    sign_in(web)
+    assert 'id="record-views-title"' not in web.get("/account").text
