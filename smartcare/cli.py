@@ -55,10 +55,18 @@ def serve(
 ) -> None:
     """Run the web server: FHIR REST API, app APIs and pages."""
     import uvicorn
+    from sqlalchemy.exc import DBAPIError
 
+    from smartcare.fhir.operations.export import fail_interrupted_exports
     from smartcare.platform.settings import get_settings
 
     settings = get_settings()
+    try:
+        # Exports a previous run left unfinished can never finish: tell their clients so.
+        fail_interrupted_exports(_engine())
+    except DBAPIError as exc:
+        console.print(f"[red]The database is not ready[/] ({settings.database_url}): run `smartcare db upgrade` first.")
+        raise typer.Exit(1) from exc
     uvicorn.run(
         "smartcare.platform.web.app:create_app",
         factory=True,

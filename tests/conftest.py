@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from smartcare.platform import migrate
 from smartcare.platform.db import make_engine, use_engine
-from smartcare.platform.schema import load_all_tables
+from smartcare.schema import load_all_tables
 from tests.support import IN_CI
 
 # Tokens in tests are signed with a fixed key, so no key file is written into var/.

@@ -31,3 +31,12 @@ def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     names = sa.inspect(sa.create_engine(url)).get_table_names()
     assert "fhir_resource" in names and "fhir_idx_token" in names
+
+
+def test_serve_on_an_unmigrated_database_says_what_to_do(tmp_path, monkeypatch):
+    from smartcare.platform.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "database_url", f"sqlite:///{tmp_path}/empty.db")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "smartcare db upgrade" in result.output

@@ -293,3 +293,18 @@ def test_export_that_cannot_write_its_files_reports_the_failure(client, data_dir
     assert status == 500
     assert outcome["resourceType"] == "OperationOutcome"
     assert "could not be written" in outcome["issue"][0]["diagnostics"]
+
+
+def test_an_export_cut_short_by_a_restart_is_reported_failed(client, engine):
+    from smartcare.fhir import tables
+    from smartcare.fhir.operations.export import fail_interrupted_exports
+
+    with engine.begin() as conn:
+        conn.execute(tables.export_job.insert().values(
+            id="a" * 32, status="in-progress", request_url="http://testserver/fhir/$export", params={},
+            requested_by="client/test suite", created="2026-11-26T00:00:00.000Z",
+            transaction_time="2026-11-26T00:00:00.000Z", output=[]))
+    assert fail_interrupted_exports(engine) == 1
+    r = client.get("/fhir/$export-poll-status", params={"_jobId": "a" * 32})
+    assert r.status_code == 500
+    assert "stopped before the export finished" in r.json()["issue"][0]["diagnostics"]

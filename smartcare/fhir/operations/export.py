@@ -460,3 +460,21 @@ def _versions_at(conn: Connection, pks: list[int], until: str, since: str | None
     if since is not None:
         query = query.where(h.c.last_updated >= since)
     return {row.pk: row.content for row in conn.execute(query)}
+
+
+def fail_interrupted_exports(engine: Engine) -> int:
+    """Mark jobs left queued or running by a stopped process as failed, so clients stop polling; returns how many.
+
+    Their threads died with the process that ran them. This assumes one server process runs
+    exports (the embedded default); with several, the sweep must move to the job worker.
+    """
+    with unit_of_work(engine) as conn:
+        done = conn.execute(
+            _job.update()
+            .where(_job.c.status.in_(_RUNNING))
+            .values(status="failed", completed=clock.format_instant(clock.now()),
+                    error="the server stopped before the export finished; start it again")
+        )
+    if done.rowcount:
+        log.warning("%d unfinished exports were marked failed after a restart", done.rowcount)
+    return done.rowcount

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from smartcare.platform.schema import load_all_tables
+from smartcare.schema import load_all_tables
 
 config = context.config
 connection = config.attributes.get("connection")

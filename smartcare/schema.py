@@ -1,0 +1,15 @@
+"""Every table of SmartCare, gathered for migrations and tests (the FHIR store and the platform's)."""
+
+import sqlalchemy as sa
+
+import smartcare.fhir.tables
+import smartcare.platform.audit.tables
+import smartcare.platform.security.clients
+import smartcare.platform.security.tables
+import smartcare.platform.web.sessions  # noqa: F401  (the imports above register their tables)
+from smartcare.platform.schema import metadata
+
+
+def load_all_tables() -> sa.MetaData:
+    """The MetaData holding every table, with every module that defines tables imported."""
+    return metadata
