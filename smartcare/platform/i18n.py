@@ -192,10 +192,21 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations(context.get("locale") or DEFAULT_LOCALE).ngettext(singular, plural, n)
 
 
-def make_environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
-    """A Jinja2 environment with autoescaping on and gettext, ngettext and _() following the `locale` variable."""
+def template_dirs() -> list[Path]:
+    """The shell's templates first, then each domain module's own `templates/` folder."""
+    package = TEMPLATE_DIR.parents[2]
+    found = sorted(path for path in package.glob("*/**/templates") if path.is_dir() and path != TEMPLATE_DIR)
+    return [TEMPLATE_DIR, *found]
+
+
+def make_environment(template_dir: Path | None = None) -> Environment:
+    """A Jinja2 environment with autoescaping on and gettext, ngettext and _() following the `locale` variable.
+
+    Domain templates live in their module's `templates/` folder, under a sub-folder named for the
+    module (`workstation/home.html`), so names never collide.
+    """
     env = Environment(
-        loader=FileSystemLoader(template_dir),
+        loader=FileSystemLoader([template_dir] if template_dir else template_dirs()),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -25,13 +25,6 @@ router = APIRouter(tags=["Authorisation"])
 
 # The most each role's tokens may carry. Patients and caregivers get patient/ scopes (their own
 # or their wards' compartments); staff get user/ scopes, bounded again by the access policy.
-ROLE_SCOPE_CEILING = {
-    "patient": "openid fhirUser offline_access patient/*.cruds",
-    "caregiver": "openid fhirUser offline_access patient/*.cruds",
-    "researcher": "openid fhirUser offline_access user/*.rs",
-    "public_health_officer": "openid fhirUser offline_access user/*.rs user/Communication.cu",
-}
-STAFF_CEILING = "openid fhirUser offline_access user/*.cruds"
 MAX_FORM_BYTES = 16 * 1024
 
 
@@ -92,10 +85,6 @@ def _requested(form: dict[str, str], ceiling: ScopeSet) -> ScopeSet:
     return granted
 
 
-def _user_ceiling(role: str) -> ScopeSet:
-    return parse_scopes(ROLE_SCOPE_CEILING.get(role, STAFF_CEILING))
-
-
 def _grant(request: Request, form: dict[str, str]) -> JSONResponse:
     grant_type = form.get("grant_type", "")
     if grant_type not in ("client_credentials", "password", "refresh_token"):
@@ -129,7 +118,7 @@ def _grant(request: Request, form: dict[str, str]) -> JSONResponse:
         except users.AuthenticationError as exc:
             _audit_login(username, remote, failed=str(exc))
             raise OAuthError("invalid_grant", str(exc)) from exc
-        scopes = _requested(form, narrow(_user_ceiling(user.role), client.scopes))
+        scopes = _requested(form, narrow(users.scope_ceiling(user.role), client.scopes))
         with unit_of_work() as conn:
             audit.record(conn, ctx=users.context_for(user, remote), action="E", subtype="login",
                          description=f"signed in through {client.name}")

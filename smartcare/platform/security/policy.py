@@ -103,3 +103,48 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
     if "hospital_admin" in roles:
         return Decision(reach=PatientReach(organizations=frozenset({organization} if organization else ())))
     raise AccessDenied(f"The {', '.join(sorted(roles)) or 'caller'} role does not see identified patient records")
+
+
+# Who may open each part of the web and app surfaces. A surface is a class of routes: every page
+# and app API route names the surface it belongs to, and nothing under it answers before this decides.
+SURFACE_ROLES: dict[str, frozenset[str]] = {
+    "account": frozenset({"patient", "caregiver", *CLINICAL_ROLES, "hospital_admin", "regional_admin",
+                          "public_health_officer", "researcher"}),
+    "app": PATIENT_ROLES,
+    "workstation": CLINICAL_ROLES,
+    "console": frozenset({"hospital_admin", "regional_admin", "public_health_officer", "researcher"}),
+    "console/audit": DIRECTORY_WRITERS,
+    "console/clients": DIRECTORY_WRITERS,
+    "console/public-health": frozenset({"public_health_officer", "regional_admin"}),
+    "console/research": frozenset({"researcher"}),
+}
+
+# Datasets that are not one patient's record: who may have them.
+DATASET_ROLES: dict[str, frozenset[str]] = {
+    # De-identified records (no names, identifiers, contact details, exact dates or small places).
+    "deidentified": frozenset({"researcher"}),
+    # Counts by place, period and condition, with small cells suppressed.
+    "aggregates": frozenset({"public_health_officer", "regional_admin", "researcher"}),
+    # Notifiable-disease case reports and the cases they name.
+    "case-reports": frozenset({"public_health_officer"}),
+}
+
+
+def decide_surface(ctx: AccessContext, surface: str) -> None:
+    """Allow ctx into a surface (a class of pages and app routes), or raise AccessDenied."""
+    allowed = SURFACE_ROLES.get(surface)
+    if allowed is None:
+        raise AccessDenied(f"Unknown surface {surface}")
+    if ctx.kind != "user" or not ctx.roles & allowed:
+        raise AccessDenied(f"The {', '.join(sorted(ctx.roles)) or ctx.kind} role cannot open {surface}")
+
+
+def decide_dataset(ctx: AccessContext, dataset: str) -> None:
+    """Allow ctx a dataset that is not one patient's record, or raise AccessDenied."""
+    if ctx.is_system:
+        return
+    allowed = DATASET_ROLES.get(dataset)
+    if allowed is None:
+        raise AccessDenied(f"Unknown dataset {dataset}")
+    if not ctx.roles & allowed:
+        raise AccessDenied(f"The {', '.join(sorted(ctx.roles)) or ctx.kind} role cannot have {dataset} data")

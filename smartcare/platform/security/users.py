@@ -15,6 +15,7 @@ from smartcare.platform.clock import format_instant, parse_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import passwords, throttle, totp
 from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.scopes import ScopeSet, parse_scopes
 from smartcare.platform.security.tables import user_account
 from smartcare.platform.security.throttle import Throttled
 
@@ -350,14 +351,34 @@ def enable_totp(conn: Connection, *, user_id: str) -> str:
     return secret
 
 
+# The most a user of each role may be granted: tokens and web pages act within it.
+ROLE_SCOPE_CEILING = {
+    "patient": "openid fhirUser offline_access patient/*.cruds",
+    "caregiver": "openid fhirUser offline_access patient/*.cruds",
+    "researcher": "openid fhirUser offline_access user/*.rs",
+    "public_health_officer": "openid fhirUser offline_access user/*.rs user/Communication.cu",
+}
+STAFF_CEILING = "openid fhirUser offline_access user/*.cruds"
+
+
+def scope_ceiling(role: Role | str) -> ScopeSet:
+    """The widest scopes a user of role may hold."""
+    return parse_scopes(ROLE_SCOPE_CEILING.get(str(role), STAFF_CEILING))
+
+
 def context_for(user: User, remote_addr: str | None = None) -> AccessContext:
-    """The access context of a logged-in user, for the access policy."""
+    """The access context of a signed-in user (web pages act with the role's scope ceiling)."""
+    patient = user.fhir_ref if (user.fhir_ref or "").startswith("Patient/") else None
     return AccessContext(
         kind="user",
         name=user.username,
         roles=frozenset({user.role.value}),
         organization=user.organization,
         remote_addr=remote_addr,
+        subject=user.id,
+        fhir_user=user.fhir_ref,
+        patient=patient,
+        scopes=scope_ceiling(user.role.value),
     )
 
 

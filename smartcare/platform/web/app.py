@@ -7,6 +7,7 @@ from smartcare.fhir.api import router as fhir_router
 from smartcare.platform.security.oauth import router as oauth_router
 from smartcare.platform.web.assets import mount_assets
 from smartcare.platform.web.auth_pages import router as auth_router
+from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.pages import install_pages
 
 
@@ -16,6 +17,7 @@ def create_app() -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(oauth_router)
     install_pages(app)
+    install_guard(app)
     app.include_router(auth_router)
 
     @app.get("/healthz", include_in_schema=False)

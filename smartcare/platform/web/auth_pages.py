@@ -1,6 +1,5 @@
 """Web sign-in for people: the login form, the account page, and signing out here or everywhere."""
 
-import hmac
 import re
 import secrets
 from typing import Any
@@ -14,7 +13,7 @@ from smartcare.platform import audit, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import clients, users
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.web import sessions
+from smartcare.platform.web import guard, sessions
 from smartcare.platform.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,15 +35,6 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
-
-
-def _remote(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def _same(expected: str | None, given: str | None) -> bool:
-    """Constant-time comparison of two tokens; an absent one never matches."""
-    return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _safe_next(value: str | None) -> str:
@@ -119,9 +109,9 @@ async def login_submit(request: Request) -> Response:
     form = await _form(request)
     username = form.get("username", "")
     next_path = _safe_next(form.get("next"))
-    if not _same(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
+    if not guard.same_token(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
         return _login_form(request, status_code=403, error="csrf", username=username, next_path=next_path)
-    remote = _remote(request)
+    remote = guard.remote(request)
     try:
         user = await run_in_threadpool(
             users.login, username=username, password=form.get("password", "")[:_MAX_PASSWORD],
@@ -141,22 +131,6 @@ async def login_submit(request: Request) -> Response:
     response.set_cookie(i18n.COOKIE_NAME, user.locale, max_age=i18n.COOKIE_MAX_AGE, path="/", secure=secure,
                         samesite="lax")
     return response
-
-
-def _signed_in(conn: Connection, request: Request) -> tuple[sessions.Session, users.User] | None:
-    """This browser's live session and its user; None when signed out, expired, or the account is gone or locked."""
-    session_id = request.cookies.get(sessions.COOKIE_NAME)
-    session = sessions.load_session(conn, session_id)
-    if session is None:
-        return None
-    try:
-        user = users.get_user(conn, user_id=session.user_id)
-    except users.UserNotFound:
-        user = None
-    if user is None or user.locked:
-        sessions.end_session(conn, session_id)
-        return None
-    return session, user
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -218,7 +192,7 @@ def _account_page(
 def account_page(request: Request) -> Response:
     """Who is signed in, their language, their recent sign-ins, and the ways to sign out."""
     with unit_of_work() as conn:
-        found = _signed_in(conn, request)
+        found = guard.signed_in(conn, request)
         if found is None:
             return _to_login(request)
         session, user = found
@@ -230,17 +204,17 @@ def account_page(request: Request) -> Response:
 
 def _sign_out(request: Request, token: str | None, *, everywhere: bool) -> Response:
     with unit_of_work() as conn:
-        found = _signed_in(conn, request)
+        found = guard.signed_in(conn, request)
         if found is not None:
             session, user = found
-            if not _same(session.csrf_token, token):
+            if not guard.same_token(session.csrf_token, token):
                 return _account_page(request, conn, session, user, status_code=403, error="csrf")
             if everywhere:
                 sessions.end_all_sessions(conn, user_id=user.id)
                 clients.revoke_user_tokens(conn, user_id=user.id)
             else:
                 sessions.end_session(conn, request.cookies.get(sessions.COOKIE_NAME))
-            audit.record(conn, ctx=users.context_for(user, _remote(request)), action="E", subtype="logout",
+            audit.record(conn, ctx=users.context_for(user, guard.remote(request)), action="E", subtype="logout",
                          description="signed out everywhere" if everywhere else "signed out on the web")
     response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
     _clear_session_cookie(request, response)

@@ -1,0 +1,164 @@
+"""The door of every page and app route: who is signed in, and the access policy's decision on the surface.
+
+Pages call `visitor(conn, request, surface)`; app JSON routes call `api_caller(conn, request, surface)`.
+Both raise instead of answering when the caller is unknown or refused, and the handlers installed by
+`install_guard` turn that into a sign-in redirect, a 401, or a 403 page in the reader's language.
+"""
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.engine import Connection
+
+from smartcare.platform import audit
+from smartcare.platform.security import users
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import AccessDenied, decide_surface
+from smartcare.platform.security.tokens import InvalidToken, verify_access_token
+from smartcare.platform.web import sessions
+from smartcare.platform.web.pages import render
+
+NO_STORE = {"Cache-Control": "no-store"}
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SignInRequired(Exception):
+    """Nobody is signed in (or the session ended): go to the sign-in page, then come back."""
+
+
+class SurfaceForbidden(Exception):
+    """The policy refused this caller the surface."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """A signed-in person on a page: their session, account and access context."""
+
+    session: sessions.Session
+    user: users.User
+    ctx: AccessContext
+
+
+def remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def same_token(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of two tokens; an absent one never matches."""
+    return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def signed_in(conn: Connection, request: Request) -> tuple[sessions.Session, users.User] | None:
+    """This browser's live session and its user; None when signed out, expired, or the account is gone or locked."""
+    session_id = request.cookies.get(sessions.COOKIE_NAME)
+    session = sessions.load_session(conn, session_id)
+    if session is None:
+        return None
+    try:
+        user = users.get_user(conn, user_id=session.user_id)
+    except users.UserNotFound:
+        user = None
+    if user is None or user.locked:
+        sessions.end_session(conn, session_id)
+        return None
+    return session, user
+
+
+def _refuse(conn: Connection, ctx: AccessContext, request: Request, surface: str, reason: str) -> None:
+    audit.record(conn, ctx=ctx, action="E", subtype="refused", outcome="4",
+                 description=f"{request.method} {request.url.path[:120]} ({surface}): {reason}"[:200])
+
+
+def visitor(conn: Connection, request: Request, surface: str) -> Visitor:
+    """The signed-in person allowed into surface; SignInRequired or SurfaceForbidden otherwise.
+
+    Sets request.state.csrf_token so the page's forms carry the session's token.
+    """
+    found = signed_in(conn, request)
+    if found is None:
+        raise SignInRequired()
+    session, user = found
+    ctx = users.context_for(user, remote(request))
+    try:
+        decide_surface(ctx, surface)
+    except AccessDenied as exc:
+        _refuse(conn, ctx, request, surface, str(exc))
+        raise SurfaceForbidden(str(exc)) from exc
+    request.state.csrf_token = session.csrf_token
+    request.state.visitor_role = user.role.value
+    return Visitor(session=session, user=user, ctx=ctx)
+
+
+def check_csrf(request: Request, v: Visitor, token: str | None) -> None:
+    """Refuse a state-changing form whose CSRF token is not this session's."""
+    if not same_token(v.session.csrf_token, token):
+        raise SurfaceForbidden("csrf")
+
+
+class ApiUnauthenticated(Exception):
+    """An app API call without a valid bearer token or session."""
+
+
+def api_caller(conn: Connection, request: Request, surface: str) -> AccessContext:
+    """The caller of an app JSON route: a bearer token, or this browser's session (CSRF header on writes)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            claims = verify_access_token(token.strip(), audience=str(request.base_url).rstrip("/") + "/fhir")
+        except InvalidToken as exc:
+            raise ApiUnauthenticated(str(exc)) from exc
+        ctx = AccessContext(
+            kind=claims.kind, name=claims.name, roles=claims.roles, organization=claims.organization,
+            remote_addr=remote(request), subject=claims.subject, fhir_user=claims.fhir_user,
+            patient=claims.patient, scopes=claims.scopes,
+        )
+    else:
+        found = signed_in(conn, request)
+        if found is None:
+            raise ApiUnauthenticated("Sign in, or send Authorization: Bearer <token> (from /auth/token)")
+        session, user = found
+        if request.method not in _SAFE_METHODS and not same_token(session.csrf_token,
+                                                                  request.headers.get(CSRF_HEADER)):
+            raise SurfaceForbidden("csrf")
+        ctx = users.context_for(user, remote(request))
+    try:
+        decide_surface(ctx, surface)
+    except AccessDenied as exc:
+        _refuse(conn, ctx, request, surface, str(exc))
+        raise SurfaceForbidden(str(exc)) from exc
+    return ctx
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "login", "message": "Sign in first"}, status_code=401, headers=NO_STORE)
+    path = request.url.path if request.method == "GET" else "/account"
+    response = RedirectResponse(f"/login?next={path}", status_code=303, headers=NO_STORE)
+    response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="lax",
+                           secure=request.url.scheme == "https")
+    return response
+
+
+async def _api_unauthenticated(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "login", "message": str(exc)}, status_code=401,
+                        headers={**NO_STORE, "WWW-Authenticate": 'Bearer realm="smartcare"'})
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    reason = str(exc)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "forbidden", "message": reason}, status_code=403, headers=NO_STORE)
+    response = render(request, "403.html", status_code=403, csrf_failed=reason == "csrf")
+    response.headers.update(NO_STORE)
+    return response
+
+
+def install_guard(app: FastAPI) -> None:
+    """Turn the guard's refusals into a sign-in redirect, 401 or a 403 page."""
+    app.add_exception_handler(SignInRequired, _sign_in_required)
+    app.add_exception_handler(ApiUnauthenticated, _api_unauthenticated)
+    app.add_exception_handler(SurfaceForbidden, _forbidden)
