@@ -4,8 +4,10 @@ import sqlalchemy as sa
 
 import smartcare.fhir.tables
 import smartcare.platform.audit.tables
+import smartcare.platform.security.break_glass
 import smartcare.platform.security.clients
 import smartcare.platform.security.tables
+import smartcare.platform.security.verification
 import smartcare.platform.web.sessions  # noqa: F401  (the imports above register their tables)
 from smartcare.platform.schema import metadata
 

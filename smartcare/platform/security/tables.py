@@ -27,7 +27,10 @@ user_account = sa.Table(
     # A temporary lockout after repeated failed logins; it lifts itself at this instant.
     sa.Column("locked_until", sa.String(32)),
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
-    sa.Column("totp_secret", sa.String(64)),
+    # The TOTP secret in use, encrypted (see security/secrets.py); None when no second factor is set.
+    sa.Column("totp_secret", sa.String(200)),
+    # A secret offered at enrolment, encrypted, until the user proves it with a first code.
+    sa.Column("totp_pending", sa.String(200)),
     # The last TOTP time step accepted, so a code is good for one login only.
     sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("password_changed", sa.String(32), nullable=False),
