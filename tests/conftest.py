@@ -14,6 +14,7 @@ from tests.support import IN_CI
 
 # Tokens in tests are signed with a fixed key, so no key file is written into var/.
 os.environ.setdefault("SMARTCARE_TOKEN_KEY", "5c" * 32)
+os.environ.setdefault("SMARTCARE_FIELD_KEY", "3a" * 32)
 PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -99,13 +99,13 @@ def test_garbage_is_refused(garbage):
 
 
 def test_key_file_is_created_once_with_owner_only_permissions(tmp_path, monkeypatch):
-    from smartcare.platform.security import tokens
+    from smartcare.platform.security import keys
     from smartcare.platform.settings import get_settings
 
     monkeypatch.delenv("SMARTCARE_TOKEN_KEY")
     monkeypatch.setattr(get_settings(), "data_dir", tmp_path)
-    tokens._key_from_file.cache_clear()
+    keys._key_from_file.cache_clear()
     first = signing_key()
-    tokens._key_from_file.cache_clear()
+    keys._key_from_file.cache_clear()
     assert signing_key() == first and len(first) == 32
     assert (tmp_path / "keys" / "token-signing.key").stat().st_mode & 0o777 == 0o600

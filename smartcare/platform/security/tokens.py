@@ -5,19 +5,15 @@ the data directory with owner-only permissions. Only HS256 is accepted on the wa
 token that names another algorithm (or `none`) is refused before its claims are read.
 """
 
-import os
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
-from pathlib import Path
 
 import jwt
 
 from smartcare.platform import clock
+from smartcare.platform.security.keys import platform_key
 from smartcare.platform.security.scopes import InvalidScope, ScopeSet, parse_scopes
-from smartcare.platform.settings import get_settings
 
 ALGORITHM = "HS256"
 ISSUER = "smartcare"
@@ -45,23 +41,9 @@ class TokenClaims:
     expires_at: int
 
 
-@cache
-def _key_from_file(path: str) -> bytes:
-    file = Path(path)
-    if not file.exists():
-        file.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_hex(32))
-    return bytes.fromhex(file.read_text().strip())
-
-
 def signing_key() -> bytes:
     """The HS256 key: SMARTCARE_TOKEN_KEY (hex) if set, else data_dir/keys/token-signing.key."""
-    configured = os.environ.get("SMARTCARE_TOKEN_KEY")
-    if configured:
-        return bytes.fromhex(configured)
-    return _key_from_file(str(get_settings().data_dir / "keys" / "token-signing.key"))
+    return platform_key("SMARTCARE_TOKEN_KEY", "token-signing.key")
 
 
 def issue_access_token(

@@ -1,5 +1,6 @@
 """User accounts: create and manage them, and authenticate a login (password, lockout, throttling, TOTP)."""
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -13,11 +14,13 @@ from sqlalchemy.engine import Connection, Engine
 from smartcare.platform import clock
 from smartcare.platform.clock import format_instant, parse_instant
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import passwords, throttle, totp
+from smartcare.platform.security import passwords, sealing, throttle, totp
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.scopes import ScopeSet, parse_scopes
 from smartcare.platform.security.tables import user_account
 from smartcare.platform.security.throttle import Throttled
+
+log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -262,6 +265,7 @@ def create_user(
         locked_until=None,
         failed_logins=0,
         totp_secret=None,
+        totp_pending=None,
         totp_last_step=None,
         password_changed=now,
         created=now,
@@ -344,11 +348,54 @@ def set_locale(conn: Connection, *, user_id: str, locale: str) -> User:
     return _update(conn, user_id, locale=locale)
 
 
-def enable_totp(conn: Connection, *, user_id: str) -> str:
-    """Give the account a new TOTP secret (replacing any old one) and return it for the authenticator app."""
+class TotpEnrolmentError(IdentityError):
+    """No enrolment is pending, or the code does not match the secret being enrolled."""
+
+    status_code = 400
+
+
+def _totp_binding(user_id: str) -> str:
+    return f"totp:{user_id}"
+
+
+def begin_totp_enrolment(conn: Connection, *, user_id: str) -> str:
+    """Offer the account a new TOTP secret and return it; it takes effect only once confirmed with a code."""
     secret = totp.new_secret()
-    _update(conn, user_id, totp_secret=secret, totp_last_step=None)
+    _update(conn, user_id, totp_pending=sealing.seal(secret, bound_to=_totp_binding(user_id)))
     return secret
+
+
+def pending_totp_secret(conn: Connection, *, user_id: str) -> str | None:
+    """The secret offered at enrolment and not yet confirmed, for showing again; None if none is pending."""
+    row = _row(conn, user_account.c.id == user_id)
+    if row is None or row.totp_pending is None:
+        return None
+    return sealing.unseal(row.totp_pending, bound_to=_totp_binding(user_id))
+
+
+def confirm_totp_enrolment(conn: Connection, *, user_id: str, code: str) -> User:
+    """Switch the second factor on when code proves the authenticator holds the pending secret."""
+    secret = pending_totp_secret(conn, user_id=user_id)
+    if secret is None:
+        raise TotpEnrolmentError("No second factor is waiting to be confirmed; start again")
+    step = totp.matching_step(secret, code.strip()[:16], at=clock.now())
+    if step is None:
+        raise TotpEnrolmentError("That code does not match; check the clock of your phone and try the newest code")
+    return _update(conn, user_id, totp_secret=sealing.seal(secret, bound_to=_totp_binding(user_id)),
+                   totp_pending=None, totp_last_step=step)
+
+
+def enable_totp(conn: Connection, *, user_id: str) -> str:
+    """Give the account a new TOTP secret at once (administrators, tests) and return it."""
+    secret = totp.new_secret()
+    _update(conn, user_id, totp_secret=sealing.seal(secret, bound_to=_totp_binding(user_id)),
+            totp_pending=None, totp_last_step=None)
+    return secret
+
+
+def disable_totp(conn: Connection, *, user_id: str) -> User:
+    """Switch the second factor off (after the caller has checked who is asking)."""
+    return _update(conn, user_id, totp_secret=None, totp_pending=None, totp_last_step=None)
 
 
 # The most a user of each role may be granted: tokens and web pages act within it.
@@ -420,7 +467,13 @@ def _fail_unknown_user(conn: Connection, username_key: str, password: str) -> No
 def _check_totp(conn: Connection, user: User, row: sa.Row, code: str | None) -> int:
     if not code:
         raise TotpRequired()
-    step = totp.matching_step(row.totp_secret, code.strip()[:16], at=clock.now())
+    try:
+        secret = sealing.unseal(row.totp_secret, bound_to=_totp_binding(user.id))
+    except sealing.SealBroken:
+        # A secret that does not open was altered or copied in the database: no code can pass.
+        log.error("The TOTP secret of user %s does not open; the account needs a new second factor", user.id)
+        _count_failure(conn, user, TotpRequired())
+    step = totp.matching_step(secret, code.strip()[:16], at=clock.now())
     # A code is accepted once: replaying one seen at an earlier login is a failure (ASVS 2.8.4).
     if step is None or (row.totp_last_step is not None and step <= row.totp_last_step):
         _count_failure(conn, user, TotpRequired())

@@ -360,3 +360,48 @@ def test_hostile_remote_addresses_are_tolerated(identity_engine):
     _create(identity_engine)
     assert _login(addr="' OR 1=1; --" + "9" * 5000).username == "dr.wang"
     assert _login(addr=None).username == "dr.wang"
+
+
+def test_totp_enrolment_takes_effect_only_after_a_matching_code(identity_engine, fake_clock):
+    user = _create(identity_engine)
+    with unit_of_work(identity_engine) as conn:
+        secret = users.begin_totp_enrolment(conn, user_id=user.id)
+    # Not yet confirmed: signing in needs no code, so a half-finished enrolment never locks anyone out.
+    assert not _get(identity_engine, user.id).totp_enabled
+    assert _login().username == "dr.wang"
+    code = totp.totp_at(secret, clock.now())
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(users.TotpEnrolmentError), unit_of_work(identity_engine) as conn:
+        users.confirm_totp_enrolment(conn, user_id=user.id, code=wrong)
+    assert not _get(identity_engine, user.id).totp_enabled
+    with unit_of_work(identity_engine) as conn:
+        users.confirm_totp_enrolment(conn, user_id=user.id, code=code)
+    assert _get(identity_engine, user.id).totp_enabled
+    # The code that confirmed enrolment cannot be replayed to sign in.
+    with pytest.raises(TotpRequired):
+        _login(totp_code=code)
+    fake_clock.advance(seconds=30)
+    assert _login(totp_code=totp.totp_at(secret, clock.now())).username == "dr.wang"
+
+
+def test_totp_secrets_are_stored_sealed_and_bound_to_their_account(identity_engine, fake_clock):
+    user = _create(identity_engine)
+    other = _create(identity_engine, username="dr.li")
+    with unit_of_work(identity_engine) as conn:
+        secret = users.enable_totp(conn, user_id=user.id)
+        users.enable_totp(conn, user_id=other.id)
+        stored = conn.execute(sa.select(user_account.c.totp_secret).where(user_account.c.id == user.id)).scalar_one()
+    assert secret not in stored and stored.startswith("v1:")
+    # Copying the sealed secret to another account does not give that account the same factor.
+    with unit_of_work(identity_engine) as conn:
+        conn.execute(sa.update(user_account).where(user_account.c.id == other.id).values(totp_secret=stored))
+    with pytest.raises(TotpRequired):
+        _login(username="dr.li", totp_code=totp.totp_at(secret, clock.now()))
+
+
+def test_disabling_totp_lets_the_account_sign_in_with_its_password_alone(identity_engine, fake_clock):
+    user = _create(identity_engine)
+    with unit_of_work(identity_engine) as conn:
+        users.enable_totp(conn, user_id=user.id)
+        users.disable_totp(conn, user_id=user.id)
+    assert _login().username == "dr.wang"
