@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.fhir.audit_trail import record_refused, record_served
+from smartcare.fhir.audit_trail import record_refused
 from smartcare.fhir.errors import BadRequest, FhirError, TooLarge, operation_outcome
+from smartcare.fhir.gateway import serve
 from smartcare.fhir.http import FhirRequest, FhirResponse
-from smartcare.fhir.interactions import dispatch
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tokens import InvalidToken, verify_access_token
@@ -148,13 +148,8 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
 
 def _run(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
     try:
-        with unit_of_work() as conn:
-            resp = dispatch(conn, ctx, freq)
-            # In the same transaction: if the audit entry cannot be written, nothing is answered.
-            record_served(conn, ctx, freq, resp)
-            return resp
-    except FhirError as exc:
-        _audit_refusal(ctx, freq, exc.status, exc.message)
+        return serve(ctx, freq)
+    except FhirError:
         raise
     except Exception:
         log.exception("FHIR %s %s failed", freq.method, freq.path)

@@ -1,0 +1,46 @@
+"""The one way in to the FHIR store for callers that act for someone: policy, interaction and audit together.
+
+The REST API and the app's own pages both come through here, so every read or write of personal
+health data is decided by the access policy and leaves its audit entry in the same transaction
+(nothing is answered when the entry cannot be written); refusals are audited on their own.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from smartcare.fhir.audit_trail import record_refused, record_served
+from smartcare.fhir.errors import FhirError
+from smartcare.fhir.http import FhirRequest, FhirResponse
+from smartcare.fhir.interactions import dispatch
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.security.context import AccessContext
+
+log = logging.getLogger(__name__)
+
+
+def serve(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
+    """Carry out freq for ctx in its own transaction with its audit entry; FhirError (audited) when refused."""
+    try:
+        with unit_of_work() as conn:
+            resp = dispatch(conn, ctx, freq)
+            record_served(conn, ctx, freq, resp)
+            return resp
+    except FhirError as exc:
+        try:
+            with unit_of_work() as conn:
+                record_refused(conn, ctx, freq, exc.status, exc.message)
+        except Exception:
+            # The refusal still stands; losing its audit entry must not turn it into a server error.
+            log.exception("could not audit a refused FHIR %s %s", freq.method, freq.path)
+        raise
+
+
+def search(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] = ()) -> list[dict]:
+    """The resources of res_type that ctx may see matching query (one page, as _count says)."""
+    bundle = serve(ctx, FhirRequest(method="GET", path=res_type, query=list(query))).body or {}
+    return [entry["resource"] for entry in bundle.get("entry", []) if entry.get("search", {}).get("mode") != "outcome"]
+
+
+def read(ctx: AccessContext, reference: str) -> dict:
+    """The resource at reference ("Patient/p1") if ctx may see it; NotFound/Forbidden otherwise."""
+    return serve(ctx, FhirRequest(method="GET", path=reference)).body or {}
