@@ -79,6 +79,12 @@ _OTHER = {
         [{"system": DICOM, "code": "110127", "display": "Emergency Override Started"}],
         {"E"},
     ),
+    # A page or app route the access policy refused (FHIR refusals keep their REST subtype).
+    "access-refused": (
+        {"system": DICOM, "code": "110113", "display": "Security Alert"},
+        [{"system": DICOM, "code": "110132", "display": "Use of Restricted Function"}],
+        {"E", "R", "C", "U", "D"},
+    ),
 }
 SUBTYPES = frozenset(_REST_ACTIONS) | frozenset(_OTHER)
 PURPOSES = {

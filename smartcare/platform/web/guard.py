@@ -68,7 +68,7 @@ def signed_in(conn: Connection, request: Request) -> tuple[sessions.Session, use
 
 
 def _refuse(conn: Connection, ctx: AccessContext, request: Request, surface: str, reason: str) -> None:
-    audit.record(conn, ctx=ctx, action="E", subtype="refused", outcome="4",
+    audit.record(conn, ctx=ctx, action="E", subtype="access-refused", outcome="4",
                  description=f"{request.method} {request.url.path[:120]} ({surface}): {reason}"[:200])
 
 
