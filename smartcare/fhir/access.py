@@ -3,8 +3,14 @@
 A decision names the patients in reach; a resource is in reach when it is one of those Patient
 resources or belongs to their Patient compartment (through the compartment's reference
 parameters). Types outside the Patient compartment are directory records, not personal data.
+
+Every part of a reach is answered from the search-index tables (reference, token and date rows,
+each looked up by its leading (res_type, param, value) index) and the break-the-glass grants, at
+the time the query runs: consents, care teams and grants take effect at once. The Consent shapes
+read here are described in platform/security/policy.py.
 """
 
+import dataclasses
 from functools import cache
 
 import sqlalchemy as sa
@@ -14,11 +20,33 @@ from smartcare.fhir import tables as t
 from smartcare.fhir.errors import Forbidden, NotFound
 from smartcare.fhir.search.extract import extract_index_rows
 from smartcare.fhir.search.registry import patient_compartment_params
+from smartcare.platform import clock
+from smartcare.platform.security import break_glass
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.policy import AccessDenied, Decision, PatientReach, decide
+from smartcare.platform.security.policy import (
+    CONSENT_CATEGORY_SYSTEM,
+    CONSENT_SCOPE_PRIVACY,
+    CONSENT_SCOPE_SYSTEM,
+    PROXY_ACCESS,
+    REGIONAL_SHARING,
+    AccessDenied,
+    Decision,
+    PatientReach,
+    decide,
+    patient_reach,
+)
 
 R = t.resource
 REF = t.idx_reference
+TOKEN = t.idx_token
+DATE = t.idx_date
+
+# Care relationships: (resource type, the parameter naming the practitioner, statuses that do not count).
+CARE_LINKS = (
+    ("Encounter", "practitioner", ("entered-in-error", "cancelled")),
+    ("Appointment", "practitioner", ("entered-in-error", "cancelled")),
+    ("ServiceRequest", "performer", ("entered-in-error", "revoked")),
+)
 
 
 @cache
@@ -37,32 +65,125 @@ def decision(ctx: AccessContext, interaction: str, res_type: str) -> Decision:
         raise NotFound(f"{res_type} not found") from exc
 
 
-def patients_in_reach(reach: PatientReach) -> sa.Select:
+def _refs(res_type: str, param: str, target_type: str, target: str | list[str]) -> sa.Select:
+    """res_pk of res_type resources whose param refers to target_type/target (one id or a list of ids)."""
+    match = REF.c.target_id == target if isinstance(target, str) else REF.c.target_id.in_(target)
+    return sa.select(REF.c.res_pk).where(
+        REF.c.res_type == res_type, REF.c.param == param, REF.c.target_type == target_type, match
+    )
+
+
+def _patients_of(res_type: str, pks: sa.Select) -> sa.Select:
+    """The patient ids the `patient` parameter of the res_type resources pks names."""
+    return sa.select(REF.c.target_id).where(
+        REF.c.res_type == res_type, REF.c.param == "patient", REF.c.target_type == "Patient", REF.c.res_pk.in_(pks)
+    )
+
+
+def _holds_token(pk: sa.ColumnElement, res_type: str, param: str, codes: tuple[str, ...],
+                 system: str | None = None) -> sa.Exists:
+    """The resource pk has a token param with one of codes (from system, if given)."""
+    tok = TOKEN.alias()
+    conds = [tok.c.res_pk == pk, tok.c.res_type == res_type, tok.c.param == param, tok.c.code.in_(codes)]
+    if system is not None:
+        conds.append(tok.c.system == system)
+    return sa.exists().where(*conds)
+
+
+def _cared_for(practitioner: str) -> list[sa.Select]:
+    """Patients of the practitioner's encounters, appointments, referrals and active care teams."""
+    parts = []
+    for res_type, param, void in CARE_LINKS:
+        linked = _refs(res_type, param, "Practitioner", practitioner).where(
+            ~_holds_token(REF.c.res_pk, res_type, "status", void)
+        )
+        parts.append(_patients_of(res_type, linked))
+    teams = _refs("CareTeam", "participant", "Practitioner", practitioner).where(
+        _holds_token(REF.c.res_pk, "CareTeam", "status", ("active",))
+    )
+    parts.append(_patients_of("CareTeam", teams))
+    return parts
+
+
+def _in_force(kind: str, pk: sa.ColumnElement) -> list[sa.ColumnElement]:
+    """Conditions on a Consent's pk: a Consent of kind (proxy-access, regional-sharing) in force now.
+
+    Each is checked on the Consent rows already chosen by patient, through the index tables'
+    res_pk index, so the cost follows the patients asked about and not every Consent there is.
+    """
+    now = clock.now().timestamp()
+    period = DATE.alias()
+    row = R.alias()
+    return [
+        _holds_token(pk, "Consent", "category", (kind,), CONSENT_CATEGORY_SYSTEM),
+        _holds_token(pk, "Consent", "status", ("active",)),
+        _holds_token(pk, "Consent", "scope", (CONSENT_SCOPE_PRIVACY,), CONSENT_SCOPE_SYSTEM),
+        ~sa.exists().where(period.c.res_pk == pk, period.c.res_type == "Consent", period.c.param == "period",
+                           sa.or_(period.c.low > now, period.c.high < now)),
+        # provision.type has no search parameter; it is read from the Consent row itself.
+        sa.exists().where(row.c.pk == pk, row.c.deleted.is_(False),
+                          row.c.content[("provision", "type")].as_string() == "permit"),
+    ]
+
+
+def _consenting(kind: str, patients: sa.Select | sa.CompoundSelect, actor: tuple[str, str] | None = None) -> sa.Select:
+    """Those of patients who have a Consent of kind in force (naming actor (type, id) among its actors, if given)."""
+    consent = REF.alias()
+    conds = [consent.c.res_type == "Consent", consent.c.param == "patient", consent.c.target_type == "Patient",
+             consent.c.target_id.in_(patients), *_in_force(kind, consent.c.res_pk)]
+    if actor is not None:
+        named = REF.alias()
+        conds.append(sa.exists().where(
+            named.c.res_pk == consent.c.res_pk, named.c.res_type == "Consent", named.c.param == "actor",
+            named.c.target_type == actor[0], named.c.target_id == actor[1],
+        ))
+    return sa.select(consent.c.target_id).where(*conds)
+
+
+def _proxied(related_person: str) -> sa.Select:
+    """Patients the RelatedPerson is about who have a proxy Consent in force naming it."""
+    row = R.alias()
+    person = sa.select(row.c.pk).where(
+        row.c.res_type == "RelatedPerson", row.c.res_id == related_person, row.c.deleted.is_(False),
+        ~_holds_token(row.c.pk, "RelatedPerson", "active", ("false",)),
+    )
+    about = _patients_of("RelatedPerson", person)
+    return _consenting(PROXY_ACCESS, about, ("RelatedPerson", related_person))
+
+
+def _granted(user_id: str) -> sa.Select:
+    """Patients of the user's break-the-glass grants that have not expired or been closed."""
+    grant = break_glass.break_glass_grant
+    return sa.select(grant.c.patient_id).where(
+        grant.c.user_id == user_id, grant.c.ended.is_(None),
+        grant.c.expires > clock.format_instant(clock.now()),
+    )
+
+
+def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
     """SQL for the ids of the patients a reach covers."""
     parts: list[sa.Select] = []
     if reach.patients:
         parts.append(sa.select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(sorted(reach.patients))))
     if reach.organizations:
-        managed = sa.select(REF.c.res_pk).where(
-            REF.c.res_type == "Patient", REF.c.param == "organization", REF.c.target_type == "Organization",
-            REF.c.target_id.in_(sorted(reach.organizations)),
-        )
+        managed = _refs("Patient", "organization", "Organization", sorted(reach.organizations))
         parts.append(sa.select(R.c.res_id).where(R.c.pk.in_(managed)))
     if reach.practitioner:
-        encounters = sa.select(REF.c.res_pk).where(
-            REF.c.res_type == "Encounter", REF.c.param == "practitioner", REF.c.target_type == "Practitioner",
-            REF.c.target_id == reach.practitioner,
-        )
-        subject = REF.alias("cared_for")
-        parts.append(
-            sa.select(subject.c.target_id).where(
-                subject.c.res_pk.in_(encounters), subject.c.res_type == "Encounter",
-                subject.c.param == "patient", subject.c.target_type == "Patient",
-            )
-        )
+        parts.extend(_cared_for(reach.practitioner))
+    if reach.related_person:
+        parts.append(_proxied(reach.related_person))
+    if reach.grantee:
+        parts.append(_granted(reach.grantee))
     if not parts:
         return sa.select(R.c.res_id).where(sa.false())
     return parts[0] if len(parts) == 1 else sa.union(*parts)
+
+
+def _members(res_type: str, patients: sa.Select | sa.CompoundSelect) -> sa.Select:
+    return sa.select(REF.c.res_pk).where(
+        REF.c.res_type == res_type, REF.c.param.in_(patient_compartment_params(res_type)),
+        REF.c.target_type == "Patient", REF.c.target_id.in_(patients),
+    )
 
 
 def reach_condition(res_type: str, reach: PatientReach | None, table: sa.FromClause = R) -> sa.ColumnElement | None:
@@ -72,11 +193,17 @@ def reach_condition(res_type: str, reach: PatientReach | None, table: sa.FromCla
     visible = patients_in_reach(reach)
     if res_type == "Patient":
         return table.c.res_id.in_(visible)
-    members = sa.select(REF.c.res_pk).where(
-        REF.c.res_type == res_type, REF.c.param.in_(patient_compartment_params(res_type)),
-        REF.c.target_type == "Patient", REF.c.target_id.in_(visible),
-    )
-    return table.c.pk.in_(members)
+    condition = table.c.pk.in_(_members(res_type, visible))
+    if not reach.consent_for_others:
+        return condition
+    # Another institution's records: only of patients who share regionally, or through a grant.
+    shared = _consenting(REGIONAL_SHARING, patients_in_reach(reach))
+    if reach.grantee:
+        shared = sa.union(shared, _granted(reach.grantee))
+    own = [table.c.source.is_(None)]
+    if reach.own_source:
+        own.append(table.c.source == reach.own_source)
+    return sa.and_(condition, sa.or_(*own, table.c.pk.in_(_members(res_type, shared))))
 
 
 def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> sa.ColumnElement | None:
@@ -89,6 +216,14 @@ def check_row(conn: Connection, ctx: AccessContext, interaction: str, res_type: 
     condition = reach_condition(res_type, decision(ctx, interaction, res_type).reach)
     if condition is not None and conn.execute(sa.select(R.c.pk).where(R.c.pk == pk, condition)).first() is None:
         raise NotFound(f"{res_type} not found")
+
+
+def _compartment_patients(resource: dict) -> set[str]:
+    params = set(patient_compartment_params(str(resource.get("resourceType"))))
+    return {
+        row["target_id"] for row in extract_index_rows(resource).get("reference", [])
+        if row["param"] in params and row["target_type"] == "Patient" and row["target_id"]
+    }
 
 
 def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, resource: dict | None,
@@ -111,14 +246,48 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
                 raise Forbidden("New patients must be managed by your own organisation")
             return
     else:
-        params = set(patient_compartment_params(res_type))
-        patients = {
-            row["target_id"] for row in extract_index_rows(resource).get("reference", [])
-            if row["param"] in params and row["target_type"] == "Patient" and row["target_id"]
-        }
+        patients = _compartment_patients(resource)
         if not patients:
             raise Forbidden(f"A {res_type} you write must belong to a patient in your care")
     visible = patients_in_reach(reach).subquery()
     found = conn.execute(sa.select(sa.func.count()).select_from(visible).where(visible.c[0].in_(sorted(patients))))
     if found.scalar_one() < len(patients):
         raise Forbidden(f"The {res_type} refers to a patient outside your care")
+
+
+def reached_through_grant(conn: Connection, ctx: AccessContext, touched: dict[str, list[str]]) -> set[str]:
+    """The patients of touched (patient id -> "Type/id" refs served) that ctx reached only through a grant.
+
+    That is a patient ctx holds an open break-the-glass grant for, and who, or one of whose
+    served records, would be out of ctx's reach without it.
+    """
+    if ctx.kind != "user" or not touched:
+        return set()
+    try:
+        reach = patient_reach(ctx)
+    except AccessDenied:
+        return set()
+    if not reach.grantee:
+        return set()
+    granted = {row[0] for row in conn.execute(_granted(reach.grantee).where(
+        break_glass.break_glass_grant.c.patient_id.in_(sorted(touched))))}
+    if not granted:
+        return set()
+    usual = dataclasses.replace(reach, grantee=None)
+    flagged = set()
+    for patient in sorted(granted):
+        by_type: dict[str, set[str]] = {"Patient": {patient}}
+        for ref in touched[patient]:
+            res_type, _, res_id = ref.partition("/")
+            by_type.setdefault(res_type, set()).add(res_id)
+        for res_type, ids in by_type.items():
+            condition = reach_condition(res_type, usual)
+            if condition is None:
+                continue
+            seen = conn.execute(sa.select(sa.func.count()).select_from(R).where(
+                R.c.res_type == res_type, R.c.res_id.in_(sorted(ids)), R.c.deleted.is_(False), condition,
+            )).scalar_one()
+            if seen < len(ids):
+                flagged.add(patient)
+                break
+    return flagged

@@ -3,13 +3,15 @@
 Successful interactions are recorded in the same transaction that served them, so nothing is
 answered without its audit entry; refused ones are recorded in a transaction of their own
 (the request's own was rolled back). A search or bundle that touches several patients leaves
-one entry per patient, so each patient's "who opened my record" list is complete.
+one entry per patient, so each patient's "who opened my record" list is complete. An entry for
+a patient the caller reached only through a break-the-glass grant carries purpose of use BTG.
 """
 
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from smartcare.fhir.access import reached_through_grant
 from smartcare.fhir.http import FhirRequest, FhirResponse
 from smartcare.fhir.search.extract import extract_index_rows
 from smartcare.fhir.search.registry import patient_compartment_params
@@ -86,10 +88,12 @@ def record_served(conn: Connection, ctx: AccessContext, req: FhirRequest, resp: 
     if not by_patient:
         by_patient[None] = []
     patients = sorted(by_patient, key=lambda p: (p is None, p or ""))
+    emergency = reached_through_grant(conn, ctx, {p: by_patient[p] for p in patients[:MAX_PATIENTS] if p})
     for patient in patients[:MAX_PATIENTS]:
         entities = by_patient[patient] if subtype != "search" else [_target(req), *by_patient[patient]]
         record(conn, ctx=ctx, action=action, subtype=subtype, entities=entities[:MAX_ENTITIES],
-               patient=f"Patient/{patient}" if patient else None)
+               patient=f"Patient/{patient}" if patient else None,
+               purpose="BTG" if patient in emergency else None)
     if len(patients) > MAX_PATIENTS:
         record(conn, ctx=ctx, action=action, subtype=subtype, entities=[_target(req)],
                description=f"and {len(patients) - MAX_PATIENTS} more patients")

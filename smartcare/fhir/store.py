@@ -195,7 +195,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
             "version": stored.version,
             "last_updated": stamp,
             "deleted": stored.deleted,
-            "source": _source(stored.resource),
+            "source": _source(ctx, stored.resource),
             "content": stored.resource,
         }
         # Serialised once, for the current row and the history row alike.
@@ -227,10 +227,21 @@ def _stamped(resource: dict, res_id: str, version: int, stamp: str) -> dict:
     return {"resourceType": out.pop("resourceType"), **out}
 
 
-def _source(resource: dict | None) -> str | None:
+def _source(ctx: AccessContext, resource: dict | None) -> str | None:
+    """The sender of a stamped resource (the fhir_resource.source column), also written into its meta.source.
+
+    A writer acting for an organisation sends as that organisation ("Organization/<id>"), whatever
+    the body said; other users (patients, caregivers) send as nobody; the platform and backend
+    clients without an organisation keep the meta.source they give (ingest names the institution).
+    """
     if resource is None:
         return None
-    src = (resource.get("meta") or {}).get("source")
+    meta = resource["meta"]
+    if ctx.organization:
+        meta["source"] = ctx.organization
+    elif ctx.kind == "user":
+        meta.pop("source", None)
+    src = meta.get("source")
     return src[:255] if isinstance(src, str) else None
 
 

@@ -2,19 +2,47 @@
 
 It decides in the language of the domain: an interaction on a resource type, allowed or not,
 and when allowed, which patients' records are in reach. The FHIR store turns a decision into
-SQL (fhir/access.py), so searches are limited in the database and never filtered afterwards.
+SQL (fhir/access.py), so searches, paging and totals are limited in the database and never
+filtered afterwards; everything below is resolved when the query runs, so a revoked consent,
+an ended care team or an expired emergency access takes effect at once.
 
 - The platform itself (`system` context) may do anything.
 - Backend clients and devices may do what their `system/` scopes allow.
 - A user's token scopes must allow the interaction (`patient/` scopes for patients and
-  caregivers, `user/` scopes for staff); then the role decides whose records are in reach:
-  patients their own compartment; clinicians the patients of their organisation and those
-  they have cared for (encounters they took part in); hospital administrators their
-  organisation's patients. Roles whose access needs consent, de-identification or case
-  reports (researcher, public-health officer, regional administrator) see no identified
-  records until those rules exist.
+  caregivers, `user/` scopes for staff); then the role decides whose records are in reach.
+- Patients reach their own compartment. Caregivers (a user linked to RelatedPerson/X) reach
+  the compartment of patient P while RelatedPerson/X is about P (`RelatedPerson.patient`, and
+  not `active` false) and P has a proxy Consent in force naming RelatedPerson/X: a parent for
+  a child and a designated family caregiver alike. Neither creates nor deletes Patient records.
+- Clinicians (doctor, nurse, pharmacist, lab technician, radiologist) reach the patients of
+  their organisation and those in their care: Encounters they took part in, Appointments they
+  are an actor in, active CareTeams they are a member of, and referrals (ServiceRequests) with
+  them as performer; entered-in-error, cancelled or revoked ones do not count. A clinician's
+  own break-the-glass grants (platform/security/break_glass.py) add the granted patients until
+  the grant expires or is closed. Hospital administrators reach their organisation's patients.
+- Work needs: doctors and nurses handle every type of personal record; pharmacists, lab
+  technicians and radiologists only the types in WORK_NEEDS, and write fewer still.
+- Regional sharing follows consent: staff see the records (other than the Patient resource
+  itself) that their own organisation sent. A record's sender is `meta.source` written as
+  `Organization/<id>`; the store stamps it from the writer's organisation. Records another
+  institution sent (any other source) are in reach only while the patient has a regional-sharing
+  Consent in force, or through a break-the-glass grant. Records without a source (what patients
+  and devices report, and what the platform loaded without naming an institution) belong to the
+  patient and are not held back.
+- Roles whose access needs de-identification or case reports (researcher, public-health officer,
+  regional administrator) see no identified records here; they have datasets (below).
 - Directory records (organisations, practitioners, locations, services, schedules) are
   readable by every signed-in caller and written only by administrators.
+
+Consents the policy reads (a Consent is "in force" when all of this holds):
+  status `active`; scope `patient-privacy` from http://terminology.hl7.org/CodeSystem/consentscope;
+  a category coding from https://smartcare.example/fhir/CodeSystem/consent-category naming the
+  kind below; `patient` the patient; `provision.type` `permit`; and `provision.period`, if
+  given, covering now. Kinds:
+  - `proxy-access`: `provision.actor` has an actor whose reference is RelatedPerson/X (role, as
+    FHIR requires, e.g. v3-RoleCode PRN parent, GUARD guardian or FAMMEMB family member).
+  - `regional-sharing`: the patient lets every institution of the region see what the others
+    sent; a policyRule such as v3-ActCode OPTIN records the opt-in (not checked).
 """
 
 from dataclasses import dataclass, field
@@ -25,6 +53,31 @@ CLINICAL_ROLES = frozenset({"doctor", "nurse", "pharmacist", "lab_technician", "
 PATIENT_ROLES = frozenset({"patient", "caregiver"})
 DIRECTORY_WRITERS = frozenset({"hospital_admin", "regional_admin"})
 READ_INTERACTIONS = frozenset({"read", "vread", "search", "history", "everything", "export"})
+# Clinicians whose work needs every type of personal record.
+WHOLE_RECORD_ROLES = frozenset({"doctor", "nurse"})
+# The personal types other clinicians' work needs: (types they may read, types they may write).
+WORK_NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "pharmacist": (
+        frozenset({"Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
+                   "MedicationDispense", "MedicationAdministration", "MedicationStatement", "Immunization",
+                   "DetectedIssue", "Flag"}),
+        frozenset({"MedicationDispense", "MedicationStatement", "DetectedIssue"}),
+    ),
+    "lab_technician": (
+        frozenset({"Patient", "ServiceRequest", "Specimen", "Observation", "DiagnosticReport", "Task"}),
+        frozenset({"Specimen", "Observation", "DiagnosticReport", "Task"}),
+    ),
+    "radiologist": (
+        frozenset({"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Observation",
+                   "AllergyIntolerance", "Condition", "Procedure", "Media", "DocumentReference"}),
+        frozenset({"ImagingStudy", "DiagnosticReport", "Observation", "Media"}),
+    ),
+}
+CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
+CONSENT_SCOPE_PRIVACY = "patient-privacy"
+CONSENT_CATEGORY_SYSTEM = "https://smartcare.example/fhir/CodeSystem/consent-category"
+PROXY_ACCESS = "proxy-access"
+REGIONAL_SHARING = "regional-sharing"
 
 
 class AccessDenied(Exception):
@@ -37,11 +90,20 @@ class AccessDenied(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PatientReach:
-    """Whose records a caller may reach: listed patients, patients of organisations, a practitioner's patients."""
+    """Whose records a caller may reach, and which senders' records need the patient's consent.
+
+    The patients in reach are the union of every part; fhir/access.py resolves each part in SQL.
+    """
 
     patients: frozenset[str] = field(default_factory=frozenset)  # patient ids
-    organizations: frozenset[str] = field(default_factory=frozenset)  # organisation ids
-    practitioner: str | None = None  # practitioner id whose encounters count as care relationships
+    organizations: frozenset[str] = field(default_factory=frozenset)  # patients managed by these organisations
+    practitioner: str | None = None  # practitioner id whose care relationships count
+    related_person: str | None = None  # RelatedPerson id: the patients who consented to this proxy
+    grantee: str | None = None  # user id whose unexpired break-the-glass grants count
+    # Records another sender than own_source sent are in reach only with the patient's
+    # regional-sharing consent or a grant (staff); otherwise every record of a patient in reach is.
+    consent_for_others: bool = False
+    own_source: str | None = None  # e.g. "Organization/org-a", as in meta.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +120,10 @@ def _ref_id(reference: str | None, res_type: str) -> str | None:
     return None
 
 
+def _role_list(roles: frozenset[str]) -> str:
+    return ", ".join(sorted(r.replace("_", " ") for r in roles)) or "caller"
+
+
 def _check_scopes(ctx: AccessContext, interaction: str, res_type: str) -> None:
     scopes = ctx.scopes
     if scopes is None:
@@ -70,6 +136,41 @@ def _check_scopes(ctx: AccessContext, interaction: str, res_type: str) -> None:
         contexts = ("user",)
     if not any(scopes.permits(c, interaction, res_type) for c in contexts):
         raise AccessDenied(f"The token's scopes do not allow {interaction} on {res_type}")
+
+
+def _check_work_needs(roles: frozenset[str], interaction: str, res_type: str) -> None:
+    """Refuse personal types a clinician's work does not need (doctors and nurses need them all)."""
+    if roles & WHOLE_RECORD_ROLES:
+        return
+    needs = [WORK_NEEDS[r] for r in sorted(roles & WORK_NEEDS.keys())]
+    if interaction in READ_INTERACTIONS:
+        if not any(res_type in reads for reads, _ in needs):
+            raise AccessDenied(f"A {_role_list(roles)}'s work does not need {res_type} records")
+    elif not any(res_type in writes for _, writes in needs):
+        raise AccessDenied(f"A {_role_list(roles)} may read but not write {res_type} records"
+                           if any(res_type in reads for reads, _ in needs)
+                           else f"A {_role_list(roles)}'s work does not need {res_type} records")
+
+
+def patient_reach(ctx: AccessContext) -> PatientReach:
+    """Whose personal records a signed-in user's role reaches; AccessDenied for roles that see none."""
+    roles = ctx.roles
+    if "caregiver" in roles:
+        return PatientReach(related_person=_ref_id(ctx.fhir_user, "RelatedPerson"))
+    if "patient" in roles:
+        own = _ref_id(ctx.patient, "Patient") or _ref_id(ctx.fhir_user, "Patient")
+        return PatientReach(patients=frozenset({own} if own else ()))
+    organization = _ref_id(ctx.organization, "Organization")
+    staff = dict(
+        organizations=frozenset({organization} if organization else ()),
+        consent_for_others=True,
+        own_source=f"Organization/{organization}" if organization else None,
+    )
+    if roles & CLINICAL_ROLES:
+        return PatientReach(practitioner=_ref_id(ctx.fhir_user, "Practitioner"), grantee=ctx.subject, **staff)
+    if "hospital_admin" in roles:
+        return PatientReach(**staff)
+    raise AccessDenied(f"The {_role_list(roles)} role does not see identified patient records")
 
 
 def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: bool) -> Decision:
@@ -88,21 +189,11 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
             return Decision(reach=None)
         raise AccessDenied(f"Only administrators change {res_type} records")
     if roles & PATIENT_ROLES:
-        own = _ref_id(ctx.patient, "Patient") or _ref_id(ctx.fhir_user, "Patient")
         if res_type == "Patient" and interaction in ("create", "delete"):
-            raise AccessDenied("Patients cannot create or delete patient records")
-        return Decision(reach=PatientReach(patients=frozenset({own} if own else ())))
-    organization = _ref_id(ctx.organization, "Organization")
-    if roles & CLINICAL_ROLES:
-        return Decision(
-            reach=PatientReach(
-                organizations=frozenset({organization} if organization else ()),
-                practitioner=_ref_id(ctx.fhir_user, "Practitioner"),
-            )
-        )
-    if "hospital_admin" in roles:
-        return Decision(reach=PatientReach(organizations=frozenset({organization} if organization else ())))
-    raise AccessDenied(f"The {', '.join(sorted(roles)) or 'caller'} role does not see identified patient records")
+            raise AccessDenied("Patients and caregivers cannot create or delete patient records")
+    elif roles & CLINICAL_ROLES:
+        _check_work_needs(roles, interaction, res_type)
+    return Decision(reach=patient_reach(ctx))
 
 
 # Who may open each part of the web and app surfaces. A surface is a class of routes: every page
@@ -148,3 +239,24 @@ def decide_dataset(ctx: AccessContext, dataset: str) -> None:
         raise AccessDenied(f"Unknown dataset {dataset}")
     if not ctx.roles & allowed:
         raise AccessDenied(f"The {', '.join(sorted(ctx.roles)) or ctx.kind} role cannot have {dataset} data")
+
+
+# What a hospital administrator may register for their own organisation: devices that send readings.
+# System clients reach every patient, so only a regional administrator registers those.
+HOSPITAL_CLIENT_KINDS = frozenset({"device"})
+HOSPITAL_DEVICE_SCOPES = frozenset({"system/Observation.c", "system/Device.r", "system/Device.rs"})
+
+
+def decide_client_admin(ctx: AccessContext, *, kind: str, scopes: list[str], organization: str | None) -> None:
+    """Allow ctx to register (or disable) a client of kind with scopes for organization, or raise AccessDenied."""
+    if "regional_admin" in ctx.roles:
+        return
+    if "hospital_admin" not in ctx.roles:
+        raise AccessDenied("Only administrators manage apps and devices")
+    if organization is None or organization != ctx.organization:
+        raise AccessDenied("Hospital administrators manage only their own organisation's devices")
+    if kind not in HOSPITAL_CLIENT_KINDS:
+        raise AccessDenied("Only a regional administrator registers systems and apps")
+    beyond = sorted(set(scopes) - HOSPITAL_DEVICE_SCOPES)
+    if beyond:
+        raise AccessDenied(f"A hospital's device may not hold {', '.join(beyond)}")
