@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 10 * 1024 * 1024
     default_page_size: int = 20
     max_page_size: int = 1000
+    # How verification codes reach people: "log" (development: the code goes to the log) or a registered channel.
+    verification_channel: str = "log"
 
     @property
     def public_base_url(self) -> str:

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("expires", sa.String(length=32), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("consumed", sa.String(length=32), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_verification_code_address", "verification_code", ["address", "purpose"])
