@@ -1,0 +1,1 @@
+"""Research: de-identified extracts of the region's records for researchers."""
