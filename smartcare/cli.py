@@ -101,7 +101,7 @@ def _print_demo_accounts() -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"\nDemo accounts (password [bold]{DEMO_PASSWORD}[/]):")
     for a in accounts:
-        console.print(f"  [bold]{a.username}[/]  {a.description}  ({a.fhir_ref})")
+        console.print(f"  [bold]{a.username}[/]  {a.description}" + (f"  ({a.fhir_ref})" if a.fhir_ref else ""))
     if accounts:
         console.print(
             f"Get a token for the FHIR API:\n  curl -d grant_type=password -d client_id={app_id} "

@@ -1,4 +1,4 @@
-"""Sign-in accounts for the demo region: a family doctor, a hospital doctor, a patient and an app client."""
+"""Sign-in accounts for the demo region: doctors, a patient, administrators, officers and an app client."""
 
 from dataclasses import dataclass
 
@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.interactions import dispatch
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import clients, users
+from smartcare.platform.security import clients, policy, users
 from smartcare.platform.security.context import SYSTEM
 
 # Published in the README and printed at start-up: these accounts exist only in demo databases.
@@ -21,7 +21,7 @@ class DemoAccount:
 
     username: str
     role: str
-    fhir_ref: str
+    fhir_ref: str | None
     description: str
 
 
@@ -37,6 +37,30 @@ def _doctor_at(conn, organization: str) -> tuple[str, str] | None:
     if role is None:
         return None
     return role["practitioner"]["reference"], organization
+
+
+def _parent_of(conn, child_id: str) -> str:
+    """A parent (RelatedPerson) of the child with a proxy-access Consent, created once; its reference."""
+    rp_id, consent_id = f"rp-parent-{child_id}", f"consent-proxy-{child_id}"
+    role = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PRN",
+                        "display": "parent"}]}
+    parent = {"resourceType": "RelatedPerson", "id": rp_id, "active": True,
+              "patient": {"reference": f"Patient/{child_id}"}, "relationship": [role],
+              "name": [{"family": "林", "given": ["静"]}]}
+    consent = {
+        "resourceType": "Consent", "id": consent_id, "status": "active",
+        "scope": {"coding": [{"system": policy.CONSENT_SCOPE_SYSTEM, "code": policy.CONSENT_SCOPE_PRIVACY}]},
+        "category": [{"coding": [{"system": policy.CONSENT_CATEGORY_SYSTEM, "code": policy.PROXY_ACCESS}]}],
+        "patient": {"reference": f"Patient/{child_id}"},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": {"type": "permit", "actor": [{"role": role, "reference": {"reference": f"RelatedPerson/{rp_id}"}}]},
+    }
+    for resource in (parent, consent):
+        if _first(conn, resource["resourceType"], [("_id", resource["id"])]) is not None:
+            continue
+        dispatch(conn, SYSTEM, FhirRequest(method="PUT", path=f"{resource['resourceType']}/{resource['id']}",
+                                           body=resource))
+    return f"RelatedPerson/{rp_id}"
 
 
 def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
@@ -57,6 +81,17 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         patient = _first(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))
+        child = _first(conn, "Patient", [("organization", "Organization/org-chc-1"), ("birthdate", "ge2015-01-01")])
+        if child:
+            wanted.append(("carer.demo", "caregiver", _parent_of(conn, child["id"]), None,
+                           "parent and caregiver of a child resident"))
+        wanted += [
+            ("admin.demo", "hospital_admin", None, "Organization/org-hosp-1",
+             "hospital administrator, Riverside City First Hospital"),
+            ("region.demo", "regional_admin", None, None, "regional administrator"),
+            ("cdc.demo", "public_health_officer", None, None, "public health officer"),
+            ("research.demo", "researcher", None, None, "researcher (de-identified data only)"),
+        ]
         for username, role, ref, org, description in wanted:
             if users.get_by_username(conn, username=username) is None:
                 users.create_user(conn, username=username, password=DEMO_PASSWORD, role=role, fhir_ref=ref,

@@ -9,16 +9,22 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     accounts, app_id = ensure_demo_accounts(engine)
     again, same_app = ensure_demo_accounts(engine)
     assert [a.username for a in again] == [a.username for a in accounts] and same_app == app_id
-    assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo"}
+    assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo", "carer.demo", "admin.demo",
+                                              "region.demo", "cdc.demo", "research.demo"}
     seen = {}
     for account in accounts:
         r = client.post("/auth/token", data={"grant_type": "password", "client_id": app_id,
                                              "username": account.username, "password": DEMO_PASSWORD})
         assert r.status_code == 200, r.text
         token = r.json()["access_token"]
-        bundle = client.get("/fhir/Patient?_total=accurate", headers={"Authorization": f"Bearer {token}"}).json()
-        seen[account.username] = bundle["total"]
+        found = client.get("/fhir/Patient?_total=accurate", headers={"Authorization": f"Bearer {token}"})
+        seen[account.username] = found.json()["total"] if found.status_code == 200 else found.status_code
     everyone = client.get("/fhir/Patient?_total=accurate").json()["total"]
     assert seen["patient.demo"] == 1
+    assert seen["carer.demo"] == 1  # the child whose parent they are
     assert 0 < seen["doctor.demo"] < everyone
     assert 0 < seen["gp.demo"] < everyone
+    managed = client.get("/fhir/Patient?organization=Organization/org-hosp-1&_total=accurate").json()["total"]
+    assert seen["admin.demo"] == managed
+    # Regional administrators, officers and researchers see no identified records through the FHIR API.
+    assert seen["region.demo"] == seen["cdc.demo"] == seen["research.demo"] == 403

@@ -31,6 +31,10 @@ def test_sign_in_and_out_in_chinese(page, e2e_engine):
 
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    # A doctor lands on the workstation, in the language saved with the account.
+    page.wait_for_url("**/workstation")
+    assert page.locator("h1").inner_text() == "医生工作站"
+    page.get_by_role("link", name="我的账户").click()
     page.wait_for_url("**/account")
     assert page.evaluate("document.documentElement.lang") == "zh-Hans"
     assert page.locator("h1").inner_text() == "我的账户"

@@ -19,6 +19,8 @@ Event codes (FHIR R4 AuditEvent, IHE ATNA / DICOM PS3.15):
   "Login" or 110123 "Logout" (a failed login is a Login with a failure outcome).
 - break-the-glass: type DICOM 110113 "Security Alert", subtype DICOM 110127 "Emergency Override
   Started", purposeOfEvent v3 ActReason BTG (plus the purpose given, e.g. ETREAT).
+- signup, password-reset: type DICOM 110113 "Security Alert", subtype DICOM 110137 "User Security
+  Attributes Changed" (an account made by its owner and linked to a Patient; a password reset).
 Subtypes that are not REST interactions also carry SmartCare's own subtype code, so the indexed
 `subtype` column can be re-derived from the event (verify checks every column against it).
 """
@@ -84,6 +86,23 @@ _OTHER = {
         {"system": DICOM, "code": "110113", "display": "Security Alert"},
         [{"system": DICOM, "code": "110132", "display": "Use of Restricted Function"}],
         {"E", "R", "C", "U", "D"},
+    ),
+    # Apps, devices and other security settings registered, changed or disabled by an administrator.
+    "security-config": (
+        {"system": DICOM, "code": "110113", "display": "Security Alert"},
+        [{"system": DICOM, "code": "110129", "display": "Security Configuration"}],
+        {"C", "U", "D", "E"},
+    ),
+    # A person made their own account (linked to a Patient) or reset their password with a code.
+    "signup": (
+        {"system": DICOM, "code": "110113", "display": "Security Alert"},
+        [{"system": DICOM, "code": "110137", "display": "User Security Attributes Changed"}],
+        {"C"},
+    ),
+    "password-reset": (
+        {"system": DICOM, "code": "110113", "display": "Security Alert"},
+        [{"system": DICOM, "code": "110137", "display": "User Security Attributes Changed"}],
+        {"U"},
     ),
 }
 SUBTYPES = frozenset(_REST_ACTIONS) | frozenset(_OTHER)
@@ -396,11 +415,22 @@ def _entry_problem(row: sa.Row, expected: int, prev_hash: str) -> str | None:
 def events_for_patient(
     conn: Connection, patient_ref: str, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """The entries about one patient, newest first: who opened their record, when and why."""
+    """The entries about one patient, newest first: who opened their record, when and why.
+
+    Each entry's "purpose" is its first purpose of use (e.g. "BTG" for break-the-glass access), or None.
+    """
     if not _PATIENT_REF.fullmatch(patient_ref):
         raise AuditError(f"{patient_ref[:80]!r} is not a Patient reference like 'Patient/123'")
     query = sa.select(audit_log).where(audit_log.c.patient == patient_ref)
-    return _page(conn, query, limit, offset)
+    return [{**entry, "purpose": _purpose_of(entry["event"])} for entry in _page(conn, query, limit, offset)]
+
+
+def _purpose_of(event: dict[str, Any]) -> str | None:
+    for purpose in event.get("purposeOfEvent", []):
+        for coding in purpose.get("coding", []):
+            if coding.get("system") == ACT_REASON:
+                return coding.get("code")
+    return None
 
 
 def search(

@@ -393,6 +393,18 @@ def enable_totp(conn: Connection, *, user_id: str) -> str:
     return secret
 
 
+def current_totp_matches(conn: Connection, *, user_id: str, code: str) -> bool:
+    """True when code is a current one-time code of the account's active second factor."""
+    row = _row(conn, user_account.c.id == user_id)
+    if row is None or row.totp_secret is None:
+        return False
+    try:
+        secret = sealing.unseal(row.totp_secret, bound_to=_totp_binding(user_id))
+    except sealing.SealBroken:
+        return False
+    return totp.matching_step(secret, code.strip()[:16], at=clock.now()) is not None
+
+
 def disable_totp(conn: Connection, *, user_id: str) -> User:
     """Switch the second factor off (after the caller has checked who is asking)."""
     return _update(conn, user_id, totp_secret=None, totp_pending=None, totp_last_step=None)

@@ -4,11 +4,19 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
+from smartcare.platform.security.break_glass_api import router as break_glass_router
 from smartcare.platform.security.oauth import router as oauth_router
 from smartcare.platform.web.assets import mount_assets
 from smartcare.platform.web.auth_pages import router as auth_router
+from smartcare.platform.web.console_pages import router as console_router
 from smartcare.platform.web.guard import install_guard
+from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
+from smartcare.platform.web.signup_pages import router as signup_router
+from smartcare.regional.public_health.api import router as public_health_api_router
+from smartcare.regional.public_health.views import router as public_health_pages_router
+from smartcare.regional.research.api import router as research_api_router
+from smartcare.regional.research.views import router as research_pages_router
 
 
 def create_app() -> FastAPI:
@@ -16,9 +24,17 @@ def create_app() -> FastAPI:
     app = FastAPI(title="SmartCare", version=__version__, description="Open smart medical care platform")
     app.include_router(fhir_router)
     app.include_router(oauth_router)
+    app.include_router(break_glass_router)
     install_pages(app)
     install_guard(app)
+    app.include_router(homes_router)
+    app.include_router(console_router)
     app.include_router(auth_router)
+    app.include_router(signup_router)
+    app.include_router(research_api_router)
+    app.include_router(research_pages_router)
+    app.include_router(public_health_api_router)
+    app.include_router(public_health_pages_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,6 +4,7 @@ import re
 import secrets
 from typing import Any
 
+import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
@@ -11,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.platform import audit, i18n
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import clients, users
+from smartcare.platform.security import clients, totp, users
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import guard, sessions
+from smartcare.platform.web.homes import home_path
 from smartcare.platform.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -38,9 +40,10 @@ def _secure(request: Request) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
+    """value when it is a path on this site; "" otherwise (the user's home page is used then)."""
     if value and len(value) <= _MAX_NEXT and _LOCAL_PATH.fullmatch(value):
         return value
-    return "/account"
+    return ""
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -122,7 +125,7 @@ async def login_submit(request: Request) -> Response:
         return _login_form(request, status_code=400, error=_refusal_code(exc), username=username,
                            next_path=next_path)
     session_id = await run_in_threadpool(_open_session, user, remote, request.cookies.get(sessions.COOKIE_NAME))
-    response = RedirectResponse(next_path, status_code=303, headers=_NO_STORE)
+    response = RedirectResponse(next_path or home_path(user.role.value), status_code=303, headers=_NO_STORE)
     secure = _secure(request)
     response.set_cookie(sessions.COOKIE_NAME, session_id, max_age=int(sessions.ABSOLUTE_LIFETIME.total_seconds()),
                         path="/", secure=secure, httponly=True, samesite="lax")
@@ -130,12 +133,6 @@ async def login_submit(request: Request) -> Response:
     # The language saved with the account follows the person to whichever browser they sign in on.
     response.set_cookie(i18n.COOKIE_NAME, user.locale, max_age=i18n.COOKIE_MAX_AGE, path="/", secure=secure,
                         samesite="lax")
-    return response
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    response = RedirectResponse("/login?next=/account", status_code=303, headers=_NO_STORE)
-    _clear_session_cookie(request, response)
     return response
 
 
@@ -172,34 +169,45 @@ def _record_views(conn: Connection, user: users.User) -> list[dict[str, Any]] | 
             "who": entry["agent"].split("/", 1)[-1],
             "subtype": entry["subtype"],
             "refused": entry["outcome"] != "0",
+            "emergency": entry.get("purpose") == "BTG",
+            "reason": next((p.get("text") for p in entry["event"].get("purposeOfEvent", []) if p.get("text")), None),
         }
         for entry in audit.events_for_patient(conn, user.fhir_ref, limit=RECORD_VIEWS)
     ]
 
 
+def _second_factor(conn: Connection, user: users.User) -> dict[str, Any] | None:
+    """For staff: whether two-step sign-in is on, and the secret and QR code of an enrolment in progress."""
+    if user.role not in users.STAFF_ROLES:
+        return None
+    pending = None if user.totp_enabled else users.pending_totp_secret(conn, user_id=user.id)
+    if pending is None:
+        return {"enabled": user.totp_enabled, "pending": None}
+    uri = totp.provisioning_uri(pending, user.username)
+    # The QR code is drawn here as SVG from the otpauth URI; no image leaves the server.
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    spaced = " ".join(pending[i:i + 4] for i in range(0, len(pending), 4))
+    return {"enabled": False, "pending": spaced, "qr_svg": qr_svg}
+
+
 def _account_page(
     request: Request, conn: Connection, session: sessions.Session, user: users.User, *,
-    status_code: int = 200, error: str | None = None,
+    status_code: int = 200, error: str | None = None, notice: str | None = None,
 ) -> HTMLResponse:
     request.state.csrf_token = session.csrf_token
-    response = render(request, "account.html", status_code=status_code, error=error, user=user,
-                      sign_ins=_recent_sign_ins(conn, user), record_views=_record_views(conn, user))
+    response = render(request, "account.html", status_code=status_code, error=error, notice=notice, user=user,
+                      sign_ins=_recent_sign_ins(conn, user), record_views=_record_views(conn, user),
+                      second_factor=_second_factor(conn, user))
     response.headers.update(_NO_STORE)
     return response
 
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request) -> Response:
-    """Who is signed in, their language, their recent sign-ins, and the ways to sign out."""
+    """Who is signed in, their language, their recent sign-ins, two-step sign-in and the ways to sign out."""
     with unit_of_work() as conn:
-        found = guard.signed_in(conn, request)
-        if found is None:
-            return _to_login(request)
-        session, user = found
-        chosen = i18n.supported_locale(request.query_params.get("lang"))
-        if chosen is not None and chosen != user.locale:
-            user = users.set_locale(conn, user_id=user.id, locale=chosen)
-        return _account_page(request, conn, session, user)
+        v = guard.visitor(conn, request, "account")
+        return _account_page(request, conn, v.session, v.user)
 
 
 def _sign_out(request: Request, token: str | None, *, everywhere: bool) -> Response:
@@ -238,3 +246,41 @@ async def logout_everywhere(request: Request) -> Response:
     """Sign out in every browser and revoke the account's refresh tokens; CSRF-checked like /logout."""
     token = await _csrf_token_sent(request)
     return await run_in_threadpool(_sign_out, request, token, everywhere=True)
+
+
+_TOTP_NOTICES = {"start": "totp-started", "confirm": "totp-on", "off": "totp-off"}
+
+
+def _second_factor_change(request: Request, step: str, form: dict[str, str]) -> Response:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "account")
+        if step not in _TOTP_NOTICES:
+            return RedirectResponse("/account", status_code=303, headers=_NO_STORE)
+        if not guard.same_token(v.session.csrf_token, form.get("csrf_token")):
+            return _account_page(request, conn, v.session, v.user, status_code=403, error="csrf")
+        if v.user.role not in users.STAFF_ROLES:
+            return _account_page(request, conn, v.session, v.user, status_code=403, error="totp-staff")
+        code = form.get("totp", "").strip()[:_MAX_TOTP]
+        if step == "start":
+            users.begin_totp_enrolment(conn, user_id=v.user.id)
+        elif step == "confirm":
+            try:
+                users.confirm_totp_enrolment(conn, user_id=v.user.id, code=code)
+            except users.TotpEnrolmentError:
+                return _account_page(request, conn, v.session, v.user, status_code=400, error="totp-code")
+        else:
+            if not v.user.totp_enabled or not users.current_totp_matches(conn, user_id=v.user.id, code=code):
+                return _account_page(request, conn, v.session, v.user, status_code=400, error="totp-code")
+            users.disable_totp(conn, user_id=v.user.id)
+        if step != "start":
+            audit.record(conn, ctx=v.ctx, action="U", subtype="security-config",
+                         description="two-step sign-in switched " + ("on" if step == "confirm" else "off"))
+        user = users.get_user(conn, user_id=v.user.id)
+        return _account_page(request, conn, v.session, user, notice=_TOTP_NOTICES[step])
+
+
+@router.post("/account/two-step/{step}")
+async def second_factor(request: Request, step: str) -> Response:
+    """Set up two-step sign-in (start, then confirm with a first code) or switch it off with a current code."""
+    form = await _form(request)
+    return await run_in_threadpool(_second_factor_change, request, step, form)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
 
-from smartcare.platform import audit
+from smartcare.platform import audit, i18n
+from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import AccessDenied, decide_surface
@@ -30,7 +32,16 @@ class SignInRequired(Exception):
 
 
 class SurfaceForbidden(Exception):
-    """The policy refused this caller the surface."""
+    """The policy refused this caller the surface (or a form's CSRF token was wrong: reason "csrf").
+
+    The refusal is audited by the handler, in its own transaction, because the request's own
+    transaction is rolled back by the exception.
+    """
+
+    def __init__(self, reason: str, *, ctx: AccessContext | None = None, surface: str | None = None):
+        super().__init__(reason)
+        self.ctx = ctx
+        self.surface = surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +78,10 @@ def signed_in(conn: Connection, request: Request) -> tuple[sessions.Session, use
     return session, user
 
 
-def _refuse(conn: Connection, ctx: AccessContext, request: Request, surface: str, reason: str) -> None:
-    audit.record(conn, ctx=ctx, action="E", subtype="access-refused", outcome="4",
-                 description=f"{request.method} {request.url.path[:120]} ({surface}): {reason}"[:200])
+def _audit_refusal(ctx: AccessContext, method: str, path: str, surface: str, reason: str) -> None:
+    with unit_of_work() as conn:
+        audit.record(conn, ctx=ctx, action="E", subtype="access-refused", outcome="4",
+                     description=f"{method} {path[:120]} ({surface}): {reason}"[:200])
 
 
 def visitor(conn: Connection, request: Request, surface: str) -> Visitor:
@@ -85,8 +97,11 @@ def visitor(conn: Connection, request: Request, surface: str) -> Visitor:
     try:
         decide_surface(ctx, surface)
     except AccessDenied as exc:
-        _refuse(conn, ctx, request, surface, str(exc))
-        raise SurfaceForbidden(str(exc)) from exc
+        raise SurfaceForbidden(str(exc), ctx=ctx, surface=surface) from exc
+    # A language chosen on any page is kept with the account, so it follows the person to other browsers.
+    chosen = i18n.supported_locale(request.query_params.get("lang"))
+    if chosen is not None and chosen != user.locale:
+        user = users.set_locale(conn, user_id=user.id, locale=chosen)
     request.state.csrf_token = session.csrf_token
     request.state.visitor_role = user.role.value
     return Visitor(session=session, user=user, ctx=ctx)
@@ -128,8 +143,7 @@ def api_caller(conn: Connection, request: Request, surface: str) -> AccessContex
     try:
         decide_surface(ctx, surface)
     except AccessDenied as exc:
-        _refuse(conn, ctx, request, surface, str(exc))
-        raise SurfaceForbidden(str(exc)) from exc
+        raise SurfaceForbidden(str(exc), ctx=ctx, surface=surface) from exc
     return ctx
 
 
@@ -150,6 +164,8 @@ async def _api_unauthenticated(request: Request, exc: Exception) -> Response:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     reason = str(exc)
+    if isinstance(exc, SurfaceForbidden) and exc.ctx is not None:
+        await run_in_threadpool(_audit_refusal, exc.ctx, request.method, request.url.path, exc.surface or "", reason)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": "forbidden", "message": reason}, status_code=403, headers=NO_STORE)
     response = render(request, "403.html", status_code=403, csrf_failed=reason == "csrf")

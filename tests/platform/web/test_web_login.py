@@ -65,9 +65,9 @@ def account_csrf(web: TestClient) -> str:
     return form_token(page)
 
 
-def test_signing_in_sets_a_new_httponly_session_cookie_and_opens_the_account_page(web, alice):
+def test_signing_in_sets_a_new_httponly_session_cookie_and_opens_the_role_home(web, alice):
     done = sign_in(web)
-    assert done.status_code == 303 and done.headers["location"] == "/account"
+    assert done.status_code == 303 and done.headers["location"] == "/workstation"
     cookie = session_cookie_header(done)
     assert cookie is not None
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
@@ -230,7 +230,7 @@ def test_hostile_usernames_are_refused_generically_and_escaped(web, alice):
 
 def test_only_local_paths_are_followed_after_sign_in(web, alice):
     for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        assert sign_in(web, next=hostile).headers["location"] == "/account"
+        assert sign_in(web, next=hostile).headers["location"] == "/workstation"
     assert sign_in(web, next="/account").headers["location"] == "/account"
 
 
@@ -289,3 +289,40 @@ def test_a_patient_sees_who_opened_their_record(web, engine, client):
 def test_staff_accounts_have_no_record_views_section(web, alice):
     sign_in(web)
     assert 'id="record-views-title"' not in web.get("/account").text
+
+
+def test_staff_set_up_two_step_sign_in_with_a_first_code_and_then_need_it(web, alice, fixed_clock):
+    from smartcare.platform.security import totp
+
+    sign_in(web)
+    token = account_csrf(web)
+    started = web.post("/account/two-step/start", data={"csrf_token": token})
+    assert started.status_code == 200 and "<svg" in started.text
+    key = re.search(r"Key: <code>([A-Z2-7 ]+)</code>", started.text).group(1).replace(" ", "")
+    wrong = web.post("/account/two-step/confirm", data={"csrf_token": token, "totp": "000000"
+                     if totp.totp_at(key, clock.now()) != "000000" else "111111"})
+    assert wrong.status_code == 400 and "That code does not match" in wrong.text
+    done = web.post("/account/two-step/confirm", data={"csrf_token": token, "totp": totp.totp_at(key, clock.now())})
+    assert done.status_code == 200 and "Two-step sign-in is on." in done.text
+    web.post("/logout", data={"csrf_token": token})
+    fixed_clock[0] += timedelta(seconds=30)
+    needs_code = sign_in(web)
+    assert needs_code.status_code == 400 and 'name="totp"' in needs_code.text
+    assert sign_in(web, totp=totp.totp_at(key, clock.now())).status_code == 303
+    with unit_of_work() as conn:
+        changes = audit.search(conn, agent=f"user/{USERNAME}", subtype="security-config")
+    assert [c["event"]["outcomeDesc"] for c in changes] == ["two-step sign-in switched on"]
+
+
+def test_two_step_sign_in_needs_the_forms_csrf_token(web, alice):
+    sign_in(web)
+    refused = web.post("/account/two-step/start", data={"csrf_token": "forged"})
+    assert refused.status_code == 403 and BAD_FORM in refused.text
+    assert "Set up two-step sign-in" in web.get("/account").text
+
+
+def test_patients_are_not_offered_two_step_sign_in(web, engine):
+    with unit_of_work(engine) as conn:
+        users.create_user(conn, username="pat.li", password=PASSWORD, role="patient", fhir_ref="Patient/p1")
+    sign_in(web, username="pat.li")
+    assert "Two-step sign-in" not in web.get("/account").text

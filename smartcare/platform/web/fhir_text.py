@@ -1,0 +1,68 @@
+"""FHIR resources as short text for pages: a person's name, an observation's value, a date."""
+
+from typing import Any
+
+
+def person_name(resource: dict[str, Any]) -> str:
+    """The name a person goes by: the official name's text, else family and given names."""
+    names = resource.get("name") or []
+    chosen = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
+    if chosen.get("text"):
+        return chosen["text"]
+    family = chosen.get("family", "")
+    given = " ".join(chosen.get("given", []))
+    # Chinese names are written family name first, without a space.
+    if family and any("\u4e00" <= ch <= "\u9fff" for ch in family + given):
+        return family + given.replace(" ", "")
+    return " ".join(part for part in (given, family) if part) or resource.get("id", "")
+
+
+def concept_text(concept: dict[str, Any] | None) -> str:
+    """A CodeableConcept as words: its text, else the first coding's display, else its code."""
+    if not concept:
+        return ""
+    if concept.get("text"):
+        return concept["text"]
+    for coding in concept.get("coding", []):
+        if coding.get("display"):
+            return coding["display"]
+    codings = concept.get("coding", [])
+    return codings[0].get("code", "") if codings else ""
+
+
+def _quantity(quantity: dict[str, Any]) -> str:
+    value = quantity.get("value")
+    if value is None:
+        return ""
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    unit = quantity.get("unit") or quantity.get("code") or ""
+    return f"{shown} {unit}".strip()
+
+
+def observation_value(observation: dict[str, Any]) -> str:
+    """An observation's result as written on a report: '72 /min', '120/80 mmHg', 'Positive'."""
+    if "valueQuantity" in observation:
+        return _quantity(observation["valueQuantity"])
+    if "valueCodeableConcept" in observation:
+        return concept_text(observation["valueCodeableConcept"])
+    for key in ("valueString", "valueBoolean", "valueInteger"):
+        if key in observation:
+            return str(observation[key])
+    components = [c.get("valueQuantity") for c in observation.get("component", []) if c.get("valueQuantity")]
+    if components:
+        units = {q.get("unit") or q.get("code") for q in components}
+        if len(units) == 1:
+            return "/".join(f"{q.get('value', '')}" for q in components) + f" {units.pop() or ''}".rstrip()
+        return ", ".join(_quantity(q) for q in components)
+    return ""
+
+
+def when(resource: dict[str, Any]) -> str:
+    """The clinically relevant date of a resource, as YYYY-MM-DD HH:MM (or as much as is known)."""
+    for key in ("effectiveDateTime", "issued", "start", "authoredOn", "recordedDate", "onsetDateTime"):
+        value = resource.get(key)
+        if isinstance(value, str):
+            return value[:16].replace("T", " ")
+    period = resource.get("effectivePeriod") or resource.get("period") or {}
+    start = period.get("start")
+    return start[:16].replace("T", " ") if isinstance(start, str) else ""

@@ -1,0 +1,223 @@
+"""The home page of each kind of user: the patient app, the clinician's workstation and the consoles.
+
+Every page asks the guard (and so the access policy) first, then reads records through the FHIR
+gateway as the signed-in person, so what a page shows is exactly what the policy lets them see and
+each read leaves its audit entry.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from smartcare.fhir import gateway
+from smartcare.fhir.errors import FhirError
+from smartcare.fhir.http import FhirRequest
+from smartcare.platform import audit, clock
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.security import break_glass, users
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import SURFACE_ROLES
+from smartcare.platform.web import fhir_text, guard
+from smartcare.platform.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+
+RECENT_RESULTS = 8
+UPCOMING = 5
+PATIENTS_SHOWN = 20
+_MAX_QUERY = 64
+# Where each role starts after signing in.
+_HOME_OF_ROLE = {
+    **{role: "/app" for role in SURFACE_ROLES["app"]},
+    **{role: "/workstation" for role in SURFACE_ROLES["workstation"]},
+    **{role: "/console" for role in SURFACE_ROLES["console"]},
+}
+
+
+def home_path(role: str) -> str:
+    """The page a user of role lands on after signing in."""
+    return _HOME_OF_ROLE.get(role, "/account")
+
+
+def _page(request: Request, template: str, **values: Any) -> HTMLResponse:
+    response = render(request, template, **values)
+    response.headers.update(guard.NO_STORE)
+    return response
+
+
+def _visitor(request: Request, surface: str) -> guard.Visitor:
+    with unit_of_work() as conn:
+        return guard.visitor(conn, request, surface)
+
+
+def _person_row(patient: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": patient.get("id"),
+        "name": fhir_text.person_name(patient),
+        "gender": patient.get("gender", ""),
+        "birth_date": patient.get("birthDate", ""),
+        "organization": (patient.get("managingOrganization") or {}).get("reference", ""),
+    }
+
+
+def _organization_name(ctx: AccessContext, reference: str) -> str:
+    """The name of a directory Organization (readable by everyone signed in), else the reference itself."""
+    if not reference.startswith("Organization/"):
+        return reference
+    try:
+        return gateway.read(ctx, reference).get("name") or reference
+    except FhirError:
+        return reference
+
+
+def _results(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
+    found = gateway.search(ctx, "Observation", [
+        ("subject", f"Patient/{patient_id}"), ("_sort", "-date"), ("_count", str(RECENT_RESULTS)),
+    ])
+    return [
+        {"what": fhir_text.concept_text(o.get("code")), "value": fhir_text.observation_value(o),
+         "when": fhir_text.when(o)[:10], "flag": fhir_text.concept_text((o.get("interpretation") or [None])[0])}
+        for o in found
+    ]
+
+
+def _appointments(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
+    today = clock.now().date().isoformat()
+    found = gateway.search(ctx, "Appointment", [
+        ("patient", f"Patient/{patient_id}"), ("date", f"ge{today}"), ("_sort", "date"), ("_count", str(UPCOMING)),
+    ])
+    return [
+        {"when": fhir_text.when(a), "what": fhir_text.concept_text((a.get("serviceType") or [None])[0])
+         or a.get("description", ""), "status": a.get("status", "")}
+        for a in found
+    ]
+
+
+def _app_home(request: Request) -> HTMLResponse:
+    v = _visitor(request, "app")
+    people = [_person_row(p) for p in gateway.search(v.ctx, "Patient", [("_count", str(PATIENTS_SHOWN))])]
+    wanted = request.query_params.get("person", "")
+    current = next((p for p in people if p["id"] == wanted), people[0] if people else None)
+    results = appointments = []
+    if current is not None:
+        current = {**current, "organization": _organization_name(v.ctx, current["organization"])}
+        results = _results(v.ctx, current["id"])
+        appointments = _appointments(v.ctx, current["id"])
+    return _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
+                 appointments=appointments)
+
+
+@router.get("/app", response_class=HTMLResponse)
+async def app_home(request: Request) -> HTMLResponse:
+    """The patient's (or caregiver's) home: whose record, the latest results, the next appointments."""
+    return await run_in_threadpool(_app_home, request)
+
+
+def _grants(conn, v: guard.Visitor) -> list[dict[str, Any]]:
+    return [
+        {"id": g.id, "patient": g.patient_id, "reason": g.reason,
+         "until": g.expires[:16].replace("T", " ") + " UTC"}
+        for g in break_glass.active_grants(conn, user_id=v.user.id)
+    ]
+
+
+def _workstation_home(request: Request, *, status_code: int = 200, glass: dict[str, Any] | None = None) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "workstation")
+        grants = _grants(conn, v)
+    query = request.query_params.get("q", "").strip()[:_MAX_QUERY]
+    params = [("_count", str(PATIENTS_SHOWN)), ("_total", "accurate")]
+    params += [("name", query)] if query else [("_sort", "-_lastUpdated")]
+    resp = gateway.serve(v.ctx, FhirRequest(method="GET", path="Patient", query=params))
+    bundle = resp.body or {}
+    patients = [_person_row(e["resource"]) for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+    response = _page(request, "home/workstation.html", user=v.user, patients=patients, total=bundle.get("total"),
+                     query=query, grants=grants, glass=glass or {})
+    response.status_code = status_code
+    return response
+
+
+@router.get("/workstation", response_class=HTMLResponse)
+async def workstation_home(request: Request) -> HTMLResponse:
+    """The clinician's home: the patients in their care, searchable by name, and emergency access."""
+    return await run_in_threadpool(_workstation_home, request)
+
+
+def _break_glass(request: Request, form: dict[str, str]) -> HTMLResponse:
+    glass = {"patient": form.get("patient", "")[:64], "reason": form.get("reason", "")[:500],
+             "minutes": form.get("minutes", "60")[:4]}
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "workstation")
+        guard.check_csrf(request, v, form.get("csrf_token"))
+        try:
+            minutes = int(glass["minutes"]) if glass["minutes"].isdigit() else 0
+            grant = break_glass.open_access(conn, ctx=v.ctx, patient_id=glass["patient"].strip(),
+                                            reason=glass["reason"], minutes=minutes)
+        except break_glass.BreakGlassError as exc:
+            failed = {**glass, "error": exc.problem}
+        else:
+            failed = None
+    if failed is not None:
+        return _workstation_home(request, status_code=400, glass=failed)
+    return _workstation_home(request, glass={"opened": grant.patient_id})
+
+
+@router.post("/workstation/break-glass", response_class=HTMLResponse)
+async def break_the_glass(request: Request) -> HTMLResponse:
+    """Open emergency access to a patient outside one's care: a reason is required, the access is limited in
+    time, flagged in the audit log and reported to the patient."""
+    raw = await request.form()
+    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    return await run_in_threadpool(_break_glass, request, form)
+
+
+def _close_glass(request: Request, grant_id: str, form: dict[str, str]) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "workstation")
+        guard.check_csrf(request, v, form.get("csrf_token"))
+        try:
+            break_glass.close_access(conn, ctx=v.ctx, grant_id=grant_id)
+        except break_glass.BreakGlassError as exc:
+            failed = {"error": exc.problem}
+        else:
+            failed = None
+    return _workstation_home(request, status_code=404 if failed else 200, glass=failed)
+
+
+@router.post("/workstation/break-glass/{grant_id}/close", response_class=HTMLResponse)
+async def close_glass(request: Request, grant_id: str) -> HTMLResponse:
+    """End an emergency access before it runs out."""
+    raw = await request.form()
+    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    return await run_in_threadpool(_close_glass, request, grant_id[:64], form)
+
+
+def _console_home(request: Request) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "console")
+        role = v.user.role.value
+        tiles = [surface for surface in ("console/audit", "console/clients", "console/public-health",
+                                         "console/research") if role in SURFACE_ROLES[surface]]
+        counts = None
+        refused = []
+        if "console/audit" in tiles:
+            counts = {}
+            for user in users.list_users(conn):
+                counts[user.role.value] = counts.get(user.role.value, 0) + 1
+            since = clock.now() - timedelta(days=1)
+            refused = [
+                {"shown": e["recorded"][:16].replace("T", " ") + " UTC", "agent": e["agent"], "subtype": e["subtype"],
+                 "patient": e["patient"] or ""}
+                for outcome in ("4", "8")
+                for e in audit.search(conn, outcome=outcome, since=since, limit=10)
+            ][:10]
+    return _page(request, "home/console.html", user=v.user, tiles=tiles, counts=counts, refused=refused)
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def console_home(request: Request) -> HTMLResponse:
+    """The console's home: the tools the administrator's or officer's role opens, and today's refusals."""
+    return await run_in_threadpool(_console_home, request)

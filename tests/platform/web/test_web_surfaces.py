@@ -1,0 +1,123 @@
+"""The authorisation matrix of the app's route classes: every role against every surface, and no route unguarded.
+
+FHIR interactions have their own matrix (tests/fhir/test_access.py); here each page or app route
+class (the patient app, the workstation, the consoles, the account) is opened by every role and by
+nobody, and every route the application has is checked to be either public by design or refused
+without a sign-in.
+"""
+
+import pytest
+
+from smartcare.platform import audit
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.web.app import create_app
+from tests.web_support import ROLE_LINKS, browser, make_user, sign_in
+
+SURFACE_PAGES = {
+    "account": "/account",
+    "app": "/app",
+    "workstation": "/workstation",
+    "console": "/console",
+    "console/audit": "/console/audit",
+    "console/clients": "/console/clients",
+}
+CLINICAL = {"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"}
+ADMINS = {"hospital_admin", "regional_admin"}
+ALLOWED = {
+    "account": set(ROLE_LINKS),
+    "app": {"patient", "caregiver"},
+    "workstation": CLINICAL,
+    "console": ADMINS | {"public_health_officer", "researcher"},
+    "console/audit": ADMINS,
+    "console/clients": ADMINS,
+}
+MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]
+
+# Routes anyone may open without signing in, and why.
+PUBLIC_ROUTES = {
+    "/": "the landing page",
+    "/healthz": "the load balancer's health check",
+    "/login": "the sign-in form",
+    "/logout": "signing out (CSRF-checked; does nothing without a session)",
+    "/logout-everywhere": "signing out everywhere (CSRF-checked; does nothing without a session)",
+    "/auth/token": "the OAuth2 token endpoint (authenticates the client itself)",
+    "/auth/introspect": "token introspection (authenticates the client itself)",
+    "/.well-known/smart-configuration": "SMART discovery, public by the SMART App Launch specification",
+    "/openapi.json": "the API description", "/docs": "the API documentation", "/redoc": "the API documentation",
+    "/docs/oauth2-redirect": "the API documentation",
+    "/signup": "patient self sign-up", "/signup/verify": "patient self sign-up",
+    "/password-reset": "password reset by verification code", "/password-reset/confirm": "password reset",
+}
+
+
+@pytest.mark.parametrize(("role", "surface"), MATRIX, ids=[f"{r}-{s}" for r, s in MATRIX])
+def test_each_role_opens_exactly_the_surfaces_the_policy_gives_it(engine, role, surface):
+    make_user(engine, role)
+    with browser() as web:
+        sign_in(web, role.replace("_", ".") + ".test")
+        page = web.get(SURFACE_PAGES[surface])
+    if role in ALLOWED[surface]:
+        assert page.status_code == 200, page.text[:300]
+        assert page.headers["cache-control"] == "no-store"
+    else:
+        assert page.status_code == 403
+        assert "Your account does not give you access to this page" in page.text
+
+
+def test_a_refused_page_is_recorded_in_the_audit_log(engine):
+    make_user(engine, "patient")
+    with browser() as web:
+        sign_in(web, "patient.test")
+        assert web.get("/console/audit").status_code == 403
+    with unit_of_work(engine) as conn:
+        refused = audit.search(conn, agent="user/patient.test", subtype="access-refused")
+    assert len(refused) == 1 and refused[0]["outcome"] == "4"
+    assert "/console/audit" in refused[0]["event"]["outcomeDesc"]
+
+
+@pytest.mark.parametrize("path", sorted(set(SURFACE_PAGES.values())))
+def test_nobody_signed_in_is_sent_to_sign_in_and_back(engine, path):
+    with browser() as web:
+        page = web.get(path)
+    assert page.status_code == 303 and page.headers["location"] == f"/login?next={path}"
+
+
+def _concrete(path: str) -> str:
+    return path.replace("{path}", "Patient").replace("{client_id}", "client-x").replace("{", "").replace("}", "")
+
+
+def _routes(routes, prefix: str = "") -> list[tuple[str, set[str]]]:
+    """(path, methods) of every route, looking inside included routers."""
+    found = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found += _routes(included.routes, prefix + (route.include_context.prefix or ""))
+        elif hasattr(route, "path"):
+            methods = set(getattr(route, "methods", None) or {"GET"}) - {"HEAD"}
+            found.append((prefix + route.path, methods))
+    return found
+
+
+def test_the_route_walk_sees_every_surface():
+    paths = {path for path, _ in _routes(create_app().routes)}
+    assert set(SURFACE_PAGES.values()) | {"/fhir/{path:path}", "/login"} <= paths
+
+
+def test_every_route_of_the_application_is_public_by_design_or_refuses_strangers(engine):
+    unguarded = []
+    with browser() as web:
+        for path, methods in _routes(create_app().routes):
+            if path in PUBLIC_ROUTES or path.startswith("/static") or path.startswith("/vendor"):
+                continue
+            if path.startswith("/fhir"):
+                # The FHIR API answers 401 without a token (except /fhir/metadata, checked in its own tests).
+                assert web.get("/fhir/Patient").status_code == 401
+                continue
+            for method in sorted(methods):
+                answer = web.request(method, _concrete(path), headers={"Accept": "text/html"})
+                refused = answer.status_code in (401, 403) or (
+                    answer.status_code == 303 and answer.headers["location"].startswith("/login"))
+                if not refused:
+                    unguarded.append(f"{method} {path} -> {answer.status_code}")
+    assert unguarded == [], "these routes answer strangers; guard them or list them in PUBLIC_ROUTES with a reason"
