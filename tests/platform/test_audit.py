@@ -385,3 +385,15 @@ def test_cli_search_prints_a_table_of_matching_entries(engine, monkeypatch):
     assert "user/dr.li" not in result.output
     assert "No audit entries match." in runner.invoke(audit_app, ["search", "--agent", "[bold]x"]).output
     assert runner.invoke(audit_app, ["search", "--outcome", "7"]).exit_code == 2
+
+
+def test_an_entry_names_the_persons_record_account_and_organisation(engine):
+    ctx = AccessContext(kind="user", name="dr.li", roles=frozenset({"doctor"}), organization="Organization/h1",
+                        subject="user-123", fhir_user="Practitioner/pr-9", remote_addr="10.0.0.7")
+    with unit_of_work(engine) as conn:
+        entry = record(conn, ctx=ctx, action="R", subtype="read", patient="Patient/p1", entities=["Observation/o1"])
+    requestor, organisation = entry["event"]["agent"]
+    assert requestor["who"] == {"display": "user/dr.li", "reference": "Practitioner/pr-9"}
+    assert requestor["altId"] == "user-123" and requestor["requestor"] is True
+    assert organisation["who"] == {"reference": "Organization/h1"} and organisation["requestor"] is False
+    assert [i for i in validate_resource(entry["event"]) if i.severity == "error"] == []

@@ -253,10 +253,21 @@ def build_event(
         event_type, standard, _ = _OTHER[subtype]
         subtypes = [*standard, {"system": SMARTCARE_SUBTYPE, "code": subtype, "display": subtype}]
     agent: dict[str, Any] = {"who": {"display": ctx.author}, "requestor": True}
+    # The record the person is (their Practitioner, Patient or RelatedPerson), and the account behind it.
+    if ctx.fhir_user and _RESOURCE_REF.fullmatch(ctx.fhir_user):
+        agent["who"]["reference"] = ctx.fhir_user
+    if ctx.subject:
+        agent["altId"] = ctx.subject[:64]
     if ctx.roles:
         agent["role"] = [{"text": role} for role in sorted(ctx.roles)]
     if remote_addr:
         agent["network"] = {"address": remote_addr, "type": _network_type(remote_addr)}
+    agents = [agent]
+    # The organisation the person acts for, as a second, non-requesting agent.
+    if ctx.organization and _RESOURCE_REF.fullmatch(ctx.organization):
+        agents.append({"who": {"reference": ctx.organization}, "requestor": False,
+                       "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleClass",
+                                            "code": "PROV", "display": "healthcare provider"}]}})
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(seq),
@@ -265,7 +276,7 @@ def build_event(
         "action": action,
         "recorded": recorded,
         "outcome": outcome,
-        "agent": [agent],
+        "agent": agents,
         "source": {
             "site": "SmartCare",
             "observer": {"display": "SmartCare"},
