@@ -12,7 +12,7 @@ from smartcare.platform import audit
 from smartcare.platform.audit.service import OUTCOMES, SUBTYPES, AuditError
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import clients
-from smartcare.platform.security.policy import AccessDenied, decide_client_admin
+from smartcare.platform.security.policy import HOSPITAL_CLIENT_KINDS, AccessDenied, decide_client_admin
 from smartcare.platform.security.scopes import InvalidScope, parse_scopes
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render
@@ -111,7 +111,8 @@ def _visible_clients(conn: Connection, v: guard.Visitor) -> list[clients.Client]
 def _clients_page(request: Request, conn: Connection, v: guard.Visitor, *, status_code: int = 200,
                   error: str | None = None, created: dict | None = None, form: dict | None = None) -> HTMLResponse:
     return _page(request, "console/clients.html", status_code=status_code, clients=_visible_clients(conn, v),
-                 error=error, created=created, form=form or {}, kinds=clients.CLIENT_KINDS,
+                 error=error, created=created, form=form or {},
+                 kinds=clients.CLIENT_KINDS if "regional_admin" in v.ctx.roles else tuple(HOSPITAL_CLIENT_KINDS),
                  regional="regional_admin" in v.ctx.roles, organization=v.ctx.organization)
 
 
