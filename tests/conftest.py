@@ -15,6 +15,7 @@ from tests.support import IN_CI
 # Tokens in tests are signed with a fixed key, so no key file is written into var/.
 os.environ.setdefault("SMARTCARE_TOKEN_KEY", "5c" * 32)
 os.environ.setdefault("SMARTCARE_FIELD_KEY", "3a" * 32)
+os.environ.setdefault("SMARTCARE_VERIFICATION_KEY", "7e" * 32)
 PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -108,3 +109,16 @@ def anonymous(engine) -> Iterator[TestClient]:
 
     with TestClient(create_app(), base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def now() -> Iterator[list]:
+    """A clock that stands still at now[0] (2 March 2026, 08:00 UTC) until a test moves it."""
+    from datetime import UTC, datetime
+
+    from smartcare.platform import clock
+
+    moment = [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]
+    clock.set_clock(lambda: moment[0])
+    yield moment
+    clock.set_clock(None)

@@ -46,11 +46,6 @@ def _safe_next(value: str | None) -> str:
     return ""
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 def _refusal_code(exc: users.AuthenticationError) -> str:
     if isinstance(exc, users.LoginThrottled):
         return "throttled"
@@ -109,7 +104,7 @@ def _open_session(user: users.User, remote: str | None, presented: str | None) -
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
     """Check a sign-in; on success open a new session and go on to the account page (or next)."""
-    form = await _form(request)
+    form = await guard.form_fields(request)
     username = form.get("username", "")
     next_path = _safe_next(form.get("next"))
     if not guard.same_token(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
@@ -230,7 +225,7 @@ def _sign_out(request: Request, token: str | None, *, everywhere: bool) -> Respo
 
 
 async def _csrf_token_sent(request: Request) -> str | None:
-    form = await _form(request)
+    form = await guard.form_fields(request)
     return form.get("csrf_token") or request.headers.get(CSRF_HEADER)
 
 
@@ -282,5 +277,5 @@ def _second_factor_change(request: Request, step: str, form: dict[str, str]) -> 
 @router.post("/account/two-step/{step}")
 async def second_factor(request: Request, step: str) -> Response:
     """Set up two-step sign-in (start, then confirm with a first code) or switch it off with a current code."""
-    form = await _form(request)
+    form = await guard.form_fields(request)
     return await run_in_threadpool(_second_factor_change, request, step, form)

@@ -96,9 +96,8 @@ def _verify(request: Request, token: str | None) -> HTMLResponse:
 @router.post("/console/audit/verify", response_class=HTMLResponse)
 async def verify_audit(request: Request) -> HTMLResponse:
     """Walk the hash chain and say whether the log is intact, or which entry was altered or removed."""
-    form = await request.form()
-    token = form.get("csrf_token")
-    return await run_in_threadpool(_verify, request, token if isinstance(token, str) else None)
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_verify, request, form.get("csrf_token"))
 
 
 def _visible_clients(conn: Connection, v: guard.Visitor) -> list[clients.Client]:
@@ -156,8 +155,7 @@ def _register(request: Request, form: dict[str, str]) -> Response:
 @router.post("/console/clients", response_class=HTMLResponse)
 async def register_client(request: Request) -> Response:
     """Register an app, system or device; its secret is shown once on the answer page."""
-    raw = await request.form()
-    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    form = await guard.form_fields(request)
     return await run_in_threadpool(_register, request, form)
 
 
@@ -182,6 +180,5 @@ def _disable(request: Request, client_id: str, form: dict[str, str]) -> Response
 @router.post("/console/clients/{client_id}/disable", response_class=HTMLResponse)
 async def disable_client(request: Request, client_id: str) -> Response:
     """Disable a client: it gets no new tokens."""
-    raw = await request.form()
-    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    form = await guard.form_fields(request)
     return await run_in_threadpool(_disable, request, client_id[:64], form)

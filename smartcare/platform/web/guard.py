@@ -107,6 +107,12 @@ def visitor(conn: Connection, request: Request, surface: str) -> Visitor:
     return Visitor(session=session, user=user, ctx=ctx)
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's text fields (uploaded files are not fields and are left out)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
 def check_csrf(request: Request, v: Visitor, token: str | None) -> None:
     """Refuse a state-changing form whose CSRF token is not this session's."""
     if not same_token(v.session.csrf_token, token):

@@ -169,8 +169,7 @@ def _break_glass(request: Request, form: dict[str, str]) -> HTMLResponse:
 async def break_the_glass(request: Request) -> HTMLResponse:
     """Open emergency access to a patient outside one's care: a reason is required, the access is limited in
     time, flagged in the audit log and reported to the patient."""
-    raw = await request.form()
-    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    form = await guard.form_fields(request)
     return await run_in_threadpool(_break_glass, request, form)
 
 
@@ -190,8 +189,7 @@ def _close_glass(request: Request, grant_id: str, form: dict[str, str]) -> HTMLR
 @router.post("/workstation/break-glass/{grant_id}/close", response_class=HTMLResponse)
 async def close_glass(request: Request, grant_id: str) -> HTMLResponse:
     """End an emergency access before it runs out."""
-    raw = await request.form()
-    form = {k: value for k, value in raw.items() if isinstance(value, str)}
+    form = await guard.form_fields(request)
     return await run_in_threadpool(_close_glass, request, grant_id[:64], form)
 
 

@@ -4,9 +4,8 @@ import json
 import logging
 import random
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from smartcare.demo import fhirtypes
 from smartcare.demo.identifiers import make_resident_id
 from smartcare.fhir import store
-from smartcare.platform import audit, clock
+from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import clients, signup, users, verification
 from smartcare.platform.security.context import SYSTEM
@@ -38,17 +37,6 @@ PASSWORD = "Quiet-Meadow-Lantern-58"
 CODE_LINE = re.compile(r"Verification code (\d{6}) for (\w+) to (\w+) (\S+)")
 
 
-@pytest.fixture(autouse=True)
-def _code_key(monkeypatch) -> None:
-    monkeypatch.setenv("SMARTCARE_VERIFICATION_KEY", "7e" * 32)
-
-
-@pytest.fixture
-def now() -> Iterator[list[datetime]]:
-    moment = [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield moment
-    clock.set_clock(None)
 
 
 @pytest.fixture

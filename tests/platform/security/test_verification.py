@@ -3,12 +3,11 @@
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import verification
 from smartcare.platform.security.verification import (
@@ -25,19 +24,6 @@ PHONE = "13812345678"
 CODE_LINE = re.compile(r"Verification code (\d{6}) for (\w+) to (\w+) (\S+)")
 
 
-@pytest.fixture(autouse=True)
-def _code_key(monkeypatch) -> None:
-    # A fixed key, so no key file is written into var/.
-    monkeypatch.setenv("SMARTCARE_VERIFICATION_KEY", "7e" * 32)
-
-
-@pytest.fixture
-def now() -> Iterator[list[datetime]]:
-    """A clock that stands still at now[0] until a test moves it."""
-    moment = [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield moment
-    clock.set_clock(None)
 
 
 @pytest.fixture

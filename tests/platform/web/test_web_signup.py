@@ -4,18 +4,18 @@ import html
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from smartcare.demo.identifiers import make_resident_id
 from smartcare.fhir import store
-from smartcare.platform import audit, clock
+from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import signup, users
 from smartcare.platform.security.context import SYSTEM
-from smartcare.platform.web.app import create_app
+from tests.web_support import browser, form_token
 
 BORN = date(1990, 2, 28)
 RESIDENT_ID = make_resident_id(address_code="330106", birth_date=BORN, sequence=457)
@@ -27,26 +27,11 @@ GOOD = {"phone": PHONE, "email": "", "resident_id": RESIDENT_ID, "family": "陈"
         "birth_date": BORN.isoformat()}
 
 
-@pytest.fixture(autouse=True)
-def _code_key(monkeypatch) -> None:
-    monkeypatch.setenv("SMARTCARE_VERIFICATION_KEY", "7e" * 32)
-
-
-@pytest.fixture
-def now() -> Iterator[list[datetime]]:
-    moment = [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield moment
-    clock.set_clock(None)
-
-
-def _browser() -> TestClient:
-    return TestClient(create_app(), base_url="http://testserver", follow_redirects=False)
 
 
 @pytest.fixture
 def web(engine) -> Iterator[TestClient]:
-    with _browser() as c:
+    with browser() as c:
         yield c
 
 
@@ -54,10 +39,6 @@ def web(engine) -> Iterator[TestClient]:
 def outbox(caplog):
     caplog.set_level(logging.WARNING, logger="smartcare.verification")
     return lambda: [m.group(1) for r in caplog.records if (m := CODE_LINE.search(r.getMessage()))]
-
-
-def form_token(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
 
 
 def main_text(page) -> str:
@@ -140,9 +121,9 @@ def test_a_sign_up_without_the_forms_token_does_nothing(web, outbox, token):
 
 
 def test_a_cross_site_post_without_the_cookie_does_nothing(engine, outbox):
-    with _browser() as attacker:
+    with browser() as attacker:
         token = form_token(attacker.get("/signup"))
-    with _browser() as victim:
+    with browser() as victim:
         refused = victim.post("/signup", data={**GOOD, "csrf_token": token})
     assert refused.status_code == 403 and outbox() == []
 
@@ -315,7 +296,7 @@ def test_a_reset_answers_the_same_whether_or_not_the_account_exists(engine, outb
     answers = []
     for identifier in ("zhao.lei", "nobody.here", "13600001111", "13600009999"):
         now[0] += timedelta(seconds=61)
-        with _browser() as web:
+        with browser() as web:
             asked = ask_reset(web, identifier)
             page = web.get(asked.headers["location"])
             wrong = confirm_reset(web, "000000")
@@ -326,10 +307,10 @@ def test_a_reset_answers_the_same_whether_or_not_the_account_exists(engine, outb
 
 
 def test_a_reset_changes_the_password_and_signs_out_everywhere(engine, outbox, member):
-    with _browser() as elsewhere:
+    with browser() as elsewhere:
         assert sign_in(elsewhere, "zhao.lei", PASSWORD).status_code == 303
         assert elsewhere.get("/account").status_code == 200
-        with _browser() as web:
+        with browser() as web:
             web.get("/password-reset?lang=zh-Hans")
             ask_reset(web, "zhao.lei")
             done = confirm_reset(web, outbox()[-1])
