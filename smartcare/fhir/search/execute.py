@@ -44,12 +44,16 @@ def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:
 
 def base_query(ctx: AccessContext, req: SearchRequest) -> sa.Select:
     """The filtered selection of fhir_resource rows the request matches (no order, no paging)."""
-    q = sa.select(R.c.pk).where(R.c.res_type == req.res_type, R.c.deleted.is_(False), *req.where)
+    limit = restriction(ctx, req.res_type, R)
+    # The policy's condition already names only rows of res_type (pks of that type's compartment
+    # members), so the type test is left to it: next to it, SQLite chose the res_type index and
+    # walked every row of the type instead of the few pks in reach.
+    q = sa.select(R.c.pk).where(R.c.deleted.is_(False), *req.where)
+    q = q.where(R.c.res_type == req.res_type) if limit is None else q.where(limit)
     pks = _index_pks(req)
     if pks is not None:
         q = q.where(R.c.pk.in_(pks))
-    limit = restriction(ctx, req.res_type, R)
-    return q.where(limit) if limit is not None else q
+    return q
 
 
 def _sort_key(req: SearchRequest, code: str, desc: bool) -> sa.ColumnElement:
@@ -136,22 +140,31 @@ def _page(conn: Connection, ctx: AccessContext, req: SearchRequest, rows: list, 
 
 
 def _fetch(conn: Connection, ctx: AccessContext, query: sa.Select, seen: set[int]) -> list[sa.Row]:
-    out = []
-    for row in conn.execute(query.limit(MAX_INCLUDED)):
-        if row.pk in seen:
-            continue
+    """The rows query finds that ctx may see and that are not already in the bundle.
+
+    The policy is asked once per resource type for all the candidate rows together, not row by row.
+    """
+    candidates = [row for row in conn.execute(query.limit(MAX_INCLUDED)) if row.pk not in seen]
+    allowed: set[int] = set()
+    by_type: dict[str, list[int]] = {}
+    for row in candidates:
+        by_type.setdefault(row.res_type, []).append(row.pk)
+    for res_type, pks in by_type.items():
         try:
-            limit = restriction(ctx, row.res_type, R)
+            limit = restriction(ctx, res_type, R)
         except (Forbidden, NotFound):
             # A type the caller's role may not see at all (a pharmacist and Encounters) is left out of
             # the includes; the search itself was allowed.
             continue
-        if limit is not None:
-            allowed = conn.execute(sa.select(R.c.pk).where(R.c.pk == row.pk, limit)).first()
-            if allowed is None:
-                continue
-        seen.add(row.pk)
-        out.append(row)
+        if limit is None:
+            allowed.update(pks)
+        else:
+            allowed.update(conn.execute(sa.select(R.c.pk).where(R.c.pk.in_(pks), limit)).scalars())
+    out = []
+    for row in candidates:
+        if row.pk in allowed and row.pk not in seen:
+            seen.add(row.pk)
+            out.append(row)
     return out
 
 
