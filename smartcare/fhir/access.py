@@ -231,9 +231,26 @@ def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach 
                                practitioner=None, related_person=None)
 
 
-def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> sa.ColumnElement | None:
-    """What ctx may find of res_type, as SQL; Forbidden if nothing at all."""
-    return reach_condition(res_type, decision(ctx, "search", res_type).reach, table)
+def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:
+    """SQL true when patient_id is among the patients in reach."""
+    everyone = patients_in_reach(reach).subquery()
+    return sa.exists().where(everyone.c[0] == patient_id)
+
+
+def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R, *,
+                       patient: str | None = None) -> sa.ColumnElement | None:
+    """What ctx may find of res_type, as SQL; Forbidden if nothing at all.
+
+    patient is the one patient the search itself is limited to (Observation?subject=Patient/1), if
+    any: then only that patient is checked against the reach and their records against the rules,
+    instead of gathering the records of every patient in reach. (A record shared with a second
+    patient in reach is then shown only if the named patient is in reach: stricter, never wider.)
+    """
+    reach = decision(ctx, "search", res_type).reach
+    if patient and reach is not None and res_type != "Patient" and is_personal(res_type):
+        narrow = reach_condition(res_type, within_patient(reach, patient), table)
+        return sa.and_(_reaches(reach, patient), narrow)
+    return reach_condition(res_type, reach, table)
 
 
 def check_row(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, pk: int) -> None:

@@ -390,3 +390,25 @@ def test_includes_and_everything_leave_out_types_a_role_does_not_see(world):
     found = ids(world.get("/fhir/MedicationRequest?_id=mr-pa1&_include=MedicationRequest:subject",
                           headers=as_("pharmacist-a")))
     assert found == ["MedicationRequest/mr-pa1", "Patient/pa1"]
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    # A search limited to one patient is checked for that patient alone, with the same rules.
+    ("/fhir/Observation?subject=Patient/pa1", ["Observation/obs-pa1"]),
+    ("/fhir/Observation?patient=pa1", ["Observation/obs-pa1"]),
+    ("/fhir/Observation?subject:Patient=pa1", ["Observation/obs-pa1"]),
+    ("/fhir/Observation?subject=http://testserver/fhir/Patient/pa1", ["Observation/obs-pa1"]),
+    ("/fhir/Observation?subject=Patient/pa3", ["Observation/obs-pa3-own"]),
+    ("/fhir/Observation?subject=Patient/pa4", ["Observation/obs-pa4-from-c"]),
+    ("/fhir/Observation?subject=Patient/pb1", ["Observation/obs-pb1"]),  # cared for at an encounter
+    ("/fhir/Observation?subject=Patient/pb9", []),
+    ("/fhir/Observation?subject=Patient/pa1&subject=Patient/pa2", []),
+    ("/fhir/Observation?subject=Patient/pa1,Patient/pa2", ["Observation/obs-pa1", "Observation/obs-pa2"]),
+])
+def test_searches_for_one_patient_keep_every_rule(world, url, expected):
+    assert ids(world.get(url, headers=as_("doctor-a"))) == expected
+
+
+def test_a_search_naming_a_patient_out_of_reach_finds_nothing(world):
+    assert ids(world.get("/fhir/Observation?subject=Patient/pa1", headers=as_("doctor-b"))) == []
+    assert ids(world.get("/fhir/Observation?patient=pb1&code=8867-4", headers=as_("doctor-b"))) == ["Observation/obs-pb1"]

@@ -28,9 +28,10 @@ class SearchResult:
     has_next: bool = False
 
 
-def restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R) -> sa.ColumnElement | None:
+def restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R, *,
+                patient: str | None = None) -> sa.ColumnElement | None:
     """The access policy's SQL limit on what ctx may see of res_type; Forbidden if nothing at all."""
-    return access.search_restriction(ctx, res_type, table)
+    return access.search_restriction(ctx, res_type, table, patient=patient)
 
 
 def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:
@@ -44,7 +45,7 @@ def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:
 
 def base_query(ctx: AccessContext, req: SearchRequest) -> sa.Select:
     """The filtered selection of fhir_resource rows the request matches (no order, no paging)."""
-    limit = restriction(ctx, req.res_type, R)
+    limit = restriction(ctx, req.res_type, R, patient=req.patient)
     # The policy's condition already names only rows of res_type (pks of that type's compartment
     # members), so the type test is left to it: next to it, SQLite chose the res_type index and
     # walked every row of the type instead of the few pks in reach.
@@ -85,7 +86,7 @@ def _sort_key(req: SearchRequest, code: str, desc: bool) -> sa.ColumnElement:
 
 def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> SearchResult:
     """Execute a search and return the requested page."""
-    limit = restriction(ctx, req.res_type, R)
+    limit = restriction(ctx, req.res_type, R, patient=req.patient)
     pks = _index_pks(req)
     # Answered from the indexes alone when every condition is an index condition: counting and
     # paging then never touch fhir_resource rows that are not on the page.

@@ -16,7 +16,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from smartcare.fhir import tables as t
 from smartcare.fhir.errors import BadRequest
-from smartcare.fhir.search.registry import SearchParam, get_param
+from smartcare.fhir.search.registry import SearchParam, get_param, patient_compartment_params
 from smartcare.fhir.search.syntax import (
     like_escape,
     range_condition,
@@ -77,6 +77,9 @@ class SearchRequest:
     # "auto" (no _total): counted exactly up to TOTAL_COUNT_LIMIT matches, left out beyond that.
     total: str = "auto"
     ignored: list[str] = field(default_factory=list)
+    # The one patient a search is limited to by a compartment parameter (Observation?subject=Patient/1),
+    # so the access check can look at that patient alone; None when the search names no single one.
+    patient: str | None = None
 
 
 def _index_subquery(table: sa.Table, res_type: str, param: str, cond: sa.ColumnElement | None) -> sa.Select:
@@ -116,9 +119,29 @@ class QueryCompiler:
                 req.ignored.append(name)
                 continue
             self._add(req, cond)
+            self._note_patient(req, name, value)
         for name, values in ranges.items():
             self._add(req, self._date(res_type, get_param(res_type, name), values))
         return req
+
+    def _note_patient(self, req: SearchRequest, name: str, value: str) -> None:
+        """Remember the patient a compartment parameter names with one plain value (Patient/1, or 1 for `patient`)."""
+        code, _, modifier = name.partition(":")
+        if modifier not in ("", "Patient") or code not in patient_compartment_params(req.res_type):
+            return
+        if "," in value or "\\" in value:
+            return
+        value = value.removeprefix(self.base_url + "/") if self.base_url else value
+        if value.startswith("Patient/") and value.count("/") == 1:
+            patient = value.removeprefix("Patient/")
+        elif "/" not in value and (code == "patient" or modifier == "Patient"):
+            patient = value
+        else:
+            return
+        if not patient:
+            return
+        # Two different patients named: leave the check to the whole reach.
+        req.patient = patient if req.patient in (None, patient) else ""
 
     @staticmethod
     def _add(req: SearchRequest, cond: sa.ColumnElement) -> None:
