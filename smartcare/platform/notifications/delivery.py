@@ -1,0 +1,28 @@
+"""The job that takes one notification to one person over one channel (SMS, e-mail, WeChat ...)."""
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Connection
+
+from smartcare.platform.jobs import Job, handler
+from smartcare.platform.notifications.channels import EMAIL, SMS, Delivery, adapter
+from smartcare.platform.notifications.service import DELIVER_ATTEMPTS, DELIVER_JOB, get_notification
+from smartcare.platform.security import users
+
+
+@handler(DELIVER_JOB, max_attempts=DELIVER_ATTEMPTS, backoff=timedelta(minutes=1))
+def deliver(conn: Connection, job: Job) -> None:
+    """Send the notification over the channel; one deleted since (with its person) needs nothing."""
+    found = get_notification(conn, notification_id=str(job.payload["notification"]))
+    if found is None:
+        return
+    try:
+        user = users.get_user(conn, user_id=found["user_id"])
+    except users.UserNotFound:
+        return
+    channel = str(job.payload["channel"])
+    address = {SMS: user.phone, EMAIL: user.email}.get(channel, user.username)
+    adapter(channel)(Delivery(
+        notification_id=found["id"], user_id=user.id, channel=channel, address=address, kind=found["kind"],
+        title=found["title"], body=found["body"], link=found["link"],
+    ))
