@@ -1,4 +1,8 @@
-"""Builds the demo region's hospitals, community health centres, departments, wards, services and staff."""
+"""Builds the demo region's hospitals, community health centres, departments, wards, rooms, services and staff.
+
+The directory facts (titles, languages, biographies, photos, visit types, fees, opening hours, rooms)
+are written as smartcare/hospital/directory/conventions.py describes.
+"""
 
 import random
 from dataclasses import dataclass, field
@@ -9,11 +13,13 @@ from smartcare.demo import fhirtypes as ft
 from smartcare.demo.identifiers import make_resident_id
 from smartcare.demo.people import district, sample_birth_date, sample_name, street_address
 from smartcare.demo.reference import load
+from smartcare.hospital.directory import conventions as dc
 
 # Youngest and oldest plausible age for each professional-title rank (0 = most senior).
 _AGE_BY_RANK = [(45, 60), (38, 58), (30, 55), (25, 40), (22, 30)]
-_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
-_ALL_DAYS = _WEEKDAYS + ["sat", "sun"]
+# Consulting rooms are spread over the outpatient building, this many departments to a floor.
+_DEPARTMENTS_PER_FLOOR = 5
+_CONSULTING_ROLES = ("doctor", "radiologist")
 
 
 @dataclass(slots=True)
@@ -27,6 +33,7 @@ class Department:
     building_id: str
     ward_id: str | None
     staff: dict[str, list[str]] = field(default_factory=dict)
+    rooms: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -56,7 +63,7 @@ def build_directory(rng: random.Random, as_of: date, used_ids: set[str]) -> Dire
         orgs.append(_organization(org))
         buildings = [f"loc-{org['id'][4:]}-{b['key']}" for b in org["buildings"]]
         locations += [_building(org, b, lid) for b, lid in zip(org["buildings"], buildings, strict=True)]
-        for key in data["department_sets"][org["kind"]]:
+        for index, key in enumerate(data["department_sets"][org["kind"]]):
             row = dept_rows[key]
             dept = Department(org["id"], key, f"{org['id']}-{key}", f"hcs-{org['id'][4:]}-{key}", buildings[0],
                               None)
@@ -65,7 +72,8 @@ def build_directory(rng: random.Random, as_of: date, used_ids: set[str]) -> Dire
             if beds:
                 dept.ward_id = f"loc-{org['id'][4:]}-ward-{key}"
                 locations.append(_ward(org, row, dept, buildings[-1], beds))
-            services.append(_service(org, row, dept))
+            locations += _rooms(org, row, dept, data, index)
+            services.append(_service(org, row, dept, data))
             departments[(org["id"], key)] = dept
     staff = _staff(rng, as_of, used_ids, data, dept_rows, departments)
     org_kind = {org["id"]: org["kind"] for org in data["organizations"]}
@@ -146,10 +154,53 @@ def _ward(org: dict[str, Any], row: dict[str, Any], dept: Department, building_i
     }
 
 
+def _consulting_doctors(data: dict[str, Any], kind: str, key: str) -> int:
+    """How many of the department's staff see outpatients (none in laboratory, radiology and pharmacy)."""
+    if key in data["no_consultations"]:
+        return 0
+    plan = data["staffing"][kind]
+    counts = plan.get(key, plan.get("default", {}))
+    return sum(counts.get(role, 0) for role in _CONSULTING_ROLES)
+
+
+def _rooms(org: dict[str, Any], row: dict[str, Any], dept: Department, data: dict[str, Any],
+           index: int) -> list[dict[str, Any]]:
+    """One consulting room per outpatient doctor: department `index` gets rooms x{index%5}1.. on floor x."""
+    rooms = []
+    floor, wing = 1 + index // _DEPARTMENTS_PER_FLOOR, index % _DEPARTMENTS_PER_FLOOR
+    for number in range(1, _consulting_doctors(data, org["kind"], row["key"]) + 1):
+        room_id = f"loc-{org['id'][4:]}-room-{row['key']}-{number}"
+        label = f"{floor}{wing}{number}"
+        rooms.append({
+            "resourceType": "Location",
+            "id": room_id,
+            "extension": [{"url": dc.FLOOR_EXT, "valueInteger": floor}],
+            "status": "active",
+            "name": f"{row['name_en']} consulting room {label}",
+            "alias": [f"{row['name_zh']}{label}诊室"],
+            "mode": "instance",
+            "type": [ft.concept(ft.V3_ROLE_CODE, "HOSP" if org["kind"] != "chc" else "PC",
+                                "Hospital" if org["kind"] != "chc" else "Primary care clinic")],
+            "physicalType": ft.concept(dc.LOCATION_PHYSICAL_TYPE, "ro", "Room"),
+            "managingOrganization": ft.reference("Organization", dept.dept_org_id),
+            "partOf": ft.reference("Location", dept.building_id),
+        })
+        dept.rooms.append(room_id)
+    return rooms
+
+
 def _available_time(key: str) -> list[dict[str, Any]]:
+    hours = load("facilities")["opening_hours"]
+    return [dict(entry, daysOfWeek=list(entry["daysOfWeek"]))
+            for entry in hours[hours["by_department"].get(key, "default")]]
+
+
+def _fees(data: dict[str, Any], kind: str, key: str) -> dict[str, float]:
+    if key in data["no_consultations"]:
+        return {}
     if key == "emergency":
-        return [{"daysOfWeek": list(_ALL_DAYS), "allDay": True}]
-    return [{"daysOfWeek": list(_WEEKDAYS), "availableStartTime": "08:00:00", "availableEndTime": "17:30:00"}]
+        return dict.fromkeys(dc.VISIT_TYPES, data["emergency_fee_cny"][kind])
+    return dict(data["fees_cny"][kind])
 
 
 def _specialty(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -158,10 +209,14 @@ def _specialty(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [ft.concept(ft.SNOMED, row["specialty"][0], row["specialty"][1], row["name_zh"])]
 
 
-def _service(org: dict[str, Any], row: dict[str, Any], dept: Department) -> dict[str, Any]:
+def _service(org: dict[str, Any], row: dict[str, Any], dept: Department, data: dict[str, Any]) -> dict[str, Any]:
     service: dict[str, Any] = {
         "resourceType": "HealthcareService",
         "id": dept.service_id,
+    }
+    if fees := _fees(data, org["kind"], row["key"]):
+        service["extension"] = dc.fee_extensions(fees)
+    service |= {
         "active": True,
         "providedBy": ft.reference("Organization", dept.dept_org_id),
     }
@@ -171,7 +226,8 @@ def _service(org: dict[str, Any], row: dict[str, Any], dept: Department) -> dict
     if specialty := _specialty(row):
         service["specialty"] = specialty
     service |= {
-        "location": [ft.reference("Location", dept.building_id)],
+        "location": [ft.reference("Location", dept.building_id)]
+        + [ft.reference("Location", room) for room in dept.rooms],
         "name": f"{org['name_en']} - {row['name_en']}",
         "telecom": [{"system": "phone", "value": org["phone"], "use": "work"}],
         "availableTime": _available_time(row["key"]),
@@ -186,14 +242,41 @@ def _staff(rng: random.Random, as_of: date, used_ids: set[str], data: dict[str, 
     kinds = {org["id"]: org["kind"] for org in data["organizations"]}
     for (org_id, key), dept in departments.items():
         plan = data["staffing"][kinds[org_id]]
+        rooms = iter(dept.rooms)
         for role_key, count in plan.get(key, plan.get("default", {})).items():
             for _ in range(count):
                 number = len(practitioners) + 1
                 prac_id, role_id = f"prac-{number:04d}", f"role-{number:04d}"
-                practitioners.append(_practitioner(rng, as_of, used_ids, prac_id, data, role_key))
-                roles.append(_role(role_id, prac_id, data["roles"][role_key], dept_rows[key], dept))
+                practitioner = _practitioner(rng, as_of, used_ids, prac_id, data, role_key)
+                room = next(rooms, None) if role_key in _CONSULTING_ROLES else None
+                if data["roles"][role_key]["licence_type"] == "MD":
+                    _add_biography(rng, as_of, practitioner, data, dept_rows[key])
+                practitioners.append(practitioner)
+                role = _role(role_id, prac_id, data["roles"][role_key], dept_rows[key], dept, room)
+                if room:
+                    dc.set_visit_type(role, "ordinary" if key == "emergency" else _visit_type(data, practitioner))
+                roles.append(role)
                 dept.staff.setdefault(role_key, []).append(prac_id)
     return practitioners + roles
+
+
+def _visit_type(data: dict[str, Any], practitioner: dict[str, Any]) -> str:
+    title = dc.title_of(practitioner)
+    return next(row["code"] for row in data["visit_types"] if title and title["code"] in row["titles"])
+
+
+def _add_biography(rng: random.Random, as_of: date, practitioner: dict[str, Any], data: dict[str, Any],
+                   row: dict[str, Any]) -> None:
+    """A short generated biography in English and Chinese: title, department, years in practice, interests."""
+    title = dc.title_of(practitioner)
+    years = max(1, as_of.year - int(practitioner["qualification"][0]["period"]["start"][:4]))
+    focus = rng.sample(data["focus"].get(row["key"], []), k=min(2, len(data["focus"].get(row["key"], []))))
+    template = data["biography"]
+    dc.set_biography(practitioner, "en", template["en"].format(
+        title=title["display"], department=row["name_en"], years=years,
+        focus=", ".join(f[0] for f in focus) or row["name_en"].lower()))
+    dc.set_biography(practitioner, "zh-CN", template["zh"].format(
+        title=title["zh"], department=row["name_zh"], years=years, focus="、".join(f[1] for f in focus) or row["name_zh"]))
 
 
 def _practitioner(rng: random.Random, as_of: date, used_ids: set[str], prac_id: str, data: dict[str, Any],
@@ -230,11 +313,21 @@ def _practitioner(rng: random.Random, as_of: date, used_ids: set[str], prac_id: 
             "code": ft.concept(ft.PROFESSIONAL_TITLE_SYSTEM, code, display, zh),
             "period": {"start": f"{licensed}-07-01"},
         }],
-        "communication": [ft.concept(ft.BCP47, "zh-CN", "Chinese (China)", "中文")],
+        "communication": _languages(rng, data, rank),
+        "photo": [dc.avatar_photo(name.family_pinyin[:1] + name.given_pinyin[:1], prac_id)],
     }
 
 
-def _role(role_id: str, prac_id: str, role: dict[str, Any], row: dict[str, Any], dept: Department) -> dict[str, Any]:
+def _languages(rng: random.Random, data: dict[str, Any], rank: int) -> list[dict[str, Any]]:
+    second = data["second_language"]
+    spoken = [dc.language_concept("zh-CN", "Chinese (China)", "中文")]
+    if rng.random() < second["share_by_rank"][rank]:
+        spoken.append(dc.language_concept(second["code"], second["display"], second["zh"]))
+    return spoken
+
+
+def _role(role_id: str, prac_id: str, role: dict[str, Any], row: dict[str, Any], dept: Department,
+          room: str | None) -> dict[str, Any]:
     system, code, display = role["role"]
     resource: dict[str, Any] = {
         "resourceType": "PractitionerRole",
@@ -247,7 +340,7 @@ def _role(role_id: str, prac_id: str, role: dict[str, Any], row: dict[str, Any],
     if specialty := _specialty(row):
         resource["specialty"] = specialty
     resource |= {
-        "location": [ft.reference("Location", dept.building_id)],
+        "location": [ft.reference("Location", room or dept.building_id)],
         "healthcareService": [ft.reference("HealthcareService", dept.service_id)],
         "availableTime": _available_time(row["key"]),
     }

@@ -216,7 +216,7 @@ def test_resident_ids_are_valid_unique_and_agree_with_birth_date_and_gender(smal
         assert parsed.birth_date.isoformat() == person["birthDate"]
         assert parsed.gender == person["gender"]
         values.append(value)
-    assert len(values) == len(set(values)) == 150 + 143
+    assert len(values) == len(set(values)) == 150 + 222
 
 
 def test_patients_have_chinese_and_pinyin_names_a_district_address_and_a_community_centre(small_region) -> None:

@@ -1,0 +1,232 @@
+"""The hospital directory: organisations, departments, rooms and doctors from the FHIR store, and the doctor search.
+
+The directory is public (it is not personal data), so reads go through the store as the platform.
+Doctor search runs over a small in-memory index (search_index.py) built from the store and dropped
+whenever a directory resource changes (domain events), or after INDEX_TTL for changes made by
+other processes. Free slots come from FHIR Slot resources (status free) whose Schedule's actor is
+the doctor's PractitionerRole or Practitioner. Data conventions: conventions.py.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from smartcare.fhir import gateway
+from smartcare.hospital.directory import conventions as dc
+from smartcare.hospital.directory.search_index import (
+    DoctorEntry,
+    DoctorQuery,
+    SearchIndex,
+    entry_from,
+    search,
+)
+from smartcare.platform import clock, events
+from smartcare.platform.db import get_engine
+from smartcare.platform.security.context import SYSTEM, AccessContext
+
+DIRECTORY_TYPES = frozenset({"Organization", "HealthcareService", "Location", "Practitioner", "PractitionerRole"})
+INDEX_TTL = 60.0
+PAGE = 1000
+MAX_RESULTS = 50
+# Slots are looked for this far ahead when no date is asked for.
+SLOT_HORIZON = timedelta(days=30)
+_REFS_PER_QUERY = 40
+
+
+class DirectoryNotFound(Exception):
+    """No such doctor, department or organisation in the directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorResult:
+    """A doctor found, with the next free slot (if any) and the fee of their visit type."""
+
+    doctor: DoctorEntry
+    next_free: datetime | None
+
+
+def search_all(ctx: AccessContext, res_type: str, query: list[tuple[str, str]] | None = None) -> list[dict]:
+    """Every resource of res_type matching query that ctx may see, page by page."""
+    found: list[dict] = []
+    while True:
+        page = gateway.search(ctx, res_type, [*(query or []), ("_count", str(PAGE)), ("_offset", str(len(found)))])
+        found += page
+        if len(page) < PAGE:
+            return found
+
+
+# --- the search index ---------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_indexes: dict[int, tuple[float, SearchIndex]] = {}
+
+
+def _drop_index(event: events.DomainEvent) -> None:
+    if event.payload.get("type") in DIRECTORY_TYPES:
+        with _lock:
+            _indexes.clear()
+
+
+events.subscribe("ResourceCreated", _drop_index)
+events.subscribe("ResourceUpdated", _drop_index)
+events.subscribe("ResourceDeleted", _drop_index)
+
+
+def _ref_id(reference: dict | None, res_type: str) -> str | None:
+    ref = (reference or {}).get("reference", "")
+    return ref[len(res_type) + 1:] if ref.startswith(res_type + "/") else None
+
+
+def build_index() -> SearchIndex:
+    """Read the directory from the store and index its outpatient doctors (roles coded doctor)."""
+    organizations = {o["id"]: o for o in search_all(SYSTEM, "Organization")}
+    services = {s["id"]: s for s in search_all(SYSTEM, "HealthcareService")}
+    practitioners = {p["id"]: p for p in search_all(SYSTEM, "Practitioner", [("active", "true")])}
+    rooms = {loc["id"]: loc for loc in search_all(SYSTEM, "Location") if dc.is_room(loc)}
+    doctors = []
+    for role in search_all(SYSTEM, "PractitionerRole", [("role", "doctor"), ("active", "true")]):
+        practitioner = practitioners.get(_ref_id(role.get("practitioner"), "Practitioner") or "")
+        if practitioner is None:
+            continue
+        service = next((services[s] for ref in role.get("healthcareService", [])
+                        if (s := _ref_id(ref, "HealthcareService")) in services), None)
+        organization = organizations.get(_ref_id(role.get("organization"), "Organization") or "")
+        room = next((rooms[r] for ref in role.get("location", []) if (r := _ref_id(ref, "Location")) in rooms), None)
+        doctors.append(entry_from(practitioner, role, service, organization, room))
+    return SearchIndex(doctors)
+
+
+def current_index() -> SearchIndex:
+    """The search index of the current database, rebuilt when the directory changed or it is older than INDEX_TTL."""
+    key = id(get_engine())
+    with _lock:
+        cached = _indexes.get(key)
+    if cached and time.monotonic() - cached[0] < INDEX_TTL:
+        return cached[1]
+    index = build_index()
+    with _lock:
+        _indexes[key] = (time.monotonic(), index)
+    return index
+
+
+# --- free slots ---------------------------------------------------------------------------------
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _schedules_of(doctors: list[DoctorEntry]) -> dict[str, set[str]]:
+    """Schedule id -> practitioner ids, for the schedules whose actor is one of the doctors or their roles."""
+    by_actor: dict[str, str] = {}
+    for d in doctors:
+        by_actor[f"PractitionerRole/{d.role_id}"] = d.practitioner_id
+        by_actor[f"Practitioner/{d.practitioner_id}"] = d.practitioner_id
+    found: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted(by_actor), _REFS_PER_QUERY):
+        for schedule in search_all(SYSTEM, "Schedule", [("actor", ",".join(chunk))]):
+            if schedule.get("active") is False:
+                continue
+            for actor in schedule.get("actor", []):
+                if actor.get("reference") in by_actor:
+                    found.setdefault(schedule["id"], set()).add(by_actor[actor["reference"]])
+    return found
+
+
+def _window(on: date | None, now: datetime) -> tuple[datetime, datetime]:
+    if on is None:
+        return now, now + SLOT_HORIZON
+    start = datetime.combine(on, datetime.min.time(), tzinfo=now.tzinfo)
+    return max(start, now), start + timedelta(days=1)
+
+
+def next_free_slots(doctors: list[DoctorEntry], *, on: date | None = None) -> dict[str, datetime]:
+    """Practitioner id -> start of their earliest free slot (on the day `on`, or within SLOT_HORIZON)."""
+    if not doctors:
+        return {}
+    now = clock.now()
+    start, end = _window(on, now)
+    if end <= start:
+        return {}
+    schedules = _schedules_of(doctors)
+    earliest: dict[str, datetime] = {}
+    for chunk in _chunks(sorted(schedules), _REFS_PER_QUERY):
+        query = [("schedule", ",".join(f"Schedule/{s}" for s in chunk)), ("status", "free"),
+                 ("start", f"ge{clock.format_instant(start)}"), ("start", f"lt{clock.format_instant(end)}"),
+                 ("_sort", "start")]
+        for slot in search_all(SYSTEM, "Slot", query):
+            moment = clock.parse_instant(slot["start"])
+            for practitioner_id in schedules.get(_ref_id(slot.get("schedule"), "Schedule") or "", ()):
+                if practitioner_id not in earliest or moment < earliest[practitioner_id]:
+                    earliest[practitioner_id] = moment
+    return earliest
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+def find_doctors(*, query: DoctorQuery, on: date | None = None, limit: int = MAX_RESULTS) -> list[DoctorResult]:
+    """Doctors matching query, each once, with their next free slot; with `on`, only those free that day."""
+    seen: set[str] = set()
+    matches = []
+    for doctor in search(current_index(), query):
+        if doctor.practitioner_id not in seen:
+            seen.add(doctor.practitioner_id)
+            matches.append(doctor)
+    if on is None:
+        matches = matches[:limit]
+    slots = next_free_slots(matches, on=on)
+    if on is not None:
+        matches = [d for d in matches if d.practitioner_id in slots][:limit]
+    return [DoctorResult(d, slots.get(d.practitioner_id)) for d in matches]
+
+
+def doctor_detail(*, practitioner_id: str) -> dict[str, Any]:
+    """A doctor's public profile: entry, biographies, opening hours and the department's fees."""
+    entries = current_index().by_practitioner(practitioner_id)
+    if not entries:
+        raise DirectoryNotFound(f"No doctor {practitioner_id}")
+    entry = entries[0]
+    practitioner = gateway.read(SYSTEM, f"Practitioner/{practitioner_id}")
+    role = gateway.read(SYSTEM, f"PractitionerRole/{entry.role_id}")
+    service = gateway.read(SYSTEM, f"HealthcareService/{entry.service_id}") if entry.service_id else {}
+    return {
+        "doctor": entry,
+        "biographies": dc.biographies_of(practitioner),
+        "hours": role.get("availableTime") or service.get("availableTime", []),
+        "fees": dc.fees_of(service),
+        "next_free": next_free_slots([entry]).get(practitioner_id),
+    }
+
+
+def is_hospital(organization: dict[str, Any]) -> bool:
+    """True for a care provider (hospital or health centre), not one of its departments."""
+    codes = {c.get("code") for t in organization.get("type", []) for c in t.get("coding", [])}
+    return "prov" in codes and "dept" not in codes
+
+
+def organizations() -> list[dict[str, Any]]:
+    """The region's hospitals and community health centres."""
+    return [o for o in search_all(SYSTEM, "Organization", [("_sort", "_id")]) if is_hospital(o)]
+
+
+def departments(*, organization: str | None = None) -> list[dict[str, Any]]:
+    """Departments as (service, department organisation, hospital id), optionally of one hospital."""
+    orgs = {o["id"]: o for o in search_all(SYSTEM, "Organization")}
+    found = []
+    for service in search_all(SYSTEM, "HealthcareService", [("_sort", "_id")]):
+        dept = orgs.get(_ref_id(service.get("providedBy"), "Organization") or "")
+        hospital_id = _ref_id((dept or {}).get("partOf"), "Organization") if dept else None
+        if organization and hospital_id != organization:
+            continue
+        found.append({"service": service, "department": dept, "hospital": orgs.get(hospital_id or "")})
+    return found
+
+
+def department_key(service: dict[str, Any]) -> tuple[str, str, str]:
+    """The department code, English and Chinese name of a HealthcareService."""
+    concept = (service.get("type") or [{}])[0]
+    coding = next((c for c in concept.get("coding", []) if c.get("system") == dc.DEPARTMENT_SYSTEM), {})
+    return coding.get("code", ""), coding.get("display", service.get("name", "")), concept.get("text", "")
