@@ -1,0 +1,1 @@
+"""Scheduling: schedule templates that make FHIR Schedules and Slots, and booking, cancelling and rescheduling them."""
