@@ -7,6 +7,7 @@ import typer
 from smartcare import __version__
 from smartcare.platform.audit.cli import audit_app
 from smartcare.platform.console import make_console
+from smartcare.platform.jobs.cli import worker_app
 from smartcare.platform.security.cli import user_app
 from smartcare.platform.security.client_cli import client_app
 
@@ -22,6 +23,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: verify it, search it.")
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
+app.add_typer(worker_app, name="worker")
 console = make_console()
 
 
@@ -67,6 +69,9 @@ def serve(
     except DBAPIError as exc:
         console.print(f"[red]The database is not ready[/] ({settings.database_url}): run `smartcare db upgrade` first.")
         raise typer.Exit(1) from exc
+    from smartcare.platform.jobs.worker import enable_embedded_worker
+
+    enable_embedded_worker()
     uvicorn.run(
         "smartcare.platform.web.app:create_app",
         factory=True,
@@ -90,6 +95,17 @@ def _load(residents: int, seed: int, *, only_if_empty: bool) -> None:
         f"Loaded the demo region: {stats.resources:,} resources for {residents:,} residents "
         f"in {stats.seconds:.1f} s ({stats.rate:,.0f} resources/s)."
     )
+
+
+def _open_demo_schedules(days: int = 14) -> None:
+    """Clinic sessions and bookable slots for the demo's doctors from today for `days` days (re-runnable)."""
+    from smartcare.hospital.scheduling.schedules import generate_demo_schedules
+    from smartcare.platform.db import unit_of_work
+
+    with console.status(f"Opening the demo doctors' schedules for the next {days} days"), \
+            unit_of_work(_engine()) as conn:
+        made = generate_demo_schedules(conn, days=days)
+    console.print(f"Schedules for the next {days} days: {made.created:,} new slots ({made.existing:,} already open).")
 
 
 def _print_demo_accounts() -> None:
@@ -121,6 +137,7 @@ def demo(
     from smartcare.platform.settings import get_settings
 
     _load(residents, seed, only_if_empty=True)
+    _open_demo_schedules()
     _print_demo_accounts()
     settings = get_settings()
     console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  (Ctrl+C stops it)")
@@ -134,6 +151,7 @@ def demo_load(
 ) -> None:
     """Load the demo region into the configured database, with a progress bar, and exit."""
     _load(residents, seed, only_if_empty=False)
+    _open_demo_schedules()
     _print_demo_accounts()
 
 

@@ -3,7 +3,11 @@
 import sqlalchemy as sa
 
 import smartcare.fhir.tables
+import smartcare.hospital.queue.models
+import smartcare.hospital.scheduling.models
 import smartcare.platform.audit.tables
+import smartcare.platform.jobs.tables
+import smartcare.platform.notifications.tables
 import smartcare.platform.security.break_glass
 import smartcare.platform.security.clients
 import smartcare.platform.security.tables

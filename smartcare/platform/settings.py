@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     # How verification codes reach people: "log" (development: the code goes to the log) or a registered channel.
     verification_channel: str = "log"
+    # The region's local time zone: clinic sessions (morning, afternoon) and the dates people see.
+    region_timezone: str = "Asia/Shanghai"
 
     @property
     def public_base_url(self) -> str:

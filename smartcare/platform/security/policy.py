@@ -206,8 +206,11 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console": frozenset({"hospital_admin", "regional_admin", "public_health_officer", "researcher"}),
     "console/audit": DIRECTORY_WRITERS,
     "console/clients": DIRECTORY_WRITERS,
+    "console/jobs": DIRECTORY_WRITERS,
     "console/public-health": frozenset({"public_health_officer", "regional_admin"}),
     "console/research": frozenset({"researcher"}),
+    "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
+    "console/directory": DIRECTORY_WRITERS,
 }
 
 # Datasets that are not one patient's record: who may have them.

@@ -4,6 +4,16 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
+from smartcare.hospital.directory.api import router as directory_api_router
+from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.queue import live as queue_live
+from smartcare.hospital.queue import notices as queue_notices
+from smartcare.hospital.queue.api import router as queue_api_router
+from smartcare.hospital.queue.views import router as queue_pages_router
+from smartcare.hospital.scheduling.api import router as scheduling_api_router
+from smartcare.platform.jobs.console import router as jobs_console_router
+from smartcare.platform.jobs.worker import install_embedded_worker
+from smartcare.platform.notifications.views import router as notifications_router
 from smartcare.platform.security.break_glass_api import router as break_glass_router
 from smartcare.platform.security.oauth import router as oauth_router
 from smartcare.platform.web.assets import mount_assets
@@ -25,20 +35,30 @@ def create_app() -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(oauth_router)
     app.include_router(break_glass_router)
+    app.include_router(scheduling_api_router)
     install_pages(app)
     install_guard(app)
+    app.include_router(queue_api_router)
+    app.include_router(queue_pages_router)
+    queue_live.install()
+    queue_notices.install()
     app.include_router(homes_router)
     app.include_router(console_router)
+    app.include_router(jobs_console_router)
+    app.include_router(notifications_router)
     app.include_router(auth_router)
     app.include_router(signup_router)
     app.include_router(research_api_router)
     app.include_router(research_pages_router)
     app.include_router(public_health_api_router)
     app.include_router(public_health_pages_router)
+    app.include_router(directory_api_router)
+    app.include_router(directory_pages_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     mount_assets(app)
+    install_embedded_worker(app)
     return app

@@ -47,6 +47,16 @@ PUBLIC_ROUTES = {
     "/docs/oauth2-redirect": "the API documentation",
     "/signup": "patient self sign-up", "/signup/verify": "patient self sign-up",
     "/password-reset": "password reset by verification code", "/password-reset/confirm": "password reset",
+    "/api/v1/slots": "appointment slots to choose from, public like the directory (no personal data)",
+    "/doctors": "the public find-a-doctor search (directory data is not personal)",
+    "/doctors/{practitioner_id}": "a doctor's public profile",
+    "/api/v1/doctors": "the public doctor search API", "/api/v1/departments": "the public department list",
+    "/api/v1/organizations": "the public list of hospitals",
+    "/api/v1/queue/{session}": "a clinic queue's called and waiting numbers (no names); own tickets need a sign-in",
+    "/ws/queue/{session}": "the same queue numbers, live (a WebSocket)",
+    "/queue/display/{practitioner_id}": "the display outside a consulting room (numbers only)",
+    "/kiosk": "the self check-in kiosk; a check-in needs the keyed code from the patient's app",
+    "/ws/notifications": "a WebSocket that closes without a session (tests/platform/web/test_web_inbox.py)",
 }
 
 
@@ -120,4 +130,4 @@ def test_every_route_of_the_application_is_public_by_design_or_refuses_strangers
                     answer.status_code == 303 and answer.headers["location"].startswith("/login"))
                 if not refused:
                     unguarded.append(f"{method} {path} -> {answer.status_code}")
-    assert unguarded == [], "these routes answer strangers; guard them or list them in PUBLIC_ROUTES with a reason"
+    assert unguarded == [], f"{unguarded}: these routes answer strangers; guard them or list them in PUBLIC_ROUTES with a reason"
