@@ -10,7 +10,7 @@ import threading
 
 import sqlalchemy as sa
 
-from smartcare.hospital.queue.service import PATIENT_CALLED, PATIENT_NEAR
+from smartcare.hospital.queue.service import PATIENT_CALLED, PATIENT_NEAR, room_label
 from smartcare.platform import events, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import notification_kind, notify
@@ -30,9 +30,9 @@ _state = {"installed": False}
 _lock = threading.Lock()
 
 
-def _texts(locale: str, event: events.DomainEvent) -> tuple[str, str]:
+def _texts(conn, locale: str, event: events.DomainEvent) -> tuple[str, str]:
     t = i18n.translations(locale)
-    number, room = event.payload["number"], event.payload.get("room") or ""
+    number, room = event.payload["number"], room_label(conn, event.payload.get("room"), locale) or ""
     if event.name == PATIENT_CALLED:
         title = t.gettext("It is your turn: number %(number)s") % {"number": number}
         body = t.gettext("Please go to %(room)s now.") % {"room": room} if room else \
@@ -50,7 +50,7 @@ def _tell(event: events.DomainEvent) -> None:
             accounts = conn.execute(sa.select(user_account.c.id, user_account.c.locale).where(
                 user_account.c.fhir_ref == f"Patient/{event.payload['patient']}")).all()
             for account in accounts:
-                title, body = _texts(account.locale, event)
+                title, body = _texts(conn, account.locale, event)
                 notify(conn, user_id=account.id, kind=kind, title=title, body=body, link="/app/queue",
                        data={"number": event.payload["number"], "session": event.payload["session"]})
     except Exception:

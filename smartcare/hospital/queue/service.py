@@ -88,6 +88,13 @@ def session_at(practitioner_id: str, moment: datetime) -> Session:
     return Session(practitioner_id, local.date().isoformat(), "am" if local.hour < NOON else "pm")
 
 
+def local_hhmm(instant: str | None) -> str:
+    """An instant as the region's clock shows it (HH:MM)."""
+    if not instant:
+        return ""
+    return _parse(instant).astimezone(local_zone()).strftime("%H:%M")
+
+
 def _session_end(session: Session) -> datetime:
     day = datetime.strptime(session.day, "%Y-%m-%d")
     return day.replace(hour=SESSION_ENDS[session.half], tzinfo=local_zone())
@@ -116,12 +123,38 @@ def _practitioner_of(conn: Connection, appointment: dict[str, Any]) -> str | Non
     return None
 
 
-def _room_of(appointment: dict[str, Any]) -> str | None:
+def _room_of(conn: Connection, appointment: dict[str, Any], practitioner_id: str) -> str | None:
+    """Where the visit happens: a Location on the appointment, else the doctor's consulting room in the
+    directory (a room Location of their PractitionerRole), as a Location reference."""
     for participant in appointment.get("participant", []):
-        actor = participant.get("actor") or {}
-        if actor.get("reference", "").startswith("Location/"):
-            return actor.get("display") or actor["reference"].split("/", 1)[1]
+        reference = (participant.get("actor") or {}).get("reference", "")
+        if reference.startswith("Location/"):
+            return reference
+    ref = tables.idx_reference
+    roles = sa.select(ref.c.res_pk).where(ref.c.res_type == "PractitionerRole", ref.c.param == "practitioner",
+                                          ref.c.target_type == "Practitioner", ref.c.target_id == practitioner_id)
+    places = conn.execute(sa.select(ref.c.target_id).where(
+        ref.c.res_pk.in_(roles), ref.c.res_type == "PractitionerRole", ref.c.param == "location",
+        ref.c.target_type == "Location")).scalars().all()
+    for place in sorted(set(places)):
+        location = conn.execute(sa.select(tables.resource.c.content).where(
+            tables.resource.c.res_type == "Location", tables.resource.c.res_id == place)).scalar()
+        codes = [c.get("code") for c in ((location or {}).get("physicalType") or {}).get("coding", [])]
+        if "ro" in codes:
+            return f"Location/{place}"
     return None
+
+
+def room_label(conn: Connection, room: str | None, locale: str) -> str | None:
+    """A room as people read it: the Location's name (its Chinese alias for Chinese readers) and floor."""
+    if not room or not room.startswith("Location/"):
+        return room
+    location = conn.execute(sa.select(tables.resource.c.content).where(
+        tables.resource.c.res_type == "Location", tables.resource.c.res_id == room.split("/", 1)[1])).scalar() or {}
+    name = location.get("name") or room
+    if locale == "zh-Hans" and location.get("alias"):
+        name = location["alias"][0]
+    return name
 
 
 def _priority(conn: Connection, appointment: dict[str, Any], patient_id: str, now: datetime,
@@ -191,7 +224,7 @@ def check_in(conn: Connection, ctx: AccessContext, *, appointment_id: str, via: 
         _set_appointment_status(conn, ctx, appointment, "arrived")
         _changed(conn, existing.session_key)
         return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == existing.id)).one())
-    room = _room_of(appointment)
+    room = _room_of(conn, appointment, practitioner_id)
     values = {
         "id": str(uuid.uuid4()), "session_key": session.key, "number": _next_number(conn, session, room),
         "appointment_id": appointment_id, "patient_id": patient_id,

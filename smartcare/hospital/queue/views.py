@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.queue import service
-from smartcare.platform import clock
+from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.keys import platform_key
@@ -62,8 +62,8 @@ def _workstation_queue(request: Request, *, status_code: int = 200, error: str |
             return _page(request, "queue/workstation.html", status_code=400, error=exc.code, session=None, view=None,
                          waiting=[])
         view = service.session_view(conn, session)
-        waiting = [{**w, "name": fhir_text.person_name(w["resource"]), "born": w["resource"].get("birthDate", "")}
-                   for w in service.staff_queue(conn, session)]
+        waiting = [{**w, "name": fhir_text.person_name(w["resource"]), "born": w["resource"].get("birthDate", ""),
+                    "time": service.local_hhmm(w["appointment_start"])} for w in service.staff_queue(conn, session)]
     return _page(request, "queue/workstation.html", status_code=status_code, error=error, session=session, view=view,
                  waiting=waiting)
 
@@ -109,6 +109,7 @@ def _display(request: Request, practitioner_id: str) -> HTMLResponse:
         return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
     with unit_of_work() as conn:
         view = service.session_view(conn, session)
+        view["room"] = service.room_label(conn, view["room"], i18n.current_locale(request))
     try:
         doctor = fhir_text.person_name(gateway.read(SYSTEM, f"Practitioner/{practitioner_id}"))
     except FhirError:
@@ -134,7 +135,7 @@ def _todays_visits(ctx: AccessContext) -> list[dict[str, Any]]:
             doctor = next((p["actor"].get("display") for p in appointment.get("participant", [])
                            if p.get("actor", {}).get("reference", "").startswith("Practitioner")), "")
             visits.append({"id": appointment["id"], "who": fhir_text.person_name(person), "status": appointment["status"],
-                           "when": fhir_text.when(appointment), "doctor": doctor or "",
+                           "time": service.local_hhmm(appointment.get("start")), "doctor": doctor or "",
                            "code": kiosk_code(appointment["id"])})
     return visits
 

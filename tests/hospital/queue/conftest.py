@@ -42,6 +42,7 @@ def appointment(aid: str, pid: str, minutes: int, practitioner: str = "doc-a", s
 BASE = [
     {"resourceType": "Organization", "id": "org-a", "name": "Riverside First Hospital"},
     {"resourceType": "Organization", "id": "org-b", "name": "Hillside District Hospital"},
+    {"resourceType": "Location", "id": "room-3", "name": "Room 3, 2nd floor", "alias": ["二楼3诊室"]},
     {"resourceType": "Practitioner", "id": "doc-a", "name": [{"family": "Chen"}]},
     {"resourceType": "Practitioner", "id": "doc-a2", "name": [{"family": "Lin"}]},
     {"resourceType": "Practitioner", "id": "doc-b", "name": [{"family": "Zhou"}]},

@@ -162,7 +162,7 @@ def test_patients_are_told_when_three_are_ahead_and_when_called(clinic):
     told = [(e.name, e.payload["patient"]) for e in heard]
     # After the first call p5 has three ahead; after the second nobody new reaches three ahead.
     assert told == [(service.PATIENT_CALLED, "p1"), (service.PATIENT_NEAR, "p5"), (service.PATIENT_CALLED, "p2")]
-    assert heard[0].payload["room"] == "Room 3, 2nd floor"
+    assert heard[0].payload["room"] == "Location/room-3"
 
 
 def test_concurrent_check_ins_never_share_a_number(clinic):
@@ -188,3 +188,22 @@ def test_malformed_sessions_are_refused(clinic, session):
     with pytest.raises(service.QueueError) as refused:
         service.Session.parse(session)
     assert refused.value.code == "bad-session"
+
+
+def test_without_a_room_on_the_appointment_the_doctors_consulting_room_is_used(clinic):
+    room = {"resourceType": "Location", "id": "room-101", "name": "Consulting room 101", "alias": ["101诊室"],
+            "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                                         "code": "ro"}]}}
+    role = {"resourceType": "PractitionerRole", "id": "role-a", "practitioner": {"reference": "Practitioner/doc-a"},
+            "organization": {"reference": "Organization/org-a"}, "location": [{"reference": "Location/room-101"}]}
+    bare = appointment("a1", "p1", 10)
+    bare["participant"] = bare["participant"][:2]
+    with unit_of_work() as conn:
+        for resource in (room, role, bare):
+            store.update(conn, SYSTEM, resource, res_type=resource["resourceType"], res_id=resource["id"])
+    check_in("p1")
+    with unit_of_work() as conn:
+        view = service.session_view(conn, SESSION)
+        assert view["room"] == "Location/room-101"
+        assert service.room_label(conn, view["room"], "zh-Hans") == "101诊室"
+        assert service.room_label(conn, view["room"], "en") == "Consulting room 101"

@@ -104,6 +104,8 @@ def test_the_display_page_shows_the_called_number(clinic, anonymous):
     clinic.post(f"/api/v1/queue/{SESSION}/call-next", headers=DOCTOR)
     page = anonymous.get("/queue/display/doc-a")
     assert page.status_code == 200 and re.search(r'id="called" aria-live="assertive">1<', page.text)
+    assert "Room 3, 2nd floor" in page.text
+    assert "二楼3诊室" in anonymous.get("/queue/display/doc-a?lang=zh-Hans").text
     assert anonymous.get("/queue/display/nobody").status_code == 404
 
 
@@ -124,5 +126,6 @@ def test_the_patient_is_notified_in_their_language_when_near_and_when_called(eng
     for _ in range(4):
         clinic.post(f"/api/v1/queue/{SESSION}/call-next", headers=DOCTOR)
     with unit_of_work(engine) as conn:
-        kinds = [n.kind for n in conn.execute(notification.select().order_by(notification.c.created)).all()]
-    assert kinds == ["queue.near", "queue.called"]
+        told = conn.execute(notification.select().order_by(notification.c.created)).all()
+    assert [n.kind for n in told] == ["queue.near", "queue.called"]
+    assert told[1].body == "请现在前往二楼3诊室。"
