@@ -136,8 +136,13 @@ def overbooked(engine: sa.Engine) -> list[str]:
             "SELECT count(*) FROM fhir_resource WHERE res_type = 'Appointment' AND NOT deleted")).scalar_one()
         bad = [r.slot_id for r in conn.execute(sa.select(booking_slot))
                if standing.get(r.slot_id, 0) > r.capacity or standing.get(r.slot_id, 0) != r.booked]
+        # Each booking writes its confirmation job in its own transaction (the outbox): one per booking.
+        confirmations = conn.execute(sa.text(
+            "SELECT count(*) FROM job WHERE kind = 'scheduling.booked'")).scalar_one()
     if appointments != sum(standing.values()):
         bad.append(f"{appointments} Appointments for {sum(standing.values())} bookings")
+    if confirmations != sum(standing.values()):
+        bad.append(f"{confirmations} confirmation jobs for {sum(standing.values())} bookings")
     return bad
 
 
@@ -180,7 +185,8 @@ def main() -> None:
               f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
         print("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
         bad = overbooked(engine)
-        print("overbooking check: " + ("none overbooked, counters match bookings and Appointments" if not bad
+        print("overbooking check: " + ("none overbooked, counters match bookings, Appointments and confirmation jobs"
+                                       if not bad
                                        else f"FAILED for {bad[:5]}"))
     finally:
         if server is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.hospital.scheduling import errors, service, waitlist
+from smartcare.hospital.scheduling import jobs as _booking_jobs  # noqa: F401 (declares the notification kinds)
 from smartcare.hospital.scheduling.schemas import (
     BookingRequest,
     PaymentRequest,
@@ -44,15 +45,22 @@ def _refused(request: Request, exc: errors.BookingRefused) -> JSONResponse:
     return JSONResponse({"error": exc.code, "message": message}, status_code=exc.status, headers=guard.NO_STORE)
 
 
-async def _body(request: Request, model: type[BaseModel]) -> Any:
+async def _raw_body(request: Request) -> bytes | None:
+    """The request body, or None when it is over MAX_BODY (refused once the caller is known)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise errors.InvalidRequest(problem=f"the body is over {MAX_BODY} bytes")
+            return None
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parsed(raw: bytes | None, model: type[BaseModel]) -> Any:
+    if raw is None:
+        raise errors.InvalidRequest(problem=f"the body is over {MAX_BODY} bytes")
     try:
-        return model.model_validate(orjson.loads(b"".join(chunks) or b"null"))
+        return model.model_validate(orjson.loads(raw or b"null"))
     except orjson.JSONDecodeError:
         raise errors.InvalidRequest(problem="the body must be a JSON object") from None
     except ValidationError as exc:
@@ -61,20 +69,19 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
 
 
 async def _act(request: Request, model: type[BaseModel] | None, work: Callable[..., Any], status: int = 200):
-    """Settle the caller, read the body, then do the work in one transaction; refusals become JSON errors."""
+    """Settle the caller, then read the body and do the work, all in one transaction; refusals become JSON errors.
 
-    def caller() -> tuple[AccessContext, str]:
+    One transaction and one trip to the thread pool per request: settling the caller in a transaction of
+    its own cost a connection checkout, a commit and a thread hop on every booking.
+    """
+    raw = await _raw_body(request) if model is not None else None
+
+    def run() -> Any:
         with unit_of_work() as conn:
-            return _caller(conn, request)
+            ctx, channel = _caller(conn, request)
+            return work(conn, ctx, channel, _parsed(raw, model) if model is not None else None)
 
-    ctx, channel = await run_in_threadpool(caller)
     try:
-        body = await _body(request, model) if model is not None else None
-
-        def run() -> Any:
-            with unit_of_work() as conn:
-                return work(conn, ctx, channel, body)
-
         result = await run_in_threadpool(run)
     except errors.BookingRefused as exc:
         return _refused(request, exc)

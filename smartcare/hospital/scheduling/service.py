@@ -91,6 +91,40 @@ def _slot(conn: Connection, slot_id: str, *, lock: bool = False) -> sa.Row:
     return row
 
 
+@cache
+def _for_dialect(sql: str, dialect: str) -> str:
+    return sql.replace("?", "%s") if dialect == "postgresql" else sql
+
+
+def _run(conn: Connection, sql: str, params: tuple) -> sa.CursorResult:
+    """Plain driver SQL for booking's hot path ("?" for parameters): building and caching SQLAlchemy
+    statements cost more CPU than the database took to answer them."""
+    return conn.exec_driver_sql(_for_dialect(sql, conn.dialect.name), params)
+
+
+_BOOKING_READ = """
+SELECT s.slot_id, s.practitioner_id, s.practitioner_name, s.service_id, s.day, s.session, s.start, s."end",
+       s.visit_type, s.fee, s.capacity, s.booked, s.blocked, s.version,
+       (SELECT b.id FROM booking b WHERE b.patient_id = ?
+          AND b.live_session = s.practitioner_id || '|' || s.day || '|' || s.session) AS live_booking,
+       (SELECT count(*) FROM user_account u WHERE u.id = ? AND u.locked) AS caller_locked,
+       (SELECT count(*) FROM user_account u WHERE u.fhir_ref = ? AND u.locked) AS patient_locked
+FROM booking_slot s WHERE s.slot_id = ?"""
+
+
+def _slot_for_booking(conn: Connection, ctx: AccessContext, slot_id: str, patient_id: str) -> sa.Row:
+    """The slot, with the patient's standing booking in its session and whether the caller's or the patient's
+    accounts are locked: what book checks, read in one round trip."""
+    caller = ctx.subject[:36] if ctx.kind == "user" and ctx.subject else None
+    row = _run(conn, _BOOKING_READ, (patient_id, caller, f"Patient/{patient_id}", slot_id)).first()
+    if row is None:
+        _check_caller(conn, ctx)
+        raise errors.SlotNotFound()
+    if row.caller_locked:
+        raise errors.CallerLocked()
+    return row
+
+
 def _check_bookable(conn: Connection, slot: sa.Row) -> None:
     """Refuse a slot that has begun, is blocked, or lies outside the department's opening hours now."""
     if clock.parse_instant(slot.start) <= clock.now():
@@ -109,30 +143,30 @@ def _check_caller(conn: Connection, ctx: AccessContext) -> None:
             raise errors.CallerLocked()
 
 
-def _check_patient(conn: Connection, ctx: AccessContext, patient_id: str) -> None:
-    """The patient must be in the caller's reach (themselves, someone they are proxy for, or the desk's), alive and not locked."""
+def _check_patient(conn: Connection, ctx: AccessContext, patient_id: str, *, locked: bool | None = None) -> None:
+    """The patient must be in the caller's reach (themselves, someone they are proxy for, or the desk's), alive and not
+    locked (locked: whether an account of theirs is, when the caller already asked)."""
     try:
         patient = store.read(conn, ctx, res_type="Patient", res_id=patient_id).resource
     except (NotFound, Forbidden, Gone):
         raise errors.NotProxy() from None
     if patient.get("deceasedBoolean") is True or patient.get("deceasedDateTime"):
         raise errors.PatientDeceased()
-    locked = conn.execute(sa.select(sa.func.count()).select_from(user_account).where(
-        user_account.c.fhir_ref == f"Patient/{patient_id}", user_account.c.locked.is_(True))).scalar_one()
+    if locked is None:
+        locked = conn.execute(sa.select(sa.func.count()).select_from(user_account).where(
+            user_account.c.fhir_ref == f"Patient/{patient_id}", user_account.c.locked.is_(True))).scalar_one() > 0
     if patient.get("active") is False or locked:
         raise errors.PatientLocked()
 
 
 def _take_place(conn: Connection, slot_id: str, version: int | None) -> None:
     """Take one place of a slot, or explain why there is none; marks the FHIR Slot busy when it fills."""
-    s = booking_slot.c
-    condition = [s.slot_id == slot_id, s.booked < s.capacity, s.blocked.is_(False)]
+    sql = "UPDATE booking_slot SET booked = booked + 1, version = version + 1 " \
+          "WHERE slot_id = ? AND booked < capacity AND NOT blocked"
+    params: tuple = (slot_id,)
     if version is not None:
-        condition.append(s.version == version)
-    taken = conn.execute(
-        booking_slot.update().where(*condition).values(booked=s.booked + 1, version=s.version + 1)
-        .returning(s.booked, s.capacity)
-    ).first()
+        sql, params = sql + " AND version = ?", (slot_id, version)
+    taken = _run(conn, sql + " RETURNING booked, capacity", params).first()
     if taken is None:
         row = _slot(conn, slot_id)
         if row.blocked:
@@ -156,16 +190,11 @@ def _free_place(conn: Connection, slot_id: str) -> None:
 
 
 def _count_day(conn: Connection, patient_id: str, day: str, limit: int) -> None:
-    d = booking_day.c
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(booking_day).values(patient_id=patient_id, day=day, booked=0).on_conflict_do_nothing())
-    counted = conn.execute(booking_day.update().where(d.patient_id == patient_id, d.day == day, d.booked < limit)
-                           .values(booked=d.booked + 1))
-    if counted.rowcount != 1:
+    """Count one more standing booking of the patient's day, or refuse at the limit (one upsert)."""
+    counted = _run(conn, "INSERT INTO booking_day (patient_id, day, booked) VALUES (?, ?, 1) "
+                         "ON CONFLICT (patient_id, day) DO UPDATE SET booked = booking_day.booked + 1 "
+                         "WHERE booking_day.booked < ? RETURNING booked", (patient_id, day, limit)).first()
+    if counted is None or limit < 1:
         raise errors.DailyLimitReached(limit=limit)
 
 
@@ -205,9 +234,11 @@ def _write_appointment(conn: Connection, ctx: AccessContext, method: str, appoin
 
 
 def _insert_booking(conn: Connection, values: dict) -> None:
+    # No savepoint: every caller rolls its transaction (or its own savepoint) back on a refusal.
+    columns = ", ".join(values)
     try:
-        with conn.begin_nested():
-            conn.execute(booking.insert().values(**values))
+        _run(conn, f"INSERT INTO booking ({columns}) VALUES ({', '.join('?' * len(values))})",  # noqa: S608
+             tuple(values.values()))
     except IntegrityError as exc:
         if "idempotency_key" in str(exc.orig) or "uq_booking_request" in str(exc.orig):
             raise errors.DuplicateSubmission() from None
@@ -229,6 +260,8 @@ def book(conn: Connection, *, ctx: AccessContext, slot_id: str, patient_id: str,
          idempotency_key: str | None = None, channel: str = "app", comment: str | None = None,
          limits: rules.BookingRules | None = None) -> BookingView:
     """Book a place in a slot for a patient (the caller themselves, someone they are proxy for, or at the desk)."""
+    from smartcare.hospital.scheduling.jobs import enqueue_booking_jobs
+
     limits = limits or get_rules()
     requested_by = ctx.author[:255]
     key = None
@@ -238,29 +271,41 @@ def book(conn: Connection, *, ctx: AccessContext, slot_id: str, patient_id: str,
         key = f"{ctx.subject or ctx.name}|{idempotency_key}"[:128]
         if conn.execute(sa.select(booking.c.id).where(booking.c.idempotency_key == key)).first():
             raise errors.DuplicateSubmission()
-    _check_caller(conn, ctx)
-    slot = _slot(conn, slot_id)
+    slot = _slot_for_booking(conn, ctx, slot_id, patient_id)
     _check_bookable(conn, slot)
-    _check_patient(conn, ctx, patient_id)
+    _check_patient(conn, ctx, patient_id, locked=slot.patient_locked > 0)
     live = rules.session_key(slot.practitioner_id, slot.day, slot.session)
-    if conn.execute(sa.select(booking.c.id).where(booking.c.patient_id == patient_id,
-                                                  booking.c.live_session == live)).first():
+    if slot.live_booking is not None:
         raise errors.AlreadyBookedThisSession()
-    _take_place(conn, slot_id, slot_version)
-    _count_day(conn, patient_id, slot.day, limits.daily_limit)
+    # What the unlocked read already shows refuses early; the conditional UPDATE in _take_place decides.
+    if slot_version is not None and slot.version != slot_version:
+        raise errors.SlotStale()
+    if slot.booked >= slot.capacity:
+        raise errors.SlotFull()
     appointment_id = str(uuid.uuid4())
     provider = provider_named(limits.payment_provider)
     paying = slot.fee > 0
-    _insert_booking(conn, dict(
+    created = clock.format_instant(clock.now())
+    values = dict(
         id=appointment_id, slot_id=slot_id, patient_id=patient_id, practitioner_id=slot.practitioner_id,
         day=slot.day, live_session=live, status=LIVE, channel=channel, requested_by=requested_by,
-        idempotency_key=key, created=clock.format_instant(clock.now()), ended=None,
+        idempotency_key=key, created=created, ended=None,
         payment_status="pending" if paying else "free", payment_provider=provider.name if paying else None,
         payment_reference=provider.request(booking_id=appointment_id, amount=slot.fee) if paying else None,
-        amount=slot.fee, paid_at=None))
+        amount=slot.fee, paid_at=None)
+    _insert_booking(conn, values)
     _write_appointment(conn, ctx, "POST", appointment_id, _appointment(slot, patient_id, comment))
+    # The place is taken last: the slot's row stays locked from here to the commit, so bookings of one
+    # slot queue for that short moment only, not for the whole booking. The day's counter comes after
+    # the slot, the order every other change keeps, so no two transactions wait on each other in a circle.
+    _take_place(conn, slot_id, slot_version)
+    _count_day(conn, patient_id, slot.day, limits.daily_limit)
+    view = BookingView(appointment_id, slot_id, patient_id, slot.practitioner_id, slot.practitioner_name,
+                       slot.service_id, slot.start, slot.end, LIVE, channel, values["payment_status"], slot.fee,
+                       values["payment_reference"])
+    enqueue_booking_jobs(conn, view)
     _raise_event(conn, "AppointmentBooked", appointment_id, patient_id, slot_id, channel=channel)
-    return _view(conn, appointment_id)
+    return view
 
 
 def _raise_event(conn: Connection, name: str, appointment_id: str, patient_id: str, slot_id: str, **extra) -> None:
@@ -292,6 +337,8 @@ def _check_cutoff(slot_start: str, limits: rules.BookingRules) -> None:
 def end_booking(conn: Connection, *, ctx: AccessContext, row: sa.Row, resource: dict, status: str,
                 reason: str, reason_text: str, only_unpaid: bool = False) -> None:
     """Cancel or release a standing booking: the place and the day's count are given back, the fee refunded."""
+    from smartcare.hospital.scheduling.jobs import enqueue_ended_notice
+
     condition = [booking.c.id == row.id, booking.c.status == LIVE]
     if only_unpaid:
         condition.append(booking.c.payment_status == "pending")
@@ -308,6 +355,7 @@ def end_booking(conn: Connection, *, ctx: AccessContext, row: sa.Row, resource: 
                  "cancelationReason": {"coding": [{"system": CANCEL_REASON_SYSTEM, "code": reason}],
                                        "text": reason_text}}
     _write_appointment(conn, ctx, "PUT", row.id, cancelled)
+    enqueue_ended_notice(conn, booking_id=row.id, reason=reason)
     _raise_event(conn, "AppointmentCancelled", row.id, row.patient_id, row.slot_id, reason=reason, status=status)
 
 
@@ -330,6 +378,7 @@ def cancel(conn: Connection, *, ctx: AccessContext, appointment_id: str,
 def reschedule(conn: Connection, *, ctx: AccessContext, appointment_id: str, slot_id: str,
                slot_version: int | None = None, limits: rules.BookingRules | None = None) -> BookingView:
     """Move a booking to another slot in one transaction: the new place is taken and the old one freed, or neither."""
+    from smartcare.hospital.scheduling.jobs import enqueue_booking_jobs
     from smartcare.hospital.scheduling.waitlist import offer_waitlist
 
     limits = limits or get_rules()
@@ -361,7 +410,9 @@ def reschedule(conn: Connection, *, ctx: AccessContext, appointment_id: str, slo
     moved["created"] = resource.get("created", moved["created"])
     _write_appointment(conn, ctx, "PUT", row.id, {**moved, "id": row.id})
     offer_waitlist(conn, slot_id=old.slot_id, limits=limits)
-    return _view(conn, appointment_id)
+    view = _view(conn, appointment_id)
+    enqueue_booking_jobs(conn, view)  # confirms the new time; the old time's reminders find it moved and do nothing
+    return view
 
 
 def confirm_payment(conn: Connection, *, ctx: AccessContext, appointment_id: str, confirmation: str) -> BookingView:

@@ -60,6 +60,8 @@ def offer_waitlist(conn: Connection, *, slot_id: str, limits: rules.BookingRules
     their place in the queue and the next one is asked. Each offer is an unpaid booking: the patient
     confirms it by paying, or release_unpaid frees it again for the next in line.
     """
+    from smartcare.hospital.scheduling.jobs import enqueue_offer_notice
+
     slot = conn.execute(sa.select(booking_slot).where(booking_slot.c.slot_id == slot_id)).first()
     if slot is None or slot.blocked or slot.booked >= slot.capacity or slot.start <= clock.format_instant(clock.now()):
         return []
@@ -79,6 +81,7 @@ def offer_waitlist(conn: Connection, *, slot_id: str, limits: rules.BookingRules
             continue
         conn.execute(booking_waitlist.update().where(w.seq == entry.seq).values(status=OFFERED,
                                                                                 appointment_id=view.id))
+        enqueue_offer_notice(conn, booking_id=view.id)
         service._raise_event(conn, "WaitlistOffered", view.id, entry.patient_id, slot_id)
         offers.append(Offer(entry.patient_id, view.id, slot_id))
     return offers

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 HANDLER_MODULES = (
     "smartcare.platform.jobs.schedules",
     "smartcare.platform.notifications.delivery",
+    "smartcare.hospital.scheduling.jobs",
 )
 EMBEDDED_ENV = "SMARTCARE_EMBEDDED_WORKER"
 POLL = timedelta(seconds=5)
