@@ -145,9 +145,12 @@ def _app_queue(request: Request, *, status_code: int = 200, error: str | None = 
         v = guard.visitor(conn, request, "app")
     visits = _todays_visits(v.ctx)
     ids = sorted({p["id"] for p in gateway.search(v.ctx, "Patient", [("_count", "20"), ("_elements", "id")])})
+    locale = i18n.current_locale(request)
     with unit_of_work() as conn:
         tickets = service.tickets_of(conn, ids) if ids else []
-    by_appointment = {t["appointment"]: t for t in tickets}
+        rooms = {t["session"]: service.room_label(conn, service.session_view(conn, t["session"])["room"], locale)
+                 for t in tickets}
+    by_appointment = {t["appointment"]: {**t, "room": rooms.get(t["session"])} for t in tickets}
     for visit in visits:
         visit["ticket"] = by_appointment.get(visit["id"])
         visit["qr"] = _qr(visit["code"])

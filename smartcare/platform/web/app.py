@@ -11,6 +11,7 @@ from smartcare.hospital.queue import notices as queue_notices
 from smartcare.hospital.queue.api import router as queue_api_router
 from smartcare.hospital.queue.views import router as queue_pages_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
+from smartcare.patient.booking.views import router as booking_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
 from smartcare.platform.notifications.views import router as notifications_router
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
     install_guard(app)
     app.include_router(queue_api_router)
     app.include_router(queue_pages_router)
+    app.include_router(booking_pages_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(homes_router)

@@ -1,0 +1,1 @@
+"""What patients and their caregivers do themselves: booking visits and following them."""

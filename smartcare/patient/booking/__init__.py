@@ -1,0 +1,1 @@
+"""The patient's booking pages: choose a department, doctor and slot, book, pay, and follow "my visits"."""
