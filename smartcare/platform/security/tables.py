@@ -40,6 +40,8 @@ user_account = sa.Table(
     sa.UniqueConstraint("email", name="uq_user_account_email"),
 )
 sa.Index("ix_user_account_role", user_account.c.role)
+# Notifications and booking checks find the accounts of a patient by their record.
+sa.Index("ix_user_account_fhir_ref", user_account.c.fhir_ref)
 
 # One row per throttled subject: "user:<id>", "name:<username key>" or "addr:<ip>".
 login_throttle = sa.Table(
