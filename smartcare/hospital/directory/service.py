@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from smartcare.fhir import gateway
+from smartcare.fhir.http import FhirRequest
+from smartcare.fhir.interactions import dispatch
 from smartcare.hospital.directory import conventions as dc
 from smartcare.hospital.directory.search_index import (
     DoctorEntry,
@@ -23,7 +25,7 @@ from smartcare.hospital.directory.search_index import (
     search,
 )
 from smartcare.platform import clock, events
-from smartcare.platform.db import get_engine
+from smartcare.platform.db import get_engine, unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
 
 DIRECTORY_TYPES = frozenset({"Organization", "HealthcareService", "Location", "Practitioner", "PractitionerRole"})
@@ -47,14 +49,26 @@ class DoctorResult:
     next_free: datetime | None
 
 
+def _page(conn, res_type: str, query: list[tuple[str, str]]) -> list[dict]:
+    bundle = dispatch(conn, SYSTEM, FhirRequest(method="GET", path=res_type, query=query)).body or {}
+    return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+
+
 def search_all(ctx: AccessContext, res_type: str, query: list[tuple[str, str]] | None = None) -> list[dict]:
-    """Every resource of res_type matching query that ctx may see, page by page."""
+    """Every directory resource of res_type matching query, page by page, in one transaction.
+
+    Directory records are not personal data, so they are read as the platform without an audit entry
+    per page (the access policy lets everyone read them); ctx must be the platform.
+    """
+    if not ctx.is_system:
+        raise ValueError("directory reads run as the platform")
     found: list[dict] = []
-    while True:
-        page = gateway.search(ctx, res_type, [*(query or []), ("_count", str(PAGE)), ("_offset", str(len(found)))])
-        found += page
-        if len(page) < PAGE:
-            return found
+    with unit_of_work() as conn:
+        while True:
+            page = _page(conn, res_type, [*(query or []), ("_count", str(PAGE)), ("_offset", str(len(found)))])
+            found += page
+            if len(page) < PAGE:
+                return found
 
 
 # --- the search index ---------------------------------------------------------------------------
@@ -114,8 +128,21 @@ def current_index() -> SearchIndex:
 # --- free slots ---------------------------------------------------------------------------------
 
 
+# A search parameter's value is at most 1,024 characters (fhir/search/query.py); stay under it.
+_MAX_JOINED = 1000
+
+
 def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    """items in groups of at most size whose comma-joined text also fits one search value (IDs are long)."""
+    groups: list[list[str]] = [[]]
+    length = 0
+    for item in items:
+        if groups[-1] and (len(groups[-1]) >= size or length + len(item) + 1 > _MAX_JOINED):
+            groups.append([])
+            length = 0
+        groups[-1].append(item)
+        length += len(item) + 1
+    return groups if groups[0] else []
 
 
 def _schedules_of(doctors: list[DoctorEntry]) -> dict[str, set[str]]:
@@ -152,15 +179,17 @@ def next_free_slots(doctors: list[DoctorEntry], *, on: date | None = None) -> di
         return {}
     schedules = _schedules_of(doctors)
     earliest: dict[str, datetime] = {}
-    for chunk in _chunks(sorted(schedules), _REFS_PER_QUERY):
-        query = [("schedule", ",".join(f"Schedule/{s}" for s in chunk)), ("status", "free"),
-                 ("start", f"ge{clock.format_instant(start)}"), ("start", f"lt{clock.format_instant(end)}"),
-                 ("_sort", "start")]
-        for slot in search_all(SYSTEM, "Slot", query):
-            moment = clock.parse_instant(slot["start"])
-            for practitioner_id in schedules.get(_ref_id(slot.get("schedule"), "Schedule") or "", ()):
-                if practitioner_id not in earliest or moment < earliest[practitioner_id]:
-                    earliest[practitioner_id] = moment
+    window = [("status", "free"), ("start", f"ge{clock.format_instant(start)}"),
+              ("start", f"lt{clock.format_instant(end)}"), ("_sort", "start"), ("_count", "1")]
+    # The earliest free slot of each schedule: one small, index-ordered query each, rather than
+    # every free slot of the fortnight.
+    with unit_of_work() as conn:
+        for schedule_id, practitioners in sorted(schedules.items()):
+            for slot in _page(conn, "Slot", [("schedule", f"Schedule/{schedule_id}"), *window]):
+                moment = clock.parse_instant(slot["start"])
+                for practitioner_id in practitioners:
+                    if practitioner_id not in earliest or moment < earliest[practitioner_id]:
+                        earliest[practitioner_id] = moment
     return earliest
 
 

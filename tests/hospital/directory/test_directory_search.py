@@ -109,3 +109,13 @@ def test_the_public_pages_show_results_in_both_languages(directory, anonymous):
     profile = anonymous.get("/doctors/t-zhangwei", params={"lang": "en"})
     assert profile.status_code == 200 and "Heart doctor." in profile.text and "08:00" in profile.text
     assert anonymous.get("/doctors/no-such-doctor", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_searches_over_many_doctors_split_their_slot_lookups_to_fit_a_search_value():
+    from smartcare.hospital.directory.service import _MAX_JOINED, _chunks
+
+    ids = [f"PractitionerRole/role-hosp-1-internal-medicine-{n:04d}" for n in range(120)]
+    groups = _chunks(ids, 50)
+    assert [i for g in groups for i in g] == ids
+    assert all(len(",".join(g)) <= _MAX_JOINED and len(g) <= 50 for g in groups)
+    assert _chunks([], 50) == []
