@@ -88,7 +88,7 @@ def callers(engine: sa.Engine) -> dict[str, AccessContext]:
 
 
 def run(kind: str, residents: int, workdir: Path, console: Console) -> list[tuple]:
-    from bench.fhir_store import fresh_engine
+    from fhir_store import fresh_engine  # beside this file (bench/ is on sys.path when run as a script)
 
     engine = fresh_engine(kind, workdir)
     use_engine(engine)
