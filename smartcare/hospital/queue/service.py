@@ -223,7 +223,7 @@ def check_in(conn: Connection, ctx: AccessContext, *, appointment_id: str, via: 
             status="waiting", returned_at=clock.format_instant(given), called_at=None))
         _set_appointment_status(conn, ctx, appointment, "arrived")
         _changed(conn, existing.session_key)
-        return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == existing.id)).one())
+        return _ticket(conn, existing.id)
     room = _room_of(conn, appointment, practitioner_id)
     values = {
         "id": str(uuid.uuid4()), "session_key": session.key, "number": _next_number(conn, session, room),
@@ -235,7 +235,7 @@ def check_in(conn: Connection, ctx: AccessContext, *, appointment_id: str, via: 
     conn.execute(queue_ticket.insert().values(**values))
     _set_appointment_status(conn, ctx, appointment, "arrived")
     _changed(conn, session.key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == values["id"])).one())
+    return _ticket(conn, values["id"])
 
 
 def _tickets(conn: Connection, session_key: str, *statuses: str) -> list[sa.Row]:
@@ -339,45 +339,45 @@ def call_next(conn: Connection, ctx: AccessContext, *, session_key: str) -> dict
     _tell(conn, PATIENT_CALLED, chosen, session_key)
     _notify_near(conn, session_key)
     _changed(conn, session_key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == chosen.id)).one())
+    return _ticket(conn, chosen.id)
 
 
-def _need_current(conn: Connection, session_key: str) -> sa.Row:
+def _called_now(conn: Connection, ctx: AccessContext, session_key: str) -> sa.Row:
+    """The ticket being called in the session, for its doctor or their colleagues; QueueError otherwise."""
+    check_staff(conn, ctx, Session.parse(session_key))
     current = _current(conn, session_key)
     if current is None:
         raise QueueError("Nobody is being called now", code="nobody-called")
     return current
 
 
+def _ticket(conn: Connection, ticket_id: str) -> dict[str, Any]:
+    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == ticket_id)).one())
+
+
 def recall(conn: Connection, ctx: AccessContext, *, session_key: str) -> dict[str, Any]:
     """Call the current patient again (the displays announce them once more)."""
-    session = Session.parse(session_key)
-    check_staff(conn, ctx, session)
-    current = _need_current(conn, session_key)
+    current = _called_now(conn, ctx, session_key)
     conn.execute(sa.update(queue_ticket).where(queue_ticket.c.id == current.id).values(recalls=current.recalls + 1))
     _tell(conn, PATIENT_CALLED, current, session_key)
     _changed(conn, session_key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == current.id)).one())
+    return _ticket(conn, current.id)
 
 
 def skip(conn: Connection, ctx: AccessContext, *, session_key: str) -> dict[str, Any]:
     """The called patient did not come: they leave the queue until they check in again (as a no-show)."""
-    session = Session.parse(session_key)
-    check_staff(conn, ctx, session)
-    current = _need_current(conn, session_key)
+    current = _called_now(conn, ctx, session_key)
     _finish(conn, ctx, current, "skipped", "noshow")
     _changed(conn, session_key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == current.id)).one())
+    return _ticket(conn, current.id)
 
 
 def finish(conn: Connection, ctx: AccessContext, *, session_key: str) -> dict[str, Any]:
     """The consultation is over; nobody new is called yet."""
-    session = Session.parse(session_key)
-    check_staff(conn, ctx, session)
-    current = _need_current(conn, session_key)
+    current = _called_now(conn, ctx, session_key)
     _finish(conn, ctx, current, "done", "fulfilled")
     _changed(conn, session_key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == current.id)).one())
+    return _ticket(conn, current.id)
 
 
 def transfer(conn: Connection, ctx: AccessContext, *, session_key: str, number: int,
@@ -400,7 +400,7 @@ def transfer(conn: Connection, ctx: AccessContext, *, session_key: str, number: 
         session_key=target.key, number=_next_number(conn, target, None), near_notice=False))
     _changed(conn, session_key)
     _changed(conn, target.key)
-    return ticket_view(conn, conn.execute(sa.select(queue_ticket).where(queue_ticket.c.id == row.id)).one())
+    return _ticket(conn, row.id)
 
 
 def ticket_view(conn: Connection, row: sa.Row) -> dict[str, Any]:
