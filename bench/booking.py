@@ -10,6 +10,7 @@ p50/p95 latency, the refusals by kind, and whether any slot holds more bookings 
 """
 
 import argparse
+import contextlib
 import os
 import queue
 import random
@@ -78,11 +79,9 @@ def wait_ready(base: str, server: subprocess.Popen) -> None:
     for _ in range(300):
         if server.poll() is not None:
             raise SystemExit("the server stopped while starting")
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again shortly
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
     raise SystemExit("the server did not start")
 

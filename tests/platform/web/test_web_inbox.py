@@ -89,10 +89,10 @@ def test_a_new_notification_is_pushed_to_the_persons_open_browser(engine):
 def test_the_socket_is_refused_without_a_session_or_from_another_site(engine):
     make_user(engine, "patient")
     with browser() as web:
-        with pytest.raises(WebSocketDisconnect) as refused, web.websocket_connect("/ws/notifications"):
-            pass
+        with pytest.raises(WebSocketDisconnect) as refused, web.websocket_connect("/ws/notifications") as socket:
+            socket.receive_json()
         assert refused.value.code == 1008
         sign_in(web, "patient.test")
         with pytest.raises(WebSocketDisconnect), web.websocket_connect(
-                "/ws/notifications", headers={"origin": "https://evil.example"}):
-            pass
+                "/ws/notifications", headers={"origin": "https://evil.example"}) as socket:
+            socket.receive_json()
