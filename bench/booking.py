@@ -69,7 +69,7 @@ def seed(engine: sa.Engine, patients: int, doctors: int, capacity: int) -> list[
             template = ScheduleTemplate(
                 role_id=f"role-{d}", practitioner_id=f"prac-{d}", practitioner_name=f"Doctor {d}",
                 service_id="hcs-b", organization_id="org-b", weekdays=frozenset(range(7)),
-                sessions=tuple(Session(f"s{h}", clock_time(h), clock_time(h + 1)) for h in range(8, 18)),
+                sessions=tuple(Session(f"s{h}", clock_time(h), clock_time(h + 2)) for h in range(8, 18, 2)),
                 slot_minutes=60, capacity=capacity, fee=1000)
             schedules.generate_slots(conn, template=template, start=tomorrow, days=1)
         return conn.execute(sa.select(booking_slot.c.slot_id)).scalars().all()

@@ -13,19 +13,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from smartcare.fhir import store
+from smartcare.fhir import access, store
 from smartcare.fhir.errors import Forbidden, Gone, NotFound
 from smartcare.hospital.scheduling import errors, rules
 from smartcare.hospital.scheduling.models import booking, booking_day, booking_slot
 from smartcare.hospital.scheduling.payments import provider_named
 from smartcare.hospital.scheduling.schedules import BUSY, FREE, opening_hours, region_zone, set_slot_status
-from smartcare.platform import clock
-from smartcare.platform.db import pending_events
+from smartcare.platform import audit, clock
+from smartcare.platform.db import pending_events, run_prepared
 from smartcare.platform.events import DomainEvent
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tables import user_account
@@ -91,15 +93,10 @@ def _slot(conn: Connection, slot_id: str, *, lock: bool = False) -> sa.Row:
     return row
 
 
-@cache
-def _for_dialect(sql: str, dialect: str) -> str:
-    return sql.replace("?", "%s") if dialect == "postgresql" else sql
-
-
-def _run(conn: Connection, sql: str, params: tuple) -> sa.CursorResult:
-    """Plain driver SQL for booking's hot path ("?" for parameters): building and caching SQLAlchemy
-    statements cost more CPU than the database took to answer them."""
-    return conn.exec_driver_sql(_for_dialect(sql, conn.dialect.name), params)
+def _run(conn: Connection, sql: str, params: tuple) -> Any:
+    """Plain driver SQL for booking's hot path ("?" for parameters), prepared on PostgreSQL: building and caching
+    SQLAlchemy statements, and planning them in the database, cost more than running them."""
+    return run_prepared(conn, sql, params)
 
 
 _BOOKING_READ = """
@@ -108,15 +105,19 @@ SELECT s.slot_id, s.practitioner_id, s.practitioner_name, s.service_id, s.day, s
        (SELECT b.id FROM booking b WHERE b.patient_id = ?
           AND b.live_session = s.practitioner_id || '|' || s.day || '|' || s.session) AS live_booking,
        (SELECT count(*) FROM user_account u WHERE u.id = ? AND u.locked) AS caller_locked,
-       (SELECT count(*) FROM user_account u WHERE u.fhir_ref = ? AND u.locked) AS patient_locked
-FROM booking_slot s WHERE s.slot_id = ?"""
+       (SELECT count(*) FROM user_account u WHERE u.fhir_ref = ? AND u.locked) AS patient_locked,
+       p.pk AS patient_pk, p.deleted AS patient_deleted, p.content AS patient, h.content AS department
+FROM booking_slot s
+LEFT JOIN fhir_resource p ON p.res_type = 'Patient' AND p.res_id = ?
+LEFT JOIN fhir_resource h ON h.res_type = 'HealthcareService' AND h.res_id = s.service_id AND NOT h.deleted
+WHERE s.slot_id = ?"""
 
 
 def _slot_for_booking(conn: Connection, ctx: AccessContext, slot_id: str, patient_id: str) -> sa.Row:
     """The slot, with the patient's standing booking in its session and whether the caller's or the patient's
     accounts are locked: what book checks, read in one round trip."""
     caller = ctx.subject[:36] if ctx.kind == "user" and ctx.subject else None
-    row = _run(conn, _BOOKING_READ, (patient_id, caller, f"Patient/{patient_id}", slot_id)).first()
+    row = _run(conn, _BOOKING_READ, (patient_id, caller, f"Patient/{patient_id}", patient_id, slot_id)).first()
     if row is None:
         _check_caller(conn, ctx)
         raise errors.SlotNotFound()
@@ -125,14 +126,21 @@ def _slot_for_booking(conn: Connection, ctx: AccessContext, slot_id: str, patien
     return row
 
 
-def _check_bookable(conn: Connection, slot: sa.Row) -> None:
-    """Refuse a slot that has begun, is blocked, or lies outside the department's opening hours now."""
+def _json_column(value: object) -> dict | None:
+    """A JSON column read through the driver: a dict from PostgreSQL, text from SQLite."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value  # type: ignore[return-value]
+
+
+def _check_bookable(conn: Connection, slot: sa.Row, department: dict | None = None) -> None:
+    """Refuse a slot that has begun, is blocked, or lies outside the department's opening hours now
+    (department: its HealthcareService, when the caller has read it already)."""
     if clock.parse_instant(slot.start) <= clock.now():
         raise errors.InThePast()
     if slot.blocked:
         raise errors.SlotUnavailable()
     start, end = clock.parse_instant(slot.start), clock.parse_instant(slot.end)
-    if not rules.within_opening_hours(opening_hours(conn, slot.service_id), start, end, region_zone()):
+    hours = department.get("availableTime") if department is not None else opening_hours(conn, slot.service_id)
+    if not rules.within_opening_hours(hours, start, end, region_zone()):
         raise errors.OutsideOpeningHours()
 
 
@@ -143,13 +151,28 @@ def _check_caller(conn: Connection, ctx: AccessContext) -> None:
             raise errors.CallerLocked()
 
 
-def _check_patient(conn: Connection, ctx: AccessContext, patient_id: str, *, locked: bool | None = None) -> None:
-    """The patient must be in the caller's reach (themselves, someone they are proxy for, or the desk's), alive and not
-    locked (locked: whether an account of theirs is, when the caller already asked)."""
+def _patient_read(conn: Connection, ctx: AccessContext, patient_id: str, slot: sa.Row) -> dict:
+    """The Patient the booking read fetched along with the slot, through the access policy as store.read would."""
     try:
-        patient = store.read(conn, ctx, res_type="Patient", res_id=patient_id).resource
+        if slot.patient_pk is None or slot.patient_deleted:
+            access.decision(ctx, "read", "Patient")
+            raise NotFound("Patient not found")
+        access.check_row(conn, ctx, "read", "Patient", slot.patient_pk, res_id=patient_id)
     except (NotFound, Forbidden, Gone):
         raise errors.NotProxy() from None
+    return _json_column(slot.patient) or {}
+
+
+def _check_patient(conn: Connection, ctx: AccessContext, patient_id: str, *, locked: bool | None = None,
+                   patient: dict | None = None) -> None:
+    """The patient must be in the caller's reach (themselves, someone they are proxy for, or the desk's), alive and not
+    locked (locked: whether an account of theirs is, when the caller already asked; patient: their record, when
+    the caller has read it through the policy already)."""
+    if patient is None:
+        try:
+            patient = store.read(conn, ctx, res_type="Patient", res_id=patient_id).resource
+        except (NotFound, Forbidden, Gone):
+            raise errors.NotProxy() from None
     if patient.get("deceasedBoolean") is True or patient.get("deceasedDateTime"):
         raise errors.PatientDeceased()
     if locked is None:
@@ -272,8 +295,9 @@ def book(conn: Connection, *, ctx: AccessContext, slot_id: str, patient_id: str,
         if conn.execute(sa.select(booking.c.id).where(booking.c.idempotency_key == key)).first():
             raise errors.DuplicateSubmission()
     slot = _slot_for_booking(conn, ctx, slot_id, patient_id)
-    _check_bookable(conn, slot)
-    _check_patient(conn, ctx, patient_id, locked=slot.patient_locked > 0)
+    _check_bookable(conn, slot, _json_column(slot.department) or {})
+    _check_patient(conn, ctx, patient_id, locked=slot.patient_locked > 0,
+                   patient=_patient_read(conn, ctx, patient_id, slot))
     live = rules.session_key(slot.practitioner_id, slot.day, slot.session)
     if slot.live_booking is not None:
         raise errors.AlreadyBookedThisSession()
@@ -305,7 +329,15 @@ def book(conn: Connection, *, ctx: AccessContext, slot_id: str, patient_id: str,
                        values["payment_reference"])
     enqueue_booking_jobs(conn, view)
     _raise_event(conn, "AppointmentBooked", appointment_id, patient_id, slot_id, channel=channel)
+    # Last: the audit trail's append lock is held to the commit, so it is taken when nothing else is left to do.
+    _audit(conn, ctx, "C", appointment_id, patient_id)
     return view
+
+
+def _audit(conn: Connection, ctx: AccessContext, action: str, appointment_id: str, patient_id: str) -> None:
+    """Record the change of a patient's appointment (booked, cancelled, moved, paid) in the audit trail."""
+    audit.record(conn, ctx=ctx, action=action, subtype="create" if action == "C" else "update",
+                 entities=[f"Appointment/{appointment_id}"], patient=f"Patient/{patient_id}")
 
 
 def _raise_event(conn: Connection, name: str, appointment_id: str, patient_id: str, slot_id: str, **extra) -> None:
@@ -357,6 +389,7 @@ def end_booking(conn: Connection, *, ctx: AccessContext, row: sa.Row, resource: 
     _write_appointment(conn, ctx, "PUT", row.id, cancelled)
     enqueue_ended_notice(conn, booking_id=row.id, reason=reason)
     _raise_event(conn, "AppointmentCancelled", row.id, row.patient_id, row.slot_id, reason=reason, status=status)
+    _audit(conn, ctx, "U", row.id, row.patient_id)
 
 
 def cancel(conn: Connection, *, ctx: AccessContext, appointment_id: str,
@@ -412,6 +445,7 @@ def reschedule(conn: Connection, *, ctx: AccessContext, appointment_id: str, slo
     offer_waitlist(conn, slot_id=old.slot_id, limits=limits)
     view = _view(conn, appointment_id)
     enqueue_booking_jobs(conn, view)  # confirms the new time; the old time's reminders find it moved and do nothing
+    _audit(conn, ctx, "U", row.id, row.patient_id)
     return view
 
 
@@ -430,6 +464,7 @@ def confirm_payment(conn: Connection, *, ctx: AccessContext, appointment_id: str
                         .values(payment_status="paid", paid_at=clock.format_instant(clock.now())))
     if paid.rowcount != 1:
         raise errors.NotActive()
+    _audit(conn, ctx, "U", row.id, row.patient_id)
     return _view(conn, appointment_id)
 
 

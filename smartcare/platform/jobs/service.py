@@ -93,9 +93,14 @@ def retry_delay(attempts: int, *, backoff: timedelta = DEFAULT_BACKOFF,
     return min(max_backoff, backoff * (2 ** max(0, attempts - 1)))
 
 
-def _insert_once(conn: Connection, values: dict[str, Any]) -> None:
+def _insert_once(conn: Connection, values: dict[str, Any]) -> str:
+    """Insert the job unless one with its key exists; the id of the job that now holds the key."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-    conn.execute(dialect.insert(job).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    inserted = conn.execute(dialect.insert(job).values(**values).on_conflict_do_nothing(index_elements=["key"])
+                            .returning(job.c.id)).scalar()
+    if inserted is not None:
+        return inserted
+    return conn.execute(sa.select(job.c.id).where(job.c.key == values["key"])).scalar_one()
 
 
 def enqueue(conn: Connection, *, kind: str, payload: dict[str, Any], run_at: datetime | None = None,
@@ -119,10 +124,9 @@ def enqueue(conn: Connection, *, kind: str, payload: dict[str, Any], run_at: dat
     }
     if key is None:
         conn.execute(job.insert().values(**values))
+        job_id = values["id"]
     else:
-        _insert_once(conn, values)
-    job_id = values["id"] if key is None else conn.execute(
-        sa.select(job.c.id).where(job.c.key == key)).scalar_one()
+        job_id = _insert_once(conn, values)
     if job_id == values["id"]:
         pending_events(conn).append(DomainEvent(JOB_ENQUEUED, {"id": job_id, "run_at": values["run_at"]}))
     return job_id

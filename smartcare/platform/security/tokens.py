@@ -8,6 +8,7 @@ token that names another algorithm (or `none`) is refused before its claims are 
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -83,6 +84,19 @@ def verify_access_token(token: str, *, audience: str) -> TokenClaims:
     """Check signature, algorithm, issuer, audience and expiry; return the claims or raise InvalidToken."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("The access token is missing or too long")
+    claims = _verified(token, audience, signing_key())
+    if claims.expires_at <= clock.now().timestamp():
+        raise InvalidToken("The access token has expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, audience: str, key: bytes) -> TokenClaims:
+    """The claims of a token whose signature, algorithm, issuer and audience hold (expiry aside).
+
+    Remembered per token and key: a client sends the same token with every request, and checking
+    the signature again gives the same answer. Refusals raise, so they are never remembered.
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -92,7 +106,7 @@ def verify_access_token(token: str, *, audience: str) -> TokenClaims:
     try:
         claims = jwt.decode(
             token,
-            signing_key(),
+            key,
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=ISSUER,
@@ -105,8 +119,6 @@ def verify_access_token(token: str, *, audience: str) -> TokenClaims:
         raise InvalidToken("The access token was issued for another server") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("The access token's signature or claims are invalid") from exc
-    if claims["exp"] <= clock.now().timestamp():
-        raise InvalidToken("The access token has expired")
     try:
         scopes = parse_scopes(str(claims.get("scope", "")))
     except InvalidScope as exc:

@@ -189,3 +189,21 @@ def test_the_development_provider_marks_the_fee_paid_on_confirmation(clinic):
     assert paid.payment_status == "paid"
     with pytest.raises(errors.AlreadyPaid), unit_of_work(clinic.engine) as conn:
         service.confirm_payment(conn, ctx=patient_ctx("pa1"), appointment_id=view.id, confirmation="ok")
+
+
+def test_booking_paying_moving_and_cancelling_are_each_audited_with_the_patient(clinic):
+    from smartcare.platform import audit
+
+    view = book(clinic, "pa1")
+    with unit_of_work(clinic.engine) as conn:
+        service.confirm_payment(conn, ctx=patient_ctx("pa1"), appointment_id=view.id, confirmation="ok")
+        service.reschedule(conn, ctx=patient_ctx("pa1"), appointment_id=view.id, slot_id=clinic.slots[8],
+                           limits=RULES)
+        service.cancel(conn, ctx=patient_ctx("pa1"), appointment_id=view.id, limits=RULES)
+    with unit_of_work(clinic.engine) as conn:
+        entries = audit.search(conn, patient="Patient/pa1")[::-1]  # oldest first
+        assert audit.verify(conn).ok
+    assert [(e["action"], e["subtype"], e["agent"]) for e in entries] == [
+        ("C", "create", "user/user-pa1"), *[("U", "update", "user/user-pa1")] * 3]
+    for entry in entries:
+        assert {"reference": f"Appointment/{view.id}"} in [e["what"] for e in entry["event"]["entity"]]
