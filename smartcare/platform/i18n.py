@@ -24,6 +24,7 @@ import gettext as gettext_module
 import io
 import logging
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -192,6 +193,36 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations(context.get("locale") or DEFAULT_LOCALE).ngettext(singular, plural, n)
 
 
+def _(message: str) -> str:
+    """Mark a message for the catalog; it is translated where it is shown."""
+    return message
+
+
+# Monday first, as date.weekday() counts; FHIR's daysOfWeek codes (mon ... sun) in the same order.
+WEEKDAY_NAMES = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
+WEEKDAY_SHORT_NAMES = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+FHIR_DAYS_OF_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekday_name(day: date | int | str, locale: str = DEFAULT_LOCALE, *, short: bool = False) -> str:
+    """The weekday's name in locale; day is a date, a number 0-6 (Monday first) or a FHIR code such as "mon"."""
+    if isinstance(day, date):
+        index = day.weekday()
+    elif isinstance(day, str):
+        if day not in FHIR_DAYS_OF_WEEK:
+            return day
+        index = FHIR_DAYS_OF_WEEK.index(day)
+    else:
+        index = day
+    names = WEEKDAY_SHORT_NAMES if short else WEEKDAY_NAMES
+    return translations(locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE).gettext(names[index])
+
+
+@pass_context
+def _weekday(context: Context, day: date | int | str, short: bool = False) -> str:
+    return weekday_name(day, context.get("locale") or DEFAULT_LOCALE, short=short)
+
+
 def template_dirs() -> list[Path]:
     """The shell's templates first, then each domain module's own `templates/` folder."""
     package = TEMPLATE_DIR.parents[2]
@@ -214,4 +245,5 @@ def make_environment(template_dir: Path | None = None) -> Environment:
     )
     # The callables read the locale from each render's context, so one shared environment serves every request.
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["weekday"] = _weekday
     return env

@@ -100,14 +100,20 @@ def _visit(conn: Connection, booking_id: str) -> Visit | None:
     return Visit(*row) if row is not None else None
 
 
-def _tell(conn: Connection, visit: Visit, kind: str, *, title: str, body: str) -> None:
-    """Notify every account linked to the visit's patient, each in its language (messages marked with _())."""
+def _tell(conn: Connection, visit: Visit, kind: str, *, title: str, body: str, reason: str | None = None) -> None:
+    """Notify every account linked to the visit's patient, each in its language (messages marked with _()).
+
+    A reason is translated too when it is a catalog message (the reasons the console offers); typed
+    reasons are shown as typed.
+    """
     local = clock.parse_instant(visit.start).astimezone(region_zone()).strftime("%Y-%m-%d %H:%M")
     values = {"doctor": visit.doctor, "time": local}
     accounts = conn.execute(sa.select(user_account.c.id, user_account.c.locale).where(
         user_account.c.fhir_ref == f"Patient/{visit.patient_id}")).all()
     for account in accounts:
         t = i18n.translations(account.locale)
+        if reason is not None:
+            values["reason"] = t.gettext(reason)
         notify(conn, user_id=account.id, kind=kind, title=t.gettext(title), body=t.gettext(body) % values,
                link=f"/app/visits/{visit.id}", data={"appointment": f"Appointment/{visit.id}", "start": visit.start})
 
@@ -158,8 +164,14 @@ def tell_ended(conn: Connection, job: Job) -> None:
         _tell(conn, visit, CANCELLED.name, title=_("Your booking was released"),
               body=_("The registration fee for %(doctor)s, %(time)s was not paid in time."))
     elif job.payload["reason"] == "prov":
-        _tell(conn, visit, CANCELLED.name, title=_("The hospital cancelled your appointment"),
-              body=_("%(doctor)s is not available at %(time)s. Please book another time."))
+        why = conn.execute(sa.select(booking_slot.c.block_reason).join_from(
+            booking, booking_slot, booking.c.slot_id == booking_slot.c.slot_id).where(booking.c.id == visit.id)).scalar()
+        if why:
+            _tell(conn, visit, CANCELLED.name, title=_("The hospital cancelled your appointment"),
+                  body=_("%(doctor)s is not available at %(time)s (%(reason)s). Please book another time."), reason=why)
+        else:
+            _tell(conn, visit, CANCELLED.name, title=_("The hospital cancelled your appointment"),
+                  body=_("%(doctor)s is not available at %(time)s. Please book another time."))
     else:
         _tell(conn, visit, CANCELLED.name, title=_("Your appointment is cancelled"), body=_("%(doctor)s, %(time)s."))
 

@@ -86,3 +86,45 @@ booking_waitlist = sa.Table(
 )
 sa.Index("ix_booking_waitlist_queue", booking_waitlist.c.practitioner_id, booking_waitlist.c.day,
          booking_waitlist.c.status)
+
+# A practitioner role's schedule template (one per role), which the nightly job turns into slots.
+# weekdays: digits 0-6 (0 = Monday); sessions: "name=HH:MM-HH:MM" joined by ";" in local time.
+# visit_type is the directory's (ordinary, specialist, expert) and decides the fee; appointment_type is
+# the HL7 v2 table 0276 code the Slots carry. fee NULL: the department's fee for the visit type.
+schedule_template = sa.Table(
+    "schedule_template",
+    metadata,
+    sa.Column("role_id", sa.String(64), primary_key=True),  # the FHIR PractitionerRole's id
+    sa.Column("practitioner_id", sa.String(64), nullable=False),
+    sa.Column("practitioner_name", sa.String(200), nullable=False),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("weekdays", sa.String(16), nullable=False),
+    sa.Column("sessions", sa.String(400), nullable=False),
+    sa.Column("slot_minutes", sa.Integer, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("visit_type", sa.String(16), nullable=False),
+    sa.Column("appointment_type", sa.String(16), nullable=False),
+    sa.Column("fee", sa.Integer, nullable=True),  # fen; NULL follows the department
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+sa.Index("ix_schedule_template_organization", schedule_template.c.organization_id, schedule_template.c.active)
+
+# A doctor's leave (practitioner_id set) or a hospital's holiday (NULL): slots in [start, end) are blocked,
+# also those generated later inside the period.
+schedule_block = sa.Table(
+    "schedule_block",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("practitioner_id", sa.String(64), nullable=True),
+    sa.Column("start", sa.String(32), nullable=False),  # UTC instant
+    sa.Column("end", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("cancelled", sa.Integer, nullable=False),  # bookings cancelled when it was entered
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+sa.Index("ix_schedule_block_organization", schedule_block.c.organization_id, schedule_block.c.end)

@@ -66,25 +66,58 @@ class SlotTime:
     end: datetime
 
 
+MAX_SESSIONS = 6
+
+
+def _(message: str) -> str:
+    """Mark a message for the catalog; it is translated where it is shown."""
+    return message
+
+
 class TemplateInvalid(ValueError):
-    """A schedule template that cannot make slots (its message says why)."""
+    """A schedule template that cannot make slots: message (a catalog msgid) % values says why."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
 
 
 def check_template(template: ScheduleTemplate) -> None:
-    """Raise TemplateInvalid unless the template's numbers and sessions make sense."""
+    """Raise TemplateInvalid unless the template's numbers and sessions make sense.
+
+    Sessions must not overlap and each must divide into whole slots, so every minute of a session
+    is bookable and no slot runs past the session's end.
+    """
     if not 5 <= template.slot_minutes <= 240:
-        raise TemplateInvalid("A slot lasts from 5 to 240 minutes")
+        raise TemplateInvalid(_("A slot lasts from 5 to 240 minutes"))
     if not 1 <= template.capacity <= 500:
-        raise TemplateInvalid("A slot holds from 1 to 500 patients")
+        raise TemplateInvalid(_("A slot holds from 1 to 500 patients"))
     if template.visit_type not in VISIT_TYPES:
-        raise TemplateInvalid(f"The visit type must be one of {', '.join(VISIT_TYPES)}")
+        raise TemplateInvalid(_("The visit type must be one of %(types)s"), types=", ".join(VISIT_TYPES))
     if template.fee < 0:
-        raise TemplateInvalid("The fee cannot be negative")
-    if not template.weekdays <= set(range(7)) or not template.sessions:
-        raise TemplateInvalid("A template needs weekdays 0-6 and at least one session")
+        raise TemplateInvalid(_("The fee cannot be negative"))
+    if not template.weekdays or not template.weekdays <= set(range(7)):
+        raise TemplateInvalid(_("Choose at least one weekday"))
+    if not 1 <= len(template.sessions) <= MAX_SESSIONS:
+        raise TemplateInvalid(_("A template has from 1 to %(most)s sessions"), most=MAX_SESSIONS)
+    if len({s.name for s in template.sessions}) != len(template.sessions):
+        raise TemplateInvalid(_("Each session needs its own name"))
     for session in template.sessions:
         if session.start >= session.end:
-            raise TemplateInvalid(f"Session {session.name} ends before it starts")
+            raise TemplateInvalid(_("Session %(session)s ends before it starts"), session=session.name)
+        if (_minutes(session.end) - _minutes(session.start)) % template.slot_minutes:
+            raise TemplateInvalid(_("Session %(session)s does not divide into %(minutes)s-minute slots"),
+                                  session=session.name, minutes=template.slot_minutes)
+    ordered = sorted(template.sessions, key=lambda s: s.start)
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if later.start < earlier.end:
+            raise TemplateInvalid(_("Sessions %(first)s and %(second)s overlap"), first=earlier.name,
+                                  second=later.name)
 
 
 def stable_id(prefix: str, *parts: str) -> str:

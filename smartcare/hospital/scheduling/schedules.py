@@ -12,9 +12,10 @@ from smartcare.fhir import store
 from smartcare.fhir.errors import NotFound
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.interactions import dispatch
+from smartcare.hospital.directory import conventions as dc
 from smartcare.hospital.scheduling import rules
 from smartcare.hospital.scheduling.models import booking_slot
-from smartcare.hospital.scheduling.rules import ScheduleTemplate, Session, TemplateInvalid
+from smartcare.hospital.scheduling.rules import ScheduleTemplate, Session, TemplateInvalid, _
 from smartcare.platform import clock
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.settings import get_settings
@@ -24,8 +25,6 @@ FREE, BUSY, BLOCKED = "free", "busy", "busy-unavailable"
 DEMO_SESSIONS = (Session("am", time(8, 0), time(12, 0)), Session("pm", time(14, 0), time(17, 0)))
 # Departments whose doctors see booked outpatients (emergency is walk-in, imaging and the lab take orders).
 DEMO_CLOSED_DEPARTMENTS = frozenset({"emergency", "radiology", "laboratory", "pharmacy", "public-health"})
-DEMO_FEES = {"chief-physician": 5000, "associate-chief-physician": 3000}
-DEMO_FEE = 1000
 
 
 @cache
@@ -47,7 +46,7 @@ def opening_hours(conn: Connection, service_id: str) -> list[dict] | None:
     try:
         service = store.read(conn, SYSTEM, res_type="HealthcareService", res_id=service_id).resource
     except NotFound:
-        raise TemplateInvalid(f"There is no HealthcareService/{service_id}") from None
+        raise TemplateInvalid(_("There is no HealthcareService/%(service)s"), service=service_id) from None
     return service.get("availableTime")
 
 
@@ -69,6 +68,23 @@ def _schedule_resource(template: ScheduleTemplate, start: date, days: int) -> di
     }
 
 
+def _schedule_writes(conn: Connection, template: ScheduleTemplate, start: date, days: int) -> list[store.Write]:
+    """The Schedule's write: new, or its planning horizon widened and its details brought up to date."""
+    wanted = _schedule_resource(template, start, days)
+    try:
+        current = store.read(conn, SYSTEM, res_type="Schedule", res_id=wanted["id"]).resource
+    except NotFound:
+        return [store.Write("PUT", "Schedule", wanted["id"], wanted)]
+    horizon = current.get("planningHorizon") or {}
+    for edge, pick in (("start", min), ("end", max)):
+        if horizon.get(edge):
+            wanted["planningHorizon"][edge] = clock.format_instant(pick(
+                clock.parse_instant(horizon[edge]), clock.parse_instant(wanted["planningHorizon"][edge])))
+    if {k: v for k, v in current.items() if k != "meta"} == wanted:
+        return []
+    return [store.Write("PUT", "Schedule", wanted["id"], wanted)]
+
+
 def slot_resource(template_schedule: str, row: dict, status: str) -> dict:
     """The FHIR Slot for a booking_slot row."""
     return {
@@ -88,7 +104,7 @@ def generate_slots(conn: Connection, *, template: ScheduleTemplate, start: date,
     """Make the FHIR Schedule and the Slots a template gives for days from start; slots already made are kept."""
     rules.check_template(template)
     if not 1 <= days <= 120:
-        raise TemplateInvalid("Generate from 1 to 120 days at a time")
+        raise TemplateInvalid(_("Generate from 1 to 120 days at a time"))
     zone = region_zone()
     hours = opening_hours(conn, template.service_id)
     now = clock.now()
@@ -96,18 +112,15 @@ def generate_slots(conn: Connection, *, template: ScheduleTemplate, start: date,
              if s.start > now]
     for s in times:
         if not rules.within_opening_hours(hours, s.start, s.end, zone):
-            raise TemplateInvalid(f"Session {s.session} on {s.day} is outside the department's opening hours")
+            raise TemplateInvalid(_("Session %(session)s on %(day)s is outside the department's opening hours"),
+                                  session=s.session, day=s.day.isoformat())
     ids = [s.slot_id for s in times]
     existing: set[str] = set()
     for chunk in range(0, len(ids), 500):
         existing |= set(conn.execute(sa.select(booking_slot.c.slot_id).where(
             booking_slot.c.slot_id.in_(ids[chunk:chunk + 500]))).scalars())
     sched_id = rules.schedule_id(template)
-    writes: list[store.Write] = []
-    try:
-        store.read(conn, SYSTEM, res_type="Schedule", res_id=sched_id)
-    except NotFound:
-        writes.append(store.Write("PUT", "Schedule", sched_id, _schedule_resource(template, start, days)))
+    writes = _schedule_writes(conn, template, start, days)
     rows = [dict(slot_id=s.slot_id, schedule_id=sched_id, practitioner_id=template.practitioner_id,
                  practitioner_name=template.practitioner_name[:200], role_id=template.role_id,
                  service_id=template.service_id, organization_id=template.organization_id,
@@ -137,7 +150,8 @@ def _demo_doctor_roles(conn: Connection) -> list[dict]:
 
 
 def demo_templates(conn: Connection) -> list[ScheduleTemplate]:
-    """A template for every demo doctor who sees outpatients: weekday mornings and afternoons, 15-minute slots."""
+    """A template for every demo doctor who sees outpatients: weekday mornings and afternoons, 15-minute slots,
+    the fee the doctor's department charges for the doctor's visit type (from the directory)."""
     templates = []
     for role in _demo_doctor_roles(conn):
         service_ref = (role.get("healthcareService") or [{}])[0].get("reference", "")
@@ -147,27 +161,38 @@ def demo_templates(conn: Connection) -> list[ScheduleTemplate]:
             continue
         prac_id = role["practitioner"]["reference"].removeprefix("Practitioner/")
         practitioner = store.read(conn, SYSTEM, res_type="Practitioner", res_id=prac_id).resource
-        title = ((practitioner.get("qualification") or [{}])[0].get("code") or {}).get("coding", [{}])[0]
+        service = store.read(conn, SYSTEM, res_type="HealthcareService", res_id=service_id).resource
+        fee = dc.fees_of(service).get(dc.visit_type_of(role) or dc.VISIT_TYPES[0])
+        if fee is None:
+            continue
         templates.append(ScheduleTemplate(
-            role_id=role["id"], practitioner_id=prac_id, practitioner_name=_display_name(practitioner),
+            role_id=role["id"], practitioner_id=prac_id, practitioner_name=display_name(practitioner),
             service_id=service_id, organization_id=role["organization"]["reference"].removeprefix("Organization/"),
-            weekdays=frozenset(range(5)), sessions=DEMO_SESSIONS, slot_minutes=15, capacity=2,
-            fee=DEMO_FEES.get(title.get("code", ""), DEMO_FEE)))
+            weekdays=frozenset(range(5)), sessions=DEMO_SESSIONS, slot_minutes=15, capacity=2, fee=round(fee * 100)))
     return templates
 
 
-def _display_name(practitioner: dict) -> str:
+def display_name(practitioner: dict) -> str:
+    """A practitioner's name as one line (the text of the first name, else given and family names)."""
     names = practitioner.get("name") or [{}]
     name = names[0]
     return name.get("text") or " ".join([*name.get("given", []), name.get("family", "")]).strip() or practitioner["id"]
 
 
 def generate_demo_schedules(conn: Connection, *, days: int = 14) -> Generated:
-    """Schedules and slots for the demo region's outpatient doctors for the next `days` days (safe to re-run)."""
-    today = clock.now().astimezone(region_zone()).date()
+    """Store a template for each of the demo region's outpatient doctors and make their slots for the next
+    `days` days (safe to re-run; templates an administrator changed since are kept as they are)."""
+    from smartcare.hospital.scheduling import templates_store
+
     created = existing = 0
     for template in demo_templates(conn):
-        result = generate_slots(conn, template=template, start=today, days=days)
+        if templates_store.load_template(conn, role_id=template.role_id) is None:
+            facts = templates_store.role_facts(conn, role_id=template.role_id)
+            templates_store.save_template(
+                conn, role_id=template.role_id, weekdays=template.weekdays, sessions=template.sessions,
+                slot_minutes=template.slot_minutes, capacity=template.capacity, visit_type=facts.visit_type,
+                appointment_type=template.visit_type, fee=None, updated_by="demo")
+        result = templates_store.generate(conn, role_id=template.role_id, days=days)
         created += result.created
         existing += result.existing
     return Generated(created=created, existing=existing)

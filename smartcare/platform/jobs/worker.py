@@ -25,6 +25,7 @@ HANDLER_MODULES = (
     "smartcare.platform.jobs.schedules",
     "smartcare.platform.notifications.delivery",
     "smartcare.hospital.scheduling.jobs",
+    "smartcare.hospital.scheduling.horizon",
 )
 EMBEDDED_ENV = "SMARTCARE_EMBEDDED_WORKER"
 POLL = timedelta(seconds=5)

@@ -211,6 +211,7 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/research": frozenset({"researcher"}),
     "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
     "console/directory": DIRECTORY_WRITERS,
+    "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays
 }
 
 # Datasets that are not one patient's record: who may have them.

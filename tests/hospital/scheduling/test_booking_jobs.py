@@ -138,8 +138,9 @@ def test_leave_that_blocks_a_booked_slot_tells_the_patient(clinic, accounts, now
     at(now, MONDAY_EVENING, clinic.engine)
     assert told(clinic.engine, accounts["pa1.en"])[1:] == [(
         jobs.CANCELLED.name, "The hospital cancelled your appointment",
-        "Li Wei is not available at 2026-03-03 09:00. Please book another time.")]
-    assert told(clinic.engine, accounts["pa1.zh"])[-1][2] == "Li Wei 医生在 2026-03-03 09:00 无法出诊，请改约其他时间。"
+        "Li Wei is not available at 2026-03-03 09:00 (Annual leave). Please book another time.")]
+    assert told(clinic.engine, accounts["pa1.zh"])[-1][2] == \
+        "Li Wei 医生在 2026-03-03 09:00 无法出诊（Annual leave），请改约其他时间。"
 
 
 def test_reminders_are_scheduled_once_per_booking_and_time(clinic, accounts, now):
