@@ -1,4 +1,4 @@
-"""The queue's JSON API under /api/v1 and the live WebSocket at /ws/queue/{session}."""
+"""The queue's JSON API under /api/v1 and the live WebSockets at /ws/queue/{session} and /ws/queue/clinic/{clinic}."""
 
 import asyncio
 from typing import Any
@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.queue import live, service
+from smartcare.hospital.queue import clinic, live, service
 from smartcare.hospital.queue.schemas import CheckIn, Problem, SessionQueue, Ticket, Transfer
+from smartcare.platform import i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import PATIENT_ROLES, AccessDenied, decide_surface
@@ -157,3 +158,63 @@ async def queue_stream(websocket: WebSocket, session: str) -> None:
     finally:
         receiver.cancel()
         live.hub.unsubscribe(session, loop_and_queue)
+
+
+# A clinic display asks again this often even when nothing changed: at noon the afternoon's doctors take
+# over, and a doctor whose first patient checks in opens a queue the display did not know of yet.
+CLINIC_REFRESH_SECONDS = 60.0
+
+
+def _clinic_view(service_id: str, locale: str, area: str | None) -> dict[str, Any] | None:
+    with unit_of_work() as conn:
+        return clinic.clinic_view(conn, service_id, locale=locale, area=area)
+
+
+def _drain(changes: asyncio.Queue) -> None:
+    # A burst of changes (call next finishes one patient and calls another) is sent as one update.
+    while not changes.empty():
+        changes.get_nowait()
+
+
+@router.websocket("/ws/queue/clinic/{service_id}")
+async def clinic_stream(websocket: WebSocket, service_id: str) -> None:
+    """A clinic's display: every working doctor's called and next numbers, on connect and after each change (public)."""
+    area = (websocket.query_params.get("area") or "")[:64] or None
+    locale = i18n.current_locale(websocket)
+    view = await run_in_threadpool(_clinic_view, service_id[:64], locale, area)
+    if view is None:
+        await websocket.close(code=4404)
+        return
+    live.install()
+    await websocket.accept()
+    subscriber = live.listener()
+    topics: set[str] = set()
+    receiver = asyncio.ensure_future(websocket.receive())
+    try:
+        while True:
+            wanted = {row["session"] for row in view["sessions"]}
+            for topic in wanted - topics:
+                live.hub.subscribe(topic, subscriber)
+            for topic in topics - wanted:
+                live.hub.unsubscribe(topic, subscriber)
+            topics = wanted
+            await websocket.send_json(view)
+            change = asyncio.ensure_future(subscriber[1].get())
+            done, _ = await asyncio.wait({receiver, change}, timeout=CLINIC_REFRESH_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                change.cancel()
+                if receiver.result().get("type") == "websocket.disconnect":
+                    return
+                receiver = asyncio.ensure_future(websocket.receive())
+            elif change in done:
+                _drain(subscriber[1])
+            else:
+                change.cancel()
+            view = await run_in_threadpool(_clinic_view, service_id[:64], locale, area) or view
+    except WebSocketDisconnect:
+        return
+    finally:
+        receiver.cancel()
+        for topic in topics:
+            live.hub.unsubscribe(topic, subscriber)

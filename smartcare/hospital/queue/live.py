@@ -1,15 +1,15 @@
 """Live queue updates: WebSocket subscribers per session, fed by QueueChanged events after commit.
 
 Events are published in whichever thread committed; each subscriber is an asyncio queue owned by
-its WebSocket's event loop, so messages cross over with call_soon_threadsafe. One process only:
-with several server processes the events would travel over a broker (not needed yet).
+its WebSocket's event loop, so messages cross over with call_soon_threadsafe. With several server
+processes the events reach the other processes' hubs through platform/live_fanout.py (Redis pub/sub).
 """
 
 import asyncio
 import threading
 from collections import defaultdict
 
-from smartcare.platform import events
+from smartcare.platform import events, live_fanout
 
 _Subscriber = tuple[asyncio.AbstractEventLoop, asyncio.Queue]
 
@@ -21,9 +21,9 @@ class Hub:
         self._lock = threading.Lock()
         self._topics: dict[str, set[_Subscriber]] = defaultdict(set)
 
-    def subscribe(self, topic: str) -> _Subscriber:
-        """A new listener on topic, for the calling event loop."""
-        subscriber = (asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
+    def subscribe(self, topic: str, subscriber: _Subscriber | None = None) -> _Subscriber:
+        """A new listener on topic for the calling event loop, or one more topic for an existing listener."""
+        subscriber = subscriber or listener()
         with self._lock:
             self._topics[topic].add(subscriber)
         return subscriber
@@ -46,6 +46,11 @@ class Hub:
                 continue
 
 
+def listener() -> _Subscriber:
+    """A listener for the calling event loop, to subscribe to several topics (a clinic display's sessions)."""
+    return asyncio.get_running_loop(), asyncio.Queue(maxsize=100)
+
+
 def _offer(queue: asyncio.Queue, message: dict) -> None:
     if not queue.full():
         queue.put_nowait(message)
@@ -54,17 +59,24 @@ def _offer(queue: asyncio.Queue, message: dict) -> None:
 hub = Hub()
 _installed = threading.Lock()
 _state = {"installed": False}
+LIVE_KIND = "queue"
+
+
+def _deliver(payload: dict) -> None:
+    hub.publish(str(payload["session"]), payload)
 
 
 def _on_change(event: events.DomainEvent) -> None:
-    hub.publish(event.payload["session"], event.payload)
+    live_fanout.publish(LIVE_KIND, event.payload)
 
 
 def install() -> None:
-    """Listen for queue changes (once per process)."""
+    """Listen for queue changes, here and from the other server processes (once per process)."""
     from smartcare.hospital.queue.service import QUEUE_CHANGED
 
     with _installed:
         if not _state["installed"]:
+            live_fanout.register(LIVE_KIND, _deliver)
             events.subscribe(QUEUE_CHANGED, _on_change)
             _state["installed"] = True
+    live_fanout.current()

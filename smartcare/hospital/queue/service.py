@@ -145,6 +145,11 @@ def _room_of(conn: Connection, appointment: dict[str, Any], practitioner_id: str
     return None
 
 
+def consulting_room(conn: Connection, practitioner_id: str) -> str | None:
+    """The doctor's consulting room in the directory, as a Location reference, if they have one."""
+    return _room_of(conn, {}, practitioner_id)
+
+
 def room_label(conn: Connection, room: str | None, locale: str) -> str | None:
     """A room as people read it: the Location's name (its Chinese alias for Chinese readers) and floor."""
     if not room or not room.startswith("Location/"):

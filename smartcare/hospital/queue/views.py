@@ -1,4 +1,5 @@
-"""Queue pages: the doctor's queue at the workstation, the public display, the patient's live number, the kiosk."""
+"""Queue pages: the doctor's queue at the workstation, the public displays (a doctor's, a clinic's), the patient's
+live number, the kiosk."""
 
 import hashlib
 import hmac
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.queue import service
+from smartcare.hospital.queue import clinic, service
 from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
@@ -110,17 +111,34 @@ def _display(request: Request, practitioner_id: str) -> HTMLResponse:
     with unit_of_work() as conn:
         view = service.session_view(conn, session)
         view["room"] = service.room_label(conn, view["room"], i18n.current_locale(request))
+        clinics = clinic.clinics_of(conn, practitioner_id[:64])
     try:
         doctor = fhir_text.person_name(gateway.read(SYSTEM, f"Practitioner/{practitioner_id}"))
     except FhirError:
         return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-    return _page(request, "queue/display.html", view=view, doctor=doctor)
+    return _page(request, "queue/display.html", view=view, doctor=doctor, clinics=clinics)
 
 
 @router.get("/queue/display/{practitioner_id}", response_class=HTMLResponse)
 async def display(request: Request, practitioner_id: str) -> HTMLResponse:
     """The public display outside a consulting room: the called number in large type, the next ones, live."""
     return await run_in_threadpool(_display, request, practitioner_id)
+
+
+def _clinic_display(request: Request, service_id: str) -> HTMLResponse:
+    area = (request.query_params.get("area") or "").strip()[:64] or None
+    with unit_of_work() as conn:
+        view = clinic.clinic_view(conn, service_id[:64], locale=i18n.current_locale(request), area=area)
+    if view is None:
+        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return _page(request, "queue/clinic.html", view=view)
+
+
+@router.get("/queue/clinic/{service_id}", response_class=HTMLResponse)
+async def clinic_display(request: Request, service_id: str) -> HTMLResponse:
+    """The public display of a clinic's waiting area: each working doctor's room, called number and next numbers,
+    live (?area=<Location id> for the rooms of one area)."""
+    return await run_in_threadpool(_clinic_display, request, service_id)
 
 
 def _todays_visits(ctx: AccessContext) -> list[dict[str, Any]]:

@@ -116,3 +116,18 @@ class PaymentDeclined(BookingRefused):
 class AlreadyWaiting(BookingRefused):
     code = "duplicate"
     template = _("This patient is already on the waitlist for this doctor on this day.")
+
+
+class DayNotFull(BookingRefused):
+    code = "places-free"
+    template = _("This day still has free places; book one of them instead of waiting.")
+
+
+class WaitlistEntryNotFound(BookingRefused):
+    status, code = 404, "not-found"
+    template = _("There is no such place on a waiting list, or it is not yours to change.")
+
+
+class WaitlistOffered(BookingRefused):
+    code = "offered"
+    template = _("A place was already booked from the waiting list; cancel that visit if it is not needed.")

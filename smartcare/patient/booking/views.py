@@ -17,7 +17,7 @@ from smartcare.fhir.errors import FhirError
 from smartcare.hospital.directory import service as directory
 from smartcare.hospital.directory.search_index import DoctorQuery
 from smartcare.hospital.queue.service import tickets_of
-from smartcare.hospital.scheduling import errors, service
+from smartcare.hospital.scheduling import errors, service, waitlist
 from smartcare.patient.booking import places, queries
 from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
@@ -121,23 +121,51 @@ def _slots_of_day(practitioner_id: str, day: str) -> list[dict[str, Any]]:
              "fee_text": places.money(s["fee"])} for s in found]
 
 
-def _choose_slot(request: Request) -> HTMLResponse:
-    _visitor(request)
-    practitioner_id = _clean_id(request.query_params.get("doctor"))
+def _choose_slot(request: Request, *, practitioner_id: str | None = None, day_text: str | None = None,
+                 status_code: int = 200, error: dict | None = None, patient_id: str = "") -> HTMLResponse:
+    v = _visitor(request)
+    practitioner_id = _clean_id(practitioner_id if practitioner_id is not None else request.query_params.get("doctor"))
     if not practitioner_id or not directory.current_index().by_practitioner(practitioner_id):
         return _not_found(request)
-    day = places.chosen_day(request.query_params.get("date"))
+    day = places.chosen_day(day_text if day_text is not None else request.query_params.get("date"))
     slots = _slots_of_day(practitioner_id, day.isoformat())
     service_id = slots[0]["department"].removeprefix("HealthcareService/") if slots else ""
     place = places.place_of(practitioner_id, service_id, i18n.current_locale(request))
-    return _page(request, "booking/slots.html", place=place, doctor_id=practitioner_id, slots=slots,
-                 days=places.day_choices(day), day=day)
+    with unit_of_work() as conn:
+        full = waitlist.day_is_full(conn, practitioner_id=practitioner_id, day=day.isoformat())
+    people = _people(v.ctx) if full else []
+    return _page(request, "booking/slots.html", status_code=status_code, error=error, place=place,
+                 doctor_id=practitioner_id, slots=slots, days=places.day_choices(day), day=day, full=full,
+                 people=people, chosen=patient_id or (people[0]["id"] if people else ""))
 
 
 @router.get("/app/book/slots", response_class=HTMLResponse)
 async def choose_slot(request: Request) -> HTMLResponse:
-    """Step 3: a day picker over the next two weeks and the doctor's slots that day with the places left."""
+    """Step 3: a day picker over the next two weeks and the doctor's slots that day with the places left; on a full
+    day, the offer to join the waiting list."""
     return await run_in_threadpool(_choose_slot, request)
+
+
+def _join_waitlist(request: Request, form: dict[str, str]) -> Response:
+    v = _visitor(request)
+    guard.check_csrf(request, v, form.get("csrf_token"))
+    practitioner_id, patient_id = _clean_id(form.get("doctor")), _clean_id(form.get("patient"))
+    day = form.get("date", "")[:10]
+    try:
+        with unit_of_work() as conn:
+            waitlist.join_waitlist(conn, ctx=v.ctx, practitioner_id=service.plain_id(practitioner_id, "Practitioner"),
+                                   day=day, patient_id=service.plain_id(patient_id, "Patient"), only_when_full=True)
+    except errors.BookingRefused as exc:
+        return _choose_slot(request, practitioner_id=practitioner_id, day_text=day, status_code=exc.status,
+                            error=refusal(request, exc), patient_id=patient_id)
+    return RedirectResponse("/app/visits?done=waiting#waitlist", status_code=303, headers=guard.NO_STORE)
+
+
+@router.post("/app/book/waitlist")
+async def join_waitlist(request: Request) -> Response:
+    """Join the waiting list of a doctor's full day, for oneself or a family member (CSRF-checked)."""
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_join_waitlist, request, form)
 
 
 # --- confirm and book ---------------------------------------------------------------------------
@@ -228,13 +256,23 @@ def visits_of(ctx: AccessContext, locale: str) -> list[dict[str, Any]]:
     return [_visit(a, p, rows.get(a["id"]), by_appointment.get(a["id"]), locale) for a, p in found]
 
 
+def waiting_of(ctx: AccessContext, locale: str) -> list[dict[str, Any]]:
+    """The waiting-list places of the caller and the people they are proxy for, with their position in line."""
+    people = {p["id"]: p for p in _people(ctx)}
+    with unit_of_work() as conn:
+        entries = waitlist.entries_of(conn, patient_ids=sorted(people), from_day=places.today().isoformat())
+    return [{**e, "who": people[e["patient_id"]]["name"], "place": places.place_of(e["practitioner_id"], "", locale)}
+            for e in entries]
+
+
 def _my_visits(request: Request, *, status_code: int = 200, error: dict | None = None) -> HTMLResponse:
     v = _visitor(request)
-    visits = visits_of(v.ctx, i18n.current_locale(request))
+    locale = i18n.current_locale(request)
+    visits = visits_of(v.ctx, locale)
     upcoming = sorted((x for x in visits if x["upcoming"]), key=lambda x: x["starts"])
     past = [x for x in visits if not x["upcoming"]]
     return _page(request, "booking/visits.html", status_code=status_code, error=error, upcoming=upcoming,
-                 past=past, today=places.today())
+                 past=past, today=places.today(), waiting=waiting_of(v.ctx, locale))
 
 
 @router.get("/app/visits", response_class=HTMLResponse)
@@ -349,3 +387,21 @@ async def reschedule(request: Request, appointment_id: str) -> Response:
     """Move the visit to the chosen slot (CSRF-checked): the new place is taken and the old one freed together."""
     form = await guard.form_fields(request)
     return await run_in_threadpool(_reschedule, request, appointment_id[:_MAX_ID], form)
+
+
+def _leave_waitlist(request: Request, entry_id: str, form: dict[str, str]) -> Response:
+    v = _visitor(request)
+    guard.check_csrf(request, v, form.get("csrf_token"))
+    try:
+        with unit_of_work() as conn:
+            waitlist.leave_waitlist(conn, ctx=v.ctx, entry_id=entry_id)
+    except errors.BookingRefused as exc:
+        return _my_visits(request, status_code=exc.status, error=refusal(request, exc))
+    return RedirectResponse("/app/visits?done=left#waitlist", status_code=303, headers=guard.NO_STORE)
+
+
+@router.post("/app/waitlist/{entry_id}/leave")
+async def leave_waitlist(request: Request, entry_id: str) -> Response:
+    """Leave a waiting list (CSRF-checked); those behind move up."""
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_leave_waitlist, request, entry_id[:_MAX_ID], form)

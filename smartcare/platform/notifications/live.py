@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.platform import clock
+from smartcare.platform import clock, live_fanout
 from smartcare.platform.clock import parse_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.events import DomainEvent, subscribe
@@ -70,10 +70,20 @@ def _offer(queue: asyncio.Queue, message: dict[str, Any]) -> None:
 hub = Hub()
 
 
+LIVE_KIND = "notification"
+
+
+def _deliver(payload: dict[str, Any]) -> None:
+    hub.push(str(payload["user_id"]), {"type": "notification", "notification": payload["notification"]})
+
+
 def _on_created(event: DomainEvent) -> None:
-    hub.push(event.payload["user_id"], {"type": "notification", "notification": event.payload["notification"]})
+    # Through the fan-out: this process's sockets at once, the other server processes' over Redis.
+    live_fanout.publish(LIVE_KIND, {"user_id": event.payload["user_id"],
+                                    "notification": event.payload["notification"]})
 
 
+live_fanout.register(LIVE_KIND, _deliver)
 subscribe(NOTIFICATION_CREATED, _on_created)
 
 
@@ -109,6 +119,7 @@ async def notifications_socket(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     id_hash, user_id, unread = found
+    live_fanout.current()  # this process hears the other processes' notifications from now on
     await websocket.accept()
     listener = hub.add(user_id)
     try:

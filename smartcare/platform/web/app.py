@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
+from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
 from smartcare.hospital.queue import live as queue_live
@@ -11,6 +12,7 @@ from smartcare.hospital.queue import notices as queue_notices
 from smartcare.hospital.queue.api import router as queue_api_router
 from smartcare.hospital.queue.views import router as queue_pages_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
+from smartcare.hospital.scheduling.views import router as schedules_console_router
 from smartcare.patient.booking.views import router as booking_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
@@ -42,6 +44,7 @@ def create_app() -> FastAPI:
     app.include_router(queue_api_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
+    app.include_router(desk_pages_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(homes_router)
@@ -56,6 +59,7 @@ def create_app() -> FastAPI:
     app.include_router(public_health_pages_router)
     app.include_router(directory_api_router)
     app.include_router(directory_pages_router)
+    app.include_router(schedules_console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -135,7 +135,7 @@ def _workstation_home(request: Request, *, status_code: int = 200, glass: dict[s
     bundle = resp.body or {}
     patients = [_person_row(e["resource"]) for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
     response = _page(request, "home/workstation.html", user=v.user, patients=patients, total=bundle.get("total"),
-                     query=query, grants=grants, glass=glass or {})
+                     query=query, grants=grants, glass=glass or {}, desk=v.user.role.value in SURFACE_ROLES["desk"])
     response.status_code = status_code
     return response
 
@@ -198,7 +198,8 @@ def _console_home(request: Request) -> HTMLResponse:
         v = guard.visitor(conn, request, "console")
         role = v.user.role.value
         tiles = [surface for surface in ("console/audit", "console/clients", "console/public-health",
-                                         "console/research") if role in SURFACE_ROLES[surface]]
+                                         "console/research", "desk", "console/schedules")
+                 if role in SURFACE_ROLES[surface]]
         counts = None
         refused = []
         if "console/audit" in tiles:

@@ -55,6 +55,8 @@ PUBLIC_ROUTES = {
     "/api/v1/queue/{session}": "a clinic queue's called and waiting numbers (no names); own tickets need a sign-in",
     "/ws/queue/{session}": "the same queue numbers, live (a WebSocket)",
     "/queue/display/{practitioner_id}": "the display outside a consulting room (numbers only)",
+    "/queue/clinic/{service_id}": "the display of a clinic's waiting area (rooms, doctors and numbers only)",
+    "/ws/queue/clinic/{service_id}": "the same clinic display, live (a WebSocket)",
     "/kiosk": "the self check-in kiosk; a check-in needs the keyed code from the patient's app",
     "/ws/notifications": "a WebSocket that closes without a session (tests/platform/web/test_web_inbox.py)",
 }
