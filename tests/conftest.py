@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from smartcare.platform import migrate
+from smartcare.platform.audit import sealer
 from smartcare.platform.db import make_engine, use_engine
 from smartcare.schema import load_all_tables
 from tests.support import IN_CI
@@ -16,6 +17,9 @@ from tests.support import IN_CI
 os.environ.setdefault("SMARTCARE_TOKEN_KEY", "5c" * 32)
 os.environ.setdefault("SMARTCARE_FIELD_KEY", "3a" * 32)
 os.environ.setdefault("SMARTCARE_VERIFICATION_KEY", "7e" * 32)
+# Reads of the audit trail seal the journal themselves; a sealer thread finishing after a test would write
+# into the next test's tables (tests/platform/test_audit_sealer.py turns it on for itself).
+sealer.set_enabled(False)
 PG_URL = os.environ.get("SMARTCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -5,6 +5,7 @@ caller's boundary commits. Writes go through `write_batch`, so a single create a
 100-entry transaction bundle share one code path and the bundle's rows are inserted in bulk.
 """
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,7 +272,7 @@ def _insert_many(conn: Connection, table: str, columns: list[str], rows: list[tu
 
 # Above these sizes a create goes the bulk way (COPY), which ingest needs; below, one statement is cheaper.
 ONE_STATEMENT_MAX_RESOURCES = 20
-ONE_STATEMENT_MAX_PARAMS = 5000
+ONE_STATEMENT_MAX_BYTES = 1_000_000
 
 
 def _index_batches(items: list[tuple[Write, Stored]], pk_of: Callable[[Stored], Any]) -> dict[str, list[tuple]]:
@@ -288,6 +289,64 @@ def _index_batches(items: list[tuple[Write, Stored]], pk_of: Callable[[Stored], 
     return batches
 
 
+_PG_TYPES = {sa.Integer: "integer", sa.BigInteger: "bigint", sa.Float: "float8", sa.Boolean: "boolean"}
+
+
+@cache
+def _recordset(table_name: str, columns: tuple[str, ...]) -> str:
+    """`jsonb_to_recordset(%s::jsonb) AS x(...)` typed as table's columns (text for strings, jsonb for JSON)."""
+    table = t.metadata.tables[table_name]
+    types = []
+    for name in columns:
+        column_type = table.c[name].type if name in table.c else sa.String()
+        pg = next((v for k, v in _PG_TYPES.items() if isinstance(column_type, k)), None)
+        if isinstance(column_type, sa.JSON) or name == "content":
+            pg = "jsonb"
+        types.append(f'"{name}" {pg or "text"}')
+    return f"jsonb_to_recordset(%s::jsonb) AS x({', '.join(types)})"
+
+
+def _insert_from_json(name: str, table: str, columns: list[str], *, joined: bool) -> str:
+    """`name AS (INSERT INTO table ...)` taking its rows from one JSON parameter; joined rows get created's pk."""
+    quoted = [f'"{c}"' for c in columns]
+    if not joined:
+        return (f"{name} AS (INSERT INTO {table} ({', '.join(quoted)}) "  # noqa: S608 (names from our metadata)
+                f"SELECT {', '.join('x.' + q for q in quoted)} FROM {_recordset(table, tuple(columns))} "
+                "RETURNING pk, res_type, res_id)")
+    pk = "pk" if table == "fhir_resource_history" else "res_pk"
+    return (f"{name} AS (INSERT INTO {table} ({pk}, {', '.join(quoted)}) "  # noqa: S608 (names from our metadata)
+            f"SELECT c.pk, {', '.join('x.' + q for q in quoted)} FROM {_recordset(table, tuple(dict.fromkeys(('res_id', *columns))))} "
+            "JOIN created c ON c.res_type = x.res_type AND c.res_id = x.res_id)")
+
+
+@cache
+def _create_sql(kinds: tuple[str, ...]) -> str:
+    """The one statement that creates resources with their history and the index rows of kinds.
+
+    Each part reads its rows from one JSON parameter, so the text depends only on which index
+    tables get rows: it stays short, and the driver and the database reuse its parse and plan.
+    """
+    parts = [
+        _insert_from_json("created", "fhir_resource", [c.name for c in t.resource.columns if c.name != "pk"],
+                          joined=False),
+        _insert_from_json("history", "fhir_resource_history", list(HISTORY_FIELDS), joined=True),
+        *[_insert_from_json(f"idx_{kind}", t.INDEX_TABLES[kind].name,
+                            [c.name for c in t.INDEX_TABLES[kind].columns][1:], joined=True) for kind in kinds],
+    ]
+    return "WITH " + ", ".join(parts) + " SELECT count(*) FROM created"  # noqa: S608 (names from our metadata)
+
+
+HISTORY_FIELDS = ("res_type", "res_id", "version", "last_updated", "deleted", "method", "author", "content")
+
+
+def _json_number(value: Any) -> Any:
+    """A value for the JSON parameter: open date ranges are +-infinity, which JSON has no number for, so they
+    go as the text PostgreSQL reads as float8 infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
 def _create_in_one_statement(conn: Connection, ctx: AccessContext, new_rows: list[dict],
                              items: list[tuple[Write, Stored]], texts: dict) -> bool:
     """On PostgreSQL, insert a few new resources, their history and index rows in one statement; False if not done.
@@ -298,45 +357,22 @@ def _create_in_one_statement(conn: Connection, ctx: AccessContext, new_rows: lis
     """
     if conn.dialect.name != "postgresql" or not new_rows or len(new_rows) > ONE_STATEMENT_MAX_RESOURCES:
         return False
-    # Each history and index row takes its resource's new pk from `created`; with one resource, that is its only row
-    # (and the text stays short enough for the driver to keep it converted).
-    single = len(new_rows) == 1
-    pk_sql = "(SELECT pk FROM created)" if single else "(SELECT pk FROM created WHERE res_type = %s AND res_id = %s)"
-    batches = _index_batches(items, lambda s: () if single else (s.res_type, s.res_id))
-    params: list[Any] = []
-    cols = [c.name for c in t.resource.columns if c.name != "pk"]
-    values = []
-    for v in new_rows:
-        values.append("(" + ", ".join(["%s"] * len(cols)) + ")")
-        params.extend(texts[(v["res_type"], v["res_id"])] if c == "content" else v[c] for c in cols)
-    # Only names from our own table metadata go into the text; every value is a parameter.
-    parts = [f"created AS (INSERT INTO fhir_resource ({', '.join(cols)}) VALUES {', '.join(values)} "  # noqa: S608
-             "RETURNING pk, res_type, res_id)"]
+    resources = [{**{k: v for k, v in row.items() if k != "content"},
+                  "content": orjson.Fragment(texts[(row["res_type"], row["res_id"])])} for row in new_rows]
     author = ctx.author[:255]
-    hist_cols = ["pk", "res_type", "res_id", "version", "last_updated", "deleted", "method", "author", "content"]
-    hist_values = []
-    for w, s in items:
-        hist_values.append(f"({pk_sql}, " + ", ".join(["%s"] * (len(hist_cols) - 1)) + ")")
-        key = () if single else (s.res_type, s.res_id)
-        params.extend([*key, s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method, author,
-                       texts[(s.res_type, s.res_id)]])
-    parts.append(f"history AS (INSERT INTO fhir_resource_history ({', '.join(hist_cols)}) "  # noqa: S608
-                 f"VALUES {', '.join(hist_values)})")
-    for kind, rows in batches.items():
-        if not rows:
-            continue
-        table = t.INDEX_TABLES[kind]
-        names = [c.name for c in table.columns]
-        row_sql = f"({pk_sql}, " + ", ".join(["%s"] * (len(names) - 1)) + ")"
-        parts.append(f"idx_{kind} AS (INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
-                     f"VALUES {', '.join([row_sql] * len(rows))})")
-        for (key, *rest) in rows:
-            params.extend([*key, *rest])
-    if len(params) > ONE_STATEMENT_MAX_PARAMS:
+    history = [dict(zip(HISTORY_FIELDS, (s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method, author,
+                                         orjson.Fragment(texts[(s.res_type, s.res_id)])), strict=True))
+               for w, s in items]
+    batches = _index_batches(items, lambda s: s.res_id)
+    kinds = tuple(kind for kind, rows in batches.items() if rows)
+    params: list[bytes] = [orjson.dumps(resources), orjson.dumps(history)]
+    for kind in kinds:
+        names = ["res_id", *[str(c.name) for c in t.INDEX_TABLES[kind].columns][1:]]
+        params.append(orjson.dumps([dict(zip(names, map(_json_number, row), strict=True)) for row in batches[kind]]))
+    if sum(len(p) for p in params) > ONE_STATEMENT_MAX_BYTES:
         return False
-    sql = "WITH " + ", ".join(parts) + " SELECT count(*) FROM created"  # noqa: S608
     try:  # no savepoint, as on the bulk path: every caller rolls its transaction back on a Conflict
-        run_prepared(conn, sql, tuple(params))  # one Appointment's text is the same as the last one's
+        run_prepared(conn, _create_sql(kinds), tuple(p.decode() for p in params))
     except IntegrityError as exc:
         raise Conflict("Another request created the same resource at the same time; try again") from exc
     return True

@@ -1,7 +1,9 @@
 """Database engines and units of work; the request boundary commits, code inside never does."""
 
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -13,10 +15,12 @@ import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 
 from smartcare.platform.events import DomainEvent, publish
 from smartcare.platform.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def _json_dumps(value: object) -> str:
@@ -40,8 +44,32 @@ def make_engine(url: str) -> Engine:
     # No server-side prepared statements: psycopg would prepare after five runs and keep the
     # generic plan made while a table was still empty (a sequential scan) for the life of the
     # connection, which made bulk loads into a new database slower with every bundle.
-    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None})
-    return sa.create_engine(url, **kwargs)
+    kwargs.update(pool_size=10, max_overflow=20, connect_args={"prepare_threshold": None})
+    engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# A pooled connection that sat unused this long is pinged before it is handed out (a database restart or a
+# dropped idle connection is then noticed, and a fresh one is opened); one in steady use is not: pinging on
+# every checkout (pool_pre_ping) cost each request a round trip.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _note_checkin(_dbapi_conn, record) -> None:
+    record.info["smartcare_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    if time.monotonic() - record.info.get("smartcare_idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_conn.execute("SELECT 1")
+        if dbapi_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            dbapi_conn.rollback()
+    except psycopg.Error as exc:
+        raise DisconnectionError("the pooled connection no longer answers") from exc
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -106,6 +134,11 @@ def _writer_lock(engine: Engine) -> AbstractContextManager | None:
     return _sqlite_writers.setdefault(str(engine.url), threading.RLock())
 
 
+def after_commit(conn: Connection, key: str, action: Callable[[Engine], None]) -> None:
+    """Run action(engine) once after the unit of work on conn commits (once per key; dropped on rollback)."""
+    conn.info.setdefault("smartcare_after_commit", {})[key] = action
+
+
 @contextmanager
 def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
     """Run a block in one transaction; commit at the end, then publish the domain events it raised."""
@@ -113,15 +146,23 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
     lock = _writer_lock(engine)
     with lock or nullcontext(), engine.connect() as conn:
         conn.info["smartcare_pending_events"] = []
+        conn.info["smartcare_after_commit"] = {}
         try:
             with conn.begin():
                 yield conn
         except BaseException:
             conn.info["smartcare_pending_events"] = []
+            conn.info["smartcare_after_commit"] = {}
             raise
         events = conn.info.pop("smartcare_pending_events", [])
+        actions = list(conn.info.pop("smartcare_after_commit", {}).values())
     for ev in events:
         publish(ev)
+    for action in actions:
+        try:
+            action(engine)
+        except Exception:  # the change is committed; a follow-up that fails must not turn it into an error
+            log.exception("An after-commit action failed")
 
 
 class Prepared:

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     port: int = 8000
     base_url: str = ""
     max_request_bytes: int = 10 * 1024 * 1024
+    # Threads that run blocking request work (database calls) in each server process. More only
+    # queue on Python's interpreter lock and the connection pool: with 40 (anyio's default) bookings
+    # spent their time switching threads.
+    request_threads: int = 8
     default_page_size: int = 20
     max_page_size: int = 1000
     # How verification codes reach people: "log" (development: the code goes to the log) or a registered channel.

@@ -25,6 +25,7 @@ from smartcare.platform.audit import (
 )
 from smartcare.platform.audit import cli as audit_cli
 from smartcare.platform.audit.cli import audit_app
+from smartcare.platform.audit.tables import audit_journal
 from smartcare.platform.db import unit_of_work, use_engine
 from smartcare.platform.security.context import AccessContext
 
@@ -57,6 +58,7 @@ def engine(request) -> Iterator[sa.Engine]:
         audit_log.create(conn, checkfirst=True)
         _drop_append_only(conn)
         conn.execute(audit_log.delete())
+        conn.execute(audit_journal.delete())
         for statement in append_only_ddl(eng.dialect.name):
             conn.exec_driver_sql(statement)
     use_engine(eng)
@@ -67,6 +69,7 @@ def engine(request) -> Iterator[sa.Engine]:
         # Leave an empty table that the shared clean-up of other tests can handle.
         _drop_append_only(conn)
         conn.execute(audit_log.delete())
+        conn.execute(audit_journal.delete())
         if migrated:
             for statement in append_only_ddl(eng.dialect.name):
                 conn.exec_driver_sql(statement)
@@ -92,11 +95,14 @@ def _record_reads(engine: sa.Engine, count: int, *, patient: str = "Patient/p1")
             entries.append(
                 record(conn, ctx=DOCTOR, action="R", subtype="read", patient=patient, entities=[f"Observation/o{n}"])
             )
+    with unit_of_work(engine) as conn:  # chained now, as any read of the trail would have them
+        service.seal_all(conn)
     return entries
 
 
 def _rows(engine: sa.Engine) -> list[sa.Row]:
-    with engine.connect() as conn:
+    with unit_of_work(engine) as conn:
+        service.seal_all(conn)
         return conn.execute(sa.select(audit_log).order_by(audit_log.c.seq)).all()
 
 
@@ -106,7 +112,8 @@ def test_entries_chain_from_zeros_and_verify_intact(engine):
     assert [r.seq for r in rows] == [1, 2, 3]
     assert rows[0].prev_hash == "0" * 64
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
-    assert [e["hash"] for e in entries] == [r.hash for r in rows]
+    assert [e["event"] for e in entries] == [{k: v for k, v in orjson.loads(r.event).items() if k != "id"}
+                                             for r in rows]
     with engine.connect() as conn:
         report = verify(conn)
     assert (report.ok, report.checked, report.first_bad_seq, report.reason) == (True, 3, None, None)

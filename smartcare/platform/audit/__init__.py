@@ -5,6 +5,8 @@ from smartcare.platform.audit.service import (
     ChainReport,
     events_for_patient,
     record,
+    seal,
+    seal_all,
     search,
     verify,
 )
@@ -17,6 +19,8 @@ __all__ = [
     "audit_log",
     "events_for_patient",
     "record",
+    "seal",
+    "seal_all",
     "search",
     "verify",
 ]

@@ -35,10 +35,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from smartcare.platform import clock
-from smartcare.platform.audit.tables import audit_log
+from smartcare.platform.audit.tables import audit_journal, audit_log
+from smartcare.platform.db import after_commit, run_prepared
 from smartcare.platform.security.context import AccessContext
 
 GENESIS_HASH = "0" * 64
@@ -161,33 +162,69 @@ def record(
     description: str | None = None,
     remote_addr: str | None = None,
 ) -> dict[str, Any]:
-    """Append one AuditEvent to the trail inside the caller's transaction and return the stored entry.
+    """Write one AuditEvent to the journal inside the caller's transaction; return it (without its entry number).
 
+    It commits or rolls back with the caller's change, and the sealer then numbers and chains it into
+    audit_log (see seal); every read of the trail seals what is waiting first, so none is missed.
     entities are references ("Observation/7") or, for searches, the query ("Observation?code=x").
     description goes to outcomeDesc for failures, else to the purposeOfEvent text (the reason
     given for breaking the glass, which that subtype requires).
     """
     _check_record(ctx, action, subtype, outcome, patient, purpose, description, remote_addr)
     recorded = clock.format_instant(clock.now())
-    _lock_chain(conn)
-    last = conn.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
     event = build_event(
-        seq=seq, recorded=recorded, ctx=ctx, action=action, subtype=subtype, outcome=outcome,
+        seq=0, recorded=recorded, ctx=ctx, action=action, subtype=subtype, outcome=outcome,
         entities=entities, patient=patient, purpose=purpose, description=description,
         remote_addr=remote_addr or ctx.remote_addr,
     )
-    event_bytes = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-    row = {
-        **columns_of(event),
-        "prev_hash": prev_hash,
-        "hash": chain_hash(prev_hash, seq, event_bytes),
-        "event": event_bytes.decode(),
-    }
-    conn.execute(audit_log.insert().values(**row))
-    return {**row, "event": event}
+    del event["id"]
+    run_prepared(conn, "INSERT INTO audit_journal (event) VALUES (?)", (orjson.dumps(event).decode(),))
+    after_commit(conn, "audit.seal", _wake_sealer)
+    return {"event": event, **columns_of({**event, "id": "0"}), "seq": None}
+
+
+def _wake_sealer(engine: Engine) -> None:
+    from smartcare.platform.audit.sealer import wake
+
+    wake(engine)
+
+
+def seal(conn: Connection, *, limit: int = PAGE_SIZE) -> int:
+    """Number and chain up to limit journalled entries into audit_log, oldest first; return how many.
+
+    The chain lock makes sealers take turns (across processes on PostgreSQL); entries of
+    transactions not yet committed are not visible, and are sealed by a later call.
+    """
+    waiting_now = sa.select(audit_journal).order_by(audit_journal.c.id).limit(limit)
+    if conn.execute(waiting_now.with_only_columns(audit_journal.c.id).limit(1)).first() is None:
+        return 0  # nothing waits: no need to take the lock (a read of the trail would hold it to its end)
+    _lock_chain(conn)
+    waiting = conn.execute(waiting_now).all()  # again under the lock: another sealer may have taken them
+    if not waiting:
+        return 0
+    last = conn.execute(
+        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    rows = []
+    for entry in waiting:
+        seq += 1
+        event = {**orjson.loads(entry.event), "id": str(seq)}
+        event_bytes = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+        entry_hash = chain_hash(prev_hash, seq, event_bytes)
+        rows.append({**columns_of(event), "prev_hash": prev_hash, "hash": entry_hash, "event": event_bytes.decode()})
+        prev_hash = entry_hash
+    conn.execute(audit_log.insert(), rows)
+    conn.execute(audit_journal.delete().where(audit_journal.c.id.in_([entry.id for entry in waiting])))
+    return len(rows)
+
+
+def seal_all(conn: Connection) -> int:
+    """Seal every entry waiting in the journal (what the reads of the trail do first); return how many."""
+    total = 0
+    while (sealed := seal(conn)) == PAGE_SIZE:
+        total += sealed
+    return total + sealed
 
 
 def _lock_chain(conn: Connection) -> None:
@@ -378,6 +415,7 @@ def verify(
     anchor is a (seq, hash) pair from an earlier report kept outside the database; with it a
     trail cut off or rewritten up to that entry is caught too. on_progress gets the entries checked.
     """
+    seal_all(conn)
     checked, prev_hash = 0, GENESIS_HASH
     while True:
         rows = conn.execute(
@@ -432,6 +470,7 @@ def events_for_patient(
     """
     if not _PATIENT_REF.fullmatch(patient_ref):
         raise AuditError(f"{patient_ref[:80]!r} is not a Patient reference like 'Patient/123'")
+    seal_all(conn)
     query = sa.select(audit_log).where(audit_log.c.patient == patient_ref)
     return [{**entry, "purpose": _purpose_of(entry["event"])} for entry in _page(conn, query, limit, offset)]
 
@@ -457,6 +496,7 @@ def search(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Entries matching every filter given, newest first; since is inclusive, until exclusive."""
+    seal_all(conn)
     query = sa.select(audit_log)
     for column, value in ((audit_log.c.agent, agent), (audit_log.c.patient, patient)):
         if value is not None:

@@ -30,6 +30,17 @@ audit_log = sa.Table(
 sa.Index("ix_audit_log_patient_seq", audit_log.c.patient, audit_log.c.seq)
 sa.Index("ix_audit_log_agent_seq", audit_log.c.agent, audit_log.c.seq)
 
+# Entries written in the caller's transaction, waiting for the sealer to number and chain them into
+# audit_log (and then remove them here): appending to the chain takes a lock held to the commit, so
+# writing the chain in every request made all audited requests wait for each other.
+audit_journal = sa.Table(
+    "audit_journal",
+    metadata,
+    sa.Column("id", Seq, primary_key=True, autoincrement=True),
+    # The AuditEvent as JSON, all but its id (the entry number the sealer gives it).
+    sa.Column("event", sa.Text, nullable=False),
+)
+
 APPEND_ONLY_MESSAGE = "audit_log is append-only"
 
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from smartcare.platform import clock
 from smartcare.platform.clock import format_instant, parse_instant
-from smartcare.platform.db import pending_events, unit_of_work
+from smartcare.platform.db import pending_events, run_prepared, unit_of_work
 from smartcare.platform.events import DomainEvent
 from smartcare.platform.jobs.tables import DEAD, DONE, QUEUED, RUNNING, job
 
@@ -93,13 +92,23 @@ def retry_delay(attempts: int, *, backoff: timedelta = DEFAULT_BACKOFF,
     return min(max_backoff, backoff * (2 ** max(0, attempts - 1)))
 
 
+_INSERT_ONCE = ("INSERT INTO job (id, kind, payload, key, state, run_at, attempts, max_attempts, created, updated) "
+                "VALUES (?, ?, {payload}, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id")
+
+
 def _insert_once(conn: Connection, values: dict[str, Any]) -> str:
-    """Insert the job unless one with its key exists; the id of the job that now holds the key."""
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-    inserted = conn.execute(dialect.insert(job).values(**values).on_conflict_do_nothing(index_elements=["key"])
-                            .returning(job.c.id)).scalar()
+    """Insert the job unless one with its key exists; the id of the job that now holds the key.
+
+    Plain SQL, prepared on PostgreSQL: every booking enqueues one, and building the statement in
+    SQLAlchemy cost more than the database took to run it.
+    """
+    sql = _INSERT_ONCE.format(payload="?::json" if conn.dialect.name == "postgresql" else "?")
+    params = tuple(orjson.dumps(values[c]).decode() if c == "payload" else values[c]
+                   for c in ("id", "kind", "payload", "key", "state", "run_at", "attempts", "max_attempts",
+                             "created", "updated"))
+    inserted = run_prepared(conn, sql, params).first()
     if inserted is not None:
-        return inserted
+        return inserted[0]
     return conn.execute(sa.select(job.c.id).where(job.c.key == values["key"])).scalar_one()
 
 

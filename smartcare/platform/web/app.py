@@ -1,5 +1,9 @@
 """The ASGI application: FHIR REST API, app APIs and pages, in one FastAPI app."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from smartcare import __version__
@@ -19,6 +23,7 @@ from smartcare.platform.jobs.worker import install_embedded_worker
 from smartcare.platform.notifications.views import router as notifications_router
 from smartcare.platform.security.break_glass_api import router as break_glass_router
 from smartcare.platform.security.oauth import router as oauth_router
+from smartcare.platform.settings import get_settings
 from smartcare.platform.web.assets import mount_assets
 from smartcare.platform.web.auth_pages import router as auth_router
 from smartcare.platform.web.console_pages import router as console_router
@@ -67,4 +72,18 @@ def create_app() -> FastAPI:
 
     mount_assets(app)
     install_embedded_worker(app)
+    _limit_request_threads(app)
     return app
+
+
+def _limit_request_threads(app: FastAPI) -> None:
+    """Run blocking request work on at most settings.request_threads threads of this process."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().request_threads
+        async with inner(application) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
