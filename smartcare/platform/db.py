@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import psycopg.types.json
 import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy import event
@@ -21,6 +22,9 @@ from smartcare.platform.events import DomainEvent, publish
 from smartcare.platform.settings import get_settings
 
 log = logging.getLogger(__name__)
+# JSON and JSONB values read through the driver itself (plain SQL on hot paths) are parsed by orjson,
+# as SQLAlchemy's typed columns already are (json_deserializer below), not by the slower standard json.
+psycopg.types.json.set_json_loads(orjson.loads)
 
 
 def _json_dumps(value: object) -> str:

@@ -18,9 +18,10 @@ class Settings(BaseSettings):
     base_url: str = ""
     max_request_bytes: int = 10 * 1024 * 1024
     # Threads that run blocking request work (database calls) in each server process. More only
-    # queue on Python's interpreter lock and the connection pool: with 40 (anyio's default) bookings
-    # spent their time switching threads.
-    request_threads: int = 8
+    # queue on Python's interpreter lock and in the database: bench/booking.py with two processes on
+    # two cores booked 218/s with 4 threads each, 183/s with 8 and 130/s with anyio's default of 40.
+    # Run more server processes (smartcare serve --workers) for more at once.
+    request_threads: int = 4
     default_page_size: int = 20
     max_page_size: int = 1000
     # How verification codes reach people: "log" (development: the code goes to the log) or a registered channel.

@@ -263,9 +263,14 @@ def _insert_booking(conn: Connection, values: dict) -> None:
         _run(conn, f"INSERT INTO booking ({columns}) VALUES ({', '.join('?' * len(values))})",  # noqa: S608
              tuple(values.values()))
     except IntegrityError as exc:
-        if "idempotency_key" in str(exc.orig) or "uq_booking_request" in str(exc.orig):
-            raise errors.DuplicateSubmission() from None
-        raise errors.AlreadyBookedThisSession() from None
+        raise _refusal_for(exc) from None
+
+
+def _refusal_for(exc: IntegrityError) -> Exception:
+    """What a constraint the booking ran into means: the same submission again, or a second booking in a session."""
+    if "idempotency_key" in str(exc.orig) or "uq_booking_request" in str(exc.orig):
+        return errors.DuplicateSubmission()
+    return errors.AlreadyBookedThisSession()
 
 
 def _view(conn: Connection, appointment_id: str) -> BookingView:
@@ -317,20 +322,20 @@ def book(conn: Connection, *, ctx: AccessContext, slot_id: str, patient_id: str,
         payment_status="pending" if paying else "free", payment_provider=provider.name if paying else None,
         payment_reference=provider.request(booking_id=appointment_id, amount=slot.fee) if paying else None,
         amount=slot.fee, paid_at=None)
-    _insert_booking(conn, values)
-    _write_appointment(conn, ctx, "POST", appointment_id, _appointment(slot, patient_id, comment))
-    # The place is taken last: the slot's row stays locked from here to the commit, so bookings of one
-    # slot queue for that short moment only, not for the whole booking. The day's counter comes after
-    # the slot, the order every other change keeps, so no two transactions wait on each other in a circle.
-    _take_place(conn, slot_id, slot_version)
-    _count_day(conn, patient_id, slot.day, limits.daily_limit)
     view = BookingView(appointment_id, slot_id, patient_id, slot.practitioner_id, slot.practitioner_name,
                        slot.service_id, slot.start, slot.end, LIVE, channel, values["payment_status"], slot.fee,
                        values["payment_reference"])
-    enqueue_booking_jobs(conn, view)
-    _raise_event(conn, "AppointmentBooked", appointment_id, patient_id, slot_id, channel=channel)
-    # Last: the audit trail's append lock is held to the commit, so it is taken when nothing else is left to do.
+    _insert_booking(conn, values)
+    _write_appointment(conn, ctx, "POST", appointment_id, _appointment(slot, patient_id, comment))
     _audit(conn, ctx, "C", appointment_id, patient_id)
+    enqueue_booking_jobs(conn, view)
+    # The place is taken last: the slot's row stays locked from here to the commit, so bookings of one
+    # slot queue for that short moment only, not for the whole booking (if there is no place, everything
+    # above rolls back with it). The day's counter comes after the slot, the order every other change
+    # keeps, so no two transactions wait on each other in a circle.
+    _take_place(conn, slot_id, slot_version)
+    _count_day(conn, patient_id, slot.day, limits.daily_limit)
+    _raise_event(conn, "AppointmentBooked", appointment_id, patient_id, slot_id, channel=channel)
     return view
 
 
