@@ -101,6 +101,8 @@ class QueryCompiler:
         for name, value in params:
             if len(value) > MAX_VALUE_LENGTH:
                 raise BadRequest(f"The value of '{name[:80]}' is longer than {MAX_VALUE_LENGTH} characters")
+            if "\x00" in value:  # no stored value holds one, and PostgreSQL refuses it in a query
+                raise BadRequest(f"The value of '{name[:80]}' contains the NUL character (U+0000)")
             base_name, _, mod = name.partition(":")
             if base_name in ("_include", "_revinclude") and mod in ("iterate", "recurse"):
                 self._result_param(req, base_name, f"iterate:{value}", max_count)

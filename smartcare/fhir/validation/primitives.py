@@ -183,7 +183,21 @@ def primitive_checks(formats: Mapping[str, Mapping[str, Any]]) -> dict[str, Prim
     for name, fmt in formats.items():
         if name not in checks:
             checks[name] = _regex_check(name, fmt["re"])
-    return checks
+    return {name: _refusing_nul(check) for name, check in checks.items()}
+
+
+NUL_PROBLEM: Problem = ("value", "error", "contains the NUL character (U+0000), which cannot be stored")
+
+
+def _refusing_nul(check: PrimitiveCheck) -> PrimitiveCheck:
+    """check, with U+0000 in any string-borne value an error first (PostgreSQL stores no NUL in text or JSONB)."""
+
+    def checked(value: Any) -> Problem | None:
+        if type(value) is str and "\x00" in value:
+            return NUL_PROBLEM
+        return check(value)
+
+    return checked
 
 
 class ReferenceFormat:

@@ -19,12 +19,11 @@ from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.desk import finder
 from smartcare.hospital.desk.visits import DeskVisit, visit_of, visits_of
+from smartcare.hospital.directory import places
 from smartcare.hospital.directory import service as directory
 from smartcare.hospital.queue import service as queue
-from smartcare.hospital.scheduling import errors, service
+from smartcare.hospital.scheduling import errors, queries, service
 from smartcare.hospital.scheduling.schedules import region_zone
-from smartcare.patient.booking import places, queries
-from smartcare.patient.booking.views import refusal
 from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.web import guard
@@ -70,7 +69,7 @@ def _problem(code: str) -> dict[str, str | None]:
 
 def _booking_problem(request: Request, exc: errors.BookingRefused) -> dict[str, str | None]:
     wording = _DESK_WORDING.get(type(exc))
-    return _problem(wording) if wording else refusal(request, exc)
+    return _problem(wording) if wording else errors.described(request, exc)
 
 
 def _hospital_id(v: guard.Visitor) -> str:

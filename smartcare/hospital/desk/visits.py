@@ -10,9 +10,10 @@ from typing import Any
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
+from smartcare.hospital.directory import places
 from smartcare.hospital.queue.service import tickets_of
+from smartcare.hospital.scheduling import queries
 from smartcare.hospital.scheduling.schedules import region_zone
-from smartcare.patient.booking import places, queries
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 

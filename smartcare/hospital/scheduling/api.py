@@ -19,7 +19,7 @@ from smartcare.hospital.scheduling.schemas import (
     RescheduleRequest,
     WaitlistRequest,
 )
-from smartcare.platform import clock, i18n
+from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import guard
@@ -41,8 +41,9 @@ def _caller(conn: Connection, request: Request) -> tuple[AccessContext, str]:
 
 
 def _refused(request: Request, exc: errors.BookingRefused) -> JSONResponse:
-    message = i18n.translator(request).gettext(exc.template).format(**exc.params)
-    return JSONResponse({"error": exc.code, "message": message}, status_code=exc.status, headers=guard.NO_STORE)
+    said = errors.described(request, exc)
+    return JSONResponse({"error": said["code"], "message": said["message"]}, status_code=exc.status,
+                        headers=guard.NO_STORE)
 
 
 async def _raw_body(request: Request) -> bytes | None:

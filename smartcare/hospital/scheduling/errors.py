@@ -1,5 +1,9 @@
 """Why a booking, cancellation or reschedule was refused: each error carries its HTTP status and a message to show."""
 
+from starlette.requests import HTTPConnection
+
+from smartcare.platform import i18n
+
 
 def _(message: str) -> str:
     """Mark a message for the catalogs; the API translates it when it answers."""
@@ -16,6 +20,11 @@ class BookingRefused(Exception):
     def __init__(self, **params: object):
         self.params = params
         super().__init__(self.template.format(**params))
+
+
+def described(request: HTTPConnection, exc: BookingRefused) -> dict[str, str]:
+    """A refusal's code and its message in the reader's language (for pages and the API alike)."""
+    return {"code": exc.code, "message": i18n.translator(request).gettext(exc.template).format(**exc.params)}
 
 
 class InvalidRequest(BookingRefused):

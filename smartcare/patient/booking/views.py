@@ -14,11 +14,11 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
+from smartcare.hospital.directory import places
 from smartcare.hospital.directory import service as directory
 from smartcare.hospital.directory.search_index import DoctorQuery
 from smartcare.hospital.queue.service import tickets_of
-from smartcare.hospital.scheduling import errors, service, waitlist
-from smartcare.patient.booking import places, queries
+from smartcare.hospital.scheduling import errors, queries, service, waitlist
 from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
@@ -46,11 +46,6 @@ def _visitor(request: Request) -> guard.Visitor:
 
 def _not_found(request: Request) -> HTMLResponse:
     return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-
-
-def refusal(request: Request, exc: errors.BookingRefused) -> dict[str, str]:
-    """A refusal's code and its message in the reader's language."""
-    return {"code": exc.code, "message": i18n.translator(request).gettext(exc.template).format(**exc.params)}
 
 
 def _people(ctx: AccessContext) -> list[dict[str, str]]:
@@ -157,7 +152,7 @@ def _join_waitlist(request: Request, form: dict[str, str]) -> Response:
                                    day=day, patient_id=service.plain_id(patient_id, "Patient"), only_when_full=True)
     except errors.BookingRefused as exc:
         return _choose_slot(request, practitioner_id=practitioner_id, day_text=day, status_code=exc.status,
-                            error=refusal(request, exc), patient_id=patient_id)
+                            error=errors.described(request, exc), patient_id=patient_id)
     return RedirectResponse("/app/visits?done=waiting#waitlist", status_code=303, headers=guard.NO_STORE)
 
 
@@ -204,7 +199,7 @@ def _book(request: Request, form: dict[str, str]) -> Response:
                                   slot_version=int(version) if version.isdigit() else None,
                                   idempotency_key=form.get("request_key", "")[:100] or None, channel="app")
     except errors.BookingRefused as exc:
-        return _confirm(request, slot_id, status_code=exc.status, error=refusal(request, exc), patient_id=patient_id)
+        return _confirm(request, slot_id, status_code=exc.status, error=errors.described(request, exc), patient_id=patient_id)
     return RedirectResponse(f"/app/visits/{booked.id}", status_code=303, headers=guard.NO_STORE)
 
 
@@ -313,7 +308,7 @@ def _pay(request: Request, appointment_id: str, form: dict[str, str]) -> Respons
             service.confirm_payment(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"),
                                     confirmation=f"app-{appointment_id}")
     except errors.BookingRefused as exc:
-        return _visit_page(request, appointment_id, status_code=exc.status, error=refusal(request, exc))
+        return _visit_page(request, appointment_id, status_code=exc.status, error=errors.described(request, exc))
     return RedirectResponse(f"/app/visits/{appointment_id}", status_code=303, headers=guard.NO_STORE)
 
 
@@ -331,7 +326,7 @@ def _cancel(request: Request, appointment_id: str, form: dict[str, str]) -> Resp
         with unit_of_work() as conn:
             service.cancel(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"))
     except errors.BookingRefused as exc:
-        return _my_visits(request, status_code=exc.status, error=refusal(request, exc))
+        return _my_visits(request, status_code=exc.status, error=errors.described(request, exc))
     return RedirectResponse("/app/visits?done=cancelled", status_code=303, headers=guard.NO_STORE)
 
 
@@ -378,7 +373,7 @@ def _reschedule(request: Request, appointment_id: str, form: dict[str, str]) -> 
                                slot_id=service.plain_id(_clean_id(form.get("slot")), "Slot"),
                                slot_version=int(version) if version.isdigit() else None)
     except errors.BookingRefused as exc:
-        return _reschedule_page(request, appointment_id, status_code=exc.status, error=refusal(request, exc))
+        return _reschedule_page(request, appointment_id, status_code=exc.status, error=errors.described(request, exc))
     return RedirectResponse(f"/app/visits/{appointment_id}", status_code=303, headers=guard.NO_STORE)
 
 
@@ -396,7 +391,7 @@ def _leave_waitlist(request: Request, entry_id: str, form: dict[str, str]) -> Re
         with unit_of_work() as conn:
             waitlist.leave_waitlist(conn, ctx=v.ctx, entry_id=entry_id)
     except errors.BookingRefused as exc:
-        return _my_visits(request, status_code=exc.status, error=refusal(request, exc))
+        return _my_visits(request, status_code=exc.status, error=errors.described(request, exc))
     return RedirectResponse("/app/visits?done=left#waitlist", status_code=303, headers=guard.NO_STORE)
 
 
