@@ -132,6 +132,20 @@ def _in_force(kind: str, pk: sa.ColumnElement) -> list[sa.ColumnElement]:
     ]
 
 
+def _booked_at(organizations: list[str]) -> sa.Select:
+    """Patients with a standing Appointment at a department (HealthcareService) of one of the organisations.
+
+    Whoever books a visit at a hospital is in its care from then on: the registration desk takes
+    their fee and checks them in, the nurses triage them. A cancelled or entered-in-error booking
+    does not count, so cancelling ends this reach at once.
+    """
+    departments = sa.select(R.c.res_id).where(R.c.pk.in_(
+        _refs("HealthcareService", "organization", "Organization", organizations)))
+    booked = _refs("Appointment", "actor", "HealthcareService", departments).where(
+        ~_holds_token(REF.c.res_pk, "Appointment", "status", ("cancelled", "entered-in-error")))
+    return _patients_of("Appointment", booked)
+
+
 def _consenting(kind: str, patients: sa.Select | sa.CompoundSelect, actor: tuple[str, str] | None = None) -> sa.Select:
     """Those of patients who have a Consent of kind in force (naming actor (type, id) among its actors, if given)."""
     consent = REF.alias()
@@ -174,6 +188,7 @@ def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
     if reach.organizations:
         managed = _refs("Patient", "organization", "Organization", sorted(reach.organizations))
         parts.append(sa.select(R.c.res_id).where(R.c.pk.in_(managed)))
+        parts.append(_booked_at(sorted(reach.organizations)))
     if reach.practitioner:
         parts.extend(_cared_for(reach.practitioner))
     if reach.related_person:

@@ -84,3 +84,29 @@ def test_a_radiologist_reads_allergies_and_writes_imaging_reports(world):
     study = {"resourceType": "ImagingStudy", "status": "available", "subject": {"reference": "Patient/pa1"}}
     assert world.post("/fhir/ImagingStudy", json=study, headers=headers).status_code == 201
     assert world.post("/fhir/AllergyIntolerance", json=allergy, headers=headers).status_code == 403
+
+
+def _department(hid: str, org: str) -> dict:
+    return {"resourceType": "HealthcareService", "id": hid, "name": "Outpatients",
+            "providedBy": {"reference": f"Organization/{org}"}}
+
+
+def _booked(aid: str, patient: str, department: str, status: str = "booked") -> dict:
+    return {"resourceType": "Appointment", "id": aid, "status": status, "participant": [
+        {"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"},
+        {"actor": {"reference": f"HealthcareService/{department}"}, "status": "accepted"}]}
+
+
+def test_a_hospitals_staff_reach_whoever_booked_a_visit_there_until_it_is_cancelled(world):
+    """The registration desk serves patients managed elsewhere once they book at one of its departments."""
+    put(world, _department("hcs-a1", "org-a"))
+    put(world, _department("hcs-b1", "org-b"))
+    assert world.get("/fhir/Patient/pb6", headers=as_("nurse-a")).status_code == 404
+    put(world, _booked("appt-b6-elsewhere", "pb6", "hcs-b1"))
+    assert world.get("/fhir/Patient/pb6", headers=as_("nurse-a")).status_code == 404
+    put(world, _booked("appt-b6", "pb6", "hcs-a1"))
+    assert world.get("/fhir/Patient/pb6", headers=as_("nurse-a")).status_code == 200
+    found = world.get("/fhir/Patient?_id=pb6,pb4", headers=as_("nurse-a")).json()
+    assert sorted(e["resource"]["id"] for e in found.get("entry", [])) == ["pb6"]
+    put(world, _booked("appt-b6", "pb6", "hcs-a1", status="cancelled"))
+    assert world.get("/fhir/Patient/pb6", headers=as_("nurse-a")).status_code == 404
