@@ -10,6 +10,7 @@ as the page with the reason in the clerk's language; nothing of a refused action
 import secrets
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.desk import finder
+from smartcare.hospital.desk import finder, flows, registration
 from smartcare.hospital.desk.visits import DeskVisit, visit_of, visits_of
 from smartcare.hospital.directory import places
 from smartcare.hospital.directory import service as directory
@@ -93,13 +94,63 @@ def _find(request: Request) -> HTMLResponse:
     v = _visitor(request)
     query = finder.clean_query(request.query_params.get("q"))
     found = finder.find_patients(v.ctx, query, places.today()) if query else []
-    return _page(request, "desk/find.html", query=query, patients=found, user=v.user)
+    register = "/desk/register" + (f"?{urlencode({'from': query})}" if query and not found else "")
+    return _page(request, "desk/find.html", query=query, patients=found, user=v.user, register_url=register)
 
 
 @router.get("/desk", response_class=HTMLResponse)
 async def find_patient(request: Request) -> HTMLResponse:
     """Find a patient of the hospital by name (Chinese, pinyin or Latin), phone or resident ID."""
     return await run_in_threadpool(_find, request)
+
+
+# --- register a walk-in the hospital has no record of --------------------------------------------
+
+
+def _register_page(request: Request, *, status_code: int = 200, values: dict[str, str] | None = None,
+                   problems: dict[str, str] | None = None, error: dict | None = None) -> HTMLResponse:
+    return _page(request, "desk/register.html", status_code=status_code, values=values or {},
+                 problems=problems or {}, error=error, fields=registration.FIELDS, limits=registration.LIMITS,
+                 today=places.today().isoformat())
+
+
+def _registration_form(request: Request) -> HTMLResponse:
+    _visitor(request)
+    typed = finder.clean_query(request.query_params.get("from"))
+    return _register_page(request, values=registration.prefill(typed) if typed else {})
+
+
+@router.get("/desk/register", response_class=HTMLResponse)
+async def registration_form(request: Request) -> HTMLResponse:
+    """The form that registers a walk-in the search did not find: name, sex, birth date, resident ID, phone, address."""
+    return await run_in_threadpool(_registration_form, request)
+
+
+def _register(request: Request, form: dict[str, str]) -> Response:
+    v = _visitor(request)
+    guard.check_csrf(request, v, form.get("csrf_token"))
+    values = registration.form_values(form)
+    try:
+        walk_in = registration.check_walk_in(values, places.today())
+        registered = flows.register_walk_in(ctx=v.ctx, walk_in=walk_in)
+    except registration.WalkInInvalid as exc:
+        return _register_page(request, status_code=422, values=values, problems=exc.problems)
+    except flows.NoOrganisation:
+        return _register_page(request, status_code=403, values=values, error=_problem("no-organisation"))
+    except FhirError as exc:
+        return _register_page(request, status_code=exc.status if exc.status in (403, 409, 412) else 422,
+                              values=values, error=_problem("not-registered"))
+    if registered.several:
+        return _redirect("/desk?" + urlencode({"q": walk_in.resident_id}))
+    done = "registered" if registered.created else "already-registered"
+    return _redirect(f"/desk/patients/{registered.patient_id}?done={done}")
+
+
+@router.post("/desk/register")
+async def register(request: Request) -> Response:
+    """Register the walk-in as the hospital's patient (CSRF-checked), or open the record it already has of them."""
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_register, request, form)
 
 
 # --- the patient's visits, and what the desk does with them ---------------------------------------
