@@ -128,9 +128,17 @@ def _console(request: Request, *, form: dict[str, str] | None = None, problem: P
         done = None if found is None or found.organization_id != own else {
             "first": _local_day(found.start), "last": _local_day(found.end, end=True), "cancelled": found.cancelled,
             "who": names.get(found.practitioner_id, found.practitioner_id) if found.practitioner_id else None}
-    rows = [{"doctor": d, "template": _summary(stored.get(d.facts.role_id))} for d in doctors]
+    # A hospital has a hundred doctors and more: the list can be narrowed to one department.
+    departments = sorted({d.facts.service_id: d for d in doctors}.values(),
+                         key=lambda d: d.department_zh if t.locale.startswith("zh") else d.department_en)
+    department = request.query_params.get("department", "")[:64]
+    if department not in {d.facts.service_id for d in departments}:
+        department = ""
+    rows = [{"doctor": d, "template": _summary(stored.get(d.facts.role_id))} for d in doctors
+            if not department or d.facts.service_id == department]
     saved = "" if problem else request.query_params.get("saved", "")[:64]
     return _page(request, "schedules/console.html", status_code=status_code, rows=rows, blocks=blocks,
+                 departments=departments, department=department,
                  reasons={code: t.gettext(text) for code, text in leave.REASONS.items()}, problem=problem, done=done, saved=names.get(
                      next((d.facts.practitioner_id for d in doctors if d.facts.role_id == saved), ""), ""),
                  made=request.query_params.get("made", "")[:8] if saved else "",

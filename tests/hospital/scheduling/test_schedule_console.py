@@ -10,8 +10,8 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import run_due
 from smartcare.platform.notifications.service import inbox
 from smartcare.platform.security import users
-from tests.hospital.scheduling.conftest import RULES, patient_ctx
-from tests.hospital.scheduling.test_schedule_templates import wang  # noqa: F401  (the fixture)
+from tests.hospital.scheduling.conftest import RULES, patient_ctx, put_all
+from tests.hospital.scheduling.test_schedule_templates import DOCTOR_CODE, wang  # noqa: F401  (the fixture)
 from tests.web_support import PASSWORD, browser, form_token, make_user, sign_in
 
 TEMPLATE = {"weekday": ["0", "2"], "start_0": "08:00", "end_0": "12:00", "start_1": "", "end_1": "",
@@ -186,3 +186,21 @@ def test_other_roles_cannot_open_the_schedules_console(wang, role):  # noqa: F81
     web = browser()
     sign_in(web, role.replace("_", ".") + ".test")
     assert web.get("/console/schedules").status_code == 403
+
+
+def test_the_doctor_list_narrows_to_one_department(admin, wang):  # noqa: F811
+    put_all(wang.engine, [  # Dr Li of cardiology, as the directory lists a doctor
+        {"resourceType": "PractitionerRole", "id": "role-li", "active": True, "code": [DOCTOR_CODE],
+         "practitioner": {"reference": "Practitioner/prac-li"}, "organization": {"reference": "Organization/org-h"},
+         "healthcareService": [{"reference": "HealthcareService/hcs-cardio"}]},
+        {"resourceType": "Practitioner", "id": "prac-li", "name": [{"text": "Li Wei"}]}])
+    everyone = admin.get("/console/schedules")
+    assert "Wang Fang" in everyone.text and "Li Wei" in everyone.text
+    assert '<option value="hcs-derm">' in everyone.text
+    dermatology = admin.get("/console/schedules?department=hcs-derm")
+    assert "Wang Fang" in dermatology.text and "Li Wei" not in dermatology.text
+    assert '<option value="hcs-derm" selected>' in dermatology.text
+    unknown = admin.get("/console/schedules?department=<script>")
+    assert "Wang Fang" in unknown.text and "Li Wei" in unknown.text and "<script>" not in unknown.text
+    chinese = admin.get("/console/schedules?department=hcs-derm&lang=zh-Hans")
+    assert "全部科室" in chinese.text and "显示" in chinese.text
