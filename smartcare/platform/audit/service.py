@@ -1,5 +1,10 @@
 """Record FHIR R4 AuditEvents into the hash-chained audit_log, verify the chain, and look entries up.
 
+An entry is first written to audit_journal in the caller's transaction (so it commits or rolls back
+with the change it records), then numbered and chained by `seal`: the sealer thread (sealer.py) does
+it soon after the commit, and every read of the trail does it first. Appending to the chain inside
+each request made every audited request wait for the chain lock until the previous one committed.
+
 Every entry's hash is sha256(prev_hash || seq || event), where prev_hash is the previous entry's
 hash as 64 ASCII hex digits (64 zeros for entry 1), seq is the entry number as 8 bytes big-endian,
 and event is the stored AuditEvent JSON (keys sorted) as UTF-8. Changing, removing or reordering
