@@ -6,10 +6,13 @@ they may book for. Refusals come back as the page with the refusal's message in 
 """
 
 import secrets
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
@@ -141,19 +144,29 @@ async def choose_slot(request: Request) -> HTMLResponse:
     return await run_in_threadpool(_choose_slot, request)
 
 
-def _join_waitlist(request: Request, form: dict[str, str]) -> Response:
+def _acted(request: Request, form: dict[str, str], work: Callable[[Connection, AccessContext], object], *,
+           done: str, refused: Callable[..., Response]) -> Response:
+    """A CSRF-checked change: work in one transaction, then to done; a refusal shows refused(status_code=, error=)."""
     v = _visitor(request)
     guard.check_csrf(request, v, form.get("csrf_token"))
-    practitioner_id, patient_id = _clean_id(form.get("doctor")), _clean_id(form.get("patient"))
-    day = form.get("date", "")[:10]
     try:
         with unit_of_work() as conn:
-            waitlist.join_waitlist(conn, ctx=v.ctx, practitioner_id=service.plain_id(practitioner_id, "Practitioner"),
-                                   day=day, patient_id=service.plain_id(patient_id, "Patient"), only_when_full=True)
+            work(conn, v.ctx)
     except errors.BookingRefused as exc:
-        return _choose_slot(request, practitioner_id=practitioner_id, day_text=day, status_code=exc.status,
-                            error=errors.described(request, exc), patient_id=patient_id)
-    return RedirectResponse("/app/visits?done=waiting#waitlist", status_code=303, headers=guard.NO_STORE)
+        return refused(status_code=exc.status, error=errors.described(request, exc))
+    return RedirectResponse(done, status_code=303, headers=guard.NO_STORE)
+
+
+def _join_waitlist(request: Request, form: dict[str, str]) -> Response:
+    practitioner_id, patient_id = _clean_id(form.get("doctor")), _clean_id(form.get("patient"))
+    day = form.get("date", "")[:10]
+    return _acted(
+        request, form,
+        lambda conn, ctx: waitlist.join_waitlist(
+            conn, ctx=ctx, practitioner_id=service.plain_id(practitioner_id, "Practitioner"), day=day,
+            patient_id=service.plain_id(patient_id, "Patient"), only_when_full=True),
+        done="/app/visits?done=waiting#waitlist",
+        refused=partial(_choose_slot, request, practitioner_id=practitioner_id, day_text=day, patient_id=patient_id))
 
 
 @router.post("/app/book/waitlist")
@@ -300,16 +313,12 @@ async def visit_page(request: Request, appointment_id: str) -> HTMLResponse:
 
 
 def _pay(request: Request, appointment_id: str, form: dict[str, str]) -> Response:
-    v = _visitor(request)
-    guard.check_csrf(request, v, form.get("csrf_token"))
-    try:
-        with unit_of_work() as conn:
-            # The development provider settles any confirmation; a real one returns its own from the payer's app.
-            service.confirm_payment(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"),
-                                    confirmation=f"app-{appointment_id}")
-    except errors.BookingRefused as exc:
-        return _visit_page(request, appointment_id, status_code=exc.status, error=errors.described(request, exc))
-    return RedirectResponse(f"/app/visits/{appointment_id}", status_code=303, headers=guard.NO_STORE)
+    # The development provider settles any confirmation; a real one returns its own from the payer's app.
+    return _acted(
+        request, form,
+        lambda conn, ctx: service.confirm_payment(conn, ctx=ctx, confirmation=f"app-{appointment_id}",
+                                                  appointment_id=service.plain_id(appointment_id, "Appointment")),
+        done=f"/app/visits/{appointment_id}", refused=partial(_visit_page, request, appointment_id))
 
 
 @router.post("/app/visits/{appointment_id}/pay")
@@ -320,14 +329,10 @@ async def pay(request: Request, appointment_id: str) -> Response:
 
 
 def _cancel(request: Request, appointment_id: str, form: dict[str, str]) -> Response:
-    v = _visitor(request)
-    guard.check_csrf(request, v, form.get("csrf_token"))
-    try:
-        with unit_of_work() as conn:
-            service.cancel(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"))
-    except errors.BookingRefused as exc:
-        return _my_visits(request, status_code=exc.status, error=errors.described(request, exc))
-    return RedirectResponse("/app/visits?done=cancelled", status_code=303, headers=guard.NO_STORE)
+    return _acted(
+        request, form,
+        lambda conn, ctx: service.cancel(conn, ctx=ctx, appointment_id=service.plain_id(appointment_id, "Appointment")),
+        done="/app/visits?done=cancelled", refused=partial(_my_visits, request))
 
 
 @router.post("/app/visits/{appointment_id}/cancel")
@@ -364,17 +369,14 @@ async def reschedule_page(request: Request, appointment_id: str) -> HTMLResponse
 
 
 def _reschedule(request: Request, appointment_id: str, form: dict[str, str]) -> Response:
-    v = _visitor(request)
-    guard.check_csrf(request, v, form.get("csrf_token"))
     version = form.get("version", "")
-    try:
-        with unit_of_work() as conn:
-            service.reschedule(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"),
-                               slot_id=service.plain_id(_clean_id(form.get("slot")), "Slot"),
-                               slot_version=int(version) if version.isdigit() else None)
-    except errors.BookingRefused as exc:
-        return _reschedule_page(request, appointment_id, status_code=exc.status, error=errors.described(request, exc))
-    return RedirectResponse(f"/app/visits/{appointment_id}", status_code=303, headers=guard.NO_STORE)
+    return _acted(
+        request, form,
+        lambda conn, ctx: service.reschedule(
+            conn, ctx=ctx, appointment_id=service.plain_id(appointment_id, "Appointment"),
+            slot_id=service.plain_id(_clean_id(form.get("slot")), "Slot"),
+            slot_version=int(version) if version.isdigit() else None),
+        done=f"/app/visits/{appointment_id}", refused=partial(_reschedule_page, request, appointment_id))
 
 
 @router.post("/app/visits/{appointment_id}/reschedule")
@@ -385,14 +387,8 @@ async def reschedule(request: Request, appointment_id: str) -> Response:
 
 
 def _leave_waitlist(request: Request, entry_id: str, form: dict[str, str]) -> Response:
-    v = _visitor(request)
-    guard.check_csrf(request, v, form.get("csrf_token"))
-    try:
-        with unit_of_work() as conn:
-            waitlist.leave_waitlist(conn, ctx=v.ctx, entry_id=entry_id)
-    except errors.BookingRefused as exc:
-        return _my_visits(request, status_code=exc.status, error=errors.described(request, exc))
-    return RedirectResponse("/app/visits?done=left#waitlist", status_code=303, headers=guard.NO_STORE)
+    return _acted(request, form, lambda conn, ctx: waitlist.leave_waitlist(conn, ctx=ctx, entry_id=entry_id),
+                  done="/app/visits?done=left#waitlist", refused=partial(_my_visits, request))
 
 
 @router.post("/app/waitlist/{entry_id}/leave")

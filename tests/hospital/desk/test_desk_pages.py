@@ -34,9 +34,7 @@ def person(pid: str, han: str, family: str, given: str, **extra) -> dict:
 @pytest.fixture
 def hospital(engine, now) -> Hospital:
     """Harbour Hospital's cardiology with Dr Li's Tuesday slots, its patients, another hospital's, and the clerk."""
-    put_all(engine, [
-        *directory_resources(),
-        {"resourceType": "Organization", "id": "org-x", "name": "Hillside Hospital"},
+    return open_desk(engine, now, [
         person("p-zhang", "张伟", "Zhang", "Wei", gender="male", birthDate="1990-05-01",
                telecom=[{"system": "phone", "value": PHONE, "use": "mobile"}],
                identifier=[{"system": RESIDENT_ID_SYSTEM, "value": RESIDENT_ID}]),
@@ -45,6 +43,12 @@ def hospital(engine, now) -> Hospital:
         person("p-far", "张伟", "Zhang", "Wei", gender="male", birthDate="1979-02-02",
                managingOrganization={"reference": "Organization/org-x"}),
     ])
+
+
+def open_desk(engine, now, people: list[dict]) -> Hospital:
+    """Harbour Hospital's directory, Hillside Hospital, the people given, Dr Li's slots tomorrow, and the clerk."""
+    put_all(engine, [*directory_resources(), {"resourceType": "Organization", "id": "org-x", "name": "Hillside Hospital"},
+                     *people])
     day = now[0].astimezone(schedules.region_zone()).date() + timedelta(days=1)
     with unit_of_work(engine) as conn:
         schedules.generate_slots(conn, template=template(), start=day, days=1)

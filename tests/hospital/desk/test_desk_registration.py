@@ -2,7 +2,7 @@
 
 import re
 import threading
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from smartcare.demo.identifiers import make_resident_id
 from smartcare.fhir import gateway
 from smartcare.hospital.desk import flows, registration
-from smartcare.hospital.scheduling import schedules
-from smartcare.hospital.scheduling.models import booking, booking_slot
+from smartcare.hospital.scheduling.models import booking
 from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.security.signup import RESIDENT_ID_SYSTEM
-from tests.hospital.scheduling.conftest import DESK, patient, put_all, template
-from tests.patient.booking.conftest import Hospital, directory_resources
+from tests.hospital.desk.test_desk_pages import open_desk
+from tests.hospital.scheduling.conftest import DESK, patient
+from tests.patient.booking.conftest import Hospital
 from tests.web_support import browser, form_token, make_user, sign_in
 
 EN_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
@@ -36,20 +36,12 @@ def wrong_check_digit(resident_id: str) -> str:
 @pytest.fixture
 def hospital(engine, now) -> Hospital:
     """Harbour Hospital with Dr Li's slots tomorrow, one patient of its own, one of Hillside Hospital's, and the clerk."""
-    put_all(engine, [
-        *directory_resources(),
-        {"resourceType": "Organization", "id": "org-x", "name": "Hillside Hospital"},
+    return open_desk(engine, now, [
         patient("p-zhang", gender="male", birthDate="1990-05-01",
                 identifier=[{"system": RESIDENT_ID_SYSTEM, "value": KNOWN_ID}]),
         patient("p-far", gender="male", birthDate="1979-02-02", managingOrganization={"reference": "Organization/org-x"},
                 identifier=[{"system": RESIDENT_ID_SYSTEM, "value": FAR_ID}]),
     ])
-    day = now[0].astimezone(schedules.region_zone()).date() + timedelta(days=1)
-    with unit_of_work(engine) as conn:
-        schedules.generate_slots(conn, template=template(), start=day, days=1)
-        ids = conn.execute(sa.select(booking_slot.c.slot_id).order_by(booking_slot.c.start)).scalars().all()
-    make_user(engine, "nurse", organization="Organization/org-h", fhir_ref="Practitioner/nurse-h")
-    return Hospital(engine, day, list(ids))
 
 
 @pytest.fixture
