@@ -1,0 +1,1 @@
+"""Clinical knowledge as data and pure functions: drugs and interactions, diseases, calculators."""
