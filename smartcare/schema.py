@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 import smartcare.fhir.tables
+import smartcare.hospital.cds.models
 import smartcare.hospital.queue.models
 import smartcare.hospital.scheduling.models
 import smartcare.platform.audit.tables

@@ -23,6 +23,8 @@ from smartcare.platform.web import sessions
 from smartcare.platform.web.pages import render
 
 NO_STORE = {"Cache-Control": "no-store"}
+# Routes answered in JSON (the app API and the CDS Hooks service), not with pages.
+JSON_PATHS = ("/api/", "/cds-services")
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -172,7 +174,7 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
     reason = str(exc)
     if isinstance(exc, SurfaceForbidden) and exc.ctx is not None:
         await run_in_threadpool(_audit_refusal, exc.ctx, request.method, request.url.path, exc.surface or "", reason)
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(JSON_PATHS):
         return JSONResponse({"error": "forbidden", "message": reason}, status_code=403, headers=NO_STORE)
     response = render(request, "403.html", status_code=403, csrf_failed=reason == "csrf")
     response.headers.update(NO_STORE)
