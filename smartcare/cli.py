@@ -1,6 +1,7 @@
 """The `smartcare` command: run the servers, manage the database, load the demo region."""
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -18,8 +19,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="The generated demo region: load it and run everything on it.")
+knowledge_app = typer.Typer(help="Clinical knowledge: add licensed drug and interaction sets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: verify it, search it.")
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
@@ -153,6 +156,30 @@ def demo_load(
     _load(residents, seed, only_if_empty=False)
     _open_demo_schedules()
     _print_demo_accounts()
+
+
+@knowledge_app.command("import")
+def knowledge_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The CSV file to import."),
+    kind: str = typer.Option(..., "--kind", help="What the file holds: drugs or interactions."),
+    directory: Path = typer.Option(
+        None, "--dir", file_okay=False,
+        help="Where imported sets are kept (default $SMARTCARE_KNOWLEDGE_DIR, else var/knowledge).",
+    ),
+) -> None:
+    """Check every row of a drugs or interactions CSV and, only if all are valid, add the set to the formulary."""
+    from rich.markup import escape
+
+    from smartcare.knowledge.drugs.formulary import knowledge_dir
+    from smartcare.knowledge.drugs.importer import import_csv
+    from smartcare.knowledge.drugs.records import KnowledgeDataError
+
+    try:
+        result = import_csv(path=file, kind=kind, directory=directory or knowledge_dir(), progress=True)
+    except KnowledgeDataError as exc:
+        console.print(f"[red]Nothing imported:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(f"Imported {result.records:,} {result.kind} into {result.stored}")
 
 
 def main() -> None:

@@ -14,6 +14,9 @@ BASES = ("fixed", "per_kg", "per_m2")
 PREGNANCY_CATEGORIES = ("A", "B", "C", "D", "X")
 LACTATION = ("compatible", "caution", "avoid")
 ORGAN_ACTIONS = ("contraindicated", "avoid", "reduce", "caution")
+HEPATIC_GRADES = ("mild", "moderate", "severe")
+# Dosing frequency codes; QN is once at night, QW once a week, STAT a single immediate dose.
+FREQUENCIES = ("QD", "BID", "TID", "QID", "Q4H", "Q6H", "Q8H", "Q12H", "QN", "QW", "PRN", "STAT")
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,12 @@ class Drug:
 
 @dataclass(frozen=True)
 class AllergyClass:
-    """A class of allergen (penicillins, sulfonamide antibiotics ...) and what it cross-reacts with."""
+    """A class of allergen (penicillins, sulfonamide antibiotics ...) and what it cross-reacts with.
+
+    `cross_sensitive` pairs another class's key with the risk in English (`cross_sensitive_zh`: the
+    same pairs in Chinese); a class with no meaningful cross-reactivity is not listed there, and
+    `note_en`/`note_zh` say so where prescribers commonly expect one.
+    """
 
     key: str
     name_en: str
@@ -131,6 +139,9 @@ class AllergyClass:
     snomed: tuple[str, ...]
     source: str
     cross_sensitive: tuple[tuple[str, str], ...] = ()
+    cross_sensitive_zh: tuple[tuple[str, str], ...] = ()
+    note_en: str = ""
+    note_zh: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Clinical note templates (SOAP) per department (see templates.py)."""
