@@ -88,6 +88,8 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         wanted += [
             ("admin.demo", "hospital_admin", None, "Organization/org-hosp-1",
              "hospital administrator, Riverside City First Hospital"),
+            ("pharmacist.demo", "pharmacist", None, "Organization/org-hosp-1",
+             "pharmacist, Riverside City First Hospital (prescription review and dispensing)"),
             ("region.demo", "regional_admin", None, None, "regional administrator"),
             ("cdc.demo", "public_health_officer", None, None, "public health officer"),
             ("research.demo", "researcher", None, None, "researcher (de-identified data only)"),

@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from smartcare.demo.generator import count_region, generate_region
+from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
 from smartcare.platform.db import refresh_statistics, unit_of_work
 from smartcare.platform.security.context import SYSTEM
@@ -52,5 +53,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
                 bundles.transaction(conn, SYSTEM, entries, "")
             loaded += len(entries)
             bar.update(task, advance=len(entries))
+    loaded += load_wards(engine, seed=seed)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

@@ -24,9 +24,11 @@ from smartcare.platform import clock
 from smartcare.platform.security import break_glass
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import (
+    BED_KEEPERS,
     CONSENT_CATEGORY_SYSTEM,
     CONSENT_SCOPE_PRIVACY,
     CONSENT_SCOPE_SYSTEM,
+    DIRECTORY_WRITERS,
     PROXY_ACCESS,
     REGIONAL_SHARING,
     AccessDenied,
@@ -180,8 +182,8 @@ def _granted(user_id: str) -> sa.Select:
     )
 
 
-def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
-    """SQL for the ids of the patients a reach covers."""
+def _reach_parts(reach: PatientReach) -> list[sa.Select]:
+    """One SELECT of patient ids per way the reach covers patients."""
     parts: list[sa.Select] = []
     if reach.patients:
         parts.append(sa.select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(sorted(reach.patients))))
@@ -195,6 +197,12 @@ def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
         parts.append(_proxied(reach.related_person))
     if reach.grantee:
         parts.append(_granted(reach.grantee))
+    return parts
+
+
+def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
+    """SQL for the ids of the patients a reach covers."""
+    parts = _reach_parts(reach)
     if not parts:
         return sa.select(R.c.res_id).where(sa.false())
     return parts[0] if len(parts) == 1 else sa.union(*parts)
@@ -247,9 +255,19 @@ def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach 
 
 
 def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:
-    """SQL true when patient_id is among the patients in reach."""
-    everyone = patients_in_reach(reach).subquery()
-    return sa.exists().where(everyone.c[0] == patient_id)
+    """SQL true when patient_id is among the patients in reach.
+
+    One EXISTS per part of the reach, each filtered to the patient, rather than one over their UNION: the
+    database then looks the patient up in each part by index instead of listing every patient in reach
+    (at the demo's size, 230 ms down to a few for a hospital doctor's Condition?patient= search on SQLite).
+    """
+    if patient_id in reach.patients:
+        return sa.true()
+    checks = []
+    for part in _reach_parts(reach):
+        ids = part.subquery()
+        checks.append(sa.exists().where(ids.c[0] == patient_id))
+    return sa.or_(*checks) if checks else sa.false()
 
 
 def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause = R, *,
@@ -274,7 +292,11 @@ def check_row(conn: Connection, ctx: AccessContext, interaction: str, res_type: 
     reach = decision(ctx, interaction, res_type).reach
     if reach is not None and res_type == "Patient" and res_id is not None and res_id in reach.patients:
         return  # a stored Patient the reach names by id: what the SQL below would answer, without asking
-    condition = reach_condition(res_type, reach)
+    if reach is not None and res_type == "Patient" and res_id is not None:
+        # That one patient looked up in each part of the reach, not every patient in reach listed.
+        condition = _reaches(reach, res_id)
+    else:
+        condition = reach_condition(res_type, reach)
     if condition is not None and conn.execute(sa.select(R.c.pk).where(R.c.pk == pk, condition)).first() is None:
         raise NotFound(f"{res_type} not found")
 
@@ -287,10 +309,52 @@ def _compartment_patients(resource: dict) -> set[str]:
     }
 
 
+_BED_STATUS_ONLY = frozenset({"operationalStatus", "meta", "text"})
+_LOCATION_HOPS = 6
+
+
+def _stored(conn: Connection, res_type: str, res_id: str) -> dict | None:
+    row = conn.execute(sa.select(R.c.content).where(R.c.res_type == res_type, R.c.res_id == res_id,
+                                                    R.c.deleted.is_(False))).first()
+    return row.content if row else None
+
+
+def _location_of_organisation(conn: Connection, location: dict, organization: str) -> bool:
+    """True when the Location (or a Location it is part of) is managed by the organisation or one of its
+    departments (an Organization partOf it)."""
+    for _ in range(_LOCATION_HOPS):
+        managing = (location.get("managingOrganization") or {}).get("reference", "")
+        if managing == organization:
+            return True
+        if managing.startswith("Organization/"):
+            owner = _stored(conn, "Organization", managing.removeprefix("Organization/")) or {}
+            if (owner.get("partOf") or {}).get("reference") == organization:
+                return True
+        parent = (location.get("partOf") or {}).get("reference", "")
+        if not parent.startswith("Location/"):
+            return False
+        location = _stored(conn, "Location", parent.removeprefix("Location/")) or {}
+    return False
+
+
+def _check_bed_status_change(conn: Connection, ctx: AccessContext, resource: dict | None, pk: int | None) -> None:
+    """Ward staff (not administrators) change only a Location's operational status, and only in their hospital."""
+    stored = conn.execute(sa.select(R.c.content).where(R.c.pk == pk)).scalar_one_or_none() if pk is not None else None
+    if stored is None or resource is None:
+        raise Forbidden("Ward staff only update the status of existing beds")
+    changed = {k for k in set(stored) | set(resource) if stored.get(k) != resource.get(k)}
+    if changed - _BED_STATUS_ONLY:
+        raise Forbidden(f"Ward staff change only a bed's operational status, not {sorted(changed - _BED_STATUS_ONLY)[0]}")
+    if not ctx.organization or not _location_of_organisation(conn, stored, ctx.organization):
+        raise Forbidden("That bed is not in your hospital")
+
+
 def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, resource: dict | None,
                 pk: int | None) -> None:
     """Refuse a write unless both the stored version (if any) and the new content are in reach."""
     reach = decision(ctx, interaction, res_type).reach
+    if res_type == "Location" and ctx.roles & BED_KEEPERS and not ctx.roles & DIRECTORY_WRITERS and not ctx.is_system:
+        _check_bed_status_change(conn, ctx, resource, pk)
     if reach is None or not is_personal(res_type):
         return
     if pk is not None:
@@ -314,10 +378,10 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
         # Only patients the reach names by id (the caller's own record, from their token): the SQL below
         # would find each of them among the stored Patients; a token is only issued for a stored one.
         return
-    visible = patients_in_reach(reach).subquery()
-    found = conn.execute(sa.select(sa.func.count()).select_from(visible).where(visible.c[0].in_(sorted(patients))))
-    if found.scalar_one() < len(patients):
-        raise Forbidden(f"The {res_type} refers to a patient outside your care")
+    # Each patient looked up in the parts of the reach, rather than every patient in reach listed.
+    for patient in sorted(patients):
+        if not conn.execute(sa.select(_reaches(reach, patient))).scalar():
+            raise Forbidden(f"The {res_type} refers to a patient outside your care")
 
 
 def reached_through_grant(conn: Connection, ctx: AccessContext, touched: dict[str, list[str]]) -> set[str]:

@@ -35,6 +35,27 @@ def serve(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
         raise
 
 
+def serve_all(ctx: AccessContext, requests: list[FhirRequest]) -> list[FhirResponse]:
+    """Carry out several reads for ctx in one transaction, each with its audit entry; FhirError (audited) at the
+    first refusal, and then none of them is answered."""
+    current: FhirRequest | None = None
+    try:
+        with unit_of_work() as conn:
+            answers = []
+            for current in requests:
+                resp = dispatch(conn, ctx, current)
+                record_served(conn, ctx, current, resp)
+                answers.append(resp)
+            return answers
+    except FhirError as exc:
+        try:
+            with unit_of_work() as conn:
+                record_refused(conn, ctx, current, exc.status, exc.message)
+        except Exception:
+            log.exception("could not audit a refused FHIR %s %s", current.method, current.path)
+        raise
+
+
 def search(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] = ()) -> list[dict]:
     """The resources of res_type that ctx may see matching query (one page, as _count says)."""
     bundle = serve(ctx, FhirRequest(method="GET", path=res_type, query=list(query))).body or {}

@@ -129,7 +129,10 @@ class QueryCompiler:
     def _note_patient(self, req: SearchRequest, name: str, value: str) -> None:
         """Remember the patient a compartment parameter names with one plain value (Patient/1, or 1 for `patient`)."""
         code, _, modifier = name.partition(":")
-        if modifier not in ("", "Patient") or code not in patient_compartment_params(req.res_type):
+        # `patient` is a compartment parameter of some types and an alias of `subject` (a Patient) in others
+        # (MedicationRequest, Observation ...): either way it names the patient the records are about.
+        if modifier not in ("", "Patient") or (code not in patient_compartment_params(req.res_type)
+                                               and code != "patient"):
             return
         if "," in value or "\\" in value:
             return

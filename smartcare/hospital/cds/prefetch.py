@@ -9,16 +9,16 @@ its own FHIR server: a request naming another fhirServer must bring its prefetch
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
-from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
+from smartcare.hospital.pharmacy import records
 from smartcare.platform.security.context import AccessContext
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _MAX_RESOURCES = 2000
 
-Fetch = Callable[[str], list[dict[str, Any]]]
+# Reads several queries ({key: "Type?params" or "Type/id"}) at once and answers their resources by key.
+Fetch = Callable[[dict[str, str]], dict[str, list[dict[str, Any]]]]
 
 
 class PrefetchProblem(Exception):
@@ -63,17 +63,13 @@ def resources_of(value: Any, *, key: str) -> list[dict[str, Any]]:
 
 
 def gateway_fetch(ctx: AccessContext) -> Fetch:
-    """Reads prefetch queries through the FHIR gateway as ctx (policy-checked and audited)."""
-    def fetch(query: str) -> list[dict[str, Any]]:
-        path, _, params = query.partition("?")
+    """Reads prefetch queries through the FHIR gateway as ctx in one transaction (policy-checked and audited)."""
+    def fetch(queries: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
         try:
-            if "/" in path:
-                return [gateway.read(ctx, path)]
-            return gateway.search(ctx, path, parse_qsl(params, keep_blank_values=True))
+            return records.read_queries(ctx, queries)
         except FhirError as exc:
-            if exc.status == 404:
-                return []
-            raise PrefetchProblem(f"reading {path} was refused: {exc.message}", status=412) from exc
+            # A record out of reach reads as not found; either way the service cannot see what it needs.
+            raise PrefetchProblem(f"reading the record was refused: {exc.message}", status=412) from exc
     return fetch
 
 
@@ -81,13 +77,16 @@ def resolve(templates: dict[str, str], *, sent: dict[str, Any] | None, context: 
             fetch: Fetch | None) -> dict[str, list[dict[str, Any]]]:
     """Each prefetch key's resources: what the client sent, else read with fetch (412 when it cannot)."""
     found: dict[str, list[dict[str, Any]]] = {}
+    missing: dict[str, str] = {}
     sent = sent or {}
     for key, template in templates.items():
         if sent.get(key) is not None:
             found[key] = resources_of(sent[key], key=key)
-            continue
+        else:
+            missing[key] = render(template, context)
+    if missing:
         if fetch is None:
-            raise PrefetchProblem(f"prefetch {key} is missing and this service can read only its own FHIR server",
-                                  status=412)
-        found[key] = fetch(render(template, context))
+            raise PrefetchProblem(f"prefetch {sorted(missing)[0]} is missing and this service can read only its own "
+                                  "FHIR server", status=412)
+        found.update(fetch(missing))
     return found

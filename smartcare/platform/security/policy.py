@@ -52,6 +52,8 @@ from smartcare.platform.security.context import AccessContext
 CLINICAL_ROLES = frozenset({"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"})
 PATIENT_ROLES = frozenset({"patient", "caregiver"})
 DIRECTORY_WRITERS = frozenset({"hospital_admin", "regional_admin"})
+# Ward staff keep their beds' operational status (occupied, housekeeping ...) current: they update Locations.
+BED_KEEPERS = frozenset({"doctor", "nurse"})
 READ_INTERACTIONS = frozenset({"read", "vread", "search", "history", "everything", "export"})
 # Clinicians whose work needs every type of personal record.
 WHOLE_RECORD_ROLES = frozenset({"doctor", "nurse"})
@@ -60,8 +62,9 @@ WORK_NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "pharmacist": (
         frozenset({"Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
                    "MedicationDispense", "MedicationAdministration", "MedicationStatement", "Immunization",
-                   "DetectedIssue", "Flag"}),
-        frozenset({"MedicationDispense", "MedicationStatement", "DetectedIssue"}),
+                   "DetectedIssue", "Flag", "Task"}),
+        # Prescription review tasks are accepted or returned; prescriptions themselves stay the prescriber's.
+        frozenset({"MedicationDispense", "MedicationStatement", "DetectedIssue", "Task"}),
     ),
     "lab_technician": (
         frozenset({"Patient", "ServiceRequest", "Specimen", "Observation", "DiagnosticReport", "Task"}),
@@ -186,6 +189,8 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
     roles = ctx.roles
     if not personal:
         if interaction in READ_INTERACTIONS or roles & DIRECTORY_WRITERS:
+            return Decision(reach=None)
+        if res_type == "Location" and interaction == "update" and roles & BED_KEEPERS:
             return Decision(reach=None)
         raise AccessDenied(f"Only administrators change {res_type} records")
     if roles & PATIENT_ROLES:

@@ -8,15 +8,23 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
+from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.pharmacy.api import router as prescription_check_router
+from smartcare.hospital.pharmacy.views import router as pharmacy_pages_router
 from smartcare.hospital.queue import live as queue_live
 from smartcare.hospital.queue import notices as queue_notices
 from smartcare.hospital.queue.api import router as queue_api_router
 from smartcare.hospital.queue.views import router as queue_pages_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
 from smartcare.hospital.scheduling.views import router as schedules_console_router
+from smartcare.hospital.wards.views import router as ward_pages_router
+from smartcare.hospital.workstation.notes_views import router as notes_pages_router
+from smartcare.hospital.workstation.ordering_views import router as ordering_pages_router
+from smartcare.hospital.workstation.prescribing_views import router as prescribing_pages_router
+from smartcare.hospital.workstation.views import router as workstation_pages_router
 from smartcare.patient.booking.views import router as booking_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
@@ -44,14 +52,22 @@ def create_app() -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
+    app.include_router(prescription_check_router)
+    app.include_router(cds_router)
     install_pages(app)
     install_guard(app)
     app.include_router(queue_api_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
     app.include_router(desk_pages_router)
+    app.include_router(pharmacy_pages_router)
+    app.include_router(ward_pages_router)
+    app.include_router(prescribing_pages_router)
+    app.include_router(ordering_pages_router)
     queue_live.install()
     queue_notices.install()
+    app.include_router(workstation_pages_router)
+    app.include_router(notes_pages_router)
     app.include_router(homes_router)
     app.include_router(console_router)
     app.include_router(jobs_console_router)

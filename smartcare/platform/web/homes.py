@@ -1,4 +1,5 @@
-"""The home page of each kind of user: the patient app, the clinician's workstation and the consoles.
+"""The home page of each kind of user: the patient app and the consoles (the clinician's workstation home is
+the today list in hospital/workstation).
 
 Every page asks the guard (and so the access policy) first, then reads records through the FHIR
 gateway as the signed-in person, so what a page shows is exactly what the policy lets them see and
@@ -14,10 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.fhir.http import FhirRequest
 from smartcare.platform import audit, clock
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import break_glass, users
+from smartcare.platform.security import users
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import SURFACE_ROLES
 from smartcare.platform.web import fhir_text, guard
@@ -28,7 +28,6 @@ router = APIRouter(include_in_schema=False)
 RECENT_RESULTS = 8
 UPCOMING = 5
 PATIENTS_SHOWN = 20
-_MAX_QUERY = 64
 # Where each role starts after signing in.
 _HOME_OF_ROLE = {
     **{role: "/app" for role in SURFACE_ROLES["app"]},
@@ -114,83 +113,6 @@ def _app_home(request: Request) -> HTMLResponse:
 async def app_home(request: Request) -> HTMLResponse:
     """The patient's (or caregiver's) home: whose record, the latest results, the next appointments."""
     return await run_in_threadpool(_app_home, request)
-
-
-def _grants(conn, v: guard.Visitor) -> list[dict[str, Any]]:
-    return [
-        {"id": g.id, "patient": g.patient_id, "reason": g.reason,
-         "until": g.expires[:16].replace("T", " ") + " UTC"}
-        for g in break_glass.active_grants(conn, user_id=v.user.id)
-    ]
-
-
-def _workstation_home(request: Request, *, status_code: int = 200, glass: dict[str, Any] | None = None) -> HTMLResponse:
-    with unit_of_work() as conn:
-        v = guard.visitor(conn, request, "workstation")
-        grants = _grants(conn, v)
-    query = request.query_params.get("q", "").strip()[:_MAX_QUERY]
-    params = [("_count", str(PATIENTS_SHOWN)), ("_total", "accurate")]
-    params += [("name", query)] if query else [("_sort", "-_lastUpdated")]
-    resp = gateway.serve(v.ctx, FhirRequest(method="GET", path="Patient", query=params))
-    bundle = resp.body or {}
-    patients = [_person_row(e["resource"]) for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
-    response = _page(request, "home/workstation.html", user=v.user, patients=patients, total=bundle.get("total"),
-                     query=query, grants=grants, glass=glass or {}, desk=v.user.role.value in SURFACE_ROLES["desk"])
-    response.status_code = status_code
-    return response
-
-
-@router.get("/workstation", response_class=HTMLResponse)
-async def workstation_home(request: Request) -> HTMLResponse:
-    """The clinician's home: the patients in their care, searchable by name, and emergency access."""
-    return await run_in_threadpool(_workstation_home, request)
-
-
-def _break_glass(request: Request, form: dict[str, str]) -> HTMLResponse:
-    glass = {"patient": form.get("patient", "")[:64], "reason": form.get("reason", "")[:500],
-             "minutes": form.get("minutes", "60")[:4]}
-    with unit_of_work() as conn:
-        v = guard.visitor(conn, request, "workstation")
-        guard.check_csrf(request, v, form.get("csrf_token"))
-        try:
-            minutes = int(glass["minutes"]) if glass["minutes"].isdigit() else 0
-            grant = break_glass.open_access(conn, ctx=v.ctx, patient_id=glass["patient"].strip(),
-                                            reason=glass["reason"], minutes=minutes)
-        except break_glass.BreakGlassError as exc:
-            failed = {**glass, "error": exc.problem}
-        else:
-            failed = None
-    if failed is not None:
-        return _workstation_home(request, status_code=400, glass=failed)
-    return _workstation_home(request, glass={"opened": grant.patient_id})
-
-
-@router.post("/workstation/break-glass", response_class=HTMLResponse)
-async def break_the_glass(request: Request) -> HTMLResponse:
-    """Open emergency access to a patient outside one's care: a reason is required, the access is limited in
-    time, flagged in the audit log and reported to the patient."""
-    form = await guard.form_fields(request)
-    return await run_in_threadpool(_break_glass, request, form)
-
-
-def _close_glass(request: Request, grant_id: str, form: dict[str, str]) -> HTMLResponse:
-    with unit_of_work() as conn:
-        v = guard.visitor(conn, request, "workstation")
-        guard.check_csrf(request, v, form.get("csrf_token"))
-        try:
-            break_glass.close_access(conn, ctx=v.ctx, grant_id=grant_id)
-        except break_glass.BreakGlassError as exc:
-            failed = {"error": exc.problem}
-        else:
-            failed = None
-    return _workstation_home(request, status_code=404 if failed else 200, glass=failed)
-
-
-@router.post("/workstation/break-glass/{grant_id}/close", response_class=HTMLResponse)
-async def close_glass(request: Request, grant_id: str) -> HTMLResponse:
-    """End an emergency access before it runs out."""
-    form = await guard.form_fields(request)
-    return await run_in_threadpool(_close_glass, request, grant_id[:64], form)
 
 
 def _console_home(request: Request) -> HTMLResponse:

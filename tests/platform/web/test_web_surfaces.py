@@ -59,6 +59,7 @@ PUBLIC_ROUTES = {
     "/ws/queue/clinic/{service_id}": "the same clinic display, live (a WebSocket)",
     "/kiosk": "the self check-in kiosk; a check-in needs the keyed code from the patient's app",
     "/ws/notifications": "a WebSocket that closes without a session (tests/platform/web/test_web_inbox.py)",
+    "/cds-services": "CDS Hooks discovery, public by the CDS Hooks specification (service descriptions only)",
 }
 
 

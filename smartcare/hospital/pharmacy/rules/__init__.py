@@ -1,0 +1,2 @@
+"""The prescription rules, one module per family: interactions, allergy, duplicates, dosing, organs, pregnancy,
+conditions, route and frequency."""
