@@ -13,6 +13,7 @@ from typing import Any
 from smartcare.fhir import gateway, store
 from smartcare.fhir.errors import FhirError, Forbidden, NotFound
 from smartcare.fhir.http import FhirRequest
+from smartcare.hospital.cds import care_gaps
 from smartcare.hospital.workstation import banner as banner_facts
 from smartcare.hospital.workstation import sections, trends
 from smartcare.platform.db import unit_of_work
@@ -124,4 +125,17 @@ def patient_chart(*, ctx: AccessContext, patient_id: str, today: date, locale: s
         "documents": sections.documents(by_type["DocumentReference"], by_type["Composition"], reports, locale),
         "care_plans": sections.care_plans(by_type["CarePlan"], locale),
         "risks": sections.risk_assessments(by_type["RiskAssessment"], locale),
+        "care_gaps": _care_gaps(ctx, by_type, today=today, zh=locale == "zh-Hans"),
     }
+
+
+def _care_gaps(ctx: AccessContext, by_type: dict[str, list[dict[str, Any]]], *, today: date,
+               zh: bool) -> list[dict[str, Any]]:
+    """The patient-view decision support (the CDS service's care gaps) from the record already read."""
+    if not all(may_search(ctx, t) for t in ("Condition", "Observation", "Encounter")):
+        return []
+    gaps = care_gaps.care_gaps(conditions=by_type["Condition"], observations=by_type["Observation"],
+                               encounters=by_type["Encounter"], risks=by_type.get("RiskAssessment", []), today=today)
+    return [{"indicator": g.indicator, "summary": g.summary_zh if zh else g.summary_en,
+             "detail": g.detail_zh if zh else g.detail_en, "source": g.source,
+             "order": g.order["code"] if g.order else None} for g in gaps]
