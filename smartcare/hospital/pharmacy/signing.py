@@ -98,12 +98,18 @@ def _orders(lines: list[PrescriptionLine]) -> list[audit.MedicineOrder]:
 
 def check(*, ctx: AccessContext, patient_id: str, lines: list[PrescriptionLine]) -> list[audit.Finding]:
     """The audit's findings for a prescription about to be signed (reads the record as ctx)."""
+    return check_with_facts(ctx=ctx, patient_id=patient_id, lines=lines)[0]
+
+
+def check_with_facts(*, ctx: AccessContext, patient_id: str, lines: list[PrescriptionLine],
+                     ) -> tuple[list[audit.Finding], audit.PatientFacts, dict[str, Any]]:
+    """The audit's findings, the patient's facts it used, and how those were found (eGFR computed or recorded)."""
     if not 1 <= len(lines) <= _MAX_LINES:
         raise SigningRefused(f"a prescription has 1 to {_MAX_LINES} medicines")
     found = records.read(ctx, patient_id)
-    facts, _ = records.facts_from(found, today=clock.now().date())
+    facts, how = records.facts_from(found, today=clock.now().date())
     try:
-        return audit.audit(_orders(lines), facts)
+        return audit.audit(_orders(lines), facts), facts, how
     except ValueError as exc:
         raise SigningRefused(str(exc)) from None
 

@@ -101,18 +101,50 @@ def _names(zh: bool) -> dict[str, tuple[str, str]]:
             for key, drug in formulary.default().drugs.items() if drug.atc}
 
 
-def review(*, ctx: AccessContext, draft: Draft, zh: bool) -> tuple[list[audit.Finding], list[dict[str, Any]]]:
-    """The audit's findings for the draft and their CDS cards (recorded, so feedback can follow)."""
+@dataclass(frozen=True)
+class Review:
+    """What the audit made of a draft: findings, their cards, the patient's facts, and usual doses by line."""
+
+    findings: list[audit.Finding]
+    cards: list[dict[str, Any]]
+    facts: audit.PatientFacts | None = None
+    how: dict[str, Any] | None = None
+    typical: dict[int, dict[str, Any]] | None = None
+
+
+def review(*, ctx: AccessContext, draft: Draft, zh: bool) -> Review:
+    """The audit's findings for the draft and their CDS cards (recorded, so feedback can follow), with the
+    usual dose of each line's medicine sized to the patient."""
     if not draft.lines:
-        return [], []
-    findings = signing.check(ctx=ctx, patient_id=draft.patient_id, lines=list(draft.lines))
+        return Review([], [])
+    findings, facts, how = signing.check_with_facts(ctx=ctx, patient_id=draft.patient_id, lines=list(draft.lines))
     drafts = _drafts(draft, ctx)
     names = _names(zh) if any(f.suggestion for f in findings) else {}
     cards = [finding_card(f, zh=zh, drafts=drafts, drug_names=names) for f in findings]
     with unit_of_work() as conn:
         feedback.record_cards(conn, service_id=SERVICE_ID, hook_instance=str(uuid.uuid4()),
                               patient_id=draft.patient_id, user_ref=ctx.fhir_user or ctx.author, cards=cards)
-    return findings, cards
+    typical = {}
+    for n, line in enumerate(draft.lines, start=1):
+        try:
+            found = audit.suggest_dose(line.medicine, facts)
+        except ValueError:
+            found = None
+        if found is not None:
+            typical[n] = found
+    return Review(findings, cards, facts, how, typical)
+
+
+def use_typical(draft: Draft, n: int, typical: dict[str, Any]) -> Draft:
+    """The draft with line n set to the usual dose, frequency and route offered for it."""
+    if not 0 < n <= len(draft.lines) or typical.get("unit") not in UNITS:
+        return draft
+    lines = list(draft.lines)
+    frequency = typical["frequency"] if typical.get("frequency") in FREQUENCIES else lines[n - 1].frequency
+    route = typical["route"] if typical.get("route") in ROUTES else lines[n - 1].route
+    lines[n - 1] = replace(lines[n - 1], dose=float(typical["dose"]), unit=typical["unit"], frequency=frequency,
+                           route=route)
+    return replace(draft, lines=tuple(lines))
 
 
 def apply_suggestion(draft: Draft, finding: audit.Finding) -> Draft:

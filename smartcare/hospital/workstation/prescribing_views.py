@@ -33,9 +33,28 @@ def _doctor(request: Request) -> guard.Visitor:
     return v
 
 
+def _allergy_name(substance: str, zh: bool) -> str:
+    """An allergy as the prescriber reads it: the allergy class's name where the code is known."""
+    classes = formulary.default().allergy_classes_of(substance)
+    return (classes[0].name_zh if zh else classes[0].name_en) if classes else substance
+
+
+def _facts_shown(reviewed: prescribing.Review | None, zh: bool) -> dict[str, Any] | None:
+    facts = reviewed.facts if reviewed else None
+    if facts is None:
+        return None
+    egfr = (reviewed.how or {}).get("egfr")
+    return {"age": facts.age_years, "sex": facts.sex, "weight": facts.weight_kg, "egfr": facts.egfr,
+            "egfr_how": egfr.get("how") if egfr else None, "egfr_day": egfr.get("day") if egfr else None,
+            "allergies": [_allergy_name(a, zh) for a in facts.allergies], "pregnant": facts.pregnant,
+            "lactating": facts.lactating,
+            "hepatic": facts.hepatic}
+
+
 def _page(request: Request, v: guard.Visitor, patient: dict[str, Any], *, draft: prescribing.Draft,
-          cards: list[dict] | None = None, findings: list | None = None, problem: prescribing.LineProblem | None = None,
-          error: str = "", signed: signing.Signed | None = None, status_code: int = 200, chosen: dict | None = None) -> HTMLResponse:
+          reviewed: prescribing.Review | None = None, problem: prescribing.LineProblem | None = None,
+          error: str = "", signed: signing.Signed | None = None, status_code: int = 200,
+          chosen: dict | None = None) -> HTMLResponse:
     rows = [{"medicine": line.medicine, "dose": f"{line.dose:g}", "unit": line.unit, "frequency": line.frequency,
              "route": line.route, "days": line.days or "", "note": line.note} for line in draft.lines]
     rows.append({"medicine": "", "dose": "", "unit": "mg", "frequency": "QD", "route": "oral", "days": "", "note": ""})
@@ -44,8 +63,9 @@ def _page(request: Request, v: guard.Visitor, patient: dict[str, Any], *, draft:
         request, "workstation/prescribe.html", status_code=status_code, user=v.user,
         patient={"id": patient["id"], "name": fhir_text.person_name(patient), "born": patient.get("birthDate", ""),
                  "gender": patient.get("gender", "")},
-        encounter=draft.encounter_id or "", rows=rows[:prescribing.MAX_LINES], cards=list(zip(cards or [], findings or [],
-                                                                                              strict=False)),
+        encounter=draft.encounter_id or "", rows=rows[:prescribing.MAX_LINES],
+        cards=list(zip(reviewed.cards, reviewed.findings, strict=True)) if reviewed else [],
+        typical=(reviewed.typical or {}) if reviewed else {}, facts=_facts_shown(reviewed, zh),
         problem=problem, error=error, signed=signed, frequencies=prescribing.FREQUENCIES, routes=prescribing.ROUTES,
         units=prescribing.UNITS, reasons=[(code, names[1] if zh else names[0])
                                           for code, names in signing.OVERRIDE_REASONS.items()],
@@ -105,22 +125,25 @@ def _post(request: Request, patient_id: str, fields: dict[str, str]) -> HTMLResp
         if action.startswith("remove-") and action[7:].isdigit():
             n = int(action[7:])
             draft = prescribing.Draft(pid, tuple(line for i, line in enumerate(draft.lines, 1) if i != n), encounter)
-        findings, cards = prescribing.review(ctx=v.ctx, draft=draft, zh=zh)
-        if action.startswith("apply-") and action[6:].isdigit() and int(action[6:]) < len(findings):
+        reviewed = prescribing.review(ctx=v.ctx, draft=draft, zh=zh)
+        if action.startswith("apply-") and action[6:].isdigit() and int(action[6:]) < len(reviewed.findings):
             index = int(action[6:])
-            prescribing.record_outcome(ctx=v.ctx, card=cards[index], accepted=True)
-            draft = prescribing.apply_suggestion(draft, findings[index])
-            findings, cards = prescribing.review(ctx=v.ctx, draft=draft, zh=zh)
+            prescribing.record_outcome(ctx=v.ctx, card=reviewed.cards[index], accepted=True)
+            draft = prescribing.apply_suggestion(draft, reviewed.findings[index])
+            reviewed = prescribing.review(ctx=v.ctx, draft=draft, zh=zh)
+        if action.startswith("typical-") and action[8:].isdigit() and int(action[8:]) in (reviewed.typical or {}):
+            draft = prescribing.use_typical(draft, int(action[8:]), reviewed.typical[int(action[8:])])
+            reviewed = prescribing.review(ctx=v.ctx, draft=draft, zh=zh)
         if action == "sign":
-            overrides = prescribing.overrides_from_fields(fields, cards)
-            signed = prescribing.sign(ctx=v.ctx, draft=draft, overrides=overrides, cards=cards)
+            overrides = prescribing.overrides_from_fields(fields, reviewed.cards)
+            signed = prescribing.sign(ctx=v.ctx, draft=draft, overrides=overrides, cards=reviewed.cards)
             return _page(request, v, patient, draft=prescribing.Draft(pid, (), encounter), signed=signed)
     except signing.SigningRefused as exc:
-        findings, cards = prescribing.review(ctx=v.ctx, draft=draft, zh=zh) if draft.lines else ([], [])
+        reviewed = prescribing.review(ctx=v.ctx, draft=draft, zh=zh) if draft.lines else None
         chosen = {k[len("override::"):]: val for k, val in fields.items() if k.startswith("override::")}
-        return _page(request, v, patient, draft=draft, cards=cards, findings=findings, error=exc.message,
+        return _page(request, v, patient, draft=draft, reviewed=reviewed, error=exc.message,
                      status_code=409 if exc.unresolved else 400, chosen=chosen)
-    return _page(request, v, patient, draft=draft, cards=cards, findings=findings)
+    return _page(request, v, patient, draft=draft, reviewed=reviewed)
 
 
 @router.post("/workstation/patients/{patient_id}/prescribe", response_class=HTMLResponse)

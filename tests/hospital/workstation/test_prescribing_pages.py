@@ -110,3 +110,13 @@ def test_a_patient_out_of_reach_or_a_hostile_id_is_not_found(doctor):
 def test_the_formulary_search_answers_by_chinese_name(doctor):
     found = doctor.get("/workstation/medicines", params={"q": "二甲双胍"}).json()["medicines"]
     assert found and found[0]["key"] == "metformin"
+
+
+def test_the_page_shows_what_the_audit_knows_and_offers_the_usual_dose(doctor):
+    page = post(doctor, line("amlodipine", "20", "QD"))
+    facts = page.text.split('class="rx-facts"')[1].split("</p>")[0]
+    assert "eGFR 3" in facts and "CKD-EPI 2021" in facts and "Penicillin" in facts
+    assert 'value="typical-1"' in page.text
+    used = post(doctor, line("amlodipine", "20", "QD"), action="typical-1")
+    dose = used.text.split('name="line-1-dose" value="')[1].split('"')[0]
+    assert dose != "20" and float(dose) <= 10
