@@ -78,6 +78,12 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         if attending:
             wanted.append(("doctor.demo", "doctor", attending[0], "Organization/org-hosp-1",
                            "doctor, Riverside City First Hospital"))
+        # A ward nurse: a nurse of the first hospital's internal medicine department, on its ward's care teams.
+        nurse = _first(conn, "PractitionerRole", [("service", "HealthcareService/hcs-hosp-1-internal-medicine"),
+                                                  ("role", "nurse")])
+        if nurse:
+            wanted.append(("nurse.demo", "nurse", nurse["practitioner"]["reference"], "Organization/org-hosp-1",
+                           "ward nurse, internal medicine, Riverside City First Hospital"))
         patient = _first(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))
