@@ -15,7 +15,7 @@ from typing import Any
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
 from smartcare.knowledge.diseases import icd10
-from smartcare.knowledge.orders import catalogue
+from smartcare.knowledge.orders import catalogue, order_sets
 from smartcare.platform import clock
 from smartcare.platform.security.context import AccessContext
 
@@ -182,6 +182,45 @@ def place(*, ctx: AccessContext, patient_id: str, orders: list[OrderRequest], fo
     response = gateway.serve(ctx, FhirRequest(method="POST", path="", body=bundle)).body or {}
     return ["/".join((e.get("response") or {}).get("location", "").split("/_history")[0].split("/")[-2:])
             for e in response.get("entry", [])]
+
+
+def interval_days(interval: str) -> int | None:
+    """The days of an ISO 8601 duration like P3M or P2W (months as 30 days), or None if it is not one."""
+    unit_days = {"D": 1, "W": 7, "M": 30, "Y": 365}
+    if len(interval) < 3 or interval[0] != "P" or interval[-1] not in unit_days or not interval[1:-1].isdigit():
+        return None
+    return int(interval[1:-1]) * unit_days[interval[-1]]
+
+
+def order_sets_for_patient(ctx: AccessContext, patient_id: str) -> list[tuple[order_sets.OrderSet, str]]:
+    """The order sets that fit the patient's active diagnoses, each with the diagnosis code it fits."""
+    conditions = gateway.search(ctx, "Condition", [("patient", patient_id), ("_count", "200")])
+    found: dict[str, tuple[order_sets.OrderSet, str]] = {}
+    for condition in conditions:
+        status = {c.get("code") for c in (condition.get("clinicalStatus") or {}).get("coding", [])}
+        if status & {"inactive", "resolved", "remission"}:
+            continue
+        for coding in (condition.get("code") or {}).get("coding", []):
+            if coding.get("system") == ICD10 and coding.get("code"):
+                for fitting in order_sets.order_sets_for(coding["code"]):
+                    found.setdefault(fitting.key, (fitting, coding["code"]))
+    return list(found.values())
+
+
+def place_order_set(*, ctx: AccessContext, patient_id: str, key: str, reason: str | None,
+                    follow_up_department: str | None = None, encounter_id: str | None = None) -> list[str]:
+    """Place every order of an order set (and its follow-up visit with a department) for the patient."""
+    chosen = order_sets.order_set(key)
+    if chosen is None:
+        raise OrderRefused(f"there is no order set {key[:40]!r}", status=404)
+    orders = [OrderRequest(key=order.key, reason=reason, note=chosen.name_en) for order in chosen.orders]
+    follow_up = None
+    if chosen.follow_up is not None and follow_up_department:
+        days = interval_days(chosen.follow_up.interval)
+        if days is not None:
+            follow_up = FollowUp(in_days=min(days, 730), department=follow_up_department,
+                                 note=chosen.follow_up.note_en[:MAX_NOTE])
+    return place(ctx=ctx, patient_id=patient_id, orders=orders, follow_up=follow_up, encounter_id=encounter_id)
 
 
 def worklist(ctx: AccessContext, *, department: str, status: str = "active") -> list[dict[str, Any]]:

@@ -58,7 +58,13 @@ def _page(request: Request, v: guard.Visitor, patient: dict[str, Any], *, status
           placed: list[str] | None = None, query: str = "", kind: str = "", encounter: str = "") -> HTMLResponse:
     zh = current_locale(request) == "zh-Hans"
     results = [_row(o, zh) for o in catalogue.search_orders(query, kind=kind or None, limit=25)] if query else []
+    sets = [{"key": found.key, "name": found.name_zh if zh else found.name_en, "code": code,
+             "orders": [o.name_zh if zh else o.name_en for o in found.orders],
+             "medicines": len(found.medications), "source": found.source,
+             "follow_up": (found.follow_up.note_zh if zh else found.follow_up.note_en) if found.follow_up else ""}
+            for found, code in ordering.order_sets_for_patient(v.ctx, patient["id"])]
     response = render(request, "workstation/orders.html", status_code=status_code, user=v.user, error=error,
+                      sets=sets,
                       patient={"id": patient["id"], "name": fhir_text.person_name(patient)}, placed=placed or [],
                       query=query, kind=kind, kinds=KINDS, results=results, encounter=encounter,
                       departments=[(k, v[1] if zh else v[0]) for k, v in FOLLOW_UP_DEPARTMENTS.items()], priorities=ordering.PRIORITIES)
@@ -127,6 +133,32 @@ async def place_orders(request: Request, patient_id: str) -> HTMLResponse:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     chosen = [v for v in form.getlist("order") if isinstance(v, str)]
     return await run_in_threadpool(_post, request, patient_id, fields, chosen)
+
+
+def _place_set(request: Request, patient_id: str, key: str, fields: dict[str, str]) -> HTMLResponse:
+    v = _visitor(request)
+    guard.check_csrf(request, v, fields.get("csrf_token"))
+    if "doctor" not in v.ctx.roles:
+        raise guard.SurfaceForbidden("Only doctors place orders", ctx=v.ctx, surface="orders")
+    patient = _patient(v, patient_id)
+    if patient is None:
+        return _not_found(request)
+    encounter = _plain_id(fields.get("encounter", ""))
+    department = fields.get("follow_up_department", "")[:40]
+    try:
+        placed = ordering.place_order_set(
+            ctx=v.ctx, patient_id=patient["id"], key=key, reason=fields.get("reason", "").strip().upper()[:10] or None,
+            follow_up_department=department if department in FOLLOW_UP_DEPARTMENTS else None, encounter_id=encounter)
+    except (ordering.OrderRefused, FhirError) as exc:
+        return _page(request, v, patient, status_code=exc.status, error=exc.message, encounter=encounter or "")
+    return _page(request, v, patient, placed=placed, encounter=encounter or "")
+
+
+@router.post("/workstation/patients/{patient_id}/order-sets/{key}", response_class=HTMLResponse)
+async def place_order_set(request: Request, patient_id: str, key: str) -> HTMLResponse:
+    """Place every order of an order set that fits the patient's diagnoses (and its follow-up); CSRF-checked."""
+    fields = await guard.form_fields(request)
+    return await run_in_threadpool(_place_set, request, patient_id, key[:60], fields)
 
 
 def _worklist(request: Request, department: str) -> HTMLResponse:

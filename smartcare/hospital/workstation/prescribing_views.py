@@ -10,8 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.pharmacy import signing
+from smartcare.hospital.pharmacy.signing import PrescriptionLine
 from smartcare.hospital.workstation import prescribing
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.orders import order_sets
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
@@ -97,7 +99,21 @@ def _get(request: Request, patient_id: str) -> HTMLResponse:
     if patient is None:
         return _not_found(request)
     encounter = _plain_id(request.query_params.get("encounter", ""))
-    return _page(request, v, patient, draft=prescribing.Draft(patient_id=pid, lines=(), encounter_id=encounter))
+    draft = prescribing.Draft(patient_id=pid, lines=(), encounter_id=encounter)
+    chosen = order_sets.order_set(request.query_params.get("set", "")[:60])
+    if chosen is None:
+        return _page(request, v, patient, draft=draft)
+    # An order set's medicines as the first lines: the doctor checks and changes them before signing.
+    lines = tuple(PrescriptionLine(medicine=m.drug, dose=m.dose, unit=m.unit, route=m.route, note=m.note_zh if
+                                   current_locale(request) == "zh-Hans" else m.note_en,
+                                   frequency=m.frequency if m.frequency in prescribing.FREQUENCIES else "STAT")
+                  for m in chosen.medications if m.unit in prescribing.UNITS and m.route in prescribing.ROUTES)
+    draft = prescribing.Draft(patient_id=pid, lines=lines[:prescribing.MAX_LINES], encounter_id=encounter)
+    try:
+        reviewed = prescribing.review(ctx=v.ctx, draft=draft, zh=current_locale(request) == "zh-Hans")
+    except signing.SigningRefused as exc:
+        return _page(request, v, patient, draft=draft, error=exc.message, status_code=400)
+    return _page(request, v, patient, draft=draft, reviewed=reviewed)
 
 
 @router.get("/workstation/patients/{patient_id}/prescribe", response_class=HTMLResponse)

@@ -89,3 +89,32 @@ def test_the_orders_page_searches_the_catalogue_and_places_the_chosen_orders(hos
         "/workstation/worklist/laboratory").text
     assert tech.get("/workstation/worklist/radiology").status_code == 403
     assert tech.get("/workstation/worklist/..%2Fetc").status_code == 404
+
+
+def test_order_sets_that_fit_the_diagnoses_are_offered_and_placed_whole(hospital):
+    web = browser()
+    sign_in(web, "li.doctor")
+    page = web.get("/workstation/patients/p-wang/orders")
+    sets = page.text.split('id="sets-title"')[1].split("</section>")[0]
+    assert 'action="/workstation/patients/p-wang/order-sets/diabetes-annual-review"' in sets
+    assert "Standards of Care" in sets
+    done = web.post("/workstation/patients/p-wang/order-sets/diabetes-annual-review",
+                    data={"csrf_token": form_token(page), "reason": "E11.9", "follow_up_department": "cardiology"})
+    assert done.status_code == 200 and "orders placed." in done.text
+    placed = gateway.search(SYSTEM, "ServiceRequest", [("subject", "Patient/p-wang")])
+    expected = len(ordering.order_sets.order_set("diabetes-annual-review").orders)
+    assert len(placed) == expected and all(r["reasonCode"][0]["coding"][0]["code"] == "E11.9" for r in placed)
+    assert gateway.search(SYSTEM, "Appointment", [("patient", "Patient/p-wang"), ("status", "proposed")])
+    assert web.post("/workstation/patients/p-wang/order-sets/no-such-set",
+                    data={"csrf_token": form_token(page)}).status_code == 404
+
+
+def test_an_order_sets_medicines_prefill_the_prescription_and_are_audited(hospital):
+    web = browser()
+    sign_in(web, "li.doctor")
+    medicines = ordering.order_sets.order_set("diabetes-annual-review").medications
+    if not medicines:
+        pytest.skip("this order set suggests no medicines")
+    page = web.get("/workstation/patients/p-wang/prescribe", params={"set": "diabetes-annual-review"})
+    assert page.status_code == 200 and f'name="line-1-medicine" value="{medicines[0].drug}"' in page.text
+    assert "Prescription audit" in page.text and "rx-facts" in page.text
