@@ -79,7 +79,7 @@ def booked_today(ctx: AccessContext, *, practitioner_id: str, moment: datetime) 
         ("practitioner", f"Practitioner/{practitioner_id}"), ("date", f"ge{start.isoformat()}"),
         ("date", f"lt{(start + timedelta(days=1)).isoformat()}"),
         ("status", "booked,pending,arrived,checked-in,fulfilled"),
-        ("_sort", "date"), ("_count", str(MAX_LISTED)), ("_include", "Appointment:patient")])
+        ("_sort", "date"), ("_total", "none"), ("_count", str(MAX_LISTED)), ("_include", "Appointment:patient")])
     appointments, patients = _split(found, "Appointment")
     rows = []
     for appointment in appointments:
@@ -123,7 +123,7 @@ def inpatients(ctx: AccessContext, *, practitioner_id: str | None, organization:
     if not may_search(ctx, "Encounter"):
         return None
     found = gateway.search(ctx, "Encounter", [("class", "IMP"), ("status", "in-progress"),
-                                               ("_count", str(MAX_LISTED)), ("_include", "Encounter:subject")])
+                                               ("_total", "none"), ("_count", str(MAX_LISTED)), ("_include", "Encounter:subject")])
     encounters, patients = _split(found, "Encounter")
     owners = _organisation_and_departments(ctx, organization) if organization else set()
     attending = {e["id"] for e in encounters if practitioner_id and any(
@@ -162,11 +162,11 @@ def _results_since(ctx: AccessContext, since: datetime) -> tuple[list[dict[str, 
     inside a report counts as the report (with its critical values), others on their own."""
     # Statuses are checked here rather than in the searches: a second token filter doubled their cost.
     reports = gateway.search(ctx, "DiagnosticReport", [
-        ("issued", f"ge{since.isoformat()}"), ("_sort", "-issued"), ("_count", str(MAX_LISTED)),
+        ("issued", f"ge{since.isoformat()}"), ("_sort", "-issued"), ("_total", "none"), ("_count", str(MAX_LISTED)),
         ("_include", "DiagnosticReport:subject")]) if may_search(ctx, "DiagnosticReport") else []
     observations = gateway.search(ctx, "Observation", [
         ("category", "laboratory"), ("date", f"ge{since.isoformat()}"), ("_sort", "-date"),
-        ("_count", str(2 * MAX_LISTED)), ("_include", "Observation:subject")]) if may_search(ctx, "Observation") else []
+        ("_total", "none"), ("_count", str(2 * MAX_LISTED)), ("_include", "Observation:subject")]) if may_search(ctx, "Observation") else []
     found_reports, patients = _split(reports, "DiagnosticReport")
     found_observations, more = _split(observations, "Observation")
     found_reports = [r for r in found_reports if r.get("status") in _FINAL]
@@ -188,7 +188,7 @@ def _overdue_tasks(ctx: AccessContext, now: datetime) -> dict[str, int]:
     """How many open Tasks are past their due time, per patient (Task.for)."""
     if not may_search(ctx, "Task"):
         return {}
-    tasks = gateway.search(ctx, "Task", [("status", _OPEN_TASKS), ("_count", str(MAX_LISTED))])
+    tasks = gateway.search(ctx, "Task", [("status", _OPEN_TASKS), ("_total", "none"), ("_count", str(MAX_LISTED))])
     overdue: dict[str, int] = {}
     for task in tasks:
         due = parse_moment(((task.get("restriction") or {}).get("period") or {}).get("end"))
