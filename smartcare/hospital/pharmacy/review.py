@@ -141,9 +141,18 @@ def return_to_prescriber(ctx: AccessContext, task_id: str, *, note: str) -> dict
     return saved
 
 
+def patient_language(patient: dict[str, Any], default: str = "zh") -> str:
+    """The language the patient reads labels in: their preferred Patient.communication language, else default."""
+    spoken = patient.get("communication") or []
+    chosen = next((c for c in spoken if c.get("preferred")), spoken[0] if spoken else None)
+    codes = [c.get("code", "") for c in ((chosen or {}).get("language") or {}).get("coding", [])]
+    code = next((c for c in codes if c), "")
+    return "zh" if code.lower().startswith("zh") else "en" if code.lower().startswith("en") else default
+
+
 def dispense(ctx: AccessContext, task_id: str, *, order_id: str, lot: str, expiry: str, quantity: float,
-             unit: str, language: str = "zh") -> dict[str, Any]:
-    """Hand over one accepted order: a MedicationDispense with batch, expiry and the patient's label."""
+             unit: str, language: str | None = None) -> dict[str, Any]:
+    """Hand over one accepted order: a MedicationDispense with batch, expiry and a label in the patient's language."""
     task = _task(ctx, task_id)
     if task["status"] != "completed":
         raise ReviewRefused("a prescription is dispensed after the pharmacist has accepted it", status=409)
@@ -162,6 +171,8 @@ def dispense(ctx: AccessContext, task_id: str, *, order_id: str, lot: str, expir
     if not 0 < quantity <= 10_000:
         raise ReviewRefused("the quantity must be more than 0 and at most 10000")
     order = gateway.read(ctx, reference)
+    if language is None:
+        language = patient_language(gateway.read(ctx, order["subject"]["reference"]))
     label = labels.label(order, language=language)
     now = clock.format_instant(clock.now())
     concept = order.get("medicationCodeableConcept") or {"text": "medicine"}

@@ -98,8 +98,7 @@ def _act(request: Request, task_id: str, action: str, form: dict[str, str]) -> R
             quantity = form.get("quantity", "")
             review.dispense(v.ctx, task_id, order_id=form.get("order", "")[:64], lot=form.get("lot", "")[:64],
                             expiry=form.get("expiry", "")[:10], unit=form.get("unit", "")[:20] or "pack",
-                            quantity=float(quantity) if quantity.replace(".", "", 1).isdigit() else 0,
-                            language="zh" if current_locale(request) == "zh-Hans" else "en")
+                            quantity=float(quantity) if quantity.replace(".", "", 1).isdigit() else 0)
         else:
             return RedirectResponse(f"/workstation/pharmacy/{task_id}", status_code=303)
     except review.ReviewRefused as exc:

@@ -129,3 +129,12 @@ def test_labels_say_how_to_take_the_medicine_in_plain_words(frequency, language,
 def test_review_refuses_an_unknown_task(pharmacy):
     with pytest.raises(review.ReviewRefused):
         review.accept(SYSTEM, "")
+
+
+@pytest.mark.parametrize(("communication", "expected"), [
+    ([{"language": {"coding": [{"code": "en-GB"}]}, "preferred": True}], "en"),
+    ([{"language": {"coding": [{"code": "en"}]}}, {"language": {"coding": [{"code": "zh-CN"}]}, "preferred": True}], "zh"),
+    ([], "zh"),
+])
+def test_labels_follow_the_patients_preferred_language(communication, expected):
+    assert review.patient_language({"communication": communication}) == expected
