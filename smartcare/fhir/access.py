@@ -11,7 +11,7 @@ read here are described in platform/security/policy.py.
 """
 
 import dataclasses
-from functools import cache
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -182,17 +182,29 @@ def _granted(user_id: str) -> sa.Select:
     )
 
 
+@lru_cache(maxsize=4096)
+def _standing_parts(organizations: frozenset[str], practitioner: str | None) -> tuple[sa.Select, ...]:
+    """The parts of a reach that do not depend on the time of day (organisations, care relationships).
+
+    Built once per organisation set and practitioner: composing these statements cost more Python time than
+    PostgreSQL took to run them. SQLAlchemy statements are immutable, so sharing them between requests is safe.
+    """
+    parts: list[sa.Select] = []
+    if organizations:
+        managed = _refs("Patient", "organization", "Organization", sorted(organizations))
+        parts.append(sa.select(R.c.res_id).where(R.c.pk.in_(managed)))
+        parts.append(_booked_at(sorted(organizations)))
+    if practitioner:
+        parts.extend(_cared_for(practitioner))
+    return tuple(parts)
+
+
 def _reach_parts(reach: PatientReach) -> list[sa.Select]:
     """One SELECT of patient ids per way the reach covers patients."""
     parts: list[sa.Select] = []
     if reach.patients:
         parts.append(sa.select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(sorted(reach.patients))))
-    if reach.organizations:
-        managed = _refs("Patient", "organization", "Organization", sorted(reach.organizations))
-        parts.append(sa.select(R.c.res_id).where(R.c.pk.in_(managed)))
-        parts.append(_booked_at(sorted(reach.organizations)))
-    if reach.practitioner:
-        parts.extend(_cared_for(reach.practitioner))
+    parts.extend(_standing_parts(reach.organizations, reach.practitioner))
     if reach.related_person:
         parts.append(_proxied(reach.related_person))
     if reach.grantee:

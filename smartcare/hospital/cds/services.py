@@ -21,11 +21,11 @@ _GAP_CODES = sorted({care_gaps.HBA1C, care_gaps.BP_PANEL, *care_gaps.UACR_CODES}
 
 PATIENT_VIEW_PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}&_count=500",
+    "conditions": "Condition?patient={{context.patientId}}&_count=500&_total=none",
     "observations": "Observation?patient={{context.patientId}}&code=" + ",".join(_GAP_CODES)
-                    + "&_sort=-date&_count=200",
-    "encounters": "Encounter?patient={{context.patientId}}&_sort=-date&_count=20",
-    "risks": "RiskAssessment?patient={{context.patientId}}&_sort=-date&_count=5",
+                    + "&_sort=-date&_count=200&_total=none",
+    "encounters": "Encounter?patient={{context.patientId}}&_sort=-date&_count=20&_total=none",
+    "risks": "RiskAssessment?patient={{context.patientId}}&_sort=-date&_count=5&_total=none",
 }
 # The prescription audit's own searches, as prefetch templates.
 ORDER_PREFETCH = {key: query.replace("{patient}", "{{context.patientId}}") for key, query in records.QUERIES.items()}
