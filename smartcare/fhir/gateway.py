@@ -18,6 +18,16 @@ from smartcare.platform.security.context import AccessContext
 log = logging.getLogger(__name__)
 
 
+def _audit_refusal(ctx: AccessContext, freq: FhirRequest, exc: FhirError) -> None:
+    """Record a refusal in its own transaction (the request's own was rolled back)."""
+    try:
+        with unit_of_work() as conn:
+            record_refused(conn, ctx, freq, exc.status, exc.message)
+    except Exception:
+        # The refusal still stands; losing its audit entry must not turn it into a server error.
+        log.exception("could not audit a refused FHIR %s %s", freq.method, freq.path)
+
+
 def serve(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
     """Carry out freq for ctx in its own transaction with its audit entry; FhirError (audited) when refused."""
     try:
@@ -26,12 +36,7 @@ def serve(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
             record_served(conn, ctx, freq, resp)
             return resp
     except FhirError as exc:
-        try:
-            with unit_of_work() as conn:
-                record_refused(conn, ctx, freq, exc.status, exc.message)
-        except Exception:
-            # The refusal still stands; losing its audit entry must not turn it into a server error.
-            log.exception("could not audit a refused FHIR %s %s", freq.method, freq.path)
+        _audit_refusal(ctx, freq, exc)
         raise
 
 
@@ -48,11 +53,7 @@ def serve_all(ctx: AccessContext, requests: list[FhirRequest]) -> list[FhirRespo
                 answers.append(resp)
             return answers
     except FhirError as exc:
-        try:
-            with unit_of_work() as conn:
-                record_refused(conn, ctx, current, exc.status, exc.message)
-        except Exception:
-            log.exception("could not audit a refused FHIR %s %s", current.method, current.path)
+        _audit_refusal(ctx, current, exc)
         raise
 
 

@@ -96,12 +96,17 @@ async def orders_page(request: Request, patient_id: str) -> HTMLResponse:
     return await run_in_threadpool(_get, request, patient_id)
 
 
-def _post(request: Request, patient_id: str, fields: dict[str, str], chosen: list[str]) -> HTMLResponse:
+def _ordering_doctor(request: Request, patient_id: str, fields: dict[str, str]) -> tuple[guard.Visitor, dict | None]:
+    """The signed-in doctor posting orders (CSRF-checked) and the patient, None when out of reach or unknown."""
     v = _visitor(request)
     guard.check_csrf(request, v, fields.get("csrf_token"))
     if "doctor" not in v.ctx.roles:
         raise guard.SurfaceForbidden("Only doctors place orders", ctx=v.ctx, surface="orders")
-    patient = _patient(v, patient_id)
+    return v, _patient(v, patient_id)
+
+
+def _post(request: Request, patient_id: str, fields: dict[str, str], chosen: list[str]) -> HTMLResponse:
+    v, patient = _ordering_doctor(request, patient_id, fields)
     if patient is None:
         return _not_found(request)
     encounter = _plain_id(fields.get("encounter", ""))
@@ -136,11 +141,7 @@ async def place_orders(request: Request, patient_id: str) -> HTMLResponse:
 
 
 def _place_set(request: Request, patient_id: str, key: str, fields: dict[str, str]) -> HTMLResponse:
-    v = _visitor(request)
-    guard.check_csrf(request, v, fields.get("csrf_token"))
-    if "doctor" not in v.ctx.roles:
-        raise guard.SurfaceForbidden("Only doctors place orders", ctx=v.ctx, surface="orders")
-    patient = _patient(v, patient_id)
+    v, patient = _ordering_doctor(request, patient_id, fields)
     if patient is None:
         return _not_found(request)
     encounter = _plain_id(fields.get("encounter", ""))
