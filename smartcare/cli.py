@@ -27,6 +27,8 @@ app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: ver
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(worker_app, name="worker")
+lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener and a sender for testing.")
+app.add_typer(lis_app, name="lis")
 console = make_console()
 
 
@@ -180,6 +182,51 @@ def knowledge_import(
         console.print(f"[red]Nothing imported:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from exc
     console.print(f"Imported {result.records:,} {result.kind} into {result.stored}")
+
+
+@lis_app.callback(invoke_without_command=True)
+def lis(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(2575, min=0, max=65535, help="Port to listen on (0: any free port)."),
+) -> None:
+    """Run the HL7 v2 MLLP listener: results (ORU^R01) and demographics (ADT^A01/A04/A08), ACKed after commit."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from smartcare.hospital.lab.mllp import ListenerSettings, run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(ListenerSettings(host=host, port=port), ready=lambda where: console.print(f"Listening for HL7 on {where}"))
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+@lis_app.command("send")
+def lis_send(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="A file of HL7 v2 messages."),
+    host: str = typer.Option("127.0.0.1", help="The listener's address."),
+    port: int = typer.Option(2575, min=1, max=65535, help="The listener's port."),
+) -> None:
+    """Send each message in a file over MLLP, one at a time, and print the ACK each one got."""
+    import asyncio
+
+    from rich.markup import escape
+
+    from smartcare.hospital.lab.mllp import decode, send_all, split_messages
+
+    messages = split_messages(decode(file.read_bytes()))
+    if not messages:
+        console.print("[red]The file holds no HL7 message[/] (none starts with MSH).")
+        raise typer.Exit(1)
+    try:
+        acks = asyncio.run(send_all(host, port, messages))
+    except OSError as exc:
+        console.print(f"[red]Could not reach the listener at {host}:{port}:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    for ack in acks:
+        console.print(escape(ack.replace("\r", "\n").strip()), highlight=False)
+        console.print()
 
 
 def main() -> None:

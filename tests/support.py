@@ -18,3 +18,28 @@ def need_shared(relative: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def run_coroutine(coroutine):
+    """Run a coroutine to completion on a fresh event loop in its own thread.
+
+    Browser tests in the same process leave Playwright's loop running on the main thread, where
+    asyncio.run() refuses to start a second one.
+    """
+    import asyncio
+    import threading
+
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="test-event-loop")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

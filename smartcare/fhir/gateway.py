@@ -8,6 +8,8 @@ health data is decided by the access policy and leaves its audit entry in the sa
 import logging
 from collections.abc import Iterable
 
+from sqlalchemy.engine import Connection
+
 from smartcare.fhir.audit_trail import record_refused, record_served
 from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest, FhirResponse
@@ -66,3 +68,11 @@ def search(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] =
 def read(ctx: AccessContext, reference: str) -> dict:
     """The resource at reference ("Patient/p1") if ctx may see it; NotFound/Forbidden otherwise."""
     return serve(ctx, FhirRequest(method="GET", path=reference)).body or {}
+
+
+def serve_within(conn: Connection, ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
+    """Carry out freq for ctx inside the caller's transaction, with its audit entry (interfaces that must commit
+    the FHIR writes together with their own records); FhirError propagates and the caller rolls back."""
+    resp = dispatch(conn, ctx, freq)
+    record_served(conn, ctx, freq, resp)
+    return resp

@@ -15,6 +15,8 @@ from smartcare.hospital.workstation.codes import (
 )
 
 _VOID = {"entered-in-error", "cancelled"}
+# Laboratory results the laboratory has not released yet (entered or received, not yet reviewed and released).
+_UNRELEASED = {"registered", "preliminary"}
 LOINC = "http://loinc.org"
 
 
@@ -126,7 +128,7 @@ def labs(observations: list[dict[str, Any]], locale: str) -> list[dict[str, Any]
     """One row per laboratory test: the latest result, its flag and range, how many there are, and the trend."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for observation in observations:
-        if observation.get("status") in _VOID or not is_laboratory(observation) or not effective(observation):
+        if observation.get("status") in _VOID | _UNRELEASED or not is_laboratory(observation) or not effective(observation):
             continue
         groups.setdefault(_test_key(observation), []).append(observation)
     rows = []

@@ -26,6 +26,7 @@ HANDLER_MODULES = (
     "smartcare.platform.notifications.delivery",
     "smartcare.hospital.scheduling.jobs",
     "smartcare.hospital.scheduling.horizon",
+    "smartcare.hospital.lab.jobs",
 )
 EMBEDDED_ENV = "SMARTCARE_EMBEDDED_WORKER"
 POLL = timedelta(seconds=5)

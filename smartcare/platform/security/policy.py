@@ -68,7 +68,8 @@ WORK_NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "lab_technician": (
         frozenset({"Patient", "ServiceRequest", "Specimen", "Observation", "DiagnosticReport", "Task"}),
-        frozenset({"Specimen", "Observation", "DiagnosticReport", "Task"}),
+        # ServiceRequest: accessioning adds the placer order number and release completes the order.
+        frozenset({"ServiceRequest", "Specimen", "Observation", "DiagnosticReport", "Task"}),
     ),
     "radiologist": (
         frozenset({"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Observation",

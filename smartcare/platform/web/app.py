@@ -12,6 +12,7 @@ from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.lab.views import router as lab_pages_router
 from smartcare.hospital.pharmacy.api import router as prescription_check_router
 from smartcare.hospital.pharmacy.views import router as pharmacy_pages_router
 from smartcare.hospital.queue import live as queue_live
@@ -26,6 +27,7 @@ from smartcare.hospital.workstation.ordering_views import router as ordering_pag
 from smartcare.hospital.workstation.prescribing_views import router as prescribing_pages_router
 from smartcare.hospital.workstation.views import router as workstation_pages_router
 from smartcare.patient.booking.views import router as booking_pages_router
+from smartcare.patient.reports.views import router as reports_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
 from smartcare.platform.notifications.views import router as notifications_router
@@ -59,11 +61,13 @@ def create_app() -> FastAPI:
     app.include_router(queue_api_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
+    app.include_router(reports_pages_router)
     app.include_router(desk_pages_router)
     app.include_router(pharmacy_pages_router)
     app.include_router(ward_pages_router)
     app.include_router(prescribing_pages_router)
     app.include_router(ordering_pages_router)
+    app.include_router(lab_pages_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(workstation_pages_router)

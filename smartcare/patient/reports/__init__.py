@@ -1,0 +1,1 @@
+"""The patient's lab reports, explained in plain language."""

@@ -1,0 +1,125 @@
+"""The app's lab-report pages: my reports, one report explained, and a paper lab sheet typed in."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from smartcare.fhir import gateway
+from smartcare.fhir.errors import FhirError
+from smartcare.knowledge import lab
+from smartcare.patient.reports import service
+from smartcare.platform import clock
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import current_locale
+from smartcare.platform.web import fhir_text, guard
+from smartcare.platform.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+PAPER_ROWS = 6
+_SPARK_W, _SPARK_H = 160, 36
+
+
+def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
+    response = render(request, template, status_code=status_code, **values)
+    response.headers.update(guard.NO_STORE)
+    return response
+
+
+def _people(request: Request) -> tuple[guard.Visitor, list[dict[str, Any]], dict[str, Any] | None]:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "app")
+    people = gateway.search(v.ctx, "Patient", [("_count", "20")])
+    wanted = request.query_params.get("person", "")
+    current = next((p for p in people if p.get("id") == wanted), people[0] if people else None)
+    return v, people, current
+
+
+def sparkline(points: list[tuple[str, float]], low: float | None, high: float | None) -> dict[str, Any] | None:
+    """An inline SVG trend (polyline and the normal band) for two or more results, with its text alternative."""
+    if len(points) < 2:
+        return None
+    values = [v for _, v in points] + [x for x in (low, high) if x is not None]
+    top, bottom = max(values), min(values)
+    span = (top - bottom) or 1.0
+
+    def y(value: float) -> float:
+        return round(_SPARK_H - 4 - (value - bottom) / span * (_SPARK_H - 8), 1)
+    step = (_SPARK_W - 8) / (len(points) - 1)
+    line = " ".join(f"{round(4 + i * step, 1)},{y(v)}" for i, (_, v) in enumerate(points))
+    band = None
+    if low is not None and high is not None:
+        band = {"y": y(high), "height": round(y(low) - y(high), 1)}
+    return {"points": line, "band": band, "width": _SPARK_W, "height": _SPARK_H,
+            "text": ", ".join(f"{day} {value:g}" for day, value in points)}
+
+
+def _shown(explained: service.Explained) -> list[dict[str, Any]]:
+    return [{**r.__dict__, "spark": sparkline(r.trend, r.low, r.high)} for r in explained.results]
+
+
+def _list(request: Request) -> HTMLResponse:
+    v, people, current = _people(request)
+    reports = service.my_reports(v.ctx, patient_id=current["id"]) if current else []
+    return _page(request, "reports/list.html", user=v.user, people=[
+        {"id": p["id"], "name": fhir_text.person_name(p)} for p in people], current=current and {
+        "id": current["id"], "name": fhir_text.person_name(current)}, reports=reports)
+
+
+@router.get("/app/reports", response_class=HTMLResponse)
+async def reports_list(request: Request) -> HTMLResponse:
+    """The released lab reports of the patient (or a family member they look after)."""
+    return await run_in_threadpool(_list, request)
+
+
+def _paper(request: Request, fields: dict[str, str] | None) -> HTMLResponse:
+    v, people, current = _people(request)
+    zh = current_locale(request) == "zh-Hans"
+    choices = sorted(((a.loinc, a.name_zh if zh else a.name_en, a.unit) for a in lab.analytes()), key=lambda c: c[1])
+    rows = [{"analyte": (fields or {}).get(f"a{n}", ""), "value": (fields or {}).get(f"v{n}", ""),
+             "unit": (fields or {}).get(f"u{n}", "")} for n in range(1, PAPER_ROWS + 1)]
+    explained, error, status = None, "", 200
+    if fields is not None:
+        lines = [(r["analyte"][:40], r["value"][:20], r["unit"][:20]) for r in rows if r["analyte"] and r["value"]]
+        sex, age_days = service.person_of(current or {}, clock.now().date())
+        try:
+            explained = service.explain_paper(lines, sex=sex, age_days=age_days, zh=zh)
+        except service.ReportProblem as exc:
+            error, status = exc.message, exc.status
+    return _page(request, "reports/paper.html", status_code=status, user=v.user, choices=choices, rows=rows,
+                 explained=explained, results=_shown(explained) if explained else [], error=error,
+                 person=current["id"] if current else "")
+
+
+@router.get("/app/reports/paper", response_class=HTMLResponse)
+async def paper_form(request: Request) -> HTMLResponse:
+    """Type in the results of a paper lab sheet from another hospital to have them explained."""
+    return await run_in_threadpool(_paper, request, None)
+
+
+@router.post("/app/reports/paper", response_class=HTMLResponse)
+async def paper_explained(request: Request) -> HTMLResponse:
+    """The typed-in results explained (nothing is stored); CSRF-checked."""
+    fields = await guard.form_fields(request)
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "app")
+    guard.check_csrf(request, v, fields.get("csrf_token"))
+    return await run_in_threadpool(_paper, request, fields)
+
+
+def _report(request: Request, report_id: str) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "app")
+    try:
+        explained = service.explain_report(v.ctx, report_id=report_id, today=clock.now().date(),
+                                           zh=current_locale(request) == "zh-Hans")
+    except (service.ReportProblem, FhirError):
+        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return _page(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained))
+
+
+@router.get("/app/reports/{report_id}", response_class=HTMLResponse)
+async def report_explained(request: Request, report_id: str) -> HTMLResponse:
+    """One report explained: each result, the patterns across them, trends and what to do."""
+    return await run_in_threadpool(_report, request, report_id[:64])
