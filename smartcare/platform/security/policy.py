@@ -218,6 +218,7 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
     "console/directory": DIRECTORY_WRITERS,
     "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays
+    "console/lab-interface": frozenset({"hospital_admin"}),  # HL7 messages the laboratory interface refused
 }
 
 # Datasets that are not one patient's record: who may have them.

@@ -120,7 +120,8 @@ def _console_home(request: Request) -> HTMLResponse:
         v = guard.visitor(conn, request, "console")
         role = v.user.role.value
         tiles = [surface for surface in ("console/audit", "console/clients", "console/public-health",
-                                         "console/research", "desk", "console/schedules")
+                                         "console/research", "desk", "console/schedules",
+                                         "console/lab-interface")
                  if role in SURFACE_ROLES[surface]]
         counts = None
         refused = []

@@ -1,0 +1,85 @@
+"""The interface error queue in the console: messages the LIS refused, fixed and reprocessed or dismissed."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from smartcare.hospital.lab import interface
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.web import guard
+from smartcare.platform.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+SURFACE = "console/lab-interface"
+STATUSES = ("open", "reprocessed", "dismissed")
+MAX_MESSAGE = 1024 * 1024
+
+
+def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
+    response = render(request, template, status_code=status_code, **values)
+    response.headers.update(guard.NO_STORE)
+    return response
+
+
+def _queue(request: Request) -> HTMLResponse:
+    status = request.query_params.get("status", "open")
+    status = status if status in STATUSES else "open"
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+        items = interface.error_items(conn, status=status)
+    return _page(request, "lab/interface_queue.html", user=v.user, items=items, status=status, statuses=STATUSES)
+
+
+@router.get("/console/lab-interface", response_class=HTMLResponse)
+async def error_queue(request: Request) -> HTMLResponse:
+    """HL7 messages the laboratory interface refused (AE/AR), open first, with the problem each had."""
+    return await run_in_threadpool(_queue, request)
+
+
+def _item(request: Request, item_id: str, *, status_code: int = 200, outcome: Any = None,
+          raw: str | None = None) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+        item = interface.error_item(conn, item_id=int(item_id)) if item_id.isdigit() and len(item_id) < 12 else None
+    if item is None:
+        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return _page(request, "lab/interface_item.html", status_code=status_code, user=v.user, item=item,
+                 outcome=outcome, raw=raw if raw is not None else item["raw"].replace("\r", "\n"))
+
+
+@router.get("/console/lab-interface/{item_id}", response_class=HTMLResponse)
+async def error_item(request: Request, item_id: str) -> HTMLResponse:
+    """One refused message: the problem, the ACK sent, and the message to correct."""
+    return await run_in_threadpool(_item, request, item_id[:20])
+
+
+def _act(request: Request, item_id: str, action: str, fields: dict[str, str]) -> Response:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+    guard.check_csrf(request, v, fields.get("csrf_token"))
+    if not item_id.isdigit() or len(item_id) >= 12:
+        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    if action == "dismiss":
+        with unit_of_work() as conn:
+            interface.dismiss(conn, item_id=int(item_id), actor=v.ctx.author)
+        return RedirectResponse("/console/lab-interface", status_code=303, headers=guard.NO_STORE)
+    if action != "reprocess":
+        return RedirectResponse(f"/console/lab-interface/{item_id}", status_code=303)
+    raw = fields.get("message", "")
+    if not raw.strip() or len(raw) > MAX_MESSAGE:
+        return _item(request, item_id, status_code=400, raw=raw[:MAX_MESSAGE])
+    # Segments are separated by carriage returns in HL7 v2; the text box gives line feeds back.
+    message = "\r".join(line.rstrip("\r") for line in raw.strip().splitlines())
+    outcome = interface.reprocess(item_id=int(item_id), raw=message, actor=v.ctx.author)
+    if outcome.ack_code == "AA":
+        return RedirectResponse("/console/lab-interface?status=reprocessed", status_code=303, headers=guard.NO_STORE)
+    return _item(request, item_id, status_code=400, outcome=outcome, raw=raw)
+
+
+@router.post("/console/lab-interface/{item_id}/{action}")
+async def error_action(request: Request, item_id: str, action: str) -> Response:
+    """Reprocess a refused message as corrected, or dismiss it; CSRF-checked."""
+    fields = await guard.form_fields(request)
+    return await run_in_threadpool(_act, request, item_id[:20], action[:20], fields)
