@@ -84,6 +84,11 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         if nurse:
             wanted.append(("nurse.demo", "nurse", nurse["practitioner"]["reference"], "Organization/org-hosp-1",
                            "ward nurse, internal medicine, Riverside City First Hospital"))
+        # The laboratory technician of the first hospital who may release results (smartcare/demo/duties.py).
+        releaser = _first(conn, "PractitionerRole", [("_id", "duty-release-hosp-1")])
+        if releaser:
+            wanted.append(("lab.demo", "lab_technician", releaser["practitioner"]["reference"],
+                           "Organization/org-hosp-1", "laboratory technician (releases results), Riverside City First Hospital"))
         patient = _first(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import Engine
 
+from smartcare.demo.duties import load_duties
 from smartcare.demo.generator import count_region, generate_region
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
@@ -54,5 +55,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
             loaded += len(entries)
             bar.update(task, advance=len(entries))
     loaded += load_wards(engine, seed=seed)
+    loaded += load_duties(engine)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)
