@@ -33,20 +33,20 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RUNS = 60
 
 
-def fresh_engine(kind: str, workdir: Path) -> sa.Engine:
-    """An empty, migrated database of the given kind."""
+def fresh_engine(kind: str, workdir: Path, name: str = "bench") -> sa.Engine:
+    """An empty, migrated database of the given kind (a SQLite file or a PostgreSQL schema called sc_<name>)."""
     if kind == "sqlite":
-        path = workdir / "bench.db"
+        path = workdir / f"{name}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         engine = make_engine(f"sqlite:///{path}")
     else:
         admin = make_engine(PG_URL)
         with admin.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS sc_bench CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA sc_bench")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS sc_{name} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA sc_{name}")
         admin.dispose()
-        engine = make_engine(f"{PG_URL}?options=-csearch_path%3Dsc_bench")
+        engine = make_engine(f"{PG_URL}?options=-csearch_path%3Dsc_{name}")
     migrate.upgrade(engine)
     return engine
 

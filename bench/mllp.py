@@ -10,7 +10,6 @@ The issue's target is >= 100 messages/s (over 1,000 resources/s) on both databas
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -26,31 +25,17 @@ from smartcare.fhir import store  # noqa: E402
 from smartcare.hospital.lab.hl7_results import PLACER  # noqa: E402
 from smartcare.hospital.lab.interface import internal_error_ack, receive  # noqa: E402
 from smartcare.hospital.lab.mllp import ListenerSettings, frame, read_frame, safe_receiver, start_listener  # noqa: E402
-from smartcare.platform import migrate  # noqa: E402
-from smartcare.platform.db import make_engine, unit_of_work, use_engine  # noqa: E402
+from smartcare.platform.db import unit_of_work, use_engine  # noqa: E402
 from smartcare.platform.security.context import SYSTEM  # noqa: E402
 
-PG_URL = os.environ.get("SMARTCARE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fhir_store import fresh_engine  # noqa: E402  (beside this file)
+
 ANALYTES = [("718-7", "Hemoglobin", "g/L", "135"), ("6690-2", "Leukocytes", "10*9/L", "6.1"),
             ("789-8", "Erythrocytes", "10*12/L", "4.6"), ("4544-3", "Hematocrit", "%", "41"),
             ("787-2", "MCV", "fL", "89"), ("777-3", "Platelets", "10*9/L", "250"),
             ("770-8", "Neutrophils/100 leukocytes", "%", "58"), ("736-9", "Lymphocytes/100 leukocytes", "%", "31"),
             ("751-8", "Neutrophils", "10*9/L", "3.5"), ("731-0", "Lymphocytes", "10*9/L", "1.9")]
-
-
-def fresh_engine(kind: str, workdir: Path) -> sa.Engine:
-    """An empty, migrated database of the given kind."""
-    if kind == "sqlite":
-        engine = make_engine(f"sqlite:///{workdir / 'mllp.db'}")
-    else:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS sc_bench_mllp CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA sc_bench_mllp")
-        admin.dispose()
-        engine = make_engine(f"{PG_URL}?options=-csearch_path%3Dsc_bench_mllp")
-    migrate.upgrade(engine)
-    return engine
 
 
 def seed(engine: sa.Engine, orders: int) -> None:
@@ -107,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.databases.split(","):
-            engine = fresh_engine(kind, Path(tmp))
+            engine = fresh_engine(kind, Path(tmp), "bench_mllp")
             use_engine(engine)
             seed(engine, 2 * args.messages)
             for n, connections in enumerate((1, 4)):
