@@ -229,6 +229,37 @@ def lis_send(
         console.print()
 
 
+@lis_app.command("simulate")
+def lis_simulate(
+    host: str = typer.Option("127.0.0.1", help="The listener's address."),
+    port: int = typer.Option(2575, min=1, max=65535, help="The listener's port."),
+    count: int = typer.Option(10, min=1, max=500, help="At most this many orders to result."),
+    seed: int = typer.Option(None, help="Random seed, for the same values each time."),
+) -> None:
+    """Act as an analyzer: send ORU^R01 results for accessioned lab orders without a report, and show the ACKs."""
+    import asyncio
+
+    from rich.markup import escape
+
+    from smartcare.hospital.lab.mllp import send_all
+    from smartcare.hospital.lab.simulator import pending_messages
+
+    messages = pending_messages(limit=count, seed=seed)
+    if not messages:
+        console.print("No accessioned laboratory orders are waiting for results.")
+        return
+    try:
+        acks = asyncio.run(send_all(host, port, messages))
+    except OSError as exc:
+        console.print(f"[red]Could not reach the listener at {host}:{port}:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    accepted = sum("MSA|AA|" in ack for ack in acks)
+    console.print(f"Sent {len(messages)} result messages; {accepted} accepted.")
+    for ack in acks:
+        if "MSA|AA|" not in ack:
+            console.print(escape(ack.replace("\r", "\n").strip()), highlight=False)
+
+
 def main() -> None:
     """Entry point for `python -m smartcare`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
