@@ -9,18 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.hospital.lab import interface
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.web import guard
-from smartcare.platform.web.pages import render
+from smartcare.platform.web.pages import render_private
 
 router = APIRouter(include_in_schema=False)
 SURFACE = "console/lab-interface"
 STATUSES = ("open", "reprocessed", "dismissed")
 MAX_MESSAGE = 1024 * 1024
-
-
-def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    response = render(request, template, status_code=status_code, **values)
-    response.headers.update(guard.NO_STORE)
-    return response
 
 
 def _queue(request: Request) -> HTMLResponse:
@@ -29,7 +23,7 @@ def _queue(request: Request) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, SURFACE)
         items = interface.error_items(conn, status=status)
-    return _page(request, "lab/interface_queue.html", user=v.user, items=items, status=status, statuses=STATUSES)
+    return render_private(request, "lab/interface_queue.html", user=v.user, items=items, status=status, statuses=STATUSES)
 
 
 @router.get("/console/lab-interface", response_class=HTMLResponse)
@@ -44,8 +38,8 @@ def _item(request: Request, item_id: str, *, status_code: int = 200, outcome: An
         v = guard.visitor(conn, request, SURFACE)
         item = interface.error_item(conn, item_id=int(item_id)) if item_id.isdigit() and len(item_id) < 12 else None
     if item is None:
-        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-    return _page(request, "lab/interface_item.html", status_code=status_code, user=v.user, item=item,
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return render_private(request, "lab/interface_item.html", status_code=status_code, user=v.user, item=item,
                  outcome=outcome, raw=raw if raw is not None else item["raw"].replace("\r", "\n"))
 
 
@@ -60,7 +54,7 @@ def _act(request: Request, item_id: str, action: str, fields: dict[str, str]) ->
         v = guard.visitor(conn, request, SURFACE)
     guard.check_csrf(request, v, fields.get("csrf_token"))
     if not item_id.isdigit() or len(item_id) >= 12:
-        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
     if action == "dismiss":
         with unit_of_work() as conn:
             interface.dismiss(conn, item_id=int(item_id), actor=v.ctx.author)

@@ -14,7 +14,7 @@ from smartcare.hospital.lab.accession import LabRefused, accession, checked_id
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render
+from smartcare.platform.web.pages import render_private
 
 router = APIRouter(include_in_schema=False)
 LAB_ROLES = frozenset({"lab_technician"})
@@ -31,14 +31,8 @@ def _visitor(request: Request, roles: frozenset[str]) -> guard.Visitor:
     return v
 
 
-def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    response = render(request, template, status_code=status_code, **values)
-    response.headers.update(guard.NO_STORE)
-    return response
-
-
 def _not_found(request: Request) -> HTMLResponse:
-    return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
 
 
 def _back(path: str) -> RedirectResponse:
@@ -103,7 +97,7 @@ def worklist(ctx: Any) -> dict[str, list[dict[str, Any]]]:
 
 def _worklist(request: Request) -> HTMLResponse:
     v = _visitor(request, LAB_ROLES)
-    return _page(request, "lab/worklist.html", user=v.user, lists=worklist(v.ctx))
+    return render_private(request, "lab/worklist.html", user=v.user, lists=worklist(v.ctx))
 
 
 @router.get("/workstation/lab", response_class=HTMLResponse)
@@ -118,7 +112,7 @@ def _accession(request: Request, request_id: str, form: dict[str, str]) -> Respo
     try:
         specimen = accession(v.ctx, request_id=request_id)
     except (LabRefused, FhirError) as exc:
-        return _page(request, "lab/worklist.html", status_code=exc.status, user=v.user, lists=worklist(v.ctx),
+        return render_private(request, "lab/worklist.html", status_code=exc.status, user=v.user, lists=worklist(v.ctx),
                      error=exc.message)
     return _back(f"/workstation/lab/specimens/{specimen['id']}")
 
@@ -142,7 +136,7 @@ def _specimen(request: Request, specimen_id: str, *, status_code: int = 200, err
     report = results.report_for(v.ctx, order["id"])
     zh = current_locale(request) == "zh-Hans"
     reasons = [{"key": r.key, "name": r.zh if zh else r.en} for r in specimens.rejection_reasons().values()]
-    return _page(request, "lab/specimen.html", status_code=status_code, user=v.user, specimen=specimen,
+    return render_private(request, "lab/specimen.html", status_code=status_code, user=v.user, specimen=specimen,
                  stage=specimens.stage(specimen), number=number, barcode=barcode.svg(number) if number else "",
                  what=fhir_text.concept_text(order.get("code")), patient_name=fhir_text.person_name(patient),
                  born=patient.get("birthDate", ""), gender=patient.get("gender", ""),
@@ -211,7 +205,7 @@ def _results(request: Request, specimen_id: str, *, status_code: int = 200, erro
         return _not_found(request)
     report = form["report"]
     zh = current_locale(request) == "zh-Hans"
-    return _page(request, "lab/results.html", status_code=status_code, user=v.user, specimen=form["specimen"],
+    return render_private(request, "lab/results.html", status_code=status_code, user=v.user, specimen=form["specimen"],
                  number=specimens.accession_of(form["specimen"]), stage=specimens.stage(form["specimen"]),
                  what=form["order"].name_zh if zh else form["order"].name_en, report=report,
                  reviewed=results.reviewed(report) if report else None, rows=_result_rows(v.ctx, form, zh),
@@ -272,7 +266,7 @@ def _critical(request: Request, task_id: str, *, status_code: int = 200, error: 
     except (LabRefused, FhirError):
         return _not_found(request)
     recipients = {r.get("reference") for r in (task.get("restriction") or {}).get("recipient", [])}
-    return _page(request, "lab/critical.html", status_code=status_code, user=v.user, task=task,
+    return render_private(request, "lab/critical.html", status_code=status_code, user=v.user, task=task,
                  patient_name=fhir_text.person_name(patient), patient_id=patient["id"],
                  due=((task.get("restriction") or {}).get("period") or {}).get("end", "")[:16].replace("T", " "),
                  read_back=next((o.get("valueString") for o in task.get("output", [])), ""),

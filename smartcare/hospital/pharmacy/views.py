@@ -13,17 +13,11 @@ from smartcare.hospital.pharmacy import labels, review
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render
+from smartcare.platform.web.pages import render_private
 
 router = APIRouter(include_in_schema=False)
 PHARMACY_ROLES = frozenset({"pharmacist"})
 _STATUSES = ("requested", "completed", "rejected")
-
-
-def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    response = render(request, template, status_code=status_code, **values)
-    response.headers.update(guard.NO_STORE)
-    return response
 
 
 def _pharmacist(request: Request) -> guard.Visitor:
@@ -51,7 +45,7 @@ def _queue(request: Request) -> HTMLResponse:
                      "when": str(task.get("authoredOn", ""))[:16].replace("T", " "),
                      "patient": task["for"]["reference"], "orders": len(task.get("input", [])),
                      "requester": (task.get("requester") or {}).get("reference", "")})
-    return _page(request, "pharmacy/queue.html", user=v.user, rows=rows, status=status, statuses=_STATUSES)
+    return render_private(request, "pharmacy/queue.html", user=v.user, rows=rows, status=status, statuses=_STATUSES)
 
 
 @router.get("/workstation/pharmacy", response_class=HTMLResponse)
@@ -65,7 +59,7 @@ def _prescription(request: Request, task_id: str, *, status_code: int = 200, err
     try:
         found = review.prescription(v.ctx, task_id)
     except (review.ReviewRefused, FhirError):
-        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
     language = current_locale(request)
     patient_language = "zh" if language == "zh-Hans" else "en"
     issues = [{"severity": i.get("severity", ""), "what": (i.get("code") or {}).get("text", ""),
@@ -73,7 +67,7 @@ def _prescription(request: Request, task_id: str, *, status_code: int = 200, err
                "override": ((i.get("mitigation") or [{}])[0].get("action") or {}).get("text", "")}
               for i in found.issues]
     dispensed = {ref["reference"].split("/")[-1] for d in found.dispenses for ref in d.get("authorizingPrescription", [])}
-    return _page(request, "pharmacy/prescription.html", status_code=status_code, user=v.user, task=found.task,
+    return render_private(request, "pharmacy/prescription.html", status_code=status_code, user=v.user, task=found.task,
                  patient={"id": found.patient["id"], "name": fhir_text.person_name(found.patient),
                           "born": found.patient.get("birthDate", ""), "gender": found.patient.get("gender", "")},
                  orders=[_order_row(o, patient_language) for o in found.orders], issues=issues,
@@ -129,7 +123,7 @@ def _my_prescriptions(request: Request) -> HTMLResponse:
         rows.append({**_order_row(order, language), "when": str(order.get("authoredOn", ""))[:10],
                      "dispensed": str((dispense or {}).get("whenHandedOver", ""))[:10], "lot": batch.get("lotNumber"),
                      "expiry": batch.get("expirationDate")})
-    return _page(request, "pharmacy/app_prescriptions.html", user=v.user, rows=rows)
+    return render_private(request, "pharmacy/app_prescriptions.html", user=v.user, rows=rows)
 
 
 @router.get("/app/prescriptions", response_class=HTMLResponse)

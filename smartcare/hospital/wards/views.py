@@ -20,7 +20,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _, current_locale, translations
 from smartcare.platform.settings import get_settings
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render
+from smartcare.platform.web.pages import render_private
 
 router = APIRouter(include_in_schema=False)
 WARD_ROLES = frozenset({"doctor", "nurse"})
@@ -28,12 +28,6 @@ MAX_ID = 64
 ACTIONS = ("admit", "vitals", "transfer", "status", "draft", "sign")
 # Statuses a nurse may set by hand on a bed nobody holds (O is only set by an admission or transfer).
 HAND_STATUSES = ("U", "H", "C", "K", "I")
-
-
-def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    response = render(request, template, status_code=status_code, **values)
-    response.headers.update(guard.NO_STORE)
-    return response
 
 
 def _clinician(request: Request) -> guard.Visitor:
@@ -50,7 +44,7 @@ def _say(request: Request, message: str, **values: Any) -> str:
 
 
 def _not_found(request: Request) -> HTMLResponse:
-    return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
 
 
 def _local_name(location: dict[str, Any], locale: str) -> str:
@@ -73,10 +67,10 @@ def _wards(request: Request) -> HTMLResponse:
     try:
         found = beds.wards(v.ctx, hospital=beds.hospital_of(v.ctx))
     except WardRefused as exc:
-        return _page(request, "wards/index.html", status_code=exc.status, user=v.user, wards=[],
+        return render_private(request, "wards/index.html", status_code=exc.status, user=v.user, wards=[],
                      error=_say(request, exc.message))
     shown = [{"id": w["id"], "name": _local_name(w, locale)} for w in found]
-    return _page(request, "wards/index.html", user=v.user, wards=shown, error="")
+    return render_private(request, "wards/index.html", user=v.user, wards=shown, error="")
 
 
 @router.get("/workstation/wards", response_class=HTMLResponse)
@@ -96,7 +90,7 @@ def _board(request: Request, ward_id: str) -> HTMLResponse:
     rows = [{**_row(r, locale), "room": _local_name(room.location, locale)}
             for room, r in _paired(layout, board.rows(v.ctx, layout))]
     counts = {code: sum(1 for r in rows if r["status"] == code) for code in ("U", "O", "H")}
-    return _page(request, "wards/board.html", user=v.user, ward={"id": ward["id"], "name": _local_name(ward, locale)},
+    return render_private(request, "wards/board.html", user=v.user, ward={"id": ward["id"], "name": _local_name(ward, locale)},
                  rows=rows, counts=counts, statuses=_status_names(locale))
 
 
@@ -176,7 +170,7 @@ def _bed(request: Request, ward_id: str, bed_id: str, *, status_code: int = 200,
              "sex": p.get("gender", "")} for p in admissions.find_patients(v.ctx, query)],
             "doctors": _doctors(v, spot.ward), "admit_sources": [
                 (c["code"], codes.label(c, locale)) for c in codes.choices("admit_sources")]}
-    return _page(request, "wards/bed.html", status_code=status_code, **values)
+    return render_private(request, "wards/bed.html", status_code=status_code, **values)
 
 
 @router.get("/workstation/wards/{ward_id}/beds/{bed_id}", response_class=HTMLResponse)
@@ -203,7 +197,7 @@ def _discharge(request: Request, ward_id: str, bed_id: str, *, status_code: int 
                                      for r in encounter.get("reasonCode", []))
     patient = gateway.read(v.ctx, encounter["subject"]["reference"])
     sections = [(s["key"], codes.label(s, locale)) for s in codes.choices("summary_sections")]
-    return _page(request, "wards/discharge.html", status_code=status_code, user=v.user, error=error,
+    return render_private(request, "wards/discharge.html", status_code=status_code, user=v.user, error=error,
                  ward={"id": spot.ward["id"]}, bed={"id": spot.bed["id"], "name": _local_name(spot.bed, locale)},
                  patient=fhir_text.person_name(patient), fields=fields, sections=sections,
                  drafted=bool(summary and summary.get("status") == "preliminary"), is_doctor="doctor" in v.ctx.roles,

@@ -14,17 +14,11 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render
+from smartcare.platform.web.pages import render_private
 
 router = APIRouter(include_in_schema=False)
 PAPER_ROWS = 6
 _SPARK_W, _SPARK_H = 160, 36
-
-
-def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    response = render(request, template, status_code=status_code, **values)
-    response.headers.update(guard.NO_STORE)
-    return response
 
 
 def _people(request: Request) -> tuple[guard.Visitor, list[dict[str, Any]], dict[str, Any] | None]:
@@ -62,7 +56,7 @@ def _shown(explained: service.Explained) -> list[dict[str, Any]]:
 def _list(request: Request) -> HTMLResponse:
     v, people, current = _people(request)
     reports = service.my_reports(v.ctx, patient_id=current["id"]) if current else []
-    return _page(request, "reports/list.html", user=v.user, people=[
+    return render_private(request, "reports/list.html", user=v.user, people=[
         {"id": p["id"], "name": fhir_text.person_name(p)} for p in people], current=current and {
         "id": current["id"], "name": fhir_text.person_name(current)}, reports=reports)
 
@@ -87,7 +81,7 @@ def _paper(request: Request, fields: dict[str, str] | None) -> HTMLResponse:
             explained = service.explain_paper(lines, sex=sex, age_days=age_days, zh=zh)
         except service.ReportProblem as exc:
             error, status = exc.message, exc.status
-    return _page(request, "reports/paper.html", status_code=status, user=v.user, choices=choices, rows=rows,
+    return render_private(request, "reports/paper.html", status_code=status, user=v.user, choices=choices, rows=rows,
                  explained=explained, results=_shown(explained) if explained else [], error=error,
                  person=current["id"] if current else "")
 
@@ -115,8 +109,8 @@ def _report(request: Request, report_id: str) -> HTMLResponse:
         explained = service.explain_report(v.ctx, report_id=report_id, today=clock.now().date(),
                                            zh=current_locale(request) == "zh-Hans")
     except (service.ReportProblem, FhirError):
-        return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-    return _page(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained))
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return render_private(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained))
 
 
 @router.get("/app/reports/{report_id}", response_class=HTMLResponse)

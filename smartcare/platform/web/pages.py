@@ -69,6 +69,13 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
     return HTMLResponse(html, status_code=status_code, headers={"Vary": "Accept-Language, Cookie"})
 
 
+def render_private(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page with someone's own data: rendered like any page, and never stored by the browser or a proxy."""
+    response = render(request, template, status_code=status_code, **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request) -> HTMLResponse:
     """The public landing page: what SmartCare is, with the way in for people and for developers."""
