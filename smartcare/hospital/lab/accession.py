@@ -5,7 +5,8 @@ The next number is one above the highest of the day (read from the store's ident
 no personal data); the Specimen is created with `ifNoneExist` on its number, so two people accessioning at
 the same moment cannot share one: the loser sees the number taken and takes the next. The same transaction
 gives the ServiceRequest its placer order number (HL7 ORC-2/OBR-2) when it has none: the order's first
-accession number, short enough for every HL7 v2 version's entity identifier.
+accession number, short enough for every HL7 v2 version's entity identifier. The order then names its specimen
+(ServiceRequest.specimen), which is how the HL7 interface finds both in one search.
 """
 
 import re
@@ -161,4 +162,26 @@ def _create(ctx: AccessContext, request: dict[str, Any], order: catalogue.LabTes
     if not str((first.get("response") or {}).get("status", "")).startswith("201"):
         return None
     location = (first.get("response") or {}).get("location", "")
-    return gateway.read(ctx, "/".join(location.split("/_history")[0].split("/")[-2:]))
+    specimen = gateway.read(ctx, "/".join(location.split("/_history")[0].split("/")[-2:]))
+    _link(ctx, request["id"], specimen["id"])
+    return specimen
+
+
+def _link(ctx: AccessContext, request_id: str, specimen_id: str) -> None:
+    """Name the specimen on its order (ServiceRequest.specimen), so one search with _include brings both.
+
+    A second write rather than a reference inside the creating transaction: there a number taken meanwhile would
+    resolve the reference to the other order's specimen. A concurrent change to the order is re-read and retried.
+    """
+    wanted = f"Specimen/{specimen_id}"
+    for _ in range(_ATTEMPTS):
+        request = gateway.read(ctx, f"ServiceRequest/{request_id}")
+        if wanted in {s.get("reference") for s in request.get("specimen", [])}:
+            return
+        linked = {**request, "specimen": [*request.get("specimen", []), {"reference": wanted}]}
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": linked, "request": {
+            "method": "PUT", "url": f"ServiceRequest/{request_id}",
+            "ifMatch": f'W/"{(request.get("meta") or {}).get("versionId", "1")}"'}}]}
+        response = gateway.serve(ctx, FhirRequest(method="POST", path="", body=bundle))
+        if response.status < 300:
+            return

@@ -316,7 +316,11 @@ def _order_with_context(serve: Serve, query: list[tuple[str, str]]) -> FoundOrde
     order = orders[0]
     mine = f"ServiceRequest/{order['id']}"
     listed = {x.get("reference") for x in order.get("specimen", [])}
-    specimens = [r for r in found if r["resourceType"] == "Specimen" and f"Specimen/{r['id']}" in listed]
+    # The order lists every specimen taken for it; results belong to the latest one not rejected.
+    specimens = [r for r in found if r["resourceType"] == "Specimen" and f"Specimen/{r['id']}" in listed
+                 and r.get("status") != "unsatisfactory"]
+    specimens.sort(key=lambda r: [x.get("reference") for x in order.get("specimen", [])].index(f"Specimen/{r['id']}"),
+                   reverse=True)
     reports = [r for r in found if r["resourceType"] == "DiagnosticReport"
                and any(x.get("reference") == mine for x in r.get("basedOn", []))]
     subject = (order.get("subject") or {}).get("reference", "")

@@ -27,6 +27,7 @@ def test_accessioning_gives_a_specimen_with_the_days_accession_number_and_a_plac
     assert specimen["type"]["coding"][0]["code"] == "119364003"  # serum
     order = gateway.read(SYSTEM, f"ServiceRequest/{request_id}")
     assert acc.identifier(order, acc.PLACER_SYSTEM) == number
+    assert order["specimen"] == [{"reference": f"Specimen/{specimen['id']}"}]
     assert specimens.stage(specimen) == specimens.TO_COLLECT
 
 
@@ -78,6 +79,8 @@ def test_a_rejected_specimen_is_unsatisfactory_with_its_coded_reason_and_a_new_o
     assert rejected["note"][-1]["text"].endswith("pink serum") and rejected["note"][-1]["time"]
     again = acc.accession(lab["tech"], request_id=request_id)
     assert again["id"] != specimen["id"] and specimens.accession_of(again) == "L26030200002"
+    order = gateway.read(SYSTEM, f"ServiceRequest/{request_id}")
+    assert [s["reference"] for s in order["specimen"]] == [f"Specimen/{specimen['id']}", f"Specimen/{again['id']}"]
     history = gateway.serve(SYSTEM, acc.FhirRequest(method="GET", path=f"Specimen/{specimen['id']}/_history")).body
     assert history["total"] == 3  # accessioned, collected, rejected: each a version
 
