@@ -283,7 +283,8 @@ def fhir_datetime(ts: str) -> str | None:
 
 
 def _search(serve: Serve, res_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    bundle = serve(FhirRequest(method="GET", path=res_type, query=query)).body or {}
+    # No total: the interface reads the matches only, and counting them is one more query per message.
+    bundle = serve(FhirRequest(method="GET", path=res_type, query=[*query, ("_total", "none")])).body or {}
     return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") != "outcome"]
 
 

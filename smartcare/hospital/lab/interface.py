@@ -54,11 +54,21 @@ def sender_key(header: Header) -> str:
     return (header.sending_facility or header.sending_application or "-")[:227]
 
 
-def _stored_ack(conn: Connection, header: Header) -> str | None:
-    row = conn.execute(sa.select(hl7_received_message.c.ack).where(
-        hl7_received_message.c.sending_facility == sender_key(header),
-        hl7_received_message.c.control_id == header.control_id[:199])).first()
-    return row.ack if row else None
+def _stored_ack(conn: Connection, header: Header) -> tuple[str | None, int | None]:
+    """The ACK already sent for this message (a duplicate), and the open error queue item it may resolve.
+
+    One round trip for both: this runs for every message, and on PostgreSQL each round trip counts.
+    """
+    sender, control = sender_key(header), header.control_id[:199]
+    acked = sa.select(sa.literal("ack").label("kind"), hl7_received_message.c.ack.label("ack"),
+                      sa.null().label("item")).where(
+        hl7_received_message.c.sending_facility == sender, hl7_received_message.c.control_id == control)
+    queued = sa.select(sa.literal("item").label("kind"), sa.null().label("ack"), hl7_error_queue.c.id.label("item")).where(
+        hl7_error_queue.c.sending_facility == sender, hl7_error_queue.c.control_id == control,
+        hl7_error_queue.c.status == "open")
+    rows = conn.execute(sa.union_all(acked, queued)).all()
+    ack = next((r.ack for r in rows if r.kind == "ack"), None)
+    return ack, max((r.item for r in rows if r.kind == "item"), default=None)
 
 
 def _open_item(conn: Connection, header: Header) -> int | None:
@@ -109,7 +119,7 @@ def _take(inbound: Inbound, *, engine: Engine | None, ctx: AccessContext, queue_
           resolved_by: str | None) -> Outcome:
     header = inbound.header
     with unit_of_work(engine) as conn:
-        stored = _stored_ack(conn, header)
+        stored, open_item = _stored_ack(conn, header)
         if stored is not None:
             return Outcome(ack=stored, ack_code="AA", duplicate=True)
         refs = _store(conn, ctx, inbound)
@@ -117,7 +127,7 @@ def _take(inbound: Inbound, *, engine: Engine | None, ctx: AccessContext, queue_
         conn.execute(hl7_received_message.insert().values(
             sending_facility=sender_key(header), control_id=header.control_id[:199], message_type=inbound.kind,
             ack=ack, resources=" ".join(refs), received_at=clock.now().isoformat()))
-        item = queue_id or _open_item(conn, header)
+        item = queue_id or open_item
         if item is not None:
             conn.execute(hl7_error_queue.update().where(hl7_error_queue.c.id == item).values(
                 status="reprocessed", resolved_at=clock.now().isoformat(), resolved_by=(resolved_by or ctx.author)[:200]))
@@ -142,7 +152,7 @@ def receive(raw: str, *, engine: Engine | None = None, ctx: AccessContext | None
     except IntegrityError:
         # The same message on another connection committed first: answer as that one was answered.
         with unit_of_work(engine) as conn:
-            stored = _stored_ack(conn, inbound.header)
+            stored, _item = _stored_ack(conn, inbound.header)
         if stored is None:
             raise
         return Outcome(ack=stored, ack_code="AA", duplicate=True)
