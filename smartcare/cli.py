@@ -235,6 +235,8 @@ def lis_simulate(
     port: int = typer.Option(2575, min=1, max=65535, help="The listener's port."),
     count: int = typer.Option(10, min=1, max=500, help="At most this many orders to result."),
     seed: int = typer.Option(None, help="Random seed, for the same values each time."),
+    critical: float = typer.Option(0.02, min=0.0, max=1.0,
+                                   help="Share of results beyond a critical limit (1: every one that has a limit)."),
 ) -> None:
     """Act as an analyzer: send ORU^R01 results for accessioned lab orders without a report, and show the ACKs."""
     import asyncio
@@ -244,7 +246,7 @@ def lis_simulate(
     from smartcare.hospital.lab.mllp import send_all
     from smartcare.hospital.lab.simulator import pending_messages
 
-    messages = pending_messages(limit=count, seed=seed)
+    messages = pending_messages(limit=count, seed=seed, critical=critical)
     if not messages:
         console.print("No accessioned laboratory orders are waiting for results.")
         return

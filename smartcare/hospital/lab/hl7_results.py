@@ -2,7 +2,9 @@
 
 Each OBR is matched to its ServiceRequest by the placer order number (ORC-2, else OBR-2), else through the
 Specimen with the accession number in OBR-3 or SPM-2. Abnormal flags the instrument sends (OBX-8) are not
-copied: the lab's own rules compute the interpretation on review.
+trusted blindly: a numeric result of an analyte the laboratory knows is flagged by the lab's own ranges for the
+patient's sex and age (results.interpret, as for results typed in), and an instrument flag that disagrees is kept
+as a note for the technician's review. The instrument's flag is used only for results no range of ours covers.
 """
 
 from collections.abc import Callable
@@ -16,7 +18,9 @@ import hl7
 import yaml
 
 from smartcare.fhir.http import FhirRequest, FhirResponse
+from smartcare.hospital.lab import results as lab_results
 from smartcare.hospital.lab.hl7_messages import Hl7Error, Inbound, repetitions, segment_name, value
+from smartcare.platform import clock
 
 PLACER = "https://smartcare.example/fhir/sid/placer-order"
 ACCESSION = "https://smartcare.example/fhir/sid/accession"
@@ -240,9 +244,42 @@ def reference_range(text: str, unit: dict[str, str] | None) -> list[dict[str, An
     return [{"text": text[:200]}]
 
 
+# HL7 table 0078 (abnormal flags) codes that mean the same as a FHIR v3 ObservationInterpretation code.
+INSTRUMENT_FLAGS = {"L": "L", "H": "H", "LL": "LL", "HH": "HH", "N": "N", "A": "A", "AA": "AA"}
+
+
+def _interpretation(flag: str) -> list[dict[str, Any]]:
+    display = lab_results.FLAG_NAMES.get(flag) or {"A": "Abnormal", "AA": "Critical abnormal"}.get(flag, flag)
+    return [{"coding": [{"system": lab_results.INTERPRETATION, "code": flag, "display": display}]}]
+
+
+def flag_result(result: dict[str, Any], instrument_flag: str, who: lab_results.Patient | None,
+                received: Any) -> None:
+    """Give a numeric result the lab's own flag for this patient; keep a disagreeing instrument flag as a note."""
+    quantity = result.get("valueQuantity") or {}
+    loinc = next((c.get("code") for c in (result.get("code") or {}).get("coding", [])
+                  if c.get("system") == LOINC), None)
+    ours, band = None, None
+    if loinc and who is not None and isinstance(quantity.get("value"), int | float) and not quantity.get("comparator"):
+        on = clock.parse_instant(result["effectiveDateTime"]) if len(result.get("effectiveDateTime", "")) > 10 \
+            else received
+        ours, band = lab_results.interpret(loinc, float(quantity["value"]), quantity.get("code") or quantity.get("unit"),
+                                           who, on)
+    theirs = INSTRUMENT_FLAGS.get(instrument_flag.upper())
+    if ours:
+        result["interpretation"] = _interpretation(ours)
+        if band is not None and (band.low is not None or band.high is not None) and not result.get("referenceRange"):
+            result["referenceRange"] = lab_results.reference_band(band)
+        if theirs and theirs != ours:
+            result.setdefault("note", []).append({"text": f"The analyzer flagged {theirs}; the laboratory's range "
+                                                          f"for this patient gives {ours}."})
+    elif theirs:
+        result["interpretation"] = _interpretation(theirs)
+
+
 def observation(obx: hl7.Segment, n: int, notes: list[str], *, inbound: Inbound, patient: str,
                 specimen: str | None) -> dict[str, Any]:
-    """The preliminary Observation for one OBX."""
+    """The preliminary Observation for one OBX (flagged afterwards by flag_result, which knows the patient)."""
     code = loinc_for(value(obx, 3, 1, 1), value(obx, 3, 1, 2), value(obx, 3, 1, 3), sender=inbound.header.sending_application, where=("OBX", n, 3))
     result: dict[str, Any] = {"resourceType": "Observation", "status": "preliminary", "category": [OBS_CATEGORY],
                               "code": code, "subject": {"reference": patient}}
@@ -378,9 +415,12 @@ def report_entries(found: FoundOrder, group: OrderGroup, *, inbound: Inbound, pa
                        sequence=group.sequence)
     entries: list[dict[str, Any]] = []
     refs: list[dict[str, str]] = []
+    who = lab_results.patient_facts(found.patient) if found.patient is not None else None
+    received = clock.now()
     for i, (obx, n, notes) in enumerate(group.results):
         url = f"urn:uuid:obs-{group.sequence}-{i}"
         obs = observation(obx, n, notes, inbound=inbound, patient=patient, specimen=specimen)
+        flag_result(obs, value(obx, 8), who, received)
         obs["basedOn"] = [{"reference": f"ServiceRequest/{order['id']}"}]
         entries.append({"fullUrl": url, "resource": obs, "request": {"method": "POST", "url": "Observation"}})
         refs.append({"reference": url})

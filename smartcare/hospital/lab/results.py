@@ -120,13 +120,18 @@ def observation(test: catalogue.LabTest, value: float, *, request: dict[str, Any
         resource["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": flag,
                                                    "display": FLAG_NAMES[flag]}]}]
     if rng is not None and (rng.low is not None or rng.high is not None):
-        band: dict[str, Any] = {"text": rng.source[:500]}
-        if rng.low is not None:
-            band["low"] = _quantity(rng.low, rng.unit)
-        if rng.high is not None:
-            band["high"] = _quantity(rng.high, rng.unit)
-        resource["referenceRange"] = [band]
+        resource["referenceRange"] = reference_band(rng)
     return resource
+
+
+def reference_band(rng: Any) -> list[dict[str, Any]]:
+    """Observation.referenceRange for one of the knowledge base's ranges, citing its source."""
+    band: dict[str, Any] = {"text": rng.source[:500]}
+    if rng.low is not None:
+        band["low"] = _quantity(rng.low, rng.unit)
+    if rng.high is not None:
+        band["high"] = _quantity(rng.high, rng.unit)
+    return [band]
 
 
 def report_for(ctx: AccessContext, request_id: str) -> dict[str, Any] | None:

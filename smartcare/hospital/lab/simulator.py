@@ -22,13 +22,13 @@ OUT_OF_RANGE = 0.15
 CRITICAL = 0.02
 
 
-def _value(rng: random.Random, interval: lab.Range) -> float:
+def _value(rng: random.Random, interval: lab.Range, critical: float = CRITICAL) -> float:
     low = interval.low if interval.low is not None else (interval.high or 1) * 0.5
     high = interval.high if interval.high is not None else low * 2 or 1
     roll = rng.random()
-    if roll < CRITICAL and (interval.critical_high is not None or interval.critical_low is not None):
+    if roll < critical and (interval.critical_high is not None or interval.critical_low is not None):
         return (interval.critical_high * 1.1 if interval.critical_high is not None else interval.critical_low * 0.8)
-    if roll < OUT_OF_RANGE:
+    if roll < max(OUT_OF_RANGE, critical):
         return high * rng.uniform(1.05, 1.4) if rng.random() < 0.6 else low * rng.uniform(0.6, 0.95)
     return rng.uniform(low + (high - low) * 0.15, high - (high - low) * 0.15)
 
@@ -47,7 +47,8 @@ def _age_days(patient: dict[str, Any]) -> int | None:
         return None
 
 
-def result_message(order: dict[str, Any], patient: dict[str, Any], *, rng: random.Random, number: int) -> str | None:
+def result_message(order: dict[str, Any], patient: dict[str, Any], *, rng: random.Random, number: int,
+                   critical: float = CRITICAL) -> str | None:
     """The ORU^R01 an analyzer would send for one accessioned order, or None when nothing in it can be resulted."""
     placer = next((i["value"] for i in order.get("identifier", []) if i.get("system") == PLACER), None)
     pid = next((i.get("value") for i in patient.get("identifier", []) if i.get("value")), None)
@@ -57,7 +58,7 @@ def result_message(order: dict[str, Any], patient: dict[str, Any], *, rng: rando
         interval = lab.reference_range(analyte.loinc, sex=sex, age_days=_age_days(patient))
         if interval is None:
             continue
-        value = round(_value(rng, interval), analyte.decimals)
+        value = round(_value(rng, interval, critical), analyte.decimals)
         lines.append(f"OBX|{len(lines) + 1}|NM|{analyte.loinc}^{analyte.name_en}^LN||{value}|{analyte.unit}^^UCUM"
                      f"|||||F\r")
     if not placer or not pid or not lines:
@@ -67,8 +68,12 @@ def result_message(order: dict[str, Any], patient: dict[str, Any], *, rng: rando
             f"PID|1||{pid}\rORC|RE|{placer}\rOBR|1|{placer}\r" + "".join(lines))
 
 
-def pending_messages(*, limit: int, seed: int | None = None) -> list[str]:
-    """Result messages for up to `limit` accessioned laboratory orders that have no report yet."""
+def pending_messages(*, limit: int, seed: int | None = None, critical: float = CRITICAL) -> list[str]:
+    """Result messages for up to `limit` accessioned laboratory orders that have no report yet.
+
+    `critical` is the share of results beyond a critical limit (where the analyte has one): 1 makes every
+    such result critical, which is how a demonstration or a test shows the critical-value loop for certain.
+    """
     rng = random.Random(seed)
     orders = gateway.search(SYSTEM, "ServiceRequest", [("status", "active"), ("identifier", f"{PLACER}|"),
                                                        ("category", "http://snomed.info/sct|108252007"),
@@ -81,7 +86,7 @@ def pending_messages(*, limit: int, seed: int | None = None) -> list[str]:
                                                        ("_count", "1"), ("_total", "none")]):
             continue
         patient = gateway.read(SYSTEM, order["subject"]["reference"])
-        message = result_message(order, patient, rng=rng, number=len(messages) + 1)
+        message = result_message(order, patient, rng=rng, number=len(messages) + 1, critical=critical)
         if message is not None:
             messages.append(message)
     return messages

@@ -84,7 +84,8 @@ def test_oru_with_every_value_type_becomes_one_preliminary_report_with_observati
                                         "code": "mmol/L"}
     assert glucose["referenceRange"][0]["low"]["value"] == 3.9
     assert glucose["note"] == [{"text": "Repeated and confirmed"}]
-    assert "interpretation" not in glucose  # the instrument's H flag is not trusted
+    # 2345-7 is not among the laboratory's own ranges, so the analyzer's flag is the only one there is.
+    assert glucose["interpretation"][0]["coding"][0]["code"] == "H"
     assert all(o["status"] == "preliminary" and o["subject"]["reference"] == f"Patient/{patient}"
                for o in observations.values())
     assert by_value["valueString"]["valueString"] in ("fasting status unknown", "line one\nline two")
@@ -182,3 +183,20 @@ def test_real_sample_results_are_stored_for_the_matching_orders(engine, name, re
     reports = _resources("DiagnosticReport")
     assert sorted(len(r["result"]) for r in reports) == sorted(results)
     assert len(_resources("Observation")) == sum(results)
+
+
+def test_the_laboratory_flags_results_by_its_own_ranges_and_notes_an_analyzer_flag_that_disagrees(engine):
+    _patient_and_order(code="2823-3")
+    message = ("MSH|^~\\&|ANALYSER|LAB1|SMARTCARE|HOSP|20261126101500||ORU^R01|K1|P|2.5.1\r"
+               "PID|1||MRN-77^^^HOSP^MR\rORC|RE|PO-1001\rOBR|1|PO-1001||2823-3^Potassium^LN\r"
+               "OBX|1|NM|2823-3^Potassium^LN||4.1|mmol/L^^UCUM||H|||F\r"
+               "OBX|2|NM|2951-2^Sodium^LN||118|mmol/L^^UCUM||N|||F\r")
+    assert receive(message).ack_code == "AA"
+    by_code = {o["code"]["coding"][0]["code"]: o for o in _resources("Observation")}
+    potassium, sodium = by_code["2823-3"], by_code["2951-2"]
+    assert potassium["interpretation"][0]["coding"][0]["code"] == "N"
+    assert "The analyzer flagged H" in potassium["note"][-1]["text"]
+    # Without a range from the analyzer, the laboratory's own range (and its source) is recorded.
+    assert potassium["referenceRange"][0]["low"]["value"] == 3.5 and potassium["referenceRange"][0]["text"]
+    # 118 mmol/L sodium is below the critical limit: the analyzer's "normal" does not hide it.
+    assert sodium["interpretation"][0]["coding"][0]["code"] == "LL"
