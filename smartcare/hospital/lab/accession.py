@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.tables import idx_token
+from smartcare.hospital.lab.outbound_queue import queue_order
 from smartcare.knowledge.orders import catalogue
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
@@ -138,6 +139,7 @@ def accession(ctx: AccessContext, *, request_id: str) -> dict[str, Any]:
         number = accession_number(day, _highest_today(day) + 1)
         created = _create(ctx, request, order, number)
         if created is not None:
+            queue_order(ctx, request_id=request["id"], specimen=created)  # to the instrument middleware, if set
             return created
         request = gateway.read(ctx, f"ServiceRequest/{request_id}")
     raise LabRefused("accession numbers are being taken very fast; try again", status=503)

@@ -1,4 +1,5 @@
-"""The interface error queue in the console: messages the LIS refused, fixed and reprocessed or dismissed."""
+"""The laboratory interface in the console: inbound messages the LIS refused (fixed and reprocessed, or
+dismissed), and the orders sent out to the instrument middleware, with the dead letters to resend or discard."""
 
 from typing import Any
 
@@ -6,7 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.lab import interface
+from smartcare.hospital.lab import interface, outbound_queue
+from smartcare.hospital.lab.outbound_models import DEAD
+from smartcare.hospital.lab.outbound_models import STATUSES as OUTBOUND_STATUSES
+from smartcare.hospital.lab.outbound_queue import ack_summary
+from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render_private
@@ -15,6 +20,7 @@ router = APIRouter(include_in_schema=False)
 SURFACE = "console/lab-interface"
 STATUSES = ("open", "reprocessed", "dismissed")
 MAX_MESSAGE = 1024 * 1024
+OUTBOUND = "/console/lab-interface/outbound"
 
 
 def _queue(request: Request) -> HTMLResponse:
@@ -30,6 +36,63 @@ def _queue(request: Request) -> HTMLResponse:
 async def error_queue(request: Request) -> HTMLResponse:
     """HL7 messages the laboratory interface refused (AE/AR), open first, with the problem each had."""
     return await run_in_threadpool(_queue, request)
+
+
+def _hospital(v: guard.Visitor) -> str:
+    """The hospital whose outbound orders this administrator sees; a refusal when the account names none."""
+    if not v.ctx.organization:
+        raise guard.SurfaceForbidden("the account names no hospital", ctx=v.ctx, surface=SURFACE)
+    return v.ctx.organization
+
+
+def _outbound(request: Request) -> HTMLResponse:
+    status = request.query_params.get("status", DEAD)
+    status = status if status in OUTBOUND_STATUSES else DEAD
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+        hospital = _hospital(v)
+        found = outbound_queue.messages(conn, organization=hospital, status=status)
+        counts = outbound_queue.counts(conn, organization=hospital)
+        if found:
+            # The messages name patients: seeing them is recorded like any read of their records.
+            audit.record(conn, ctx=v.ctx, action="R", subtype="search", purpose="HOPERAT",
+                         entities=sorted({m["patient"] for m in found}))
+    shown = [{**m, "raw_lines": m["raw"].replace("\r", "\n").strip(), "ack_lines": (m["ack"] or "").replace("\r", "\n").strip(),
+              "answer": ack_summary(m["ack"] or "")} for m in found]
+    return render_private(request, "lab/interface_outbound.html", user=v.user, messages=shown, status=status,
+                          statuses=OUTBOUND_STATUSES, counts=counts, done=request.query_params.get("done", "")[:20])
+
+
+@router.get(OUTBOUND, response_class=HTMLResponse)
+async def outbound_messages(request: Request) -> HTMLResponse:
+    """Orders sent to the instrument middleware by status: the dead letters first, with attempts, error and ACK."""
+    return await run_in_threadpool(_outbound, request)
+
+
+def _outbound_act(request: Request, message_id: str, action: str, token: str | None) -> Response:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+        guard.check_csrf(request, v, token)
+        hospital = _hospital(v)
+        act = {"resend": outbound_queue.resend, "discard": outbound_queue.discard}.get(action)
+        row = act(conn, message_id=int(message_id), organization=hospital) \
+            if act is not None and message_id.isdigit() and len(message_id) < 12 else None
+        if row is not None:
+            audit.record(conn, ctx=v.ctx, action="E", subtype="operation", patient=row["patient"],
+                         entities=[row["request"]], purpose="HOPERAT",
+                         description=f"{action} HL7 {row['message_type']} {row['control_id']} to the laboratory "
+                                     f"middleware after {row['attempts']} attempts"[:200])
+    if row is None:
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return RedirectResponse(f"{OUTBOUND}?status={'queued' if action == 'resend' else 'discarded'}&done={action}",
+                            status_code=303, headers=guard.NO_STORE)
+
+
+@router.post(OUTBOUND + "/{message_id}/{action}")
+async def outbound_action(request: Request, message_id: str, action: str) -> Response:
+    """Resend a failed or dead order message now (a new job), or discard one not sent; CSRF-checked."""
+    fields = await guard.form_fields(request)
+    return await run_in_threadpool(_outbound_act, request, message_id[:20], action[:20], fields.get("csrf_token"))
 
 
 def _item(request: Request, item_id: str, *, status_code: int = 200, outcome: Any = None,

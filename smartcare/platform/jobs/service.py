@@ -52,6 +52,9 @@ class Job:
 
 
 JobHandler = Callable[[Connection, Job], None]
+# Called with (conn, job, the exception, dead) in the transaction that records a failure: the handler's own
+# transaction was rolled back, so this is where a handler keeps its own record of the failure.
+FailureHook = Callable[[Connection, Job, Exception, bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +66,21 @@ class Registration:
     max_attempts: int
     backoff: timedelta
     max_backoff: timedelta
+    on_failure: FailureHook | None = None
 
 
 _handlers: dict[str, Registration] = {}
 
 
 def handler(kind: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: timedelta = DEFAULT_BACKOFF,
-            max_backoff: timedelta = DEFAULT_MAX_BACKOFF) -> Callable[[JobHandler], JobHandler]:
+            max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+            on_failure: FailureHook | None = None) -> Callable[[JobHandler], JobHandler]:
     """Register fn(conn, job) to run jobs of kind; it runs in its own transaction and must be idempotent."""
     if not kind or len(kind) > MAX_KIND:
         raise JobError(f"a job kind is 1-{MAX_KIND} characters")
 
     def register(fn: JobHandler) -> JobHandler:
-        _handlers[kind] = Registration(kind, fn, max_attempts, backoff, max_backoff)
+        _handlers[kind] = Registration(kind, fn, max_attempts, backoff, max_backoff, on_failure)
         return fn
 
     return register
@@ -201,12 +206,14 @@ def run(engine: Engine, claimed: Job) -> bool:
         log.warning("job %s (%s) failed on attempt %d: %s", claimed.id, claimed.kind, claimed.attempts, exc)
         error = "".join(traceback.format_exception_only(exc)).strip() + "\n\n" + traceback.format_exc()
         with unit_of_work(engine) as conn:
-            _record_failure(conn, claimed, registered, error[:_MAX_ERROR])
+            dead = _record_failure(conn, claimed, registered, error[:_MAX_ERROR])
+            if registered is not None and registered.on_failure is not None:
+                registered.on_failure(conn, claimed, exc, dead)
         return False
     return True
 
 
-def _record_failure(conn: Connection, claimed: Job, registered: Registration | None, error: str) -> None:
+def _record_failure(conn: Connection, claimed: Job, registered: Registration | None, error: str) -> bool:
     now = clock.now()
     values: dict[str, Any] = {"locked_by": None, "locked_until": None, "relayed": None, "last_error": error,
                               "updated": format_instant(now)}
@@ -218,6 +225,7 @@ def _record_failure(conn: Connection, claimed: Job, registered: Registration | N
             if registered else retry_delay(claimed.attempts)
         values.update(state=QUEUED, run_at=format_instant(now + delay))
     conn.execute(job.update().where(job.c.id == claimed.id, job.c.locked_by == claimed.locked_by).values(**values))
+    return values.get("state") == DEAD
 
 
 def run_due(engine: Engine, *, worker: str | None = None, limit: int = 100) -> int:

@@ -27,6 +27,7 @@ HANDLER_MODULES = (
     "smartcare.hospital.scheduling.jobs",
     "smartcare.hospital.scheduling.horizon",
     "smartcare.hospital.lab.jobs",
+    "smartcare.hospital.lab.outbound_queue",
 )
 EMBEDDED_ENV = "SMARTCARE_EMBEDDED_WORKER"
 POLL = timedelta(seconds=5)
