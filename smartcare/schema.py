@@ -5,6 +5,8 @@ import sqlalchemy as sa
 import smartcare.fhir.tables
 import smartcare.hospital.cds.models
 import smartcare.hospital.lab.interface_models
+import smartcare.hospital.lab.outbound_models
+import smartcare.hospital.lab.quality_models
 import smartcare.hospital.queue.models
 import smartcare.hospital.scheduling.models
 import smartcare.platform.audit.tables

@@ -4,16 +4,19 @@ Who may release: a lab technician or a doctor whose Practitioner has an active P
 `lab-release` in the staff-duty code system (critical.DUTY_SYSTEM), kept in the hospital directory by its
 administrators. Release needs the technician's review first; it makes the report and its Observations `final`
 (with `issued` and `resultsInterpreter`), completes the order, and opens a critical-value Task for each LL/HH
-result, all in one transaction; the ordering doctor is then notified. A correction after release writes new
+result, all in one transaction; the ordering doctor is then notified. A report with results held by quality
+control (a rejected QC run, quality.py) is not released. A correction after release writes new
 versions (the report `corrected`, the changed Observations `corrected` with the reason as a note), so the FHIR
 history keeps what was released before; the ordering doctor is told, and a value newly critical opens a Task.
+Graded results (urine strip pads) are corrected the same way, by choosing another grade.
 """
 
 from typing import Any
 
 from smartcare.fhir import gateway
-from smartcare.hospital.lab import critical, results
+from smartcare.hospital.lab import critical, quality, results
 from smartcare.hospital.lab.accession import LabRefused
+from smartcare.knowledge.lab import Answer
 from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import notify
@@ -68,6 +71,9 @@ def release(ctx: AccessContext, *, report_id: str) -> dict[str, Any]:
         raise LabRefused("the report is released after the technician has reviewed it", status=409)
     observations = results.results_of(ctx, report)
     request = gateway.read(ctx, report["basedOn"][0]["reference"])
+    held = quality.holds(ctx, request, observations)
+    if held:
+        raise LabRefused(quality.hold_message(held), status=409)
     now = clock.now()
     stamp = clock.format_instant(now)
     releaser = [{"reference": ctx.fhir_user}] if ctx.fhir_user else []
@@ -107,14 +113,17 @@ def correct(ctx: AccessContext, *, report_id: str, values: dict[str, str], reaso
     stamp = clock.format_instant(now)
     changed = []
     for code, text in values.items():
-        value = results.parse_value(text)
+        test = tests.get(code)
+        value = results.parse_entry(test, text) if test else results.parse_value(text)
         old = observations[code]
-        if value is None or value == (old.get("valueQuantity") or {}).get("value") or code not in tests:
+        # A grade is compared by its code, so re-choosing the released grade is no change.
+        same = (value.code if isinstance(value, Answer) else value) == results.recorded_value(old)
+        if value is None or test is None or same:
             continue
-        fresh = results.observation(tests[code], value, request=request, specimen=specimen, who=who,
+        fresh = results.observation(test, value, request=request, specimen=specimen, who=who,
                                     performer=ctx.fhir_user, now=now)
         fresh.update(id=old["id"], status="corrected", meta=old.get("meta"),
-                     note=[*old.get("note", []), {"text": f"Corrected from {critical.value_text(old)}: {reason}",
+                     note=[*old.get("note", []), {"text": f"Corrected from {results.value_text(old)}: {reason}",
                                                   "time": stamp}])
         changed.append(fresh)
     if not changed:
@@ -130,10 +139,13 @@ def correct(ctx: AccessContext, *, report_id: str, values: dict[str, str], reaso
 
 
 def _tell_corrected(request: dict[str, Any], report: dict[str, Any], reason: str) -> None:
-    patient = report["subject"]["reference"].split("/")[-1]
+    reference = report["subject"]["reference"]
     with unit_of_work() as conn:
-        for user_id, locale in critical.accounts_of(conn, (request.get("requester") or {}).get("reference")):
+        accounts = critical.accounts_of(conn, (request.get("requester") or {}).get("reference"))
+        patient = (critical.name_of(conn, reference) if accounts else "") or reference
+        for user_id, locale in accounts:
             notify(conn, user_id=user_id, kind=critical.CORRECTED.name,
                    title=i18n.translations(locale).gettext(_("Laboratory report corrected")),
-                   body=f"{(report.get('code') or {}).get('text', 'Laboratory report')}: {reason}"[:2000],
-                   link=f"/workstation/patients/{patient}")
+                   body=critical.correction_text(locale, patient=patient, report=report, reason=reason)[:2000],
+                   link=f"/workstation/patients/{reference.split('/')[-1]}",
+                   data={"report": f"DiagnosticReport/{report['id']}", "patient": patient})
