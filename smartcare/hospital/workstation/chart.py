@@ -120,6 +120,7 @@ def patient_chart(*, ctx: AccessContext, patient_id: str, today: date, locale: s
         "allergies": sections.allergies(by_type["AllergyIntolerance"], locale),
         "vitals": trends.vitals(observations, adult=adult),
         "labs": trends.labs(observations, locale),
+        "lab_reports": sections.lab_reports(reports, locale),
         "imaging": sections.imaging(by_type["ImagingStudy"], reports, locale),
         "encounters": sections.encounters(by_type["Encounter"], conditions, locale),
         "documents": sections.documents(by_type["DocumentReference"], by_type["Composition"], reports, locale),

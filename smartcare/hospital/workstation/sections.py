@@ -152,6 +152,14 @@ def imaging(studies: list[dict[str, Any]], reports: list[dict[str, Any]], locale
     return sorted(rows, key=lambda r: r["date"] or _NEWEST, reverse=True)
 
 
+def lab_reports(reports: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    """Released laboratory reports (each opens as the report page, printable), newest first."""
+    rows = [{"id": r["id"], "date": local_day(r.get("issued") or effective(r)), "title": label(r.get("code"), locale),
+             "status": r.get("status", "")}
+            for r in reports if _report_section(r) == "laboratory" and r.get("status") in ("final", "corrected", "amended")]
+    return sorted(rows, key=lambda r: r["date"] or _NEWEST, reverse=True)
+
+
 def documents(references: list[dict[str, Any]], compositions: list[dict[str, Any]], reports: list[dict[str, Any]],
               locale: str) -> list[dict[str, Any]]:
     """Documents, compositions and reports that are neither laboratory nor imaging, newest first."""

@@ -3,11 +3,13 @@
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
+from smartcare.hospital.lab import report_pdf, report_sheet
+from smartcare.hospital.lab.accession import LabRefused
 from smartcare.knowledge import lab
 from smartcare.patient.reports import service
 from smartcare.platform import clock
@@ -110,7 +112,28 @@ def _report(request: Request, report_id: str) -> HTMLResponse:
                                            zh=current_locale(request) == "zh-Hans")
     except (service.ReportProblem, FhirError):
         return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-    return render_private(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained))
+    return render_private(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained),
+                          report_id=report_id)
+
+
+def _report_pdf(request: Request, report_id: str) -> Response:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "app")
+    locale = current_locale(request)
+    try:
+        sheet = report_sheet.gather(v.ctx, report_id, locale=locale)
+    except (LabRefused, FhirError):
+        # Not released yet, not theirs, or no such report: the same answer as the report's page.
+        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return Response(report_pdf.render(sheet, locale=locale), media_type=report_pdf.MEDIA_TYPE,
+                    headers=report_pdf.response_headers(sheet))
+
+
+# Before the page's route, whose {report_id} would also match "r1.pdf".
+@router.get("/app/reports/{report_id}.pdf")
+async def report_printable(request: Request, report_id: str) -> Response:
+    """The released report as the hospital's printable PDF, in the reader's language."""
+    return await run_in_threadpool(_report_pdf, request, report_id[:65])
 
 
 @router.get("/app/reports/{report_id}", response_class=HTMLResponse)
