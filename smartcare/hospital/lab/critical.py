@@ -3,10 +3,11 @@
 The loop is kept as a FHIR Task per critical result (code CRITICAL in TASK_SYSTEM), chosen over Communication
 because it has the states the loop needs and a policy the laboratory already works under: the releaser creates it
 `requested` (focus the Observation, basedOn the order, `owner` and `restriction.recipient` the ordering doctor,
-`restriction.period.end` the deadline, `input` the value as released); the doctor completes it by typing the value
-back (`output` read-back, `executionPeriod.end`); if the deadline passes, the escalation job re-owns it to the
-head of the doctor's department (`businessStatus` escalated, a note saying why). Every version stays in the FHIR
-history and every read and write in the audit trail, so the whole loop can be shown afterwards.
+`restriction.period.end` the deadline, `input` the value, flag and test as released); the doctor completes it
+by typing the value back (`output` read-back, `executionPeriod.end`); if the deadline passes, the escalation job
+re-owns it to the head of the doctor's department (`businessStatus` escalated, a note saying why). Every
+version stays in the FHIR history and every read and write in the audit trail, so the whole loop can be shown
+afterwards. Each notice is in its recipient's language (critical_texts.py) and names patient, test, value, flag.
 
 The deadline is ACKNOWLEDGE_WITHIN (15 minutes). CLSI GP47 (Management of critical- and significant-risk results,
 2015) leaves the time to each laboratory's policy; 15 minutes is a common hospital choice and is set here.
@@ -23,8 +24,10 @@ from sqlalchemy.engine import Connection
 
 from smartcare.fhir import gateway
 from smartcare.fhir.audit_trail import record_served
+from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.interactions import dispatch
+from smartcare.hospital.lab import critical_texts
 from smartcare.hospital.lab.accession import LabRefused, checked_id
 from smartcare.hospital.lab.results import loinc_of
 from smartcare.platform import clock, i18n
@@ -32,6 +35,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import notification_kind, notify
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.tables import user_account
+from smartcare.platform.web import fhir_text
 
 LOCAL = "https://smartcare.example/fhir/"
 TASK_SYSTEM = LOCAL + "CodeSystem/lab-task"
@@ -76,7 +80,8 @@ def task_for(observation: dict[str, Any], request: dict[str, Any], *, releaser: 
         "authoredOn": clock.format_instant(now), "lastModified": clock.format_instant(now),
         "restriction": {"period": {"end": clock.format_instant(now + within)}},
         "input": [{"type": {"text": "value"}, "valueString": value_text(observation)},
-                  {"type": {"text": "flag"}, "valueString": flag}],
+                  {"type": {"text": "flag"}, "valueString": flag},
+                  {"type": {"text": "test"}, "valueCodeableConcept": observation.get("code") or {"text": name}}],
     }
     if doctor:
         task["owner"] = {"reference": doctor}
@@ -94,14 +99,72 @@ def accounts_of(conn: Connection, reference: str | None) -> list[tuple[str, str]
     return [(row.id, row.locale) for row in rows]
 
 
+def released(task: dict[str, Any]) -> dict[str, Any]:
+    """What the laboratory released, as the Task keeps it: the test's code, the value with its unit, the flag."""
+    given = {(i.get("type") or {}).get("text"): i for i in task.get("input", [])}
+    # Tasks opened before the test was kept in input name it only in the description ("Potassium: 7 mmol/L").
+    code = (given.get("test") or {}).get("valueCodeableConcept") or {
+        "text": str(task.get("description", "")).split(":")[0]}
+    return {"code": code, "value": str((given.get("value") or {}).get("valueString", "")),
+            "flag": str((given.get("flag") or {}).get("valueString", ""))}
+
+
+def result_facts(task: dict[str, Any], *, patient: str, locale: str) -> dict[str, str]:
+    """The patient, test (in the reader's language), value and flag of a critical-value Task, as notices say."""
+    kept = released(task)
+    test = critical_texts.test_name(kept["code"], locale)
+    return {"patient": patient, "test": test, "value": kept["value"], "flag": kept["flag"]}
+
+
+def name_of(conn: Connection, reference: str | None) -> str:
+    """The name of the Patient or Practitioner a notice is about, read as the platform (audited), else ''."""
+    if not reference or reference.count("/") != 1:
+        return ""
+    try:
+        found = _serve(conn, FhirRequest(method="GET", path=reference))
+    except FhirError:
+        return ""
+    return fhir_text.person_name(found) if found.get("resourceType") == reference.split("/")[0] else ""
+
+
+def correction_text(locale: str, *, patient: str, report: dict[str, Any], reason: str) -> str:
+    """The notice of a corrected report in the reader's language: patient, report, the reason as typed."""
+    return critical_texts.corrected_body(locale, patient=patient, reason=reason,
+                                         report=critical_texts.test_name(report.get("code"), locale))
+
+
+def _patient_name(conn: Connection, task: dict[str, Any]) -> str:
+    reference = str((task.get("for") or {}).get("reference", ""))
+    return name_of(conn, reference) or reference
+
+
+def _minutes_given(task: dict[str, Any]) -> int:
+    end = ((task.get("restriction") or {}).get("period") or {}).get("end")
+    start = task.get("authoredOn")
+    if not end or not start:
+        return int(ACKNOWLEDGE_WITHIN.total_seconds() // 60)
+    return max(1, round((clock.parse_instant(end) - clock.parse_instant(start)).total_seconds() / 60))
+
+
+def _link(task: dict[str, Any]) -> str:
+    return f"/workstation/lab/critical/{task['id']}"
+
+
 def tell_doctor(task: dict[str, Any]) -> None:
-    """Notify the task's owner of the critical result, linking to the acknowledgement page."""
+    """Notify the task's owner of the critical result in their language, linking to the acknowledgement page.
+
+    The notice names the patient, test, value and flag (the workstation's live alert shows them; data keeps
+    them apart as well), and its link names the Task.
+    """
     with unit_of_work() as conn:
-        for user_id, locale in accounts_of(conn, (task.get("owner") or {}).get("reference")):
+        accounts = accounts_of(conn, (task.get("owner") or {}).get("reference"))
+        patient = _patient_name(conn, task) if accounts else ""
+        for user_id, locale in accounts:
+            result = result_facts(task, patient=patient, locale=locale)
             notify(conn, user_id=user_id, kind=CRITICAL_VALUE.name,
                    title=i18n.translations(locale).gettext(_("Critical laboratory result")),
-                   body=f"{task.get('description', '')}. Acknowledge with a read-back.",
-                   link=f"/workstation/lab/critical/{task['id']}", data={"task": f"Task/{task['id']}"})
+                   body=critical_texts.critical_body(locale, minutes=_minutes_given(task), **result)[:2000],
+                   link=_link(task), data={"task": f"Task/{task['id']}", **result})
 
 
 def read_task(ctx: AccessContext, task_id: str) -> dict[str, Any]:
@@ -221,11 +284,20 @@ def _escalate(conn: Connection, task: dict[str, Any], now: datetime) -> None:
                "note": [*task.get("note", []), {"text": note, "time": stamp}]}
     saved = _serve(conn, FhirRequest(method="PUT", path=f"Task/{task['id']}", body=updated,
                                      headers={"if-match": f'W/"{task["meta"]["versionId"]}"'}))
-    told = heads or [(task.get("requester") or {}).get("reference")]
-    for reference in told:
-        for user_id, locale in accounts_of(conn, reference):
-            notify(conn, user_id=user_id, kind=CRITICAL_VALUE.name,
-                   title=i18n.translations(locale).gettext(_("Critical result not acknowledged")),
-                   body=f"{task.get('description', '')}. {note}"[:2000],
-                   link=f"/workstation/lab/critical/{saved.get('id', task['id'])}",
-                   data={"task": f"Task/{task['id']}"})
+    _tell_escalated(conn, saved or task, doctor=doctor, heads=heads)
+
+
+def _tell_escalated(conn: Connection, task: dict[str, Any], *, doctor: str | None, heads: list[str]) -> None:
+    accounts = [a for reference in heads or [(task.get("requester") or {}).get("reference")]
+                for a in accounts_of(conn, reference)]
+    if not accounts:
+        return
+    patient = _patient_name(conn, task)
+    doctor_name = name_of(conn, doctor)
+    for user_id, locale in accounts:
+        result = result_facts(task, patient=patient, locale=locale)
+        who = doctor_name or critical_texts.ordering_doctor(locale)
+        body = critical_texts.escalated_body(locale, doctor=who, to_head=bool(heads), **result)
+        notify(conn, user_id=user_id, kind=CRITICAL_VALUE.name,
+               title=i18n.translations(locale).gettext(_("Critical result not acknowledged")),
+               body=body[:2000], link=_link(task), data={"task": f"Task/{task['id']}", **result})
