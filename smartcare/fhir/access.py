@@ -148,6 +148,33 @@ def _booked_at(organizations: list[str]) -> sa.Select:
     return _patients_of("Appointment", booked)
 
 
+def _performed_by(organizations: list[str]) -> sa.Select:
+    """Patients with an order (ServiceRequest) performed by a department of one of the organisations.
+
+    A laboratory or radiology department works for every patient whose order it performs, whoever manages
+    them: health centres send their samples to the district hospital's laboratory. The department is a
+    HealthcareService provided by the organisation or by one of its departments (Organization.partOf).
+    A revoked or entered-in-error order does not count; a completed one does (results are corrected later).
+    """
+    # Joins rather than nested IN subqueries: inside a search's whole reach, SQLite's parser runs out of depth.
+    performer, service, provider, department, part_of = REF.alias(), R.alias(), REF.alias(), R.alias(), REF.alias()
+    ordered = (
+        sa.select(performer.c.res_pk)
+        .join(service, sa.and_(service.c.res_type == "HealthcareService", service.c.res_id == performer.c.target_id))
+        .join(provider, sa.and_(provider.c.res_pk == service.c.pk, provider.c.res_type == "HealthcareService",
+                                provider.c.param == "organization", provider.c.target_type == "Organization"))
+        .outerjoin(department, sa.and_(department.c.res_type == "Organization",
+                                       department.c.res_id == provider.c.target_id))
+        .outerjoin(part_of, sa.and_(part_of.c.res_pk == department.c.pk, part_of.c.res_type == "Organization",
+                                    part_of.c.param == "partof"))
+        .where(performer.c.res_type == "ServiceRequest", performer.c.param == "performer",
+               performer.c.target_type == "HealthcareService",
+               sa.or_(provider.c.target_id.in_(organizations), part_of.c.target_id.in_(organizations)),
+               ~_holds_token(performer.c.res_pk, "ServiceRequest", "status", ("revoked", "entered-in-error")))
+    )
+    return _patients_of("ServiceRequest", ordered)
+
+
 def _consenting(kind: str, patients: sa.Select | sa.CompoundSelect, actor: tuple[str, str] | None = None) -> sa.Select:
     """Those of patients who have a Consent of kind in force (naming actor (type, id) among its actors, if given)."""
     consent = REF.alias()
@@ -183,7 +210,8 @@ def _granted(user_id: str) -> sa.Select:
 
 
 @lru_cache(maxsize=4096)
-def _standing_parts(organizations: frozenset[str], practitioner: str | None) -> tuple[sa.Select, ...]:
+def _standing_parts(organizations: frozenset[str], practitioner: str | None,
+                    performing: frozenset[str] = frozenset()) -> tuple[sa.Select, ...]:
     """The parts of a reach that do not depend on the time of day (organisations, care relationships).
 
     Built once per organisation set and practitioner: composing these statements cost more Python time than
@@ -196,6 +224,8 @@ def _standing_parts(organizations: frozenset[str], practitioner: str | None) -> 
         parts.append(_booked_at(sorted(organizations)))
     if practitioner:
         parts.extend(_cared_for(practitioner))
+    if performing:
+        parts.append(_performed_by(sorted(performing)))
     return tuple(parts)
 
 
@@ -204,7 +234,7 @@ def _reach_parts(reach: PatientReach) -> list[sa.Select]:
     parts: list[sa.Select] = []
     if reach.patients:
         parts.append(sa.select(R.c.res_id).where(R.c.res_type == "Patient", R.c.res_id.in_(sorted(reach.patients))))
-    parts.extend(_standing_parts(reach.organizations, reach.practitioner))
+    parts.extend(_standing_parts(reach.organizations, reach.practitioner, reach.performing))
     if reach.related_person:
         parts.append(_proxied(reach.related_person))
     if reach.grantee:
@@ -263,7 +293,7 @@ def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach 
     if reach is None:
         return None
     return dataclasses.replace(reach, patients=frozenset({patient_id}), organizations=frozenset(),
-                               practitioner=None, related_person=None)
+                               practitioner=None, related_person=None, performing=frozenset())
 
 
 def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:

@@ -51,6 +51,8 @@ from smartcare.platform.security.context import AccessContext
 
 CLINICAL_ROLES = frozenset({"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"})
 PATIENT_ROLES = frozenset({"patient", "caregiver"})
+# Staff of the departments that perform orders (ServiceRequest.performer) for patients managed elsewhere.
+PERFORMING_ROLES = frozenset({"lab_technician", "radiologist"})
 DIRECTORY_WRITERS = frozenset({"hospital_admin", "regional_admin"})
 # Ward staff keep their beds' operational status (occupied, housekeeping ...) current: they update Locations.
 BED_KEEPERS = frozenset({"doctor", "nurse"})
@@ -103,6 +105,9 @@ class PatientReach:
     organizations: frozenset[str] = field(default_factory=frozenset)  # patients managed by these organisations
     practitioner: str | None = None  # practitioner id whose care relationships count
     related_person: str | None = None  # RelatedPerson id: the patients who consented to this proxy
+    # Organisations whose departments' orders bring their patients in reach: a laboratory or radiology works
+    # for patients whom other institutions manage (health centres send their samples to the district hospital).
+    performing: frozenset[str] = field(default_factory=frozenset)
     grantee: str | None = None  # user id whose unexpired break-the-glass grants count
     # Records another sender than own_source sent are in reach only with the patient's
     # regional-sharing consent or a grant (staff); otherwise every record of a patient in reach is.
@@ -171,7 +176,9 @@ def patient_reach(ctx: AccessContext) -> PatientReach:
         own_source=f"Organization/{organization}" if organization else None,
     )
     if roles & CLINICAL_ROLES:
-        return PatientReach(practitioner=_ref_id(ctx.fhir_user, "Practitioner"), grantee=ctx.subject, **staff)
+        performing = staff["organizations"] if roles & PERFORMING_ROLES else frozenset()
+        return PatientReach(practitioner=_ref_id(ctx.fhir_user, "Practitioner"), grantee=ctx.subject,
+                            performing=performing, **staff)
     if "hospital_admin" in roles:
         return PatientReach(**staff)
     raise AccessDenied(f"The {_role_list(roles)} role does not see identified patient records")

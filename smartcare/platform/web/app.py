@@ -12,7 +12,10 @@ from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.lab.critical_views import router as lab_critical_router
 from smartcare.hospital.lab.interface_views import router as lab_interface_router
+from smartcare.hospital.lab.quality_views import router as lab_qc_router
+from smartcare.hospital.lab.report_views import router as lab_report_router
 from smartcare.hospital.lab.views import router as lab_pages_router
 from smartcare.hospital.pharmacy.api import router as prescription_check_router
 from smartcare.hospital.pharmacy.views import router as pharmacy_pages_router
@@ -69,7 +72,10 @@ def create_app() -> FastAPI:
     app.include_router(prescribing_pages_router)
     app.include_router(ordering_pages_router)
     app.include_router(lab_pages_router)
+    app.include_router(lab_report_router)
+    app.include_router(lab_qc_router)
     app.include_router(lab_interface_router)
+    app.include_router(lab_critical_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(workstation_pages_router)

@@ -35,14 +35,19 @@ def _role(role_id: str, practitioner: str, department: str, duty: str | None = N
     return role
 
 
-def write_hospital(engine) -> dict[str, AccessContext]:
-    """Write the record, departments and duties, make the accounts; contexts by name."""
+def write_directory() -> None:
+    """Write Mrs Wang's record and the hospital's laboratory and medicine departments with their staff duties."""
     write_record()
     resources = [*_department("laboratory"), *_department("medicine"),
                  _role("pr-li", "prac-li", "medicine"), _role("pr-head", "prac-head", "medicine", critical.HEAD),
                  _role("pr-lab", "prac-lab", "laboratory", critical.RELEASE), _role("pr-junior", "prac-junior", "laboratory")]
     with unit_of_work() as conn:
         store.write_batch(conn, SYSTEM, [store.Write("PUT", r["resourceType"], r["id"], r) for r in resources])
+
+
+def write_hospital(engine) -> dict[str, AccessContext]:
+    """Write the record, departments and duties, make the accounts; contexts by name."""
+    write_directory()
     accounts = {
         "doctor": make_user(engine, "doctor", username="li.doctor", fhir_ref="Practitioner/prac-li",
                             organization="Organization/org-h"),
