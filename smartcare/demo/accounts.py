@@ -25,15 +25,25 @@ class DemoAccount:
     description: str
 
 
-def _first(conn, path: str, query: list[tuple[str, str]]) -> dict | None:
+def first_resource(conn, path: str, query: list[tuple[str, str]]) -> dict | None:
+    """The first resource a search as the platform finds, or None."""
     bundle = dispatch(conn, SYSTEM, FhirRequest(method="GET", path=path, query=[*query, ("_count", "1")])).body
     entries = [e for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
     return entries[0]["resource"] if entries else None
 
 
+def hospital_doctor(conn) -> str | None:
+    """The hospital doctor of the demo (doctor.demo): the attending practitioner of a visit to a department of the
+    first hospital, so they have seen patients; the demo's laboratory orders are theirs too."""
+    visit = first_resource(conn, "Encounter", [("service-provider.partof", "Organization/org-hosp-1")])
+    attending = [p["individual"]["reference"] for p in (visit or {}).get("participant", [])
+                 if p.get("individual", {}).get("reference", "").startswith("Practitioner/")]
+    return attending[0] if attending else None
+
+
 def _doctor_at(conn, organization: str) -> tuple[str, str] | None:
     """A doctor's practitioner reference at organization, from their PractitionerRole."""
-    role = _first(conn, "PractitionerRole", [("organization", organization), ("role", "doctor")])
+    role = first_resource(conn, "PractitionerRole", [("organization", organization), ("role", "doctor")])
     if role is None:
         return None
     return role["practitioner"]["reference"], organization
@@ -56,7 +66,7 @@ def _parent_of(conn, child_id: str) -> str:
         "provision": {"type": "permit", "actor": [{"role": role, "reference": {"reference": f"RelatedPerson/{rp_id}"}}]},
     }
     for resource in (parent, consent):
-        if _first(conn, resource["resourceType"], [("_id", resource["id"])]) is not None:
+        if first_resource(conn, resource["resourceType"], [("_id", resource["id"])]) is not None:
             continue
         dispatch(conn, SYSTEM, FhirRequest(method="PUT", path=f"{resource['resourceType']}/{resource['id']}",
                                            body=resource))
@@ -71,28 +81,26 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         family = _doctor_at(conn, "Organization/org-chc-1")
         if family:
             wanted.append(("gp.demo", "doctor", family[0], family[1], "family doctor, Jiefang Road health centre"))
-        # A hospital doctor who has seen patients: the attending practitioner of a visit to one of its departments.
-        visit = _first(conn, "Encounter", [("service-provider.partof", "Organization/org-hosp-1")])
-        attending = [p["individual"]["reference"] for p in (visit or {}).get("participant", [])
-                     if p.get("individual", {}).get("reference", "").startswith("Practitioner/")]
+        # A hospital doctor who has seen patients (and ordered the demo's laboratory tests).
+        attending = hospital_doctor(conn)
         if attending:
-            wanted.append(("doctor.demo", "doctor", attending[0], "Organization/org-hosp-1",
+            wanted.append(("doctor.demo", "doctor", attending, "Organization/org-hosp-1",
                            "doctor, Riverside City First Hospital"))
         # A ward nurse: a nurse of the first hospital's internal medicine department, on its ward's care teams.
-        nurse = _first(conn, "PractitionerRole", [("service", "HealthcareService/hcs-hosp-1-internal-medicine"),
+        nurse = first_resource(conn, "PractitionerRole", [("service", "HealthcareService/hcs-hosp-1-internal-medicine"),
                                                   ("role", "nurse")])
         if nurse:
             wanted.append(("nurse.demo", "nurse", nurse["practitioner"]["reference"], "Organization/org-hosp-1",
                            "ward nurse, internal medicine, Riverside City First Hospital"))
         # The laboratory technician of the first hospital who may release results (smartcare/demo/duties.py).
-        releaser = _first(conn, "PractitionerRole", [("_id", "duty-release-hosp-1")])
+        releaser = first_resource(conn, "PractitionerRole", [("_id", "duty-release-hosp-1")])
         if releaser:
             wanted.append(("lab.demo", "lab_technician", releaser["practitioner"]["reference"],
                            "Organization/org-hosp-1", "laboratory technician (releases results), Riverside City First Hospital"))
-        patient = _first(conn, "Patient", [("organization", "Organization/org-chc-1")])
+        patient = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))
-        child = _first(conn, "Patient", [("organization", "Organization/org-chc-1"), ("birthdate", "ge2015-01-01")])
+        child = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1"), ("birthdate", "ge2015-01-01")])
         if child:
             wanted.append(("carer.demo", "caregiver", _parent_of(conn, child["id"]), None,
                            "parent and caregiver of a child resident"))
