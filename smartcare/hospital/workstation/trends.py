@@ -84,16 +84,15 @@ def _test_key(observation: dict[str, Any]) -> str:
 def _range(observation: dict[str, Any]) -> dict[str, Any]:
     limits = (observation.get("referenceRange") or [{}])[0]
     low, high = _number(limits.get("low")), _number(limits.get("high"))
-    if limits.get("text"):
-        text = limits["text"]
-    elif low is not None and high is not None:
+    # The limits when there are any: the laboratory's text cites where its range comes from, not the range.
+    if low is not None and high is not None:
         text = f"{low:g}–{high:g}"
     elif low is not None:
         text = f"≥ {low:g}"
     elif high is not None:
         text = f"≤ {high:g}"
     else:
-        text = ""
+        text = limits.get("text") or ""
     return {"low": low, "high": high, "text": text}
 
 

@@ -28,6 +28,9 @@ HANDLER_MODULES = (
     "smartcare.hospital.scheduling.horizon",
     "smartcare.hospital.lab.jobs",
     "smartcare.hospital.lab.outbound_queue",
+    # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
+    # so a notice a worker sends (a critical value escalated) still pops up on open pages.
+    "smartcare.platform.notifications.live",
 )
 EMBEDDED_ENV = "SMARTCARE_EMBEDDED_WORKER"
 POLL = timedelta(seconds=5)
