@@ -54,8 +54,10 @@ def _(message: str) -> str:
     return message
 
 
-CRITICAL_VALUE = notification_kind("lab.critical", label=_("Critical laboratory results"), default_channels=("sms",))
-CORRECTED = notification_kind("lab.corrected", label=_("Corrected laboratory reports"))
+# The notices name the patient and the value: by SMS only the title and the link go (private_body).
+CRITICAL_VALUE = notification_kind("lab.critical", label=_("Critical laboratory results"), default_channels=("sms",),
+                                   private_body=True)
+CORRECTED = notification_kind("lab.corrected", label=_("Corrected laboratory reports"), private_body=True)
 
 
 def value_text(observation: dict[str, Any]) -> str:

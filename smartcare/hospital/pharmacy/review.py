@@ -27,7 +27,8 @@ from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tables import user_account
 
 QUEUE_SIZE = 50
-RETURNED = notification_kind("prescription.returned", label=_("Prescriptions returned by the pharmacy"))
+RETURNED = notification_kind("prescription.returned", label=_("Prescriptions returned by the pharmacy"),
+                             private_body=True)  # the pharmacist's note is about a patient
 MAX_NOTE = 500
 _LOT = 40
 

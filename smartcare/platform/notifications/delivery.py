@@ -6,6 +6,7 @@ from sqlalchemy.engine import Connection
 
 from smartcare.platform.jobs import Job, handler
 from smartcare.platform.notifications.channels import EMAIL, SMS, Delivery, adapter
+from smartcare.platform.notifications.preferences import kind_named
 from smartcare.platform.notifications.service import DELIVER_ATTEMPTS, DELIVER_JOB, get_notification
 from smartcare.platform.security import users
 
@@ -22,7 +23,9 @@ def deliver(conn: Connection, job: Job) -> None:
         return
     channel = str(job.payload["channel"])
     address = {SMS: user.phone, EMAIL: user.email}.get(channel, user.username)
+    kind = kind_named(found["kind"])
     adapter(channel)(Delivery(
         notification_id=found["id"], user_id=user.id, channel=channel, address=address, kind=found["kind"],
-        title=found["title"], body=found["body"], link=found["link"],
+        title=found["title"], body="" if kind is not None and kind.private_body else found["body"],
+        link=found["link"],
     ))

@@ -27,16 +27,26 @@ class NotificationKind:
     name: str
     label: str
     default_channels: tuple[str, ...] = ()
+    # The body names another person's health data (a staff notice about a patient): channels outside SmartCare
+    # (SMS, e-mail, WeChat) carry the title and the link only, and the body stays behind the sign-in.
+    private_body: bool = False
 
 
 _kinds: dict[str, NotificationKind] = {}
 
 
-def notification_kind(name: str, *, label: str, default_channels: tuple[str, ...] = ()) -> NotificationKind:
+def notification_kind(name: str, *, label: str, default_channels: tuple[str, ...] = (),
+                      private_body: bool = False) -> NotificationKind:
     """Declare a kind of notification (shown on the preferences page); returns it."""
-    kind = NotificationKind(name=name, label=label, default_channels=tuple(default_channels))
+    kind = NotificationKind(name=name, label=label, default_channels=tuple(default_channels),
+                            private_body=private_body)
     _kinds[name] = kind
     return kind
+
+
+def kind_named(name: str) -> NotificationKind | None:
+    """The declared kind of that name, if any."""
+    return _kinds.get(name)
 
 
 def kinds() -> list[NotificationKind]:

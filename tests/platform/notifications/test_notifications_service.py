@@ -23,6 +23,8 @@ from smartcare.platform.notifications.service import inbox, mark_read, unread_co
 from tests.web_support import make_user
 
 REMINDER = notification_kind("test.reminder", label="Appointment reminders", default_channels=("sms",))
+ABOUT_A_PATIENT = notification_kind("test.about-patient", label="Results of your patients", default_channels=("sms",),
+                                    private_body=True)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -56,6 +58,19 @@ def test_a_notification_reaches_the_inbox_and_is_sent_by_sms(engine, now, patien
     (sent,) = [r for r in caplog.records if r.name == "smartcare.notifications"]
     assert sent.getMessage().startswith("sms to user") and "Appointment tomorrow" in sent.getMessage()
     assert "13800138000" not in sent.getMessage()
+
+
+def test_a_notice_about_a_patient_goes_out_by_sms_without_its_body(engine, now, patient, caplog):
+    with unit_of_work(engine) as conn:
+        notify(conn, user_id=patient.id, kind="test.about-patient", title="Critical laboratory result",
+               body="Wang Fang: Potassium 6.8 mmol/L (HH)", link="/workstation/lab/critical/t1")
+    with caplog.at_level(logging.INFO, logger="smartcare.notifications"):
+        assert run_due(engine) == 1
+    (sent,) = [r for r in caplog.records if r.name == "smartcare.notifications"]
+    assert "Critical laboratory result" in sent.getMessage() and "/workstation/lab/critical/t1" in sent.getMessage()
+    assert "Wang Fang" not in sent.getMessage() and "6.8" not in sent.getMessage()
+    with unit_of_work(engine) as conn:
+        assert inbox(conn, user_id=patient.id)[0]["body"] == "Wang Fang: Potassium 6.8 mmol/L (HH)"
 
 
 def test_a_rolled_back_notification_leaves_nothing(engine, now, patient):
