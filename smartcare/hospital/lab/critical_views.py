@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.lab import critical, critical_texts
-from smartcare.platform import i18n
+from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text, guard
@@ -47,7 +47,7 @@ def waiting(ctx: AccessContext, *, locale: str) -> tuple[list[dict[str, Any]], i
         facts = critical.result_facts(task, patient=names[reference], locale=locale)
         due = ((task.get("restriction") or {}).get("period") or {}).get("end", "")
         rows.append({**facts, "flag_name": critical_texts.flag_name(facts["flag"], locale),
-                     "link": f"/workstation/lab/critical/{task['id']}", "due": due[:16].replace("T", " "),
+                     "link": f"/workstation/lab/critical/{task['id']}", "due": clock.wall_clock(due),
                      "escalated": (task.get("businessStatus") or {}).get("text") == critical.ESCALATED})
     return rows, len(tasks)
 

@@ -9,7 +9,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartcare.platform import i18n
+from smartcare.platform import clock, i18n
 from smartcare.platform.web import assets
 
 router = APIRouter(include_in_schema=False)
@@ -27,6 +27,7 @@ def environment():
     env = i18n.make_environment()
     env.globals["vendor_url"] = assets.vendor_url
     env.globals["static_url"] = static_url
+    env.filters["wall_clock"] = clock.wall_clock  # stored UTC instants as the region's local time
     return env
 
 
