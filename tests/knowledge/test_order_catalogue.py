@@ -11,7 +11,7 @@ from smartcare.knowledge.orders import catalogue
 DEMO_DATA = Path(__file__).parents[2] / "smartcare" / "demo" / "data"
 LAB_UNITS = {"g/L", "10*9/L", "10*12/L", "%", "fL", "U/L", "umol/L", "mmol/L", "mL/min/{1.73_m2}", "mg/g", "s",
              "{INR}", "mg{FEU}/L", "[pH]", "mm[Hg]", "m[IU]/L", "m[IU]/mL", "pmol/L", "ng/mL", "ng/L", "pg/mL",
-             "mg/L", "U/mL"}
+             "mg/L", "U/mL", "1"}
 HL7_SPECIMEN_TYPES = {"SER", "PLAS", "BLD", "BLDA", "UR", "STL", "SPT", ""}
 
 

@@ -5,6 +5,9 @@ Specimen with the accession number in OBR-3 or SPM-2. Abnormal flags the instrum
 trusted blindly: a numeric result of an analyte the laboratory knows is flagged by the lab's own ranges for the
 patient's sex and age (results.interpret, as for results typed in), and an instrument flag that disagrees is kept
 as a note for the technician's review. The instrument's flag is used only for results no range of ours covers.
+A graded analyte (a urine strip pad) sent as CE/CWE or ST is read as one of its grades whatever the analyzer's
+spelling (NEG, +-, ++, POS ...), stored in the laboratory's own grade codes and flagged N or A; a text that is no
+grade of it is kept as sent, unflagged, with a note for the technician.
 """
 
 from collections.abc import Callable
@@ -20,6 +23,7 @@ import yaml
 from smartcare.fhir.http import FhirRequest, FhirResponse
 from smartcare.hospital.lab import results as lab_results
 from smartcare.hospital.lab.hl7_messages import Hl7Error, Inbound, repetitions, segment_name, value
+from smartcare.knowledge import lab as knowledge
 from smartcare.platform import clock
 
 PLACER = "https://smartcare.example/fhir/sid/placer-order"
@@ -253,12 +257,49 @@ def _interpretation(flag: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": lab_results.INTERPRETATION, "code": flag, "display": display}]}]
 
 
+def _sent_texts(result: dict[str, Any]) -> list[str]:
+    """What the analyzer wrote for a coded or text result: the codes, displays and text, in that order."""
+    concept = result.get("valueCodeableConcept") or {}
+    texts = [c.get(key) for c in concept.get("coding", []) for key in ("code", "display")]
+    return [t for t in [*texts, concept.get("text"), result.get("valueString")] if isinstance(t, str) and t.strip()]
+
+
+def _grade_result(result: dict[str, Any], loinc: str, instrument_flag: str) -> bool:
+    """Read a graded analyte's CE/CWE or ST value as one of its grades and flag it (True when the result is a
+    graded analyte's coded or text value, handled here)."""
+    item = knowledge.analyte(loinc)
+    sent = _sent_texts(result)
+    if item is None or not item.ordinal or not sent:
+        return False
+    answer = next((found for text in sent if (found := knowledge.grade(item.loinc, text)) is not None), None)
+    if answer is None:
+        result.pop("interpretation", None)
+        result.setdefault("note", []).append({"text": f"The analyzer sent {sent[0][:40]!r}, which is not a grade of "
+                                                      f"{item.name_en}; the result is kept as sent, without a flag."})
+        return True
+    original = (result.pop("valueCodeableConcept", None) or {}).get("coding", [])
+    result.pop("valueString", None)
+    concept = lab_results.grade_concept(answer)
+    concept["coding"] += [c for c in original if c.get("system") != knowledge.ordinal_system()]
+    result["valueCodeableConcept"] = concept
+    ours = knowledge.grade_flag(answer)
+    result["interpretation"] = _interpretation(ours)
+    theirs = INSTRUMENT_FLAGS.get(instrument_flag.upper())
+    if theirs and ("N" if theirs == "N" else "A") != ours:
+        result.setdefault("note", []).append({"text": f"The analyzer flagged {theirs}; the grade {answer.en} is "
+                                                      f"{'normal' if ours == 'N' else 'abnormal'} for this test."})
+    return True
+
+
 def flag_result(result: dict[str, Any], instrument_flag: str, who: lab_results.Patient | None,
                 received: Any) -> None:
-    """Give a numeric result the lab's own flag for this patient; keep a disagreeing instrument flag as a note."""
+    """Give a numeric result the lab's own flag for this patient, a graded one its grade and N/A flag; keep a
+    disagreeing instrument flag as a note."""
     quantity = result.get("valueQuantity") or {}
     loinc = next((c.get("code") for c in (result.get("code") or {}).get("coding", [])
                   if c.get("system") == LOINC), None)
+    if loinc and _grade_result(result, loinc, instrument_flag):
+        return
     ours, band = None, None
     if loinc and who is not None and isinstance(quantity.get("value"), int | float) and not quantity.get("comparator"):
         on = clock.parse_instant(result["effectiveDateTime"]) if len(result.get("effectiveDateTime", "")) > 10 \

@@ -38,7 +38,7 @@ LABEL_FILL = colors.HexColor("#f1f3f4")
 _CID_STAND_INS = str.maketrans({"µ": "μ", "•": "*", "·": "-", "–": "-"})
 _POWER = re.compile(r"10\*(\d{1,2})(/.*)?")
 _UNITS = {"umol/L": "µmol/L", "ug/L": "µg/L", "Cel": "°C", "[IU]/L": "IU/L", "m[IU]/L": "mIU/L", "u[IU]/mL": "µIU/mL",
-          "mm[Hg]": "mmHg", "%": "%"}
+          "mm[Hg]": "mmHg", "%": "%", "1": ""}
 
 
 def _(message: str) -> str:

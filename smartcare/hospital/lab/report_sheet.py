@@ -39,7 +39,7 @@ _CORRECTED = re.compile(r"Corrected from (?P<old>.{0,80}?): (?P<reason>.*)", re.
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # How UCUM codes print on a lab sheet.
 _UNIT_TEXT = {"10*9/L": "×10⁹/L", "10*12/L": "×10¹²/L", "10*6/L": "×10⁶/L", "umol/L": "µmol/L", "ug/L": "µg/L",
-              "Cel": "°C", "[IU]/L": "IU/L", "mm[Hg]": "mmHg"}
+              "Cel": "°C", "[IU]/L": "IU/L", "mm[Hg]": "mmHg", "1": ""}
 _EN_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
 
 
@@ -350,15 +350,19 @@ def _hours(later: str | None, earlier: str | None) -> float:
     return max((a - b).total_seconds() / 3600, 0.0) if a and b else 0.0
 
 
-def _line(observation: dict[str, Any], earlier: list[dict[str, Any]], name: str) -> Line:
+def _line(observation: dict[str, Any], earlier: list[dict[str, Any]], name: str, zh: bool = False) -> Line:
     """One result with its previous result, the change since, the delta check and the trend up to it."""
     mine = observation.get("effectiveDateTime", "")
     before = [o for o in earlier if o.get("id") != observation.get("id") and o.get("effectiveDateTime", "") < mine
               and _value(o) is not None]
     value, quantity = _value(observation), observation.get("valueQuantity") or {}
     text, low, high = range_text(observation)
+    graded = knowledge.analyte(results.loinc_of(observation) or "")
+    if not text and graded is not None and graded.ordinal:
+        text = ("、" if zh else ", ").join(a.label(zh) for a in graded.answers if a.normal)
     line = dict(loinc=results.loinc_of(observation) or "", name=name, value=value,
-                value_text=f"{value:g}" if value is not None else fhir_text.observation_value(observation),
+                value_text=f"{value:g}" if value is not None else results.value_text(observation, zh=zh)
+                if results.grade_of(observation) else fhir_text.observation_value(observation),
                 unit=quantity.get("unit") or quantity.get("code") or "",
                 ucum=quantity.get("code") or "" if quantity.get("system") == results.UCUM else "",
                 flag=results.flag_of(observation),
@@ -418,7 +422,8 @@ def gather(ctx: Any, report_id: str, *, locale: str) -> Sheet:
     names = _names(request, zh)
     history = _history(ctx, (report.get("subject") or {}).get("reference", ""),
                        sorted({c for o in observations if (c := results.loinc_of(o))}))
-    lines = [_line(o, history.get(results.loinc_of(o) or "", []), _name(o, names, locale)) for o in observations]
+    lines = [_line(o, history.get(results.loinc_of(o) or "", []), _name(o, names, locale), zh)
+             for o in observations]
     hospital, department = hospital_of(ctx, report, request, patient, zh=zh)
     order = order_of(request)
     title = (order.name_zh if zh else order.name_en) if order else label(report.get("code"), locale)

@@ -3,6 +3,8 @@
 One DiagnosticReport per ServiceRequest (basedOn), category LAB, coded with the order's LOINC code, with one
 Observation per analyte of the order (the catalogue's test, or the tests of its panel). Flags are computed here
 from smartcare.knowledge.lab for the patient's sex and age, never taken from whoever typed or sent the value.
+A graded analyte (a urine strip pad, a qualitative test) takes one of its grades, stored as valueCodeableConcept
+in the local CodeSystem of grades (with SNOMED CT Negative/Positive where exactly meant) and flagged N or A.
 Entered results are `preliminary`; the technician's review is recorded on the report (extension REVIEW_EXT:
 who and when) and is cleared when the values change; release makes them final (release.py).
 """
@@ -28,7 +30,8 @@ UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 REPORT_CATEGORY = "http://terminology.hl7.org/CodeSystem/v2-0074"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-FLAG_NAMES = {"LL": "Critical low", "L": "Low", "N": "Normal", "H": "High", "HH": "Critical high"}
+SNOMED = "http://snomed.info/sct"
+FLAG_NAMES = {"LL": "Critical low", "L": "Low", "N": "Normal", "H": "High", "HH": "Critical high", "A": "Abnormal"}
 CRITICAL = frozenset({"LL", "HH"})
 RELEASED = ("final", "corrected", "amended")
 MAX_VALUE_TEXT = 20
@@ -80,6 +83,69 @@ def parse_value(text: str) -> float | None:
     return value
 
 
+def parse_grade(test: catalogue.LabTest, text: str) -> knowledge.Answer | None:
+    """The grade chosen or typed for a graded test (None when left blank); LabRefused for anything else."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_VALUE_TEXT:
+        raise LabRefused(f"a result is at most {MAX_VALUE_TEXT} characters")
+    answer = knowledge.grade(test.loinc, text)
+    if answer is None:
+        item = knowledge.analyte(test.loinc)
+        allowed = ", ".join(a.en for a in item.answers) if item else ""
+        raise LabRefused(f"{text!r} is not a grade of {test.name_en}: choose one of {allowed}")
+    return answer
+
+
+def graded(test: catalogue.LabTest) -> knowledge.Analyte | None:
+    """The laboratory knowledge of a test whose results are grades, or None for a numeric test."""
+    item = knowledge.analyte(test.loinc)
+    return item if item is not None and item.ordinal else None
+
+
+def parse_entry(test: catalogue.LabTest, text: str) -> float | knowledge.Answer | None:
+    """What was entered for a test: a grade for a graded test, else a number (None when left blank)."""
+    return parse_grade(test, text) if graded(test) else parse_value(text)
+
+
+def grade_concept(answer: knowledge.Answer) -> dict[str, Any]:
+    """Observation.valueCodeableConcept for a grade: the local code, SNOMED CT where it means exactly that."""
+    codings = [{"system": knowledge.ordinal_system(), "code": answer.code, "display": answer.en}]
+    if answer.snomed:
+        codings.append({"system": SNOMED, "code": answer.snomed, "display": answer.en})
+    return {"coding": codings, "text": answer.en}
+
+
+def grade_of(observation_: dict[str, Any]) -> str | None:
+    """The grade code recorded on an Observation (neg, trace, 1+ ...), if it holds one."""
+    concept = observation_.get("valueCodeableConcept") or {}
+    return next((c.get("code") for c in concept.get("coding", []) if c.get("system") == knowledge.ordinal_system()),
+                None)
+
+
+def recorded_value(observation_: dict[str, Any]) -> float | str | None:
+    """The value on an Observation as entry compares it: the number, or the grade code."""
+    value = (observation_.get("valueQuantity") or {}).get("value")
+    return value if isinstance(value, int | float) else grade_of(observation_)
+
+
+def value_text(observation_: dict[str, Any], *, zh: bool = False) -> str:
+    """The result as people read it: the number with its unit, the grade's label, or the text sent."""
+    item = knowledge.analyte(loinc_of(observation_) or "")
+    answer = item.answer(grade_of(observation_) or "") if item is not None else None
+    if answer is not None:
+        return answer.label(zh)
+    quantity = observation_.get("valueQuantity") or {}
+    value = quantity.get("value")
+    if isinstance(value, int | float):
+        unit = quantity.get("unit", "")
+        return f"{value:g} {unit if unit != '1' else ''}".strip()
+    concept = observation_.get("valueCodeableConcept") or {}
+    return str(observation_.get("valueString") or concept.get("text") or next(
+        (c.get("display") or c.get("code") for c in concept.get("coding", [])), ""))
+
+
 def interpret(loinc: str, value: float, unit: str | None, who: Patient, on: datetime) -> tuple[str | None, Any]:
     """The flag (LL/L/N/H/HH, None when no range applies) and the range, for this patient on that day."""
     rng = knowledge.reference_range(loinc, sex=who.sex, age_days=who.age_days(on))
@@ -98,21 +164,25 @@ def _quantity(value: float | None, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": UCUM, "code": unit}
 
 
-def observation(test: catalogue.LabTest, value: float, *, request: dict[str, Any], specimen: dict[str, Any],
-                who: Patient, performer: str | None, now: datetime) -> dict[str, Any]:
-    """A preliminary laboratory Observation for one analyte, with its computed flag and reference range."""
+def observation(test: catalogue.LabTest, value: float | knowledge.Answer, *, request: dict[str, Any],
+                specimen: dict[str, Any], who: Patient, performer: str | None, now: datetime) -> dict[str, Any]:
+    """A preliminary laboratory Observation for one analyte (a number or a grade), with its computed flag and
+    reference range."""
     unit = test.unit or ""
     collected = (specimen.get("collection") or {}).get("collectedDateTime")
     effective = clock.parse_instant(collected) if collected else now
-    flag, rng = interpret(test.loinc, value, unit, who, effective)
+    if isinstance(value, knowledge.Answer):
+        flag, rng, measured = knowledge.grade_flag(value), None, {"valueCodeableConcept": grade_concept(value)}
+    else:
+        flag, rng = interpret(test.loinc, value, unit, who, effective)
+        measured = {"valueQuantity": _quantity(value, unit)}
     resource: dict[str, Any] = {
         "resourceType": "Observation", "status": "preliminary",
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
         "code": {"coding": [{"system": LOINC, "code": test.loinc, "display": test.name_en}], "text": test.name_en},
         "subject": request["subject"], "basedOn": [{"reference": f"ServiceRequest/{request['id']}"}],
         "specimen": {"reference": f"Specimen/{specimen['id']}"},
-        "effectiveDateTime": clock.format_instant(effective), "issued": clock.format_instant(now),
-        "valueQuantity": _quantity(value, unit),
+        "effectiveDateTime": clock.format_instant(effective), "issued": clock.format_instant(now), **measured,
     }
     if performer:
         resource["performer"] = [{"reference": performer}]
@@ -204,7 +274,7 @@ def enter_results(ctx: AccessContext, *, specimen_id: str, values: dict[str, str
     unknown = set(values) - set(tests)
     if unknown:
         raise LabRefused("a result was given for a test that is not part of this order")
-    parsed = {code: parse_value(text) for code, text in values.items()}
+    parsed = {code: parse_entry(tests[code], text) for code, text in values.items()}
     parsed = {code: value for code, value in parsed.items() if value is not None}
     if not parsed:
         raise LabRefused("enter at least one result")
@@ -308,6 +378,6 @@ def delta(ctx: AccessContext, observation_: dict[str, Any]) -> dict[str, Any] | 
 
 
 def flag_of(observation_: dict[str, Any]) -> str | None:
-    """The computed flag recorded on an Observation (LL/L/N/H/HH), if any."""
+    """The computed flag recorded on an Observation (LL/L/N/H/HH, A for an abnormal grade), if any."""
     return next((c.get("code") for i in observation_.get("interpretation", []) for c in i.get("coding", [])
                  if c.get("system") == INTERPRETATION), None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from smartcare.knowledge.lab.model import ACTIONS, Analyte, LabKnowledgeError
+from smartcare.knowledge.lab.model import ACTIONS, Analyte, Answer, LabKnowledgeError
 
 DATA_DIR = Path(__file__).parent / "data"
 DAYS_PER_YEAR = 365.25
@@ -91,6 +91,56 @@ def _bands(record: dict[str, Any], field: str, where: str) -> tuple[Band, ...]:
     return tuple(bands)
 
 
+@dataclass(frozen=True)
+class OrdinalData:
+    """The ordinal scales (ordered answers, the normal ones) and the spellings analyzers use for each answer."""
+
+    system: str
+    scales: dict[str, tuple[Answer, ...]]
+    spellings: dict[str, tuple[str, ...]]
+    source: str
+
+
+@lru_cache(maxsize=1)
+def ordinal_data() -> OrdinalData:
+    """The answers of the local ordinal CodeSystem and the scales built from them (ordinal.yaml)."""
+    data = read("ordinal.yaml")
+    rows, scales, spellings = {}, {}, {}
+    for row in data["answers"]:
+        where = f"ordinal.yaml answer {row.get('code')}"
+        code = _text(row, "code", where)
+        if code in rows:
+            raise LabKnowledgeError(f"{where}: repeated code")
+        rows[code] = row
+        spellings[code] = tuple(dict.fromkeys(str(s).strip().casefold() for s in (
+            code, _text(row, "en", where), _text(row, "zh", where), *(row.get("spellings") or ()))))
+    for row in data["scales"]:
+        where = f"ordinal.yaml scale {row.get('key')}"
+        codes, normal = list(row.get("answers") or ()), set(row.get("normal") or ())
+        if len(codes) < 2 or len(set(codes)) != len(codes) or not normal <= set(codes) or not normal:
+            raise LabKnowledgeError(f"{where}: needs two or more distinct answers, some of them normal")
+        for code in codes:
+            if code not in rows:
+                raise LabKnowledgeError(f"{where}: unknown answer {code!r}")
+        scales[_text(row, "key", where)] = tuple(
+            Answer(code=c, en=rows[c]["en"], zh=rows[c]["zh"], normal=c in normal,
+                   snomed=str(rows[c].get("snomed") or ""))
+            for c in codes)
+    return OrdinalData(system=_text(data, "system", "ordinal.yaml"), scales=scales, spellings=spellings,
+                       source=_text(data, "source", "ordinal.yaml"))
+
+
+def _answers(row: dict[str, Any], where: str) -> tuple[Answer, ...]:
+    scale = row.get("scale")
+    if scale is None:
+        return ()
+    if scale not in ordinal_data().scales:
+        raise LabKnowledgeError(f"{where}: unknown ordinal scale {scale!r}")
+    if row.get("unit") is not None:
+        raise LabKnowledgeError(f"{where}: an ordinal analyte has no unit")
+    return ordinal_data().scales[scale]
+
+
 @lru_cache(maxsize=1)
 def analyte_table() -> dict[str, Analyte]:
     """Every analyte by LOINC code, in file order."""
@@ -103,12 +153,13 @@ def analyte_table() -> dict[str, Analyte]:
         decimals = row.get("decimals")
         if not isinstance(decimals, int) or not 0 <= decimals <= 4:
             raise LabKnowledgeError(f"{where}: decimals must be 0-4")
+        answers = _answers(row, where)
         table[loinc] = Analyte(
             loinc=loinc, name_en=_text(row, "en", where), name_zh=_text(row, "zh", where),
-            unit=_text(row, "unit", where), decimals=decimals,
+            unit=None if answers else _text(row, "unit", where), decimals=decimals,
             aliases=tuple(str(alias) for alias in row.get("aliases") or ()),
             what_en=_text(row, "what_en", where), what_zh=_text(row, "what_zh", where),
-            key=_text(row, "key", where), source=_text(row, "source", where))
+            key=_text(row, "key", where), source=_text(row, "source", where), answers=answers)
     return table
 
 
@@ -163,12 +214,12 @@ def interpretation_table() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     for row in data["analytes"]:
         where = f"interpretation.yaml {row.get('loinc')}"
         _text(row, "source", where)
-        for level in ("low", "high", "critical_low", "critical_high"):
+        for level in ("low", "high", "critical_low", "critical_high", "abnormal"):
             if level in row:
                 text = row[level]
                 _text(text, "en", f"{where} {level}")
                 _text(text, "zh", f"{where} {level}")
-                if level in ("low", "high") and text.get("action") not in ACTIONS:
+                if level in ("low", "high", "abnormal") and text.get("action") not in ACTIONS:
                     raise LabKnowledgeError(f"{where} {level}: action must be one of {ACTIONS}")
         table[_known(str(row.get("loinc")), where)] = row
     return data["default"], table

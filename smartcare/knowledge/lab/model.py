@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-LEVELS = ("critical-low", "low", "normal", "high", "critical-high", "unknown")
+LEVELS = ("critical-low", "low", "normal", "high", "critical-high", "abnormal", "unknown")
 ACTIONS = ("routine", "see-doctor-soon", "urgent")
 FLAGS = ("LL", "L", "N", "H", "HH")
 
@@ -12,19 +12,51 @@ class LabKnowledgeError(ValueError):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """One grade of an ordinal (graded) result: its code in the local CodeSystem, labels, and whether it is normal.
+
+    `snomed` is the SNOMED CT concept with exactly this meaning (Negative, Positive), blank for the grades.
+    """
+
+    code: str
+    en: str
+    zh: str
+    normal: bool
+    snomed: str = ""
+
+    def label(self, zh: bool) -> str:
+        """The grade as the reader sees it."""
+        return self.zh if zh else self.en
+
+
+@dataclass(frozen=True)
 class Analyte:
-    """A measured quantity with its LOINC code, UCUM unit, names and a plain sentence on what it measures."""
+    """A measured quantity with its LOINC code, UCUM unit, names and a plain sentence on what it measures.
+
+    An ordinal analyte (a dipstick grade, a qualitative test) has no unit and lists its allowed `answers`, in
+    order from the usual result upwards.
+    """
 
     loinc: str
     name_en: str
     name_zh: str
-    unit: str
+    unit: str | None
     decimals: int
     aliases: tuple[str, ...]
     what_en: str
     what_zh: str
     key: str = ""
     source: str = ""
+    answers: tuple[Answer, ...] = ()
+
+    @property
+    def ordinal(self) -> bool:
+        """True when results are grades (answers) rather than numbers."""
+        return bool(self.answers)
+
+    def answer(self, code: str) -> Answer | None:
+        """The allowed answer with this code, or None."""
+        return next((a for a in self.answers if a.code == code), None)
 
 
 @dataclass(frozen=True)
@@ -85,6 +117,21 @@ class Interpretation:
     meaning_zh: str
     action: str
     range: Range | None
+    source: str
+
+
+@dataclass(frozen=True)
+class GradeInterpretation:
+    """What one graded result means: the grade, normal or abnormal, plain-language meaning, what to do, source."""
+
+    loinc: str
+    answer: Answer
+    flag: str
+    level: str
+    meaning_en: str
+    meaning_zh: str
+    action: str
+    usual: tuple[Answer, ...]
     source: str
 
 
