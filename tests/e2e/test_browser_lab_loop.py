@@ -126,6 +126,7 @@ def test_an_order_goes_from_the_workstation_through_the_analyzer_to_the_patient(
     results = lab.locator("main").inner_text()
     assert accession in results and ("Critical high" in results or "HH" in results), results
     lab.get_by_role("button", name="Mark as reviewed").click()
+    assert "Reviewed by Chen Jing" in lab.locator("main").inner_text()
     lab.get_by_role("button", name="Release the report").click()
     lab.wait_for_load_state()
     lab.screenshot(path="/tmp/sc-e2e-lab-released.png", full_page=True)

@@ -1,6 +1,7 @@
 """The laboratory's pages: the technician's worklist, the specimen and its label, result entry, review, release
 and correction; and the doctor's acknowledgement of a critical value."""
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.lab import barcode, critical, release, results, specimens
+from smartcare.hospital.lab import barcode, critical, quality, release, results, specimens
 from smartcare.hospital.lab.accession import LabRefused, accession, checked_id
+from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
@@ -50,10 +52,11 @@ def _lab_service(ctx: Any) -> str | None:
     return None
 
 
-def _row(request_: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _row(request_: dict[str, Any], names: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    patient = request_["subject"]["reference"]
     return {"order": request_["id"], "what": fhir_text.concept_text(request_.get("code")),
-            "priority": request_.get("priority", "routine"), "patient": request_["subject"]["reference"],
-            "when": str(request_.get("authoredOn", ""))[:16].replace("T", " "), **extra}
+            "priority": request_.get("priority", "routine"), "patient": (names or {}).get(patient) or patient,
+            "when": clock.wall_clock(request_.get("authoredOn")), **extra}
 
 
 def worklist(ctx: Any) -> dict[str, list[dict[str, Any]]]:
@@ -61,8 +64,11 @@ def worklist(ctx: Any) -> dict[str, list[dict[str, Any]]]:
     release, and critical values still waiting for the doctor's acknowledgement."""
     lists: dict[str, list[dict[str, Any]]] = {k: [] for k in ("collect", "receive", "result", "review", "release")}
     service = _lab_service(ctx)
-    orders = gateway.search(ctx, "ServiceRequest", [("performer", service), ("status", "active"),
-                                                    ("_sort", "-authored"), ("_count", "100")]) if service else []
+    found = gateway.search(ctx, "ServiceRequest", [("performer", service), ("status", "active"),
+                                                   ("_sort", "-authored"), ("_count", "100"),
+                                                   ("_include", "ServiceRequest:subject")]) if service else []
+    orders = [o for o in found if o["resourceType"] == "ServiceRequest"]
+    names = {f"Patient/{p['id']}": fhir_text.person_name(p) for p in found if p["resourceType"] == "Patient"}
     wanted = {f"ServiceRequest/{o['id']}": o for o in orders}
     live: dict[str, dict[str, Any]] = {}
     reports: dict[str, dict[str, Any]] = {}
@@ -79,7 +85,7 @@ def worklist(ctx: Any) -> dict[str, list[dict[str, Any]]]:
     for ref, order in sorted(wanted.items(), key=lambda item: rank.get(item[1].get("priority", "routine"), 3)):
         specimen, report = live.get(ref), reports.get(ref)
         number = specimens.accession_of(specimen) if specimen else ""
-        row = _row(order, specimen=specimen["id"] if specimen else None, accession=number)
+        row = _row(order, names, specimen=specimen["id"] if specimen else None, accession=number)
         if report is not None and report.get("result"):
             lists["release" if results.reviewed(report) else "review"].append(row)
         elif specimen is None or specimens.stage(specimen) == specimens.TO_COLLECT:
@@ -89,8 +95,7 @@ def worklist(ctx: Any) -> dict[str, list[dict[str, Any]]]:
         else:
             lists["result"].append(row)
     lists["critical"] = [{"id": t["id"], "what": t.get("description", ""), "owner": (t.get("owner") or {}).get(
-        "reference", ""), "due": ((t.get("restriction") or {}).get("period") or {}).get("end", "")[:16].replace(
-        "T", " "), "escalated": (t.get("businessStatus") or {}).get("text") == critical.ESCALATED}
+        "reference", ""), "due": clock.wall_clock(((t.get("restriction") or {}).get("period") or {}).get("end")), "escalated": (t.get("businessStatus") or {}).get("text") == critical.ESCALATED}
         for t in critical.open_for(ctx)]
     return lists
 
@@ -182,18 +187,44 @@ def _range_text(observation: dict[str, Any]) -> str:
     return f"≥ {low:g}" if low is not None else f"≤ {high:g}" if high is not None else ""
 
 
-def _result_rows(ctx: Any, form: dict[str, Any], zh: bool) -> list[dict[str, Any]]:
+def _grade_fields(test: Any, found: dict[str, Any] | None, zh: bool) -> dict[str, Any]:
+    """A graded test's choices (code, label in the page's language), the grade entered, what to show, the usual."""
+    item = results.graded(test)
+    if item is None:
+        return {"grades": None}
+    return {"grades": [(a.code, a.label(zh)) for a in item.answers], "grade": results.grade_of(found) if found else None,
+            "shown": results.value_text(found, zh=zh) if found else "",
+            "usual": ("、" if zh else ", ").join(a.label(zh) for a in item.answers if a.normal)}
+
+
+def _result_rows(ctx: Any, form: dict[str, Any], zh: bool, holds: dict[str, quality.Hold]) -> list[dict[str, Any]]:
     entered = {results.loinc_of(o): o for o in form["results"]}
     rows = []
     for test in form["tests"]:
         found = entered.get(test.loinc)
-        rows.append({"loinc": test.loinc, "name": test.name_zh if zh else test.name_en, "unit": test.unit or "",
+        hold = holds.get(test.loinc) if found else None
+        grades = _grade_fields(test, found, zh)
+        rows.append({"loinc": test.loinc, "name": test.name_zh if zh else test.name_en,
+                     "unit": test.unit if test.unit and test.unit != "1" else "", **grades,
                      "value": (found.get("valueQuantity") or {}).get("value") if found else None,
                      "flag": results.flag_of(found) if found else None,
-                     "range": _range_text(found) if found else "",
+                     "range": grades.get("usual") or (_range_text(found) if found else ""),
                      "status": found.get("status") if found else "",
-                     "delta": results.delta(ctx, found) if found else None})
+                     "delta": results.delta(ctx, found) if found else None,
+                     "held": {"rules": ", ".join(hold.rules), "at": quality.short_time(hold.run_at)} if hold else None})
     return rows
+
+
+def _reviewer(ctx: Any, report: dict[str, Any] | None) -> dict[str, str] | None:
+    """The technician's review of the report with the reviewer's name (the directory is public), if reviewed."""
+    review = results.reviewed(report) if report else None
+    if review is None:
+        return None
+    name = review["by"]
+    if name.startswith("Practitioner/"):
+        with contextlib.suppress(FhirError, LabRefused):
+            name = fhir_text.person_name(gateway.read(ctx, f"Practitioner/{checked_id(name[13:], 'practitioner')}"))
+    return {**review, "by": name}
 
 
 def _results(request: Request, specimen_id: str, *, status_code: int = 200, error: str = "") -> HTMLResponse:
@@ -205,10 +236,14 @@ def _results(request: Request, specimen_id: str, *, status_code: int = 200, erro
         return _not_found(request)
     report = form["report"]
     zh = current_locale(request) == "zh-Hans"
+    # Released results were let through already; the hold speaks of what is still to release.
+    holds = quality.holds(v.ctx, form["request"], form["results"]) \
+        if report and report.get("status") == "preliminary" else {}
     return render_private(request, "lab/results.html", status_code=status_code, user=v.user, specimen=form["specimen"],
                  number=specimens.accession_of(form["specimen"]), stage=specimens.stage(form["specimen"]),
                  what=form["order"].name_zh if zh else form["order"].name_en, report=report,
-                 reviewed=results.reviewed(report) if report else None, rows=_result_rows(v.ctx, form, zh),
+                 reviewed=_reviewer(v.ctx, report), rows=_result_rows(v.ctx, form, zh, holds),
+                 held=[quality.analyte_name(code, zh=zh) for code in holds],
                  patient_name=fhir_text.person_name(patient), born=patient.get("birthDate", ""),
                  gender=patient.get("gender", ""), may_release=release.may_release(v.ctx),
                  is_technician=bool(v.ctx.roles & LAB_ROLES), error=error)
@@ -268,7 +303,7 @@ def _critical(request: Request, task_id: str, *, status_code: int = 200, error: 
     recipients = {r.get("reference") for r in (task.get("restriction") or {}).get("recipient", [])}
     return render_private(request, "lab/critical.html", status_code=status_code, user=v.user, task=task,
                  patient_name=fhir_text.person_name(patient), patient_id=patient["id"],
-                 due=((task.get("restriction") or {}).get("period") or {}).get("end", "")[:16].replace("T", " "),
+                 due=clock.wall_clock(((task.get("restriction") or {}).get("period") or {}).get("end")),
                  read_back=next((o.get("valueString") for o in task.get("output", [])), ""),
                  may_acknowledge=v.ctx.fhir_user in recipients, error=error)
 

@@ -40,7 +40,9 @@ def write_directory() -> None:
     write_record()
     resources = [*_department("laboratory"), *_department("medicine"),
                  _role("pr-li", "prac-li", "medicine"), _role("pr-head", "prac-head", "medicine", critical.HEAD),
-                 _role("pr-lab", "prac-lab", "laboratory", critical.RELEASE), _role("pr-junior", "prac-junior", "laboratory")]
+                 _role("pr-lab", "prac-lab", "laboratory", critical.RELEASE), _role("pr-junior", "prac-junior", "laboratory"),
+                 *({"resourceType": "Practitioner", "id": pid, "name": [{"text": name}]}
+                   for pid, name in (("prac-head", "Zhou Min"), ("prac-lab", "Chen Jing"), ("prac-junior", "Sun Yu")))]
     with unit_of_work() as conn:
         store.write_batch(conn, SYSTEM, [store.Write("PUT", r["resourceType"], r["id"], r) for r in resources])
 
