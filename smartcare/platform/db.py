@@ -138,6 +138,27 @@ def _writer_lock(engine: Engine) -> AbstractContextManager | None:
     return _sqlite_writers.setdefault(str(engine.url), threading.RLock())
 
 
+def before_commit(conn: Connection, key: str, make: Callable[[], Callable[[Connection], None]]) -> Any:
+    """The action registered under key to run on conn just before its unit of work commits, made (by make())
+    and registered on first use; None when conn is not a unit of work's, and the caller must act at once.
+
+    For writes worth gathering into one statement at the end of a transaction (the audit journal's rows):
+    each is a round trip to PostgreSQL. A rolled back unit of work drops its actions with it.
+    """
+    actions = conn.info.get("smartcare_before_commit")
+    if actions is None:
+        return None
+    if key not in actions:
+        actions[key] = make()
+    return actions[key]
+
+
+def _run_before_commit(conn: Connection) -> None:
+    actions = conn.info.get("smartcare_before_commit") or {}
+    while actions:
+        actions.pop(next(iter(actions)))(conn)
+
+
 def after_commit(conn: Connection, key: str, action: Callable[[Engine], None]) -> None:
     """Run action(engine) once after the unit of work on conn commits (once per key; dropped on rollback)."""
     conn.info.setdefault("smartcare_after_commit", {})[key] = action
@@ -151,13 +172,18 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Connection]:
     with lock or nullcontext(), engine.connect() as conn:
         conn.info["smartcare_pending_events"] = []
         conn.info["smartcare_after_commit"] = {}
+        conn.info["smartcare_before_commit"] = {}
         try:
             with conn.begin():
                 yield conn
+                _run_before_commit(conn)
         except BaseException:
             conn.info["smartcare_pending_events"] = []
             conn.info["smartcare_after_commit"] = {}
             raise
+        finally:
+            # Info outlives the connection's checkout (it belongs to the pooled connection): leave nothing behind.
+            conn.info.pop("smartcare_before_commit", None)
         events = conn.info.pop("smartcare_pending_events", [])
         actions = list(conn.info.pop("smartcare_after_commit", {}).values())
     for ev in events:

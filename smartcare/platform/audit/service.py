@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from smartcare.platform import clock
 from smartcare.platform.audit.tables import audit_journal, audit_log
-from smartcare.platform.db import after_commit, run_prepared
+from smartcare.platform.db import after_commit, before_commit, run_prepared
 from smartcare.platform.security.context import AccessContext
 
 GENESIS_HASH = "0" * 64
@@ -183,9 +183,43 @@ def record(
         remote_addr=remote_addr or ctx.remote_addr,
     )
     del event["id"]
-    run_prepared(conn, "INSERT INTO audit_journal (event) VALUES (?)", (orjson.dumps(event).decode(),))
+    text = orjson.dumps(event).decode()
+    journal = before_commit(conn, JOURNAL_KEY, _Journal)
+    if journal is None:
+        run_prepared(conn, "INSERT INTO audit_journal (event) VALUES (?)", (text,))
+    else:
+        journal.events.append(text)
     after_commit(conn, "audit.seal", _wake_sealer)
     return {"event": event, **columns_of({**event, "id": "0"}), "seq": None}
+
+
+JOURNAL_KEY = "audit.journal"
+_JOURNAL_BATCH = 100
+
+
+class _Journal:
+    """The entries a unit of work recorded, written to the journal in one statement just before it commits.
+
+    Still inside the caller's transaction, so they commit or roll back with its change; one round trip for a
+    request that served several resources instead of one each.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def __call__(self, conn: Connection) -> None:
+        for start in range(0, len(self.events), _JOURNAL_BATCH):
+            batch = self.events[start:start + _JOURNAL_BATCH]
+            placeholders = ", ".join(["(?)"] * len(batch))  # only placeholders: the events are parameters
+            run_prepared(conn, f"INSERT INTO audit_journal (event) VALUES {placeholders}", tuple(batch))  # noqa: S608
+        self.events = []
+
+
+def _flush_journal(conn: Connection) -> None:
+    """Write what this transaction recorded so far, before reading the journal in the same transaction."""
+    journal = (conn.info.get("smartcare_before_commit") or {}).get(JOURNAL_KEY)
+    if journal is not None:
+        journal(conn)
 
 
 def _wake_sealer(engine: Engine) -> None:
@@ -200,6 +234,7 @@ def seal(conn: Connection, *, limit: int = PAGE_SIZE) -> int:
     The chain lock makes sealers take turns (across processes on PostgreSQL); entries of
     transactions not yet committed are not visible, and are sealed by a later call.
     """
+    _flush_journal(conn)
     waiting_now = sa.select(audit_journal).order_by(audit_journal.c.id).limit(limit)
     if conn.execute(waiting_now.with_only_columns(audit_journal.c.id).limit(1)).first() is None:
         return 0  # nothing waits: no need to take the lock (a read of the trail would hold it to its end)
