@@ -138,6 +138,26 @@ def test_rolled_back_record_leaves_no_gap(engine):
         assert verify(conn).ok
 
 
+def test_entries_of_one_transaction_are_journalled_together_in_order_and_read_back_within_it(engine):
+    with unit_of_work(engine) as conn:
+        for n in range(3):
+            record(conn, ctx=DOCTOR, action="R", subtype="read", patient=f"Patient/p{n}")
+        # A read of the trail in the same transaction sees them (sealing writes what is waiting first).
+        assert service.seal_all(conn) == 3
+        record(conn, ctx=DOCTOR, action="R", subtype="read", patient="Patient/p3")
+    with engine.connect() as conn:
+        # The last entry is in the journal, written just before the commit.
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_journal)).scalar() == 1
+    assert [orjson.loads(r.event)["entity"][0]["what"]["reference"] for r in _rows(engine)] == [
+        "Patient/p0", "Patient/p1", "Patient/p2", "Patient/p3"]
+
+
+def test_an_entry_recorded_outside_a_unit_of_work_is_journalled_at_once(engine):
+    with engine.begin() as conn:
+        record(conn, ctx=DOCTOR, action="R", subtype="read", patient="Patient/p9")
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_journal)).scalar() == 1
+
+
 def test_altered_event_text_is_caught_at_exactly_that_entry(engine):
     _record_reads(engine, 5)
     with tampering(engine) as conn:
