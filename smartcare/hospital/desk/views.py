@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
@@ -50,9 +50,6 @@ def _visitor(request: Request) -> guard.Visitor:
     with unit_of_work() as conn:
         return guard.visitor(conn, request, SURFACE)
 
-
-def _redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303, headers=guard.NO_STORE)
 
 
 def _not_found(request: Request) -> HTMLResponse:
@@ -141,9 +138,9 @@ def _register(request: Request, form: dict[str, str]) -> Response:
         return _register_page(request, status_code=exc.status if exc.status in (403, 409, 412) else 422,
                               values=values, error=_problem("not-registered"))
     if registered.several:
-        return _redirect("/desk?" + urlencode({"q": walk_in.resident_id}))
+        return guard.see_other("/desk?" + urlencode({"q": walk_in.resident_id}))
     done = "registered" if registered.created else "already-registered"
-    return _redirect(f"/desk/patients/{registered.patient_id}?done={done}")
+    return guard.see_other(f"/desk/patients/{registered.patient_id}?done={done}")
 
 
 @router.post("/desk/register")
@@ -198,7 +195,7 @@ def _pay(request: Request, patient_id: str, appointment_id: str, form: dict[str,
                                     confirmation=f"desk-{method}-{appointment_id}")
     except errors.BookingRefused as exc:
         return _patient_page(request, patient_id, status_code=exc.status, error=_booking_problem(request, exc))
-    return _redirect(f"/desk/patients/{patient_id}?done=paid&visit={appointment_id}")
+    return guard.see_other(f"/desk/patients/{patient_id}?done=paid&visit={appointment_id}")
 
 
 @router.post("/desk/patients/{patient_id}/visits/{appointment_id}/pay")
@@ -222,7 +219,7 @@ def _check_in(request: Request, patient_id: str, appointment_id: str, form: dict
             queue.check_in(conn, v.ctx, appointment_id=appointment_id, via="desk", priority=priority or None)
     except queue.QueueError as exc:
         return _patient_page(request, patient_id, status_code=exc.status, error=_problem(exc.code))
-    return _redirect(f"/desk/patients/{patient_id}?done=checked-in&visit={appointment_id}")
+    return guard.see_other(f"/desk/patients/{patient_id}?done=checked-in&visit={appointment_id}")
 
 
 @router.post("/desk/patients/{patient_id}/visits/{appointment_id}/check-in")
@@ -241,7 +238,7 @@ def _cancel(request: Request, patient_id: str, appointment_id: str, form: dict[s
             service.cancel(conn, ctx=v.ctx, appointment_id=service.plain_id(appointment_id, "Appointment"))
     except errors.BookingRefused as exc:
         return _patient_page(request, patient_id, status_code=exc.status, error=_booking_problem(request, exc))
-    return _redirect(f"/desk/patients/{patient_id}?done=cancelled&visit={appointment_id}")
+    return guard.see_other(f"/desk/patients/{patient_id}?done=cancelled&visit={appointment_id}")
 
 
 @router.post("/desk/patients/{patient_id}/visits/{appointment_id}/cancel")
@@ -374,7 +371,7 @@ def _book(request: Request, patient_id: str, form: dict[str, str]) -> Response:
     except errors.BookingRefused as exc:
         return _slots_page(request, patient_id, doctor, day, status_code=exc.status,
                            error=_booking_problem(request, exc))
-    return _redirect(f"/desk/patients/{patient_id}?done=booked&visit={booked.id}")
+    return guard.see_other(f"/desk/patients/{patient_id}?done=booked&visit={booked.id}")
 
 
 @router.post("/desk/patients/{patient_id}/book")

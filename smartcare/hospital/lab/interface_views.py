@@ -14,7 +14,7 @@ from smartcare.hospital.lab.outbound_queue import ack_summary
 from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.web import guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 SURFACE = "console/lab-interface"
@@ -83,7 +83,7 @@ def _outbound_act(request: Request, message_id: str, action: str, token: str | N
                          description=f"{action} HL7 {row['message_type']} {row['control_id']} to the laboratory "
                                      f"middleware after {row['attempts']} attempts"[:200])
     if row is None:
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     return RedirectResponse(f"{OUTBOUND}?status={'queued' if action == 'resend' else 'discarded'}&done={action}",
                             status_code=303, headers=guard.NO_STORE)
 
@@ -101,7 +101,7 @@ def _item(request: Request, item_id: str, *, status_code: int = 200, outcome: An
         v = guard.visitor(conn, request, SURFACE)
         item = interface.error_item(conn, item_id=int(item_id)) if item_id.isdigit() and len(item_id) < 12 else None
     if item is None:
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     return render_private(request, "lab/interface_item.html", status_code=status_code, user=v.user, item=item,
                  outcome=outcome, raw=raw if raw is not None else item["raw"].replace("\r", "\n"))
 
@@ -117,7 +117,7 @@ def _act(request: Request, item_id: str, action: str, fields: dict[str, str]) ->
         v = guard.visitor(conn, request, SURFACE)
     guard.check_csrf(request, v, fields.get("csrf_token"))
     if not item_id.isdigit() or len(item_id) >= 12:
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     if action == "dismiss":
         with unit_of_work() as conn:
             interface.dismiss(conn, item_id=int(item_id), actor=v.ctx.author)

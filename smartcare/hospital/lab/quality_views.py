@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.hospital.lab import quality
@@ -13,7 +13,7 @@ from smartcare.hospital.lab.accession import LabRefused
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 # Technicians run the controls; hospital administrators see them and manage the materials.
@@ -33,12 +33,6 @@ def _visitor(request: Request) -> guard.Visitor:
     return v
 
 
-def _not_found(request: Request) -> HTMLResponse:
-    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-
-
-def _back(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303, headers=guard.NO_STORE)
 
 
 def _decimals(sd: float) -> int:
@@ -94,7 +88,7 @@ def _add(request: Request, form: dict[str, str]) -> Response:
             added = quality.add_material(conn, v.ctx, **fields)
     except LabRefused as exc:
         return _overview(request, status_code=exc.status, error=exc.message, form=fields)
-    return _back(f"/workstation/lab/qc/{added.id}")
+    return guard.see_other(f"/workstation/lab/qc/{added.id}")
 
 
 @router.post("/workstation/lab/qc/materials")
@@ -142,7 +136,7 @@ def _material(request: Request, material_id: str, *, status_code: int = 200, err
             found = quality.material(conn, v.ctx, material_id)
             series = quality.runs(conn, found)
     except LabRefused:
-        return _not_found(request)
+        return not_found(request)
     shown = request.query_params.get("run", "")
     recorded = next((r for r in series if str(r.id) == shown), None)
     return render_private(request, "lab/qc_material.html", status_code=status_code, user=v.user, m=found,
@@ -168,11 +162,11 @@ def _record(request: Request, material_id: str, form: dict[str, str]) -> Respons
             run = quality.record_run(conn, v.ctx, material_id=material_id, value=form.get("value", "")[:40])
     except LabRefused as exc:
         if exc.status == 404:
-            return _not_found(request)
+            return not_found(request)
         if from_list:
             return _overview(request, status_code=exc.status, error=exc.message)
         return _material(request, material_id, status_code=exc.status, error=exc.message)
-    return _back(f"/workstation/lab/qc/{run.material_id}?run={run.id}")
+    return guard.see_other(f"/workstation/lab/qc/{run.material_id}?run={run.id}")
 
 
 @router.post("/workstation/lab/qc/{material_id}/runs")
@@ -189,8 +183,8 @@ def _active(request: Request, material_id: str, form: dict[str, str]) -> Respons
         with unit_of_work() as conn:
             quality.set_active(conn, v.ctx, material_id=material_id, active=form.get("active") == "1")
     except LabRefused:
-        return _not_found(request)
-    return _back(f"/workstation/lab/qc/{material_id}")
+        return not_found(request)
+    return guard.see_other(f"/workstation/lab/qc/{material_id}")
 
 
 @router.post("/workstation/lab/qc/{material_id}/active")
@@ -211,9 +205,9 @@ def _action(request: Request, material_id: str, run_id: str, form: dict[str, str
             quality.record_action(conn, v.ctx, run_id=run_id, note=form.get("note", "")[:MAX_FIELD])
     except LabRefused as exc:
         if exc.status == 404:
-            return _not_found(request)
+            return not_found(request)
         return _material(request, material_id, status_code=exc.status, error=exc.message)
-    return _back(f"/workstation/lab/qc/{material_id}")
+    return guard.see_other(f"/workstation/lab/qc/{material_id}")
 
 
 @router.post("/workstation/lab/qc/{material_id}/runs/{run_id}/action")

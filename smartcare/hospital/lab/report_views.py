@@ -17,7 +17,7 @@ from smartcare.hospital.lab.accession import LabRefused
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 READER_ROLES = frozenset({"doctor", "nurse", "lab_technician"})
@@ -56,7 +56,7 @@ def _refused(request: Request, v: guard.Visitor, exc: LabRefused | FhirError) ->
     if isinstance(exc, LabRefused) and exc.status == 409:
         return render_private(request, "lab/report.html", status_code=409, user=v.user, sheet=None, rows=[],
                               error=exc.message)
-    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+    return not_found(request)
 
 
 def _page(request: Request, report_id: str) -> HTMLResponse:

@@ -5,7 +5,7 @@ import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
@@ -16,7 +16,7 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 LAB_ROLES = frozenset({"lab_technician"})
@@ -33,12 +33,6 @@ def _visitor(request: Request, roles: frozenset[str]) -> guard.Visitor:
     return v
 
 
-def _not_found(request: Request) -> HTMLResponse:
-    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-
-
-def _back(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303, headers=guard.NO_STORE)
 
 
 def _lab_service(ctx: Any) -> str | None:
@@ -119,7 +113,7 @@ def _accession(request: Request, request_id: str, form: dict[str, str]) -> Respo
     except (LabRefused, FhirError) as exc:
         return render_private(request, "lab/worklist.html", status_code=exc.status, user=v.user, lists=worklist(v.ctx),
                      error=exc.message)
-    return _back(f"/workstation/lab/specimens/{specimen['id']}")
+    return guard.see_other(f"/workstation/lab/specimens/{specimen['id']}")
 
 
 @router.post("/workstation/lab/orders/{request_id}/accession")
@@ -136,7 +130,7 @@ def _specimen(request: Request, specimen_id: str, *, status_code: int = 200, err
         order = gateway.read(v.ctx, specimen["request"][0]["reference"])
         patient = gateway.read(v.ctx, specimen["subject"]["reference"])
     except (LabRefused, FhirError, KeyError, IndexError):
-        return _not_found(request)
+        return not_found(request)
     number = specimens.accession_of(specimen)
     report = results.report_for(v.ctx, order["id"])
     zh = current_locale(request) == "zh-Hans"
@@ -166,10 +160,10 @@ def _specimen_step(request: Request, specimen_id: str, action: str, form: dict[s
             specimens.reject(v.ctx, specimen_id=specimen_id, reason=form.get("reason", "")[:40],
                              note=form.get("note", "")[:MAX_FIELD])
         else:
-            return _not_found(request)
+            return not_found(request)
     except (LabRefused, FhirError) as exc:
         return _specimen(request, specimen_id, status_code=exc.status, error=exc.message)
-    return _back(f"/workstation/lab/specimens/{specimen_id}")
+    return guard.see_other(f"/workstation/lab/specimens/{specimen_id}")
 
 
 @router.post("/workstation/lab/specimens/{specimen_id}/{action}")
@@ -233,7 +227,7 @@ def _results(request: Request, specimen_id: str, *, status_code: int = 200, erro
         form = results.entry_form(v.ctx, specimen_id)
         patient = gateway.read(v.ctx, form["request"]["subject"]["reference"])
     except (LabRefused, FhirError):
-        return _not_found(request)
+        return not_found(request)
     report = form["report"]
     zh = current_locale(request) == "zh-Hans"
     # Released results were let through already; the hold speaks of what is still to release.
@@ -278,12 +272,12 @@ def _result_step(request: Request, specimen_id: str, action: str, form: dict[str
                 release.correct(v.ctx, report_id=report["id"], values=_values(form),
                                 reason=form.get("reason", "")[:MAX_FIELD])
             else:
-                return _not_found(request)
+                return not_found(request)
         else:
-            return _not_found(request)
+            return not_found(request)
     except (LabRefused, FhirError) as exc:
         return _results(request, specimen_id, status_code=exc.status, error=exc.message)
-    return _back(f"/workstation/lab/specimens/{specimen_id}/results")
+    return guard.see_other(f"/workstation/lab/specimens/{specimen_id}/results")
 
 
 @router.post("/workstation/lab/specimens/{specimen_id}/results/{action}")
@@ -299,7 +293,7 @@ def _critical(request: Request, task_id: str, *, status_code: int = 200, error: 
         task = critical.read_task(v.ctx, task_id)
         patient = gateway.read(v.ctx, task["for"]["reference"])
     except (LabRefused, FhirError):
-        return _not_found(request)
+        return not_found(request)
     recipients = {r.get("reference") for r in (task.get("restriction") or {}).get("recipient", [])}
     return render_private(request, "lab/critical.html", status_code=status_code, user=v.user, task=task,
                  patient_name=fhir_text.person_name(patient), patient_id=patient["id"],
@@ -321,7 +315,7 @@ def _acknowledge(request: Request, task_id: str, form: dict[str, str]) -> Respon
         critical.acknowledge(v.ctx, task_id=task_id, read_back=form.get("read_back", "")[:critical.MAX_READ_BACK + 1])
     except (LabRefused, FhirError) as exc:
         return _critical(request, task_id, status_code=exc.status, error=exc.message)
-    return _back(f"/workstation/lab/critical/{task_id}")
+    return guard.see_other(f"/workstation/lab/critical/{task_id}")
 
 
 @router.post("/workstation/lab/critical/{task_id}")

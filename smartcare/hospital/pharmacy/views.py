@@ -13,7 +13,7 @@ from smartcare.hospital.pharmacy import labels, review
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 PHARMACY_ROLES = frozenset({"pharmacist"})
@@ -59,7 +59,7 @@ def _prescription(request: Request, task_id: str, *, status_code: int = 200, err
     try:
         found = review.prescription(v.ctx, task_id)
     except (review.ReviewRefused, FhirError):
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     language = current_locale(request)
     patient_language = "zh" if language == "zh-Hans" else "en"
     issues = [{"severity": i.get("severity", ""), "what": (i.get("code") or {}).get("text", ""),

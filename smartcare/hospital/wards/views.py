@@ -20,7 +20,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _, current_locale, translations
 from smartcare.platform.settings import get_settings
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 WARD_ROLES = frozenset({"doctor", "nurse"})
@@ -42,9 +42,6 @@ def _say(request: Request, message: str, **values: Any) -> str:
     text = translations(current_locale(request)).gettext(message)
     return text.format(**values) if values else text
 
-
-def _not_found(request: Request) -> HTMLResponse:
-    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
 
 
 def _local_name(location: dict[str, Any], locale: str) -> str:
@@ -85,7 +82,7 @@ def _board(request: Request, ward_id: str) -> HTMLResponse:
     try:
         ward = beds.ward(v.ctx, hospital=beds.hospital_of(v.ctx), ward_id=ward_id)
     except WardRefused:
-        return _not_found(request)
+        return not_found(request)
     layout = beds.rooms(v.ctx, ward)
     rows = [{**_row(r, locale), "room": _local_name(room.location, locale)}
             for room, r in _paired(layout, board.rows(v.ctx, layout))]
@@ -143,7 +140,7 @@ def _bed(request: Request, ward_id: str, bed_id: str, *, status_code: int = 200,
         hospital = beds.hospital_of(v.ctx)
         spot = beds.place(v.ctx, hospital=hospital, bed_id=bed_id, ward_id=ward_id)
     except WardRefused:
-        return _not_found(request)
+        return not_found(request)
     layout = [beds.Room(spot.room, [spot.bed])]
     row = _row(board.rows(v.ctx, layout)[0], locale)
     values: dict[str, Any] = {"user": v.user, "ward": {"id": spot.ward["id"], "name": _local_name(spot.ward, locale)},
@@ -189,7 +186,7 @@ def _discharge(request: Request, ward_id: str, bed_id: str, *, status_code: int 
         held = admissions.current_stays(v.ctx, [f"Location/{spot.bed['id']}"])
         encounter = held[f"Location/{spot.bed['id']}"]
     except (WardRefused, KeyError):
-        return _not_found(request)
+        return not_found(request)
     summary = discharge.draft_of(v.ctx, encounter["id"])
     fields = form or discharge.summary_fields(summary)
     if not fields.get("reason"):
@@ -218,7 +215,7 @@ def _act(request: Request, ward_id: str, bed_id: str, action: str, form: dict[st
     v = _clinician(request)
     guard.check_csrf(request, v, form.get("csrf_token"))
     if action not in ACTIONS:
-        return _not_found(request)
+        return not_found(request)
     back = f"/workstation/wards/{ward_id}/beds/{bed_id}"
     try:
         hospital = beds.hospital_of(v.ctx)
@@ -244,7 +241,7 @@ def _act(request: Request, ward_id: str, bed_id: str, action: str, form: dict[st
                 return RedirectResponse(f"/workstation/wards/{ward_id}", status_code=303, headers=guard.NO_STORE)
     except WardRefused as exc:
         if exc.status == 404:
-            return _not_found(request)
+            return not_found(request)
         return _bed(request, ward_id, bed_id, status_code=exc.status, error=_say(request, exc.message, **exc.values),
                     form=form)
     return RedirectResponse(back, status_code=303, headers=guard.NO_STORE)

@@ -16,7 +16,7 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
-from smartcare.platform.web.pages import render_private
+from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 PAPER_ROWS = 6
@@ -111,7 +111,7 @@ def _report(request: Request, report_id: str) -> HTMLResponse:
         explained = service.explain_report(v.ctx, report_id=report_id, today=clock.now().date(),
                                            zh=current_locale(request) == "zh-Hans")
     except (service.ReportProblem, FhirError):
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     return render_private(request, "reports/report.html", user=v.user, report=explained, results=_shown(explained),
                           report_id=report_id)
 
@@ -124,7 +124,7 @@ def _report_pdf(request: Request, report_id: str) -> Response:
         sheet = report_sheet.gather(v.ctx, report_id, locale=locale)
     except (LabRefused, FhirError):
         # Not released yet, not theirs, or no such report: the same answer as the report's page.
-        return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+        return not_found(request)
     return Response(report_pdf.render(sheet, locale=locale), media_type=report_pdf.MEDIA_TYPE,
                     headers=report_pdf.response_headers(sheet))
 

@@ -55,6 +55,11 @@ class Visitor:
     ctx: AccessContext
 
 
+def see_other(path: str) -> RedirectResponse:
+    """The answer to a form that did its work: go to path (303, so a reload does not post again), not stored."""
+    return RedirectResponse(path, status_code=303, headers=NO_STORE)
+
+
 def remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 

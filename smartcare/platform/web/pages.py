@@ -77,6 +77,12 @@ def render_private(request: Request, template: str, *, status_code: int = 200, *
     return response
 
 
+def not_found(request: Request) -> HTMLResponse:
+    """The 404 page for a record that does not exist or is out of the caller's reach (the same answer for both,
+    so a page never tells which), not stored by the browser."""
+    return render_private(request, "404.html", status_code=404, requested_path=request.url.path[:200])
+
+
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request) -> HTMLResponse:
     """The public landing page: what SmartCare is, with the way in for people and for developers."""
