@@ -48,8 +48,9 @@ def _(message: str) -> str:
 
 SEX = {"male": _("Male"), "female": _("Female"), "other": _("Other"), "unknown": _("Unknown")}
 CHANGED = {"corrected": _("Corrected report"), "amended": _("Amended report")}
-LEGEND = _("Flags: H high, L low, HH critical high, LL critical low. Critical values are shaded and were sent to "
-           "the ordering doctor on release. Reference ranges are for the patient's sex and age.")
+LEGEND = _("Flags: H high, L low, HH critical high, LL critical low, A abnormal (a graded result other than the "
+           "usual one). Critical values are shaded and were sent to the ordering doctor on release. Reference ranges "
+           "are for the patient's sex and age.")
 
 
 class _Words:

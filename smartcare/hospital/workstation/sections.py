@@ -13,6 +13,7 @@ from smartcare.hospital.workstation.codes import (
     local_day,
     quantity_text,
 )
+from smartcare.knowledge.orders import catalogue
 
 ENCOUNTERS_SHOWN = 40
 _NEWEST = "9999"
@@ -152,9 +153,20 @@ def imaging(studies: list[dict[str, Any]], reports: list[dict[str, Any]], locale
     return sorted(rows, key=lambda r: r["date"] or _NEWEST, reverse=True)
 
 
+def _lab_title(concept: dict[str, Any] | None, locale: str) -> str:
+    """A laboratory report's name: for Chinese readers the order catalogue's Chinese name of its test (reports
+    carry the English LOINC name only), else the concept's own words."""
+    if locale == "zh-Hans":
+        for coding in (concept or {}).get("coding", []):
+            found = catalogue.find_order(str(coding.get("code") or "")) if coding.get("code") else None
+            if found is not None and getattr(found, "name_zh", ""):
+                return found.name_zh
+    return label(concept, locale)
+
+
 def lab_reports(reports: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
     """Released laboratory reports (each opens as the report page, printable), newest first."""
-    rows = [{"id": r["id"], "date": local_day(r.get("issued") or effective(r)), "title": label(r.get("code"), locale),
+    rows = [{"id": r["id"], "date": local_day(r.get("issued") or effective(r)), "title": _lab_title(r.get("code"), locale),
              "status": r.get("status", "")}
             for r in reports if _report_section(r) == "laboratory" and r.get("status") in ("final", "corrected", "amended")]
     return sorted(rows, key=lambda r: r["date"] or _NEWEST, reverse=True)
