@@ -13,8 +13,8 @@ Settings (environment, prefix SMARTCARE_LIS_, or the .env file):
   middleware that predates OML).
 - SMARTCARE_LIS_RECEIVING_APPLICATION, SMARTCARE_LIS_RECEIVING_FACILITY: MSH-5 and MSH-6 as the middleware
   expects them (defaults LAB-MIDDLEWARE and LAB).
-- SMARTCARE_LIS_TIMEOUT: seconds to wait for the connection and for the ACK (default 10). On SQLite a send holds
-  the database's writer lock while it waits, so keep it short.
+- SMARTCARE_LIS_TIMEOUT: seconds to wait for the connection and for the ACK (default 10). The wait holds no
+  database transaction (the send job runs outside one), so a slow middleware delays only its own message.
 """
 
 import re

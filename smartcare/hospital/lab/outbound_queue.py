@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from smartcare.fhir import gateway
 from smartcare.hospital.lab.hl7_messages import normalise
@@ -165,16 +165,24 @@ def _failed(conn: Connection, job: Job, exc: Exception, dead: bool) -> None:
                  .values(**values))
 
 
-@handler(SEND_JOB, max_attempts=SEND_ATTEMPTS, backoff=BACKOFF, max_backoff=MAX_BACKOFF, on_failure=_failed)
-def send_order(conn: Connection, job: Job) -> None:
-    """Send one queued order message and keep the ACK; a message sent already is not sent again."""
-    row = _due(conn, job)
+@handler(SEND_JOB, max_attempts=SEND_ATTEMPTS, backoff=BACKOFF, max_backoff=MAX_BACKOFF, on_failure=_failed,
+         in_transaction=False)
+def send_order(engine: Engine, job: Job) -> None:
+    """Send one queued order message and keep the ACK; a message sent already is not sent again.
+
+    The exchange with the middleware happens between two short transactions, never inside one: on SQLite a
+    transaction holds the only writer lock, and a slow peer would stall every write for up to the timeout.
+    """
+    with unit_of_work(engine) as conn:
+        row = _due(conn, job)
     if row is None:
         return
     ack = deliver(row.raw, control_id=row.control_id, settings=outbound_settings())
     now = format_instant(clock.now())
-    conn.execute(_table.update().where(_table.c.id == row.id).values(
-        status=SENT, ack=ack, attempts=row.attempts + 1, sent_at=now, updated=now))
+    with unit_of_work(engine) as conn:
+        conn.execute(_table.update().where(_table.c.id == row.id, _table.c.job_id == job.id,
+                                           _table.c.status.in_((QUEUED, FAILED, DEAD))).values(
+            status=SENT, ack=ack, attempts=row.attempts + 1, sent_at=now, updated=now))
 
 
 def messages(conn: Connection, *, organization: str, status: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -67,6 +67,10 @@ class Registration:
     backoff: timedelta
     max_backoff: timedelta
     on_failure: FailureHook | None = None
+    # False for a handler that talks to the outside world (a socket, a gateway): it gets the engine, not a
+    # connection, and opens its own short transactions around the call; on SQLite a transaction held open while
+    # a peer answers would hold the database's only writer lock that long.
+    in_transaction: bool = True
 
 
 _handlers: dict[str, Registration] = {}
@@ -74,13 +78,18 @@ _handlers: dict[str, Registration] = {}
 
 def handler(kind: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: timedelta = DEFAULT_BACKOFF,
             max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
-            on_failure: FailureHook | None = None) -> Callable[[JobHandler], JobHandler]:
-    """Register fn(conn, job) to run jobs of kind; it runs in its own transaction and must be idempotent."""
+            on_failure: FailureHook | None = None,
+            in_transaction: bool = True) -> Callable[[Any], Any]:
+    """Register fn(conn, job) to run jobs of kind; it runs in its own transaction and must be idempotent.
+
+    With in_transaction=False it is fn(engine, job), run outside any transaction (see Registration); the job is
+    marked done in a transaction of its own once fn returns.
+    """
     if not kind or len(kind) > MAX_KIND:
         raise JobError(f"a job kind is 1-{MAX_KIND} characters")
 
-    def register(fn: JobHandler) -> JobHandler:
-        _handlers[kind] = Registration(kind, fn, max_attempts, backoff, max_backoff, on_failure)
+    def register(fn: Any) -> Any:
+        _handlers[kind] = Registration(kind, fn, max_attempts, backoff, max_backoff, on_failure, in_transaction)
         return fn
 
     return register
@@ -196,10 +205,13 @@ def run(engine: Engine, claimed: Job) -> bool:
     dead-letter it. True when it succeeded."""
     registered = _handlers.get(claimed.kind)
     try:
+        if registered is not None and not registered.in_transaction:
+            registered.fn(engine, claimed)
         with unit_of_work(engine) as conn:
             if registered is None:
                 raise LookupError(f"no handler is registered for jobs of kind {claimed.kind!r}")
-            registered.fn(conn, claimed)
+            if registered.in_transaction:
+                registered.fn(conn, claimed)
             conn.execute(job.update().where(job.c.id == claimed.id, job.c.locked_by == claimed.locked_by).values(
                 state=DONE, locked_by=None, locked_until=None, last_error=None, updated=format_instant(clock.now())))
     except Exception as exc:  # a handler may fail in any way; the failure is recorded, never lost
