@@ -262,6 +262,35 @@ def lis_simulate(
             console.print(escape(ack.replace("\r", "\n").strip()), highlight=False)
 
 
+@app.command()
+def pacs(
+    host: str = typer.Option(None, help="Address to listen on (default SMARTCARE_PACS_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, min=0, max=65535,
+                             help="Port to listen on (default SMARTCARE_PACS_PORT, 11112; 0: any free port)."),
+    ae_title: str = typer.Option(None, "--ae-title", help="Our AE title (default SMARTCARE_PACS_AE_TITLE, SMARTCARE)."),
+) -> None:
+    """Run the DICOM service (PACS): C-ECHO, C-STORE into the archive, C-FIND on patients, studies, series, images."""
+    from smartcare.hospital.imaging.dicom import PacsSettings, run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    defaults = PacsSettings()
+    title = (ae_title or defaults.ae_title).strip()
+    if not title or len(title) > 16 or "\\" in title:
+        console.print("[red]An AE title is 1 to 16 characters, without a backslash.[/]")
+        raise typer.Exit(2)
+    settings = defaults.model_copy(update={"host": host or defaults.host,
+                                           "port": defaults.port if port is None else port, "ae_title": title})
+    try:
+        run(settings, ready=lambda where, bound: console.print(
+            f"Listening for DICOM on {where}:{bound} as {title}", highlight=False))
+    except OSError as exc:
+        console.print(f"[red]Could not listen on {settings.host}:{settings.port}:[/] {exc.strerror or exc}",
+                      highlight=False)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
 def main() -> None:
     """Entry point for `python -m smartcare`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,188 @@
+"""Studies of the index as FHIR ImagingStudy, linked to their Patient and to the order they answer.
+
+The PACS acts as a system client through the gateway (the access policy and audit apply, as for the HL7
+interface). The Patient is the one whose identifier value equals the DICOM PatientID; a study whose PatientID
+matches no patient, or more than one, waits in imaging_reconciliation (an ImagingStudy needs its subject). The
+ServiceRequest is the patient's order whose identifier (accession or placer number) equals AccessionNumber.
+A study is written when its instance count differs from the count it was last written with: once per study
+at the end of an association, and again by publish_pending after a crash cut that short.
+"""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smartcare.fhir import gateway
+from smartcare.fhir.http import FhirRequest
+from smartcare.hospital.imaging.models import (
+    imaging_instance,
+    imaging_reconciliation,
+    imaging_series,
+    imaging_study,
+)
+from smartcare.platform import clock
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.scopes import parse_scopes
+from smartcare.platform.settings import get_settings
+
+PACS_SCOPES = "system/Patient.rs system/ServiceRequest.rs system/ImagingStudy.cruds"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+DICOM_UID = "urn:dicom:uid"
+ACSN = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}]}
+OPEN, RESOLVED = "open", "resolved"
+
+
+def pacs_context(name: str = "dicom-pacs") -> AccessContext:
+    """The system client the PACS acts as: it reads patients and orders and writes ImagingStudy."""
+    return AccessContext(kind="client", name=name, roles=frozenset({"system"}), subject=name,
+                         scopes=parse_scopes(PACS_SCOPES))
+
+
+def _search(conn: Connection, ctx: AccessContext, res_type: str, query: list[tuple[str, str]]) -> list[dict]:
+    bundle = gateway.serve_within(conn, ctx, FhirRequest(method="GET", path=res_type, query=query)).body or {}
+    return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") != "outcome"]
+
+
+def match_patient(conn: Connection, ctx: AccessContext, patient_id: str) -> tuple[str | None, str]:
+    """The Patient reference whose identifier is patient_id, or None and why it could not be matched."""
+    if not patient_id:
+        return None, "the study has no PatientID"
+    found = _search(conn, ctx, "Patient", [("identifier", patient_id), ("_count", "2")])
+    if len(found) == 1:
+        return f"Patient/{found[0]['id']}", ""
+    if not found:
+        return None, f"no patient has the identifier {patient_id!r}"
+    return None, f"more than one patient has the identifier {patient_id!r}"
+
+
+def match_request(conn: Connection, ctx: AccessContext, accession: str, patient_ref: str) -> str | None:
+    """The patient's ServiceRequest whose accession or placer identifier is accession, if there is one."""
+    if not accession:
+        return None
+    found = _search(conn, ctx, "ServiceRequest", [("identifier", accession), ("subject", patient_ref),
+                                                  ("_count", "2")])
+    return f"ServiceRequest/{found[0]['id']}" if len(found) == 1 else None
+
+
+def started(study_date: str, study_time: str) -> str | None:
+    """StudyDate and StudyTime (local time of the region) as a FHIR dateTime, or None when not a valid date."""
+    digits = "".join(ch for ch in study_time.split(".")[0] if ch.isdigit())[:6]
+    try:
+        moment = datetime.strptime(study_date + digits.ljust(6, "0"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    if not digits:
+        return moment.date().isoformat()
+    return moment.replace(tzinfo=ZoneInfo(get_settings().region_timezone)).isoformat()
+
+
+def _series(conn: Connection, study_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(imaging_series).where(imaging_series.c.study == study_id)
+                        .order_by(imaging_series.c.series_number, imaging_series.c.id)).all()
+    instances: dict[int, list[Any]] = {}
+    for inst in conn.execute(sa.select(imaging_instance.c.series, imaging_instance.c.sop_instance_uid,
+                                       imaging_instance.c.sop_class_uid, imaging_instance.c.instance_number)
+                             .join(imaging_series, imaging_series.c.id == imaging_instance.c.series)
+                             .where(imaging_series.c.study == study_id)
+                             .order_by(imaging_instance.c.instance_number, imaging_instance.c.id)):
+        instances.setdefault(inst.series, []).append(inst)
+    out = []
+    for row in rows:
+        series: dict[str, Any] = {"uid": row.series_uid, "modality": {"system": DCM, "code": row.modality or "OT"},
+                                  "numberOfInstances": row.instance_count}
+        if row.series_number is not None and row.series_number >= 0:
+            series["number"] = row.series_number
+        if row.series_description:
+            series["description"] = row.series_description
+        series["instance"] = [{"uid": i.sop_instance_uid, "sopClass": {"system": "urn:ietf:rfc:3986",
+                                                                       "code": f"urn:oid:{i.sop_class_uid}"},
+                               **({"number": i.instance_number} if i.instance_number is not None
+                                  and i.instance_number >= 0 else {})} for i in instances.get(row.id, [])]
+        out.append(series)
+    return out
+
+
+def imaging_study_resource(conn: Connection, study: Any, *, patient_ref: str, request_ref: str | None) -> dict:
+    """The ImagingStudy of an index row: identifiers, subject, order, modalities, counts, series and instances."""
+    identifiers: list[dict[str, Any]] = [{"system": DICOM_UID, "value": f"urn:oid:{study.study_uid}"}]
+    if study.accession_number:
+        identifiers.append({"type": ACSN, "value": study.accession_number})
+    resource: dict[str, Any] = {
+        "resourceType": "ImagingStudy", "status": "available", "identifier": identifiers,
+        "subject": {"reference": patient_ref}, "numberOfSeries": study.series_count,
+        "numberOfInstances": study.instance_count,
+        "modality": [{"system": DCM, "code": m} for m in study.modalities.split("\\") if m],
+        "series": _series(conn, study.id),
+    }
+    when = started(study.study_date, study.study_time)
+    if when:
+        resource["started"] = when
+    if request_ref:
+        resource["basedOn"] = [{"reference": request_ref}]
+    if study.study_description:
+        resource["description"] = study.study_description
+    return resource
+
+
+def _queue(conn: Connection, study_id: int, reason: str) -> None:
+    open_item = conn.execute(sa.select(imaging_reconciliation.c.id, imaging_reconciliation.c.status)
+                             .where(imaging_reconciliation.c.study == study_id)).first()
+    if open_item is None:
+        conn.execute(imaging_reconciliation.insert().values(study=study_id, reason=reason[:500], status=OPEN,
+                                                            created=clock.now().isoformat()))
+    else:
+        conn.execute(imaging_reconciliation.update().where(imaging_reconciliation.c.id == open_item.id)
+                     .values(reason=reason[:500], status=OPEN, resolved_at=None, resolved_by=None))
+
+
+def _write(conn: Connection, ctx: AccessContext, study: Any, resource: dict) -> str:
+    if study.fhir_ref:
+        resource["id"] = study.fhir_ref.split("/", 1)[1]
+        gateway.serve_within(conn, ctx, FhirRequest(method="PUT", path=study.fhir_ref, body=resource))
+        return study.fhir_ref
+    created = gateway.serve_within(conn, ctx, FhirRequest(method="POST", path="ImagingStudy", body=resource))
+    return f"ImagingStudy/{created.body['id']}"
+
+
+def publish_within(conn: Connection, ctx: AccessContext, study_uid: str) -> str | None:
+    """Write (or rewrite) the ImagingStudy of a study in conn's transaction; its reference, or None when the
+    patient could not be matched and the study waits in the reconciliation queue."""
+    study = conn.execute(sa.select(imaging_study).where(imaging_study.c.study_uid == study_uid)).first()
+    if study is None:
+        return None
+    patient_ref = study.patient_ref
+    if patient_ref is None:
+        patient_ref, reason = match_patient(conn, ctx, study.patient_id)
+        if patient_ref is None:
+            _queue(conn, study.id, reason)
+            return None
+    request_ref = study.request_ref or match_request(conn, ctx, study.accession_number, patient_ref)
+    fhir_ref = _write(conn, ctx, study, imaging_study_resource(conn, study, patient_ref=patient_ref,
+                                                               request_ref=request_ref))
+    conn.execute(imaging_study.update().where(imaging_study.c.id == study.id).values(
+        patient_ref=patient_ref, request_ref=request_ref, fhir_ref=fhir_ref,
+        fhir_instance_count=study.instance_count))
+    conn.execute(imaging_reconciliation.update().where(imaging_reconciliation.c.study == study.id,
+                                                       imaging_reconciliation.c.status == OPEN)
+                 .values(status=RESOLVED, resolved_at=clock.now().isoformat(), resolved_by=ctx.author[:200]))
+    return fhir_ref
+
+
+def publish(study_uid: str, *, engine: Engine | None = None, ctx: AccessContext | None = None) -> str | None:
+    """Write the ImagingStudy of one study in its own transaction (see publish_within)."""
+    with unit_of_work(engine) as conn:
+        return publish_within(conn, ctx or pacs_context(), study_uid)
+
+
+def publish_pending(*, engine: Engine | None = None, limit: int = 1000) -> int:
+    """Write every study whose ImagingStudy is behind its index (e.g. after a crash); how many were due."""
+    with unit_of_work(engine) as conn:
+        due = conn.execute(sa.select(imaging_study.c.study_uid).where(
+            imaging_study.c.instance_count != imaging_study.c.fhir_instance_count).limit(limit)).scalars().all()
+    for study_uid in due:
+        publish(study_uid, engine=engine)
+    return len(due)
