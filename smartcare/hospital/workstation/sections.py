@@ -146,7 +146,7 @@ def imaging(studies: list[dict[str, Any]], reports: list[dict[str, Any]], locale
                                   {(x.get("modality") or {}).get("code", "") for x in s.get("series", [])} - {""}),
              "series": s.get("numberOfSeries", len(s.get("series", []))), "instances": s.get("numberOfInstances"),
              "detail": "", "status": s.get("status", "")} for s in studies]
-    rows += [{"kind": "report", "date": local_day(effective(r)), "title": label(r.get("code"), locale),
+    rows += [{"kind": "report", "id": r.get("id"), "date": local_day(effective(r)), "title": label(r.get("code"), locale),
               "modalities": [], "series": None, "instances": None, "detail": r.get("conclusion", ""),
               "status": r.get("status", "")}
              for r in reports if _report_section(r) == "imaging"]

@@ -162,7 +162,9 @@ def my_reports(ctx: AccessContext, *, patient_id: str) -> list[dict[str, Any]]:
     return [{"id": r["id"], "title": (r.get("code") or {}).get("text") or next(
         (c.get("display") for c in (r.get("code") or {}).get("coding", [])), "Laboratory report"),
              "issued": str(r.get("issued") or r.get("effectiveDateTime") or "")[:10], "status": r.get("status")}
-            for r in found]
+            # Imaging reports (category RAD) have their own pages (patient/reports/imaging.py).
+            for r in found if "RAD" not in {c.get("code") for cat in r.get("category", [])
+                                            for c in cat.get("coding", [])}]
 
 
 def _trends(ctx: AccessContext, patient_id: str, codes: list[str]) -> dict[str, list[tuple[str, float]]]:

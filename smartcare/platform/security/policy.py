@@ -76,7 +76,8 @@ WORK_NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "radiologist": (
         frozenset({"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Observation",
                    "AllergyIntolerance", "Condition", "Procedure", "Media", "DocumentReference"}),
-        frozenset({"ImagingStudy", "DiagnosticReport", "Observation", "Media"}),
+        # ServiceRequest: signing the report completes the order.
+        frozenset({"ImagingStudy", "DiagnosticReport", "Observation", "Media", "ServiceRequest"}),
     ),
 }
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"

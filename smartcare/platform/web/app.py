@@ -12,6 +12,8 @@ from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.imaging.dicomweb import router as dicomweb_router
+from smartcare.hospital.imaging.views import router as imaging_pages_router
 from smartcare.hospital.lab.critical_views import router as lab_critical_router
 from smartcare.hospital.lab.interface_views import router as lab_interface_router
 from smartcare.hospital.lab.quality_views import router as lab_qc_router
@@ -31,6 +33,7 @@ from smartcare.hospital.workstation.ordering_views import router as ordering_pag
 from smartcare.hospital.workstation.prescribing_views import router as prescribing_pages_router
 from smartcare.hospital.workstation.views import router as workstation_pages_router
 from smartcare.patient.booking.views import router as booking_pages_router
+from smartcare.patient.reports.imaging import router as imaging_reports_router
 from smartcare.patient.reports.views import router as reports_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
@@ -55,6 +58,7 @@ def create_app() -> FastAPI:
     """Build the SmartCare ASGI application."""
     app = FastAPI(title="SmartCare", version=__version__, description="Open smart medical care platform")
     app.include_router(fhir_router)
+    app.include_router(dicomweb_router)
     app.include_router(oauth_router)
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
@@ -66,6 +70,7 @@ def create_app() -> FastAPI:
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
     app.include_router(reports_pages_router)
+    app.include_router(imaging_reports_router)
     app.include_router(desk_pages_router)
     app.include_router(pharmacy_pages_router)
     app.include_router(ward_pages_router)
@@ -76,6 +81,7 @@ def create_app() -> FastAPI:
     app.include_router(lab_qc_router)
     app.include_router(lab_interface_router)
     app.include_router(lab_critical_router)
+    app.include_router(imaging_pages_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(workstation_pages_router)
