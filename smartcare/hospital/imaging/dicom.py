@@ -22,14 +22,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
     PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
     StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
 from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.engine import Engine
 
-from smartcare.hospital.imaging import query, service
+from smartcare.hospital.imaging import query, retrieve, service, worklist
 from smartcare.hospital.imaging.models import imaging_remote_ae
 from smartcare.hospital.imaging.storage import InstanceStore, default_store
 from smartcare.platform.db import get_engine
@@ -152,7 +157,10 @@ class PacsService:
         return _status(outcome.status, outcome.reason)
 
     def on_find(self, event: Any) -> Iterator[tuple[Any, Dataset | None]]:
-        """C-FIND: Study Root and Patient Root queries on the index."""
+        """C-FIND: Study Root and Patient Root queries on the index; Modality Worklist queries on the orders."""
+        if event.request.AffectedSOPClassUID == ModalityWorklistInformationFind:
+            yield from worklist.on_find(event, engine=self.database())
+            return
         try:
             identifier = event.identifier
             with self.database().connect() as conn:
@@ -170,6 +178,14 @@ class PacsService:
                 return
             yield PENDING, answer
 
+    def on_get(self, event: Any) -> Iterator[Any]:
+        """C-GET: send the instances asked for on the caller's association."""
+        yield from retrieve.on_get(event, engine=self.database(), store=self.store or default_store())
+
+    def on_move(self, event: Any) -> Iterator[Any]:
+        """C-MOVE: send the instances asked for to a known remote AE."""
+        yield from retrieve.on_move(event, engine=self.database(), store=self.store or default_store())
+
     def on_close(self, event: Any) -> None:
         """Connection closed: write the ImagingStudy of each study the association stored into."""
         with self._lock:
@@ -184,15 +200,20 @@ class PacsService:
         ae.maximum_pdu_size = 0
         ae.add_supported_context(Verification)
         for sop_class in service.STORAGE_CLASSES:
-            ae.add_supported_context(sop_class, list(service.TRANSFER_SYNTAXES))
-        for model in (StudyRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelFind):
+            # scp_role: a C-GET caller takes the storage SCP role to receive what it asked for.
+            ae.add_supported_context(sop_class, list(service.TRANSFER_SYNTAXES), scu_role=False, scp_role=True)
+        for model in (StudyRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelFind,
+                      ModalityWorklistInformationFind, StudyRootQueryRetrieveInformationModelMove,
+                      PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet,
+                      PatientRootQueryRetrieveInformationModelGet):
             ae.add_supported_context(model)
         return ae
 
     def start(self) -> tuple[str, int]:
         """Start listening in a background thread; the address actually bound (port 0 picks a free one)."""
         handlers = [(evt.EVT_C_ECHO, self.on_echo), (evt.EVT_C_STORE, self.on_store),
-                    (evt.EVT_C_FIND, self.on_find), (evt.EVT_CONN_CLOSE, self.on_close)]
+                    (evt.EVT_C_FIND, self.on_find), (evt.EVT_C_GET, self.on_get), (evt.EVT_C_MOVE, self.on_move),
+                    (evt.EVT_CONN_CLOSE, self.on_close)]
         ae = self.application_entity()
         self.server = ae.make_server((self.settings.host, self.settings.port), evt_handlers=handlers,
                                      server_class=_NoDelayServer)
