@@ -115,7 +115,10 @@ def _report(request: Request, report_id: str) -> HTMLResponse:
     return render_private(request, "reports/imaging_report.html", user=v.user, title=exam_title(report, locale),
                           day=_day(report), impression=report.get("conclusion", ""),
                           summary=plain_summary(report, locale), text=full_text(report),
-                          signed=clock.wall_clock(report.get("issued")), status=report.get("status"))
+                          signed=clock.wall_clock(report.get("issued")), status=report.get("status"),
+                          studies=[ref.split("/", 1)[1] for ref in (r.get("reference", "") for r in
+                                                                     report.get("imagingStudy", []))
+                                   if ref.startswith("ImagingStudy/") and _ID.fullmatch(ref.split("/", 1)[1])])
 
 
 @router.get("/app/imaging/{report_id}", response_class=HTMLResponse)

@@ -42,6 +42,7 @@ def test_a_signed_normal_report_reads_no_problem_was_seen(rad):
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "No problem was seen on this examination." in page.text
     assert "No acute abnormality in the chest." in page.text and "2026-03-02" in page.text
+    assert 'href="/app/imaging/studies/st-1/viewer"' in page.text  # the images, read-only
 
 
 def test_other_wording_is_left_to_the_doctor_and_never_turned_into_a_diagnosis(rad):
