@@ -227,6 +227,7 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/directory": DIRECTORY_WRITERS,
     "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays
     "console/lab-interface": frozenset({"hospital_admin"}),  # HL7 messages the laboratory interface refused
+    "console/pacs": frozenset({"hospital_admin"}),  # the PACS's known remote AEs and its reconciliation queue
 }
 
 # Datasets that are not one patient's record: who may have them.

@@ -12,7 +12,9 @@ from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
+from smartcare.hospital.imaging.console_views import router as pacs_console_router
 from smartcare.hospital.imaging.dicomweb import router as dicomweb_router
+from smartcare.hospital.imaging.viewer_views import router as imaging_viewer_router
 from smartcare.hospital.imaging.views import router as imaging_pages_router
 from smartcare.hospital.lab.critical_views import router as lab_critical_router
 from smartcare.hospital.lab.interface_views import router as lab_interface_router
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
     app.include_router(lab_interface_router)
     app.include_router(lab_critical_router)
     app.include_router(imaging_pages_router)
+    app.include_router(imaging_viewer_router)
+    app.include_router(pacs_console_router)
     queue_live.install()
     queue_notices.install()
     app.include_router(workstation_pages_router)
