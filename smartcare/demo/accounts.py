@@ -97,6 +97,12 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         if releaser:
             wanted.append(("lab.demo", "lab_technician", releaser["practitioner"]["reference"],
                            "Organization/org-hosp-1", "laboratory technician (releases results), Riverside City First Hospital"))
+        # A radiologist of the first hospital: reads the demo's imaging studies and signs their reports.
+        radiologist = first_resource(conn, "PractitionerRole", [("service", "HealthcareService/hcs-hosp-1-radiology"),
+                                                        ("role", "doctor")])
+        if radiologist:
+            wanted.append(("rad.demo", "radiologist", radiologist["practitioner"]["reference"],
+                           "Organization/org-hosp-1", "radiologist (reads and signs imaging), Riverside City First Hospital"))
         patient = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))

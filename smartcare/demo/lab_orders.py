@@ -43,7 +43,7 @@ ORDERS = (
 FIRST_SEQUENCE = 90_001
 
 
-def _patients(conn: Any, doctor: str, wanted: int) -> list[str]:
+def doctor_patients(conn: Any, doctor: str, wanted: int) -> list[str]:
     """The doctor's patients from their visits at the hospital, in a stable order."""
     bundle = dispatch(conn, SYSTEM, FhirRequest(method="GET", path="Encounter", query=[
         ("participant", doctor), ("service-provider.partof", f"Organization/{HOSPITAL}"), ("_sort", "_id"),
@@ -88,7 +88,7 @@ def load_lab_orders(engine: Engine) -> int:
     with unit_of_work(engine) as conn:
         doctor = hospital_doctor(conn)
         role = first_resource(conn, "PractitionerRole", [("_id", "duty-release-hosp-1")])
-        patients = _patients(conn, doctor, len(ORDERS)) if doctor else []
+        patients = doctor_patients(conn, doctor, len(ORDERS)) if doctor else []
     if not patients or doctor is None:
         return 0
     technician = (role or {}).get("practitioner", {}).get("reference")

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from smartcare.demo.duties import load_duties
 from smartcare.demo.generator import count_region, generate_region
+from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
 from smartcare.demo.lab_qc import load_lab_qc
 from smartcare.demo.wards import load_wards
@@ -59,6 +60,7 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_wards(engine, seed=seed)
     loaded += load_duties(engine)
     loaded += load_lab_orders(engine)
+    loaded += load_imaging(engine)
     load_lab_qc(engine, seed=seed)  # QC runs are the laboratory's own records, not FHIR resources
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

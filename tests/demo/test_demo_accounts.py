@@ -10,7 +10,7 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     again, same_app = ensure_demo_accounts(engine)
     assert [a.username for a in again] == [a.username for a in accounts] and same_app == app_id
     assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo", "carer.demo", "admin.demo",
-                                              "pharmacist.demo", "nurse.demo", "lab.demo", "region.demo", "cdc.demo", "research.demo"}
+                                              "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "research.demo"}
     seen = {}
     for account in accounts:
         r = client.post("/auth/token", data={"grant_type": "password", "client_id": app_id,

@@ -1,11 +1,15 @@
 """Studies of the index as FHIR ImagingStudy, linked to their Patient and to the order they answer.
 
 The PACS acts as a system client through the gateway (the access policy and audit apply, as for the HL7
-interface). The Patient is the one whose identifier value equals the DICOM PatientID; a study whose PatientID
-matches no patient, or more than one, waits in imaging_reconciliation (an ImagingStudy needs its subject). The
-ServiceRequest is the patient's order whose identifier (accession or placer number) equals AccessionNumber.
-A study is written when its instance count differs from the count it was last written with: once per study
-at the end of an association, and again by publish_pending after a crash cut that short.
+interface). A study lands on its order first: the imaging ServiceRequest whose Study Instance UID (identifier
+urn:dicom:uid, given at placement and handed to the modality by the worklist) is the study's, else the one whose
+accession number is the study's AccessionNumber; the order's subject is then the patient. The DICOM PatientID
+must agree with it (one of that patient's identifier values, or the patient's FHIR id, which the worklist sends
+for a patient without a hospital number; an empty PatientID agrees): a study that contradicts its order waits
+in imaging_reconciliation, since patients are never guessed. Without an order the Patient is the one whose
+identifier value equals the PatientID; a study matching neither waits in the queue too (an ImagingStudy needs
+its subject). A study is written when its instance count differs from the count it was last written with: once
+per study at the end of an association, and again by publish_pending after a crash cut that short.
 """
 
 from datetime import datetime
@@ -23,6 +27,7 @@ from smartcare.hospital.imaging.models import (
     imaging_series,
     imaging_study,
 )
+from smartcare.hospital.imaging.orders import is_imaging_request
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
@@ -66,6 +71,48 @@ def match_request(conn: Connection, ctx: AccessContext, accession: str, patient_
     found = _search(conn, ctx, "ServiceRequest", [("identifier", accession), ("subject", patient_ref),
                                                   ("_count", "2")])
     return f"ServiceRequest/{found[0]['id']}" if len(found) == 1 else None
+
+
+def _one_order(found: list[dict]) -> dict | None:
+    """The one order found (an imaging order preferred when numbers of other departments coincide)."""
+    if len(found) > 1:
+        found = [r for r in found if is_imaging_request(r)]
+    return found[0] if len(found) == 1 else None
+
+
+def match_order(conn: Connection, ctx: AccessContext, study_uid: str, accession: str) -> dict | None:
+    """The order a study answers: by its Study Instance UID first, else by its accession number; or None."""
+    by_uid = _search(conn, ctx, "ServiceRequest", [
+        ("identifier", f"{DICOM_UID}|urn:oid:{study_uid},{DICOM_UID}|{study_uid}"), ("_count", "2")])
+    order = _one_order(by_uid)
+    if order is None and accession:
+        order = _one_order(_search(conn, ctx, "ServiceRequest", [("identifier", accession), ("_count", "3")]))
+    subject = ((order or {}).get("subject") or {}).get("reference", "")
+    return order if subject.startswith("Patient/") else None
+
+
+def is_patient(patient: dict, patient_id: str) -> bool:
+    """True when a DICOM PatientID names this patient: one of its identifier values, or its FHIR id."""
+    values = {str(i.get("value", "")).strip() for i in patient.get("identifier", [])}
+    return patient_id in values or patient_id == patient.get("id")
+
+
+def match_study(conn: Connection, ctx: AccessContext, study: Any) -> tuple[str | None, str | None, str]:
+    """The study's Patient and ServiceRequest references, or no patient and why (for the reconciliation queue)."""
+    order = match_order(conn, ctx, study.study_uid, study.accession_number)
+    if order is None:
+        patient_ref, reason = match_patient(conn, ctx, study.patient_id)
+        if patient_ref is None:
+            return None, None, f"no order has this study's UID or accession number, and {reason}"
+        return patient_ref, match_request(conn, ctx, study.accession_number, patient_ref), ""
+    patient_ref, order_ref = order["subject"]["reference"], f"ServiceRequest/{order['id']}"
+    found = _search(conn, ctx, "Patient", [("_id", patient_ref.split("/", 1)[1]), ("_count", "1")])
+    if not found:
+        return None, None, f"the patient of {order_ref} could not be read"
+    if study.patient_id and not is_patient(found[0], study.patient_id):
+        return None, None, (f"the study's PatientID {study.patient_id!r} is not the patient of its order "
+                            f"{order_ref} ({patient_ref})")
+    return patient_ref, order_ref, ""
 
 
 def started(study_date: str, study_time: str) -> str | None:
@@ -154,13 +201,14 @@ def publish_within(conn: Connection, ctx: AccessContext, study_uid: str) -> str 
     study = conn.execute(sa.select(imaging_study).where(imaging_study.c.study_uid == study_uid)).first()
     if study is None:
         return None
-    patient_ref = study.patient_ref
+    patient_ref, request_ref = study.patient_ref, study.request_ref
     if patient_ref is None:
-        patient_ref, reason = match_patient(conn, ctx, study.patient_id)
+        patient_ref, request_ref, reason = match_study(conn, ctx, study)
         if patient_ref is None:
             _queue(conn, study.id, reason)
             return None
-    request_ref = study.request_ref or match_request(conn, ctx, study.accession_number, patient_ref)
+    elif request_ref is None:  # the patient was chosen in the reconciliation console: their order, if any
+        request_ref = match_request(conn, ctx, study.accession_number, patient_ref)
     fhir_ref = _write(conn, ctx, study, imaging_study_resource(conn, study, patient_ref=patient_ref,
                                                                request_ref=request_ref))
     conn.execute(imaging_study.update().where(imaging_study.c.id == study.id).values(
@@ -170,6 +218,14 @@ def publish_within(conn: Connection, ctx: AccessContext, study_uid: str) -> str 
                                                        imaging_reconciliation.c.status == OPEN)
                  .values(status=RESOLVED, resolved_at=clock.now().isoformat(), resolved_by=ctx.author[:200]))
     return fhir_ref
+
+
+def publish_for_patient(conn: Connection, ctx: AccessContext, study_uid: str, patient_ref: str) -> str | None:
+    """Publish a queued study for the Patient someone picked in the console (its index row keeps the patient,
+    so later instances follow it); the ImagingStudy reference, or None when there is no such study."""
+    conn.execute(imaging_study.update().where(imaging_study.c.study_uid == study_uid)
+                 .values(patient_ref=patient_ref, request_ref=None))
+    return publish_within(conn, ctx, study_uid)
 
 
 def publish(study_uid: str, *, engine: Engine | None = None, ctx: AccessContext | None = None) -> str | None:
