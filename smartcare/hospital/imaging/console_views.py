@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -83,8 +83,12 @@ def _aes_page(request: Request, *, status_code: int = 200, editing: int | None =
 
 @router.get("/console/pacs")
 async def pacs_console(request: Request) -> Response:
-    """The PACS's console pages start at its known remote AEs."""
-    return RedirectResponse(AES, status_code=303)
+    """The PACS's console pages start at its known remote AEs (for those who may see them)."""
+    def go() -> Response:
+        with unit_of_work() as conn:
+            _visitor(conn, request)
+        return guard.see_other(AES)
+    return await run_in_threadpool(go)
 
 
 @router.get(AES, response_class=HTMLResponse)
