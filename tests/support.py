@@ -1,9 +1,15 @@
 """Helpers the tests share: where ../shared lies, and skipping (or failing under CI) without it."""
 
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 IN_CI = os.environ.get("CI") == "true"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -43,3 +49,26 @@ def run_coroutine(coroutine):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+@contextmanager
+def live_server(name: str) -> Iterator[str]:
+    """A SmartCare web server on a free 127.0.0.1 port in a thread (serving the process's current store); its URL."""
+    from smartcare.platform.web.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,18 +1,14 @@
 """Browser-test fixtures: the app under uvicorn on a free port with a temporary SQLite store, and headless Chromium."""
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from smartcare.platform import migrate
 from smartcare.platform.db import make_engine, use_engine
-from tests.support import IN_CI
+from tests.support import IN_CI, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,11 +24,6 @@ def _skip_or_fail(message: str) -> None:
         pytest.fail(message)
     pytest.skip(message)
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -54,21 +45,9 @@ def _serve_from_e2e_store(e2e_engine) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def base_url(e2e_engine) -> Iterator[str]:
     """The address of a live SmartCare server on 127.0.0.1, stopped after the session."""
-    from smartcare.platform.web.app import create_app
-
     use_engine(e2e_engine)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server("e2e-uvicorn") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,11 @@
 """The DICOMweb service as an outside client sees it: dicomweb-client against a live server, with a bearer token."""
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from io import BytesIO
 
 import numpy as np
 import pytest
-import uvicorn
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
 from requests import HTTPError
@@ -18,28 +14,15 @@ from smartcare.hospital.imaging.synthetic import SyntheticPatient, SyntheticStud
 from smartcare.platform.security.scopes import parse_scopes
 from smartcare.platform.security.tokens import issue_access_token
 from tests.hospital.imaging.dicomweb_record import WANG, Archive, data_dir, fill_archive
+from tests.support import live_server
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     """A live SmartCare server on 127.0.0.1 (it serves from whichever store the running test set up)."""
-    from smartcare.platform.web.app import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="dicomweb-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.05)
     # dicomweb-client sends Host without the port; the server puts it back (tokens and RetrieveURLs match).
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server("dicomweb-uvicorn") as url:
+        yield url
 
 
 @pytest.fixture
