@@ -34,9 +34,10 @@ from pynetdicom.sop_class import (
 from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.engine import Engine
 
-from smartcare.hospital.imaging import query, retrieve, service, worklist
+from smartcare.hospital.imaging import query, retrieve, service, store_scp, worklist
 from smartcare.hospital.imaging.models import imaging_remote_ae
 from smartcare.hospital.imaging.storage import InstanceStore, default_store
+from smartcare.hospital.imaging.synthetic import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
 from smartcare.platform.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -59,16 +60,34 @@ class PacsSettings(BaseSettings):
     max_associations: int = 16
     # How long the list of known AEs is reused before it is read again (the console changes it rarely).
     callers_ttl_seconds: float = 5.0
+    # An association with nothing received for this long is aborted.
+    network_timeout_seconds: float = 60.0
 
 
 class _NoDelayServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with TCP_NODELAY on every accepted connection."""
+    """pynetdicom's threaded server with TCP_NODELAY on every accepted connection; storage associations are
+    served by store_scp in the connection's thread, every other one by pynetdicom."""
+
+    storage: store_scp.StoreSettings | None = None
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept a connection and turn Nagle's algorithm off on it."""
         client, address = super().get_request()
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return client, address
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (in its own thread): the storage fast path when it applies, else pynetdicom."""
+        if self.storage is not None:
+            try:
+                served = store_scp.serve_if_storage(request, self.storage)
+            except Exception:  # the fast path failed outside any association's handling: drop the connection
+                log.exception("a storage association from %s failed", client_address)
+                served = True
+            if served:
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
 
 
 class _CallerCheckedAE(AE):
@@ -148,10 +167,9 @@ class PacsService:
         except Exception:  # a P-DATA stream pynetdicom could not put together: nothing can be stored
             log.exception("a C-STORE dataset from %s could not be read", calling)
             return _status(service.CANNOT_UNDERSTAND, "the dataset could not be read")
-        outcome = service.store_encoded(
-            encoded, calling_ae=calling, store=self.store or default_store(), engine=self.database(),
-            batch=self._batch(event.assoc),
-            announced=(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID)))
+        outcome = self.store_received(encoded, calling, (str(request.AffectedSOPClassUID),
+                                                         str(request.AffectedSOPInstanceUID)),
+                                      self._batch(event.assoc))
         if outcome.status == service.SUCCESS:
             return 0x0000
         return _status(outcome.status, outcome.reason)
@@ -186,16 +204,28 @@ class PacsService:
         """C-MOVE: send the instances asked for to a known remote AE."""
         yield from retrieve.on_move(event, engine=self.database(), store=self.store or default_store())
 
+    def store_received(self, encoded: bytes, calling: str, announced: tuple[str, str],
+                       batch: service.Batch) -> service.StoreOutcome:
+        """Store one instance received on a storage association (either path)."""
+        return service.store_encoded(encoded, calling_ae=calling, store=self.store or default_store(),
+                                     engine=self.database(), batch=batch, announced=announced)
+
+    def storage_finished(self, batch: service.Batch) -> None:
+        """A storage association ended: write the ImagingStudy of each study it stored into."""
+        service.publish_now(sorted(batch.studies), engine=self.database())
+
     def on_close(self, event: Any) -> None:
         """Connection closed: write the ImagingStudy of each study the association stored into."""
         with self._lock:
             batch = self._batches.pop(id(event.assoc), None)
         if batch and batch.studies:
-            service.publish_now(sorted(batch.studies), engine=self.database())
+            self.storage_finished(batch)
 
     def application_entity(self) -> AE:
         """The pynetdicom AE with the supported presentation contexts."""
         ae = _CallerCheckedAE(self.settings.ae_title, self.callers)
+        ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+        ae.implementation_version_name = IMPLEMENTATION_VERSION
         ae.maximum_associations = self.settings.max_associations
         ae.maximum_pdu_size = 0
         ae.add_supported_context(Verification)
@@ -217,6 +247,10 @@ class PacsService:
         ae = self.application_entity()
         self.server = ae.make_server((self.settings.host, self.settings.port), evt_handlers=handlers,
                                      server_class=_NoDelayServer)
+        self.server.storage = store_scp.StoreSettings(
+            ae_title=self.settings.ae_title, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+            implementation_version=IMPLEMENTATION_VERSION, callers=self.callers, store=self.store_received,
+            finished=self.storage_finished, network_timeout=self.settings.network_timeout_seconds)
         threading.Thread(target=self.server.serve_forever, name="dicom-acceptor", daemon=True).start()
         host, port = self.server.server_address[:2]
         return str(host), int(port)

@@ -8,6 +8,11 @@ does not match its SOP class (no pixel data, pixel data shorter than the image),
 stored under another patient (patients are never mixed in one study). After the commit the study is due to be
 written as a FHIR ImagingStudy (imaging_study.publish): at once when called alone, or once per study at the end
 of a DICOM association, when a batch is given.
+
+The instance is read by the header scanner (header.py), not decoded into a pydicom Dataset, and its file is
+written and fsynced in the background while it is indexed; the file is renamed into place just before the
+commit. A batch also remembers the study and series rows the association has already committed, so an instance
+of a known series costs one INSERT and two counter UPDATEs.
 """
 
 import hashlib
@@ -23,6 +28,8 @@ from pydicom import uid as dicom_uid
 from pydicom.dataset import Dataset
 from sqlalchemy.engine import Connection, Engine
 
+from smartcare.hospital.imaging import header
+from smartcare.hospital.imaging.header import Header, ScanError
 from smartcare.hospital.imaging.models import imaging_instance, imaging_series, imaging_study
 from smartcare.hospital.imaging.storage import (
     InstanceStore,
@@ -88,11 +95,23 @@ class StoreOutcome:
         return self.status == SUCCESS or 0xB000 <= self.status <= 0xBFFF
 
 
+@dataclass(frozen=True, slots=True)
+class KnownSeries:
+    """A committed series row and the patient of its study, remembered for the next instance of the series."""
+
+    series_id: int
+    study_id: int
+    patient_id: str
+    patient_name: str
+
+
 @dataclass(slots=True)
 class Batch:
-    """The studies one association stored into: their ImagingStudy is written once, when it ends."""
+    """The studies one association stored into (their ImagingStudy is written once, when it ends) and the
+    series rows it has committed."""
 
     studies: set[str] = field(default_factory=set)
+    series: dict[str, KnownSeries] = field(default_factory=dict)
 
 
 class Refused(Exception):
@@ -104,22 +123,9 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _text(ds: Dataset, keyword: str, limit: int) -> str:
-    value = ds.get(keyword)
-    return "" if value is None else str(value).strip()[:limit]
-
-
-def _number(ds: Dataset, keyword: str) -> int | None:
-    try:
-        value = int(ds.get(keyword))
-    except (TypeError, ValueError):
-        return None
-    return value if -(2**31) < value < 2**31 else None
-
-
 @dataclass(frozen=True, slots=True)
 class InstanceFacts:
-    """The attributes of an instance the index keeps, read (and length-limited) from its dataset."""
+    """The attributes of an instance the index keeps, read (and length-limited) from its header."""
 
     sop_class: str
     sop_uid: str
@@ -131,60 +137,77 @@ class InstanceFacts:
     instance_number: int | None
 
 
-def _uid(ds: Dataset, keyword: str, name: str) -> str:
+def _uid(head: Header, keyword: str, name: str) -> str:
     try:
-        return checked_uid(str(ds.get(keyword) or "").strip(), name)
+        return checked_uid(head.uid(keyword), name)
     except InvalidUid as exc:
         raise Refused(BAD_UID, str(exc)) from exc
 
 
-def read_facts(ds: Dataset) -> InstanceFacts:
-    """The index attributes of ds; Refused when a UID is missing or malformed or the SOP class is not taken."""
-    sop_class = _uid(ds, "SOPClassUID", "SOP Class UID")
-    sop_uid = _uid(ds, "SOPInstanceUID", "SOP Instance UID")
-    study_uid = _uid(ds, "StudyInstanceUID", "Study Instance UID")
-    series_uid = _uid(ds, "SeriesInstanceUID", "Series Instance UID")
-    meta = getattr(ds, "file_meta", None)
-    syntax = str(meta.get("TransferSyntaxUID", "") if meta is not None else "") or dicom_uid.ImplicitVRLittleEndian
+def _number(head: Header, keyword: str) -> int | None:
+    value = head.number(keyword)
+    return value if value is not None and -(2**31) < value < 2**31 else None
+
+
+def scan(encoded: bytes) -> Header:
+    """The header of a Part 10 file's bytes; Refused (0xC000) when they cannot be read."""
+    try:
+        return header.scan(encoded)
+    except ScanError as exc:
+        raise Refused(CANNOT_UNDERSTAND, f"the dataset cannot be decoded: {str(exc)[:160]}") from exc
+
+
+def read_facts(head: Header) -> InstanceFacts:
+    """The index attributes of an instance; Refused when a UID is missing or malformed or the SOP class is not
+    taken."""
+    sop_class = _uid(head, "SOPClassUID", "SOP Class UID")
+    sop_uid = _uid(head, "SOPInstanceUID", "SOP Instance UID")
+    study_uid = _uid(head, "StudyInstanceUID", "Study Instance UID")
+    series_uid = _uid(head, "SeriesInstanceUID", "Series Instance UID")
+    syntax = head.transfer_syntax
     if not is_uid(syntax):
         raise Refused(BAD_UID, f"the transfer syntax {syntax[:64]!r} is not a valid UID")
     if sop_class not in STORAGE_CLASSES:
         raise Refused(SOP_CLASS_NOT_SUPPORTED, f"SOP class {sop_class} is not one this archive stores")
-    study = {"patient_id": _text(ds, "PatientID", 64), "patient_name": _text(ds, "PatientName", 324),
-             "patient_birth_date": _text(ds, "PatientBirthDate", 8), "patient_sex": _text(ds, "PatientSex", 16),
-             "study_date": _text(ds, "StudyDate", 8), "study_time": _text(ds, "StudyTime", 16),
-             "accession_number": _text(ds, "AccessionNumber", 16),
-             "study_description": _text(ds, "StudyDescription", 64),
-             "referring_physician": _text(ds, "ReferringPhysicianName", 324), "study_id": _text(ds, "StudyID", 16)}
-    series = {"modality": _text(ds, "Modality", 16).upper(), "series_number": _number(ds, "SeriesNumber"),
-              "series_description": _text(ds, "SeriesDescription", 64),
-              "body_part": _text(ds, "BodyPartExamined", 16)}
+    text = head.text
+    study = {"patient_id": text("PatientID", 64), "patient_name": text("PatientName", 324),
+             "patient_birth_date": text("PatientBirthDate", 8), "patient_sex": text("PatientSex", 16),
+             "study_date": text("StudyDate", 8), "study_time": text("StudyTime", 16),
+             "accession_number": text("AccessionNumber", 16),
+             "study_description": text("StudyDescription", 64),
+             "referring_physician": text("ReferringPhysicianName", 324), "study_id": text("StudyID", 16)}
+    series = {"modality": text("Modality", 16).upper(), "series_number": _number(head, "SeriesNumber"),
+              "series_description": text("SeriesDescription", 64), "body_part": text("BodyPartExamined", 16)}
     return InstanceFacts(sop_class=sop_class, sop_uid=sop_uid, study_uid=study_uid, series_uid=series_uid,
-                         transfer_syntax=syntax,
-                         study=study, series=series, instance_number=_number(ds, "InstanceNumber"))
+                         transfer_syntax=syntax, study=study, series=series,
+                         instance_number=_number(head, "InstanceNumber"))
 
 
-def check_content(ds: Dataset, facts: InstanceFacts) -> None:
-    """Refused (0xA900) when ds lacks what its SOP class carries: the document, or pixel data of full length."""
+def check_content(head: Header, facts: InstanceFacts) -> None:
+    """Refused (0xA900) when the instance lacks what its SOP class carries: the document, or pixel data of full
+    length (native) or in fragments (compressed)."""
     if facts.sop_class in _DOCUMENT_CLASSES:
-        if not ds.get("EncapsulatedDocument"):
+        if not head.present("EncapsulatedDocument"):
             raise Refused(NOT_MATCHING_SOP_CLASS, "an encapsulated document instance without its document")
         return
-    pixels = ds.get("PixelData") or ds.get("FloatPixelData") or ds.get("DoubleFloatPixelData")
-    if not pixels:
+    if not (head.present("PixelData") or head.present("FloatPixelData") or head.present("DoubleFloatPixelData")):
         raise Refused(NOT_MATCHING_SOP_CLASS, "an image instance without pixel data (missing or 0 bytes)")
     if facts.transfer_syntax not in _NATIVE:
-        if bytes(pixels[:4]) != b"\xfe\xff\x00\xe0":
+        if not head.encapsulated:
             raise Refused(NOT_MATCHING_SOP_CLASS, "compressed pixel data that is not encapsulated in items")
         return
-    try:
-        expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated)
-                    * max(int(ds.get("NumberOfFrames", 1) or 1), 1) + 7) // 8
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise Refused(NOT_MATCHING_SOP_CLASS, "image attributes (rows, columns, bits) are missing") from exc
-    if len(pixels) < expected:
-        raise Refused(NOT_MATCHING_SOP_CLASS, f"pixel data has {len(pixels)} bytes where the image needs {expected}"
-                      " (truncated?)")
+    if head.encapsulated:
+        raise Refused(NOT_MATCHING_SOP_CLASS, "encapsulated pixel data under an uncompressed transfer syntax")
+    if not head.present("PixelData"):
+        return
+    rows, columns, bits = head.number("Rows"), head.number("Columns"), head.number("BitsAllocated")
+    if not (rows and columns and bits):
+        raise Refused(NOT_MATCHING_SOP_CLASS, "image attributes (rows, columns, bits) are missing")
+    expected = (rows * columns * (head.number("SamplesPerPixel") or 1) * bits
+                * max(head.number("NumberOfFrames") or 1, 1) + 7) // 8
+    if head.pixel_length < expected:
+        raise Refused(NOT_MATCHING_SOP_CLASS, f"pixel data has {head.pixel_length} bytes where the image needs "
+                      f"{expected} (truncated?)")
 
 
 def decode(encoded: bytes) -> Dataset:
@@ -218,14 +241,12 @@ def _lock_study(conn: Connection, study_uid: str) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"dicom-study:{study_uid}"})
 
 
-def _existing(conn: Connection, facts: InstanceFacts, digest: str) -> StoreOutcome | None:
-    """The answer for an instance already stored (same or other content), or None for a new one."""
+def _existing(conn: Connection, facts: InstanceFacts, digest: str) -> StoreOutcome:
+    """The answer for an instance whose SOP Instance UID is already stored (same or other content)."""
     row = conn.execute(sa.select(imaging_instance.c.digest, imaging_series.c.series_uid, imaging_study.c.study_uid)
                        .join(imaging_series, imaging_series.c.id == imaging_instance.c.series)
                        .join(imaging_study, imaging_study.c.id == imaging_series.c.study)
-                       .where(imaging_instance.c.sop_instance_uid == facts.sop_uid)).first()
-    if row is None:
-        return None
+                       .where(imaging_instance.c.sop_instance_uid == facts.sop_uid)).one()
     if (row.study_uid, row.series_uid) != (facts.study_uid, facts.series_uid):
         raise Refused(MISPLACED, "this SOP Instance UID is already stored in another study or series")
     if row.digest == digest:
@@ -241,13 +262,17 @@ def _study_row(conn: Connection, facts: InstanceFacts, now: str) -> tuple[int, s
                        .where(imaging_study.c.study_uid == facts.study_uid)).first()
     if row is not None:
         if not _same_patient(row, facts.study):
-            raise Refused(OTHER_PATIENT, f"the study is already stored under another patient (PatientID "
-                          f"{row.patient_id or 'empty'!r}); two patients are never mixed in study {facts.study_uid}")
+            raise _other_patient(row.patient_id, facts.study_uid)
         return row.id, row.modalities
     new_id = conn.execute(imaging_study.insert().values(
         study_uid=facts.study_uid, **facts.study, modalities="", series_count=0, instance_count=0,
         fhir_instance_count=0, created=now, updated=now)).inserted_primary_key[0]
     return new_id, ""
+
+
+def _other_patient(patient_id: str, study_uid: str) -> Refused:
+    return Refused(OTHER_PATIENT, f"the study is already stored under another patient (PatientID "
+                   f"{patient_id or 'empty'!r}); two patients are never mixed in study {study_uid}")
 
 
 def _series_row(conn: Connection, facts: InstanceFacts, study_id: int) -> tuple[int, bool]:
@@ -263,23 +288,51 @@ def _series_row(conn: Connection, facts: InstanceFacts, study_id: int) -> tuple[
     return new_id, True
 
 
-def _index(conn: Connection, facts: InstanceFacts, *, key: str, size: int, digest: str, calling_ae: str,
-           now: str) -> None:
-    study_id, modalities = _study_row(conn, facts, now)
-    series_id, new_series = _series_row(conn, facts, study_id)
-    conn.execute(imaging_instance.insert().values(
-        series=series_id, sop_instance_uid=facts.sop_uid, sop_class_uid=facts.sop_class,
-        instance_number=facts.instance_number, transfer_syntax_uid=facts.transfer_syntax, storage_key=key,
-        size=size, digest=digest, calling_ae=calling_ae[:16], received=now))
-    conn.execute(imaging_series.update().where(imaging_series.c.id == series_id)
-                 .values(instance_count=imaging_series.c.instance_count + 1))
-    changes: dict[str, Any] = {"instance_count": imaging_study.c.instance_count + 1, "updated": now}
+def _insert_statement(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return (insert(imaging_instance).on_conflict_do_nothing(index_elements=["sop_instance_uid"])
+            .returning(imaging_instance.c.id))
+
+
+# Built once: an instance of a known series runs these three and nothing else.
+_INSERT_INSTANCE = {dialect: _insert_statement(dialect) for dialect in ("postgresql", "sqlite")}
+_COUNT_IN_SERIES = (imaging_series.update().where(imaging_series.c.id == sa.bindparam("row"))
+                    .values(instance_count=imaging_series.c.instance_count + 1))
+_COUNT_IN_STUDY = (imaging_study.update().where(imaging_study.c.id == sa.bindparam("row"))
+                   .values(instance_count=imaging_study.c.instance_count + 1, updated=sa.bindparam("now")))
+
+
+def _index(conn: Connection, facts: InstanceFacts, batch: Batch, *, key: str, size: int, digest: str,
+           calling_ae: str, now: str) -> tuple[StoreOutcome | None, KnownSeries | None]:
+    """Index the instance: (the answer when it is stored already, else None; the series to remember)."""
+    known = batch.series.get(facts.series_uid)
+    if known is not None:
+        if not _same_patient(known, facts.study):
+            raise _other_patient(known.patient_id, facts.study_uid)
+        study_id, series_id, new_series, modalities = known.study_id, known.series_id, False, ""
+    else:
+        study_id, modalities = _study_row(conn, facts, now)
+        series_id, new_series = _series_row(conn, facts, study_id)
+    inserted = conn.execute(_INSERT_INSTANCE[conn.dialect.name], {
+        "series": series_id, "sop_instance_uid": facts.sop_uid, "sop_class_uid": facts.sop_class,
+        "instance_number": facts.instance_number, "transfer_syntax_uid": facts.transfer_syntax,
+        "storage_key": key, "size": size, "digest": digest, "calling_ae": calling_ae[:16], "received": now})
+    if inserted.first() is None:
+        return _existing(conn, facts, digest), None
+    conn.execute(_COUNT_IN_SERIES, {"row": series_id})
     if new_series:
-        changes["series_count"] = imaging_study.c.series_count + 1
+        changes: dict[str, Any] = {"instance_count": imaging_study.c.instance_count + 1, "updated": now,
+                                   "series_count": imaging_study.c.series_count + 1}
         modality = facts.series["modality"]
         if modality and modality not in modalities.split("\\"):
             changes["modalities"] = "\\".join(m for m in (*modalities.split("\\"), modality) if m)[:160]
-    conn.execute(imaging_study.update().where(imaging_study.c.id == study_id).values(**changes))
+        conn.execute(imaging_study.update().where(imaging_study.c.id == study_id).values(**changes))
+    else:
+        conn.execute(_COUNT_IN_STUDY, {"row": study_id, "now": now})
+    return None, KnownSeries(series_id, study_id, facts.study["patient_id"], facts.study["patient_name"])
 
 
 def _check_announced(facts: InstanceFacts, announced: tuple[str, str] | None) -> None:
@@ -288,41 +341,61 @@ def _check_announced(facts: InstanceFacts, announced: tuple[str, str] | None) ->
                       "request's")
 
 
-def _store(ds: Dataset, encoded: bytes, *, calling_ae: str, store: InstanceStore, engine: Engine,
+def _store(encoded: bytes, *, calling_ae: str, store: InstanceStore, engine: Engine, batch: Batch,
            announced: tuple[str, str] | None) -> StoreOutcome:
-    facts = read_facts(ds)
+    head = scan(encoded)
+    facts = read_facts(head)
     _check_announced(facts, announced)
-    check_content(ds, facts)
+    check_content(head, facts)
     key = storage_key(facts.study_uid, facts.series_uid, facts.sop_uid)
-    digest = hashlib.sha256(encoded).hexdigest()
-    written = False
+    staged = store.stage(encoded)
+    placed = False
     try:
+        digest = hashlib.sha256(encoded).hexdigest()
         with unit_of_work(engine) as conn:
             _lock_study(conn, facts.study_uid)
-            existing = _existing(conn, facts, digest)
+            existing, learned = _index(conn, facts, batch, key=key, size=len(encoded), digest=digest,
+                                       calling_ae=calling_ae, now=clock.now().isoformat())
             if existing is not None:
                 return existing
-            now = clock.now().isoformat()
-            store.put(key, encoded)
-            written = True
-            _index(conn, facts, key=key, size=len(encoded), digest=digest, calling_ae=calling_ae, now=now)
+            store.place(staged, key)
+            placed = True
     except BaseException:
-        if written:
+        # A remembered row may be what failed (removed meanwhile): read the rows again next time.
+        batch.series.clear()
+        if placed:
             store.delete(key)
         raise
+    finally:
+        if not placed:
+            store.discard(staged)
+    if learned is not None:
+        batch.series[facts.series_uid] = learned
     return StoreOutcome(SUCCESS, study_uid=facts.study_uid)
 
 
 def store_instance(dataset: Dataset, *, calling_ae: str, encoded: bytes | None = None,
                    store: InstanceStore | None = None, engine: Engine | None = None,
                    batch: Batch | None = None, announced: tuple[str, str] | None = None) -> StoreOutcome:
-    """Store one instance (its received bytes when given, else ds encoded) and index it; the DICOM outcome.
+    """Store one instance (its received bytes when given, else the dataset encoded) and index it; the outcome.
 
     announced: the SOP Class and Instance UID the C-STORE request named, which the dataset must carry."""
+    try:
+        data = encoded if encoded is not None else encode(dataset)
+    except Refused as refused:
+        log.warning("DICOM instance from %s refused (0x%04X): %s", calling_ae, refused.status, refused.reason)
+        return StoreOutcome(refused.status, refused.reason)
+    return store_encoded(data, calling_ae=calling_ae, store=store, engine=engine, batch=batch, announced=announced)
+
+
+def store_encoded(encoded: bytes, *, calling_ae: str, store: InstanceStore | None = None,
+                  engine: Engine | None = None, batch: Batch | None = None,
+                  announced: tuple[str, str] | None = None) -> StoreOutcome:
+    """Store one instance given as Part 10 bytes, as received (its header read to check and index it)."""
     engine = engine or get_engine()
     try:
-        outcome = _store(dataset, encoded if encoded is not None else encode(dataset), calling_ae=calling_ae,
-                         store=store or default_store(), engine=engine, announced=announced)
+        outcome = _store(encoded, calling_ae=calling_ae, store=store or default_store(), engine=engine,
+                         batch=batch if batch is not None else Batch(), announced=announced)
     except Refused as refused:
         log.warning("DICOM instance from %s refused (0x%04X): %s", calling_ae, refused.status, refused.reason)
         return StoreOutcome(refused.status, refused.reason)
@@ -338,19 +411,6 @@ def store_instance(dataset: Dataset, *, calling_ae: str, encoded: bytes | None =
         else:
             publish_now([outcome.study_uid], engine=engine)
     return outcome
-
-
-def store_encoded(encoded: bytes, *, calling_ae: str, store: InstanceStore | None = None,
-                  engine: Engine | None = None, batch: Batch | None = None,
-                  announced: tuple[str, str] | None = None) -> StoreOutcome:
-    """Store one instance given as Part 10 bytes, as received (decoded only to check and index it)."""
-    try:
-        ds = decode(encoded)
-    except Refused as refused:
-        log.warning("DICOM instance from %s refused (0x%04X): %s", calling_ae, refused.status, refused.reason)
-        return StoreOutcome(refused.status, refused.reason)
-    return store_instance(ds, calling_ae=calling_ae, encoded=encoded, store=store, engine=engine, batch=batch,
-                          announced=announced)
 
 
 def publish_now(study_uids: Iterable[str], *, engine: Engine | None = None) -> None:

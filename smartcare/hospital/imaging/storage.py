@@ -3,16 +3,21 @@
 Files lie under <data dir>/dicom/<study UID>/<series UID>/<SOP instance UID>.dcm, exactly as received (no
 transcoding). UIDs come from the network, so each is checked against the DICOM UID grammar (PS3.5 9.1: digits
 and dots, no empty or zero-led components, at most 64 characters) before it becomes a path part: "../../etc"
-or "1.2/../../x" never reaches the filesystem. A write is atomic and durable: a temporary file in the target
-directory is written and fsynced, renamed over the name, and the directory fsynced, so a crash leaves either
-the whole file or none. An S3-compatible object store implements the same interface in production.
+or "1.2/../../x" never reaches the filesystem. A write is atomic and durable: a temporary file is written and
+fsynced, renamed over the name, and the directory fsynced, so a crash leaves either the whole file or none.
+
+The write happens in two steps so the archive can overlap it with indexing: stage(data) starts writing and
+fsyncing a temporary file under <root>/.incoming in a background thread (write() and fsync() let other Python
+threads run), and place(staged, key) waits for it and renames it to its key; discard(staged) drops it when the
+instance is refused after all. An S3-compatible object store implements the same interface in production.
 """
 
 import os
 import re
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 UID_PATTERN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
 MAX_UID_LENGTH = 64
@@ -47,6 +52,15 @@ class InstanceStore(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Write data under key durably (replacing what was there); returns once it survives a crash."""
 
+    def stage(self, data: bytes) -> Any:
+        """Start writing data durably somewhere temporary; a handle for place() or discard()."""
+
+    def place(self, staged: Any, key: str) -> None:
+        """Wait for the staged write and put it under key (replacing what was there), durably."""
+
+    def discard(self, staged: Any) -> None:
+        """Drop a staged write that will not be placed."""
+
     def get(self, key: str) -> bytes:
         """The bytes under key; FileNotFoundError when there are none."""
 
@@ -62,11 +76,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_durably(path: Path, data: bytes) -> Path:
+    try:
+        with open(path, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+# Shared by every FileStore of the process: a few writes at a time is what one disk wants.
+_writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dicom-writer")
+
+
 class FileStore:
     """Instances as files in a directory tree; keys are checked again here, so no key escapes the root."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._incoming: Path | None = None
 
     def path(self, key: str) -> Path:
         """The file of key; InvalidUid when key is not study/series/instance.dcm of valid UIDs."""
@@ -77,15 +108,23 @@ class FileStore:
 
     def put(self, key: str, data: bytes) -> None:
         """Write data under key: temporary file, fsync, rename, fsync of the directories created or changed."""
+        self.place(self.stage(data), key)
+
+    def stage(self, data: bytes) -> "Future[Path]":
+        """Start writing data to a new temporary file and fsyncing it, in a background thread."""
+        if self._incoming is None:
+            incoming = self.root / ".incoming"
+            incoming.mkdir(parents=True, exist_ok=True)
+            self._incoming = incoming
+        return _writers.submit(_write_durably, self._incoming / f"{secrets.token_hex(8)}.tmp", data)
+
+    def place(self, staged: "Future[Path]", key: str) -> None:
+        """Wait for the staged file, rename it to key's name, fsync the directories created or changed."""
         target = self.path(key)
-        made = [d for d in (target.parent.parent, target.parent) if not d.exists()]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        temporary = staged.result()
         try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            made = [d for d in (target.parent.parent, target.parent) if not d.exists()]
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -93,6 +132,14 @@ class FileStore:
         _fsync_dir(target.parent)
         for directory in made:
             _fsync_dir(directory.parent)
+
+    def discard(self, staged: "Future[Path]") -> None:
+        """Remove the staged file once its write is over (whether it succeeded or not)."""
+        try:
+            temporary = staged.result()
+        except OSError:
+            return
+        temporary.unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
         """The bytes of the file under key."""

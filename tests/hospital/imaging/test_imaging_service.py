@@ -2,6 +2,8 @@
 
 import pytest
 import sqlalchemy as sa
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 from pydicom.uid import JPEGBaseline8Bit
 
 from smartcare.fhir.tables import resource
@@ -9,6 +11,8 @@ from smartcare.hospital.imaging import service
 from smartcare.hospital.imaging.models import imaging_instance, imaging_reconciliation, imaging_study
 from smartcare.hospital.imaging.service import Batch, read_instance, store_encoded, store_instance
 from smartcare.hospital.imaging.storage import FileStore
+from smartcare.hospital.imaging.store_scp import part10
+from smartcare.hospital.imaging.synthetic import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
 from smartcare.platform.db import unit_of_work
 from tests.hospital.imaging.dicom_samples import ct_slice, encoded, uid
 from tests.hospital.imaging.imaging_record import write_patients_and_order
@@ -91,7 +95,7 @@ def test_study_of_another_patient_is_refused_and_nothing_is_mixed(engine, tmp_pa
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI", "ignore:The value length")
 def test_missing_and_malformed_uids_are_refused_before_anything_is_written(engine, tmp_path):
     files = FileStore(tmp_path)
-    for hostile in ("../../etc", "1.2/../../x", "1.02.3", "1." + "2" * 70, "1.2.3\x00", "1.2.3x"):
+    for hostile in ("../../etc", "1.2/../../x", "1.02.3", "1." + "2" * 70, "1.2\x00.3", "1.2.3x"):
         outcome = store_instance(ct_slice(study_uid=hostile), calling_ae="CT1", store=files)
         assert outcome.status == service.BAD_UID and "Study Instance UID" in outcome.reason, hostile
     ds = ct_slice()
@@ -110,9 +114,12 @@ def test_unsupported_sop_class_and_images_without_pixels_are_refused(engine, tmp
     outcome = store_instance(empty, calling_ae="CT1", store=files)
     assert outcome.status == service.NOT_MATCHING_SOP_CLASS and "pixel data" in outcome.reason
     claims_jpeg = ct_slice()
-    native = encoded(claims_jpeg)
-    claims_jpeg.file_meta.TransferSyntaxUID = JPEGBaseline8Bit  # native pixels under a JPEG claim
-    outcome = store_instance(claims_jpeg, calling_ae="CT1", encoded=native, store=files)
+    body = DicomBytesIO()
+    body.is_implicit_VR, body.is_little_endian = False, True
+    write_dataset(body, claims_jpeg)  # native pixels (explicit VR little endian) under a JPEG claim
+    lying = part10(body.getvalue(), claims_jpeg.SOPClassUID, claims_jpeg.SOPInstanceUID, JPEGBaseline8Bit, "CT1",
+                   (IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION))
+    outcome = store_encoded(lying, calling_ae="CT1", store=files)
     assert outcome.status == service.NOT_MATCHING_SOP_CLASS and "encapsulated" in outcome.reason
     assert _count(imaging_instance) == 0
 
@@ -121,7 +128,7 @@ def test_truncated_and_garbage_files_get_a_failure_status_not_an_exception(engin
     files = FileStore(tmp_path)
     data = encoded(ct_slice(size=32))
     truncated = store_encoded(data[:-300], calling_ae="CT1", store=files)
-    assert truncated.status == service.NOT_MATCHING_SOP_CLASS and "truncated" in truncated.reason
+    assert truncated.status == service.CANNOT_UNDERSTAND and "truncated" in truncated.reason
     garbage = store_encoded(b"\0" * 128 + b"DICM" + bytes(range(256)) * 4, calling_ae="CT1", store=files)
     assert garbage.status in (service.CANNOT_UNDERSTAND, service.BAD_UID)
     assert store_encoded(b"", calling_ae="CT1", store=files).status == service.CANNOT_UNDERSTAND
