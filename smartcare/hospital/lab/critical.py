@@ -34,6 +34,7 @@ from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import notification_kind, notify
 from smartcare.platform.security.context import SYSTEM, AccessContext
+from smartcare.platform.security.policy import AccessDenied, decide
 from smartcare.platform.security.tables import user_account
 from smartcare.platform.web import fhir_text
 
@@ -213,6 +214,15 @@ def acknowledge(ctx: AccessContext, *, task_id: str, read_back: str) -> dict[str
     request = FhirRequest(method="PUT", path=f"Task/{task['id']}", body=done,
                           headers={"if-match": f'W/"{version}"'} if version else {})
     return gateway.serve(ctx, request).body or {}
+
+
+def may_follow(ctx: AccessContext) -> bool:
+    """True when the policy lets ctx search critical-value Tasks at all (a radiologist's work needs none)."""
+    try:
+        decide(ctx, "search", "Task", personal=True)
+    except AccessDenied:
+        return False
+    return True
 
 
 def open_for(ctx: AccessContext, *, owner: str | None = None) -> list[dict[str, Any]]:

@@ -34,8 +34,8 @@ def _patient_name(ctx: AccessContext, reference: str) -> str:
 
 def waiting(ctx: AccessContext, *, locale: str) -> tuple[list[dict[str, Any]], int]:
     """The critical values ctx's practitioner owns and has not acknowledged (oldest first, at most SHOWN),
-    as the banner lists them, and how many there are in all."""
-    if not (ctx.fhir_user or "").startswith("Practitioner/"):
+    as the banner lists them, and how many there are in all; none for a role whose work needs no Tasks."""
+    if not (ctx.fhir_user or "").startswith("Practitioner/") or not critical.may_follow(ctx):
         return [], 0
     tasks = critical.open_for(ctx, owner=ctx.fhir_user)
     names: dict[str, str] = {}
