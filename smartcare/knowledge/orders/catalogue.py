@@ -20,6 +20,9 @@ MAX_QUERY = 100
 MAX_LIMIT = 200
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _ALNUM = re.compile(r"[a-z0-9]+")
+# A query word: a run of Chinese characters, or of anything else but spaces.
+_WORD = re.compile(r"[\u3400-\u9fff]+|[^\s\u3400-\u9fff]+")
+_WORDS_ONLY = 3  # the rank of an order matching word by word but not as the whole text
 _SEP = "|"
 
 
@@ -251,7 +254,8 @@ def _pinyin(text: str, style: Style) -> str:
 def _search_row(order: Order) -> tuple[Order, str, str, str]:
     names = _SEP + _SEP.join(filter(None, (order.key, order.code or "", order.name_en.lower()))) + _SEP
     pinyin = _SEP + _SEP.join((_pinyin(order.name_zh, Style.NORMAL), _pinyin(order.name_zh, Style.FIRST_LETTER))) + _SEP
-    return order, names, _SEP + order.name_zh + _SEP, pinyin
+    # Lower case: Chinese names carry Latin abbreviations (胸部CT平扫) and queries are lower-cased.
+    return order, names, _SEP + order.name_zh.lower() + _SEP, pinyin
 
 
 @lru_cache(maxsize=1)
@@ -319,10 +323,66 @@ def _rank(haystack: str, needle: str) -> int | None:
     return 1 if _SEP + needle in haystack else 2
 
 
-def search_orders(text: str, *, kind: str | None = None, limit: int = 20) -> list[Order]:
-    """Orders whose key, code, English or Chinese name or pinyin matches `text`, best matches first.
+def _word_rank(haystack: str, word: str) -> int | None:
+    """How well one query word sits in haystack: 0 starting a name, 1 starting a word in it, 2 inside a word."""
+    best = None
+    at = haystack.find(word)
+    while at >= 0:
+        before = haystack[at - 1]
+        if before == _SEP:
+            return 0
+        boundary = not before.isalnum() or bool(_HAN.match(before)) != bool(_HAN.match(word[0]))
+        best = min(best if best is not None else 2, 1 if boundary else 2)
+        at = haystack.find(word, at + 1)
+    return best
 
-    `kind` narrows to one of KINDS. Ranking: exact key, code or name; then prefix; then any substring.
+
+def _best_word_rank(row: tuple[Order, str, str, str], word: str, *, inside_words: bool) -> int | None:
+    """The word's best rank in the order's English names, Chinese name or pinyin; None when it is in none.
+
+    Unless inside_words, a word counts in the English names only where a word starts there: of several words,
+    "ct" is not the end of "erect". Chinese names and pinyin have no spaces, so anywhere counts in them.
+    """
+    _, names, name_zh, pinyin = row
+    if _HAN.search(word):
+        return _word_rank(name_zh, word)
+    english = _word_rank(names, word)
+    if english == 2 and not inside_words:
+        english = None
+    ranks = [english, _word_rank(name_zh, word), *([_word_rank(pinyin, word)] if len(word) >= 2 and word.isalpha()
+                                                     else [])]
+    return min((r for r in ranks if r is not None), default=None)
+
+
+def _words_rank(row: tuple[Order, str, str, str], words: list[str], *, inside_words: bool) -> int | None:
+    """The sum of every word's rank in the order, None as soon as one word is in none of its names."""
+    total = 0
+    for word in words:
+        rank = _best_word_rank(row, word, inside_words=inside_words)
+        if rank is None:
+            return None
+        total += rank
+    return total
+
+
+def _phrase_rank(row: tuple[Order, str, str, str], query: str, letters: str) -> int | None:
+    """The rank of the whole query as typed (0 a whole name, 1 a name's start, 2 anywhere), None if absent."""
+    _, names, name_zh, pinyin = row
+    if _HAN.search(query):
+        return _rank(name_zh, query)
+    candidates = [_rank(names, query), _rank(name_zh, query)]
+    if len(letters) >= 2 and letters.isalpha():
+        candidates.append(_rank(pinyin, letters))
+    return min((r for r in candidates if r is not None), default=None)
+
+
+def search_orders(text: str, *, kind: str | None = None, limit: int = 20) -> list[Order]:
+    """Orders whose key, code, English or Chinese name or pinyin matches every word of `text`, best first.
+
+    Words match in any order ("chest CT" finds CT Chest), each in any of the names, and Chinese and Latin runs
+    count as separate words ("胸部CT" is 胸部 and ct). `kind` narrows to one of KINDS. Ranking: the whole text
+    as typed as an exact key, code or name, then as a name's prefix, then anywhere; then orders matching only
+    word by word. Within each, words that start names or words beat words found inside words.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -332,18 +392,16 @@ def search_orders(text: str, *, kind: str | None = None, limit: int = 20) -> lis
     if not query:
         return []
     letters = "".join(_ALNUM.findall(query))
-    found: list[tuple[int, int, Order]] = []
-    for position, (order, names, name_zh, pinyin) in enumerate(_catalogue().search_rows):
-        if kind is not None and order.kind != kind:
+    words = list(dict.fromkeys(_WORD.findall(query)))
+    found: list[tuple[int, int, int, Order]] = []
+    for position, row in enumerate(_catalogue().search_rows):
+        if kind is not None and row[0].kind != kind:
             continue
-        if _HAN.search(query):
-            rank = _rank(name_zh, query)
-        else:
-            candidates = [_rank(names, query)]
-            if len(letters) >= 2 and letters.isalpha():
-                candidates.append(_rank(pinyin, letters))
-            rank = min((r for r in candidates if r is not None), default=None)
-        if rank is not None:
-            found.append((rank, position, order))
-    found.sort(key=lambda item: item[:2])
-    return [order for _, _, order in found[:min(limit, MAX_LIMIT)]]
+        phrase = _phrase_rank(row, query, letters)
+        # Text found as typed is found word by word too, when words may sit inside words (it is what was typed).
+        words_rank = _words_rank(row, words, inside_words=phrase is not None or len(words) == 1)
+        if words_rank is None:
+            continue
+        found.append((_WORDS_ONLY if phrase is None else phrase, words_rank, position, row[0]))
+    found.sort(key=lambda item: item[:3])
+    return [order for *_, order in found[:min(limit, MAX_LIMIT)]]
