@@ -35,10 +35,12 @@ from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.engine import Engine
 
 from smartcare.hospital.imaging import query, retrieve, service, store_scp, worklist
+from smartcare.hospital.imaging.imaging_study import pacs_context
 from smartcare.hospital.imaging.models import imaging_remote_ae
 from smartcare.hospital.imaging.storage import InstanceStore, default_store
 from smartcare.hospital.imaging.synthetic import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
-from smartcare.platform.db import get_engine
+from smartcare.platform import audit
+from smartcare.platform.db import get_engine, unit_of_work
 
 log = logging.getLogger(__name__)
 PENDING, CANCELLED = 0xFF00, 0xFE00
@@ -174,27 +176,47 @@ class PacsService:
             return 0x0000
         return _status(outcome.status, outcome.reason)
 
+    def find_answers(self, sop_class: str, identifier: Dataset,
+                     calling: str) -> tuple[int, str, list[Dataset | query.Answer]]:
+        """The answers to a C-FIND (either path): (final status, its comment, the pending answers).
+
+        Study Root and Patient Root queries go to the study index and are audited (who asked, at which level,
+        for what, how many matched); Modality Worklist queries go to the scheduled orders, through the FHIR
+        gateway, which audits its own reads."""
+        if sop_class == ModalityWorklistInformationFind:
+            try:
+                return 0x0000, "", list(worklist.find(identifier, engine=self.database()))
+            except Exception:  # a query that fails must end with a status, never drop the association
+                log.exception("a worklist C-FIND from %s failed", calling)
+                return FIND_FAILED, "the worklist could not be read", []
+        try:
+            with unit_of_work(self.database()) as conn:
+                answers = list(query.find(conn, identifier))
+                audit.record(conn, ctx=pacs_context(f"dicom-ae:{calling}"[:64]), action="R", subtype="search",
+                             purpose="TREAT", entities=[query.describe(identifier, len(answers))])
+        except query.QueryError as exc:
+            return FIND_NOT_MATCHING, str(exc), []
+        except Exception:  # a query that fails must end with a status, never drop the association
+            log.exception("a C-FIND from %s failed", calling)
+            return FIND_FAILED, "the query could not be answered", []
+        return 0x0000, "", answers
+
     def on_find(self, event: Any) -> Iterator[tuple[Any, Dataset | None]]:
-        """C-FIND: Study Root and Patient Root queries on the index; Modality Worklist queries on the orders."""
-        if event.request.AffectedSOPClassUID == ModalityWorklistInformationFind:
-            yield from worklist.on_find(event, engine=self.database())
-            return
+        """C-FIND on pynetdicom's path: pending answers, then the final status."""
         try:
             identifier = event.identifier
-            with self.database().connect() as conn:
-                answers = list(query.find(conn, identifier))
-        except query.QueryError as exc:
-            yield _status(FIND_NOT_MATCHING, str(exc)), None
+        except Exception:  # an identifier pynetdicom cannot decode
+            yield _status(FIND_FAILED, "the identifier could not be decoded"), None
             return
-        except Exception:  # a query that fails must end with a status, never drop the association
-            log.exception("a C-FIND from %s failed", event.assoc.requestor.ae_title)
-            yield _status(FIND_FAILED, "the query could not be answered"), None
-            return
+        status, comment, answers = self.find_answers(str(event.request.AffectedSOPClassUID), identifier,
+                                                     event.assoc.requestor.ae_title)
         for answer in answers:
             if event.is_cancelled:
                 yield CANCELLED, None
                 return
-            yield PENDING, answer
+            yield PENDING, answer.dataset() if isinstance(answer, query.Answer) else answer
+        if status:
+            yield _status(status, comment), None
 
     def on_get(self, event: Any) -> Iterator[Any]:
         """C-GET: send the instances asked for on the caller's association."""
@@ -250,7 +272,8 @@ class PacsService:
         self.server.storage = store_scp.StoreSettings(
             ae_title=self.settings.ae_title, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
             implementation_version=IMPLEMENTATION_VERSION, callers=self.callers, store=self.store_received,
-            finished=self.storage_finished, network_timeout=self.settings.network_timeout_seconds)
+            finished=self.storage_finished, find=self.find_answers,
+            network_timeout=self.settings.network_timeout_seconds)
         threading.Thread(target=self.server.serve_forever, name="dicom-acceptor", daemon=True).start()
         host, port = self.server.server_address[:2]
         return str(host), int(port)

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.valuerep import TEXT_VR_DELIMS
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -25,6 +26,11 @@ EXPLICIT_BE = "1.2.840.10008.1.2.2"
 UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
+# Sequences of undefined length are walked recursively; real content trees (SR) nest a dozen levels, pydicom
+# itself fails at about 200, and a few kilobytes of hostile nesting must not exhaust Python's stack.
+MAX_DEPTH = 64
+# A deflated dataset is inflated whole to be walked: a few megabytes of zeros must not become gigabytes.
+MAX_INFLATED = 2**30
 
 # PS3.5 Table 7.1-1: these VRs have a 2-byte reserved field and a 4-byte length; the rest a 2-byte length.
 LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
@@ -92,13 +98,19 @@ class Header:
         value = self.raw.get(keyword)
         if not value:
             return ""
-        if self.vrs.get(keyword) in _TEXT_VRS and not value.isascii():
+        vr = self.vrs.get(keyword)
+        # ISO 2022 code extensions (Japanese, Korean) switch character sets with ESC sequences in 7-bit bytes.
+        if vr in _TEXT_VRS and (not value.isascii() or b"\x1b" in value):
             if self.encodings is None:
                 self.encodings = _encodings(self.raw.get("SpecificCharacterSet", b""))
-            text = decode_bytes(value, self.encodings, {"^", "="} if self.vrs[keyword] == "PN" else set())
+            text = decode_bytes(value, self.encodings, TEXT_VR_DELIMS)
         else:
             text = value.decode("latin-1")
-        return text.strip(" \x00")[:limit]
+        text = text.strip(" \x00")
+        if vr == "PN":
+            # As pydicom reads a name: empty trailing component groups ('Wang^XiaoDong=王^小東=') are dropped.
+            text = "\\".join(name.rstrip("=") for name in text.split("\\"))
+        return text[:limit]
 
     def uid(self, keyword: str) -> str:
         """A UI value without its padding ('' when absent)."""
@@ -125,7 +137,15 @@ class Header:
 
 def _encodings(value: bytes) -> list[str]:
     terms = [term.strip(" \x00") for term in value.decode("latin-1").split("\\")]
-    return convert_encodings(terms if any(terms) else ["ISO_IR 6"])
+    try:
+        encodings = convert_encodings(terms if any(terms) else ["ISO_IR 6"])
+        for encoding in encodings:
+            # pydicom passes unknown terms on as Python codec names: 'hex' or 'undefined' decode no text, not
+            # even with the replacement characters pydicom falls back to.
+            b"A\x80".decode(encoding, "replace")
+    except (LookupError, ValueError) as exc:
+        raise ScanError(f"the Specific Character Set {value[:64]!r} cannot decode text ({exc})") from exc
+    return encodings
 
 
 def scan(data: bytes) -> Header:
@@ -147,13 +167,18 @@ def scan(data: bytes) -> Header:
     if syntax == DEFLATED_LE:
         try:
             inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            inflated = inflater.decompress(bytes(view[position:]))
+            inflated = inflater.decompress(bytes(view[position:]), MAX_INFLATED)
         except zlib.error as exc:
             raise ScanError(f"the deflated dataset cannot be inflated ({exc})") from exc
+        if inflater.unconsumed_tail:
+            raise ScanError(f"the deflated dataset inflates to more than {MAX_INFLATED} bytes")
         if not inflater.eof:
             raise ScanError("the deflated dataset is truncated")
         body, start = memoryview(inflated), 0
     _dataset(body, start, len(body), header, implicit=syntax == IMPLICIT_LE)
+    if "SpecificCharacterSet" in header.raw:
+        # Checked here, where a bad one is a ScanError; Header.text is called where only Refused is expected.
+        header.encodings = _encodings(header.raw["SpecificCharacterSet"])
     return header
 
 
@@ -184,7 +209,7 @@ def _explicit_element(view: memoryview, position: int, end: int, found: dict[int
 
 
 def _dataset(view: memoryview, position: int, end: int, header: Header | None, *, implicit: bool,
-             in_item: bool = False) -> int:
+             in_item: bool = False, depth: int = 0) -> int:
     """Walk elements from position to end (or to an item delimiter when in_item); the position after them.
 
     header collects the wanted top-level elements; nested datasets are walked with header None."""
@@ -221,7 +246,7 @@ def _dataset(view: memoryview, position: int, end: int, header: Header | None, *
                 continue
             if implicit or vr == b"SQ" or vr == b"UN":
                 # An undefined-length UN is a sequence encoded implicit VR (PS3.5 6.2.2).
-                position = _sequence(view, position, end, implicit=implicit or vr == b"UN")
+                position = _sequence(view, position, end, implicit=implicit or vr == b"UN", depth=depth + 1)
                 continue
             raise ScanError(f"({group:04X},{element:04X}) has an undefined length its VR does not allow")
         if position + length > end:
@@ -242,8 +267,10 @@ def _dataset(view: memoryview, position: int, end: int, header: Header | None, *
     return position
 
 
-def _sequence(view: memoryview, position: int, end: int, *, implicit: bool) -> int:
+def _sequence(view: memoryview, position: int, end: int, *, implicit: bool, depth: int) -> int:
     """Step over the items of an undefined-length sequence; the position after its delimiter."""
+    if depth > MAX_DEPTH:
+        raise ScanError(f"sequences nested more than {MAX_DEPTH} deep")
     while position + 8 <= end:
         tag_group, tag_element, length = _TAG_LENGTH.unpack_from(view, position)
         tag = tag_group << 16 | tag_element
@@ -253,7 +280,7 @@ def _sequence(view: memoryview, position: int, end: int, *, implicit: bool) -> i
         if tag != ITEM:
             raise ScanError(f"a sequence holds ({tag_group:04X},{tag_element:04X}) where an item belongs")
         if length == UNDEFINED:
-            position = _dataset(view, position, end, None, implicit=implicit, in_item=True)
+            position = _dataset(view, position, end, None, implicit=implicit, in_item=True, depth=depth)
         elif position + length > end:
             raise ScanError(f"a sequence item claims {length} bytes where {end - position} remain (truncated?)")
         else:

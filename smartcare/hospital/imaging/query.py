@@ -7,6 +7,7 @@ the index's values where it has them and empty otherwise. Text matching is case-
 says for all but PN, and the same on SQLite and PostgreSQL.
 """
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -138,24 +139,65 @@ def _base(level: str) -> Any:
     return query
 
 
-def _answer(identifier: Dataset, row: Any, level: str) -> Dataset:
-    out = Dataset()
-    out.SpecificCharacterSet = "ISO_IR 192"
-    values = row._mapping
+# PS3.5 Table 7.1-1: VRs with a 4-byte length in explicit VR.
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_CHARSET, _LEVEL = 0x00080005, 0x00080052
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One C-FIND match: each key the identifier asked for (tag, VR, keyword) with the index's value or None.
+
+    encode() writes the identifier's bytes straight from the values (UTF-8 text, Specific Character Set
+    ISO_IR 192), for the fast path; dataset() builds the pydicom Dataset pynetdicom's handler yields."""
+
+    level: str
+    values: tuple[tuple[int, str, str, Any], ...]
+
+    def dataset(self) -> Dataset:
+        """The answer as a pydicom Dataset."""
+        out = Dataset()
+        out.SpecificCharacterSet = "ISO_IR 192"
+        for tag, vr, keyword, value in self.values:
+            if value is None:
+                out.add_new(tag, vr, None)
+            else:
+                setattr(out, keyword, value)
+        out.QueryRetrieveLevel = self.level
+        return out
+
+    def encode(self, implicit: bool) -> bytes:
+        """The answer as a dataset in implicit or explicit VR little endian, elements in tag order."""
+        elements = [(_CHARSET, "CS", "ISO_IR 192"), (_LEVEL, "CS", self.level)]
+        elements += [(tag, vr, value) for tag, vr, _keyword, value in self.values]
+        out = []
+        for tag, vr, value in sorted(elements, key=lambda e: e[0]):
+            data = b"" if value is None or vr == "SQ" else str(value).encode("utf-8")
+            if len(data) % 2:
+                data += b"\x00" if vr == "UI" else b" "
+            if implicit:
+                out.append(struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(data)))
+            elif vr in _LONG_VRS:
+                out.append(struct.pack("<HH2s2xI", tag >> 16, tag & 0xFFFF, vr.encode("ascii"), len(data)))
+            else:
+                out.append(struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode("ascii"), len(data)))
+            out.append(data)
+        return b"".join(out)
+
+
+def _asked(identifier: Dataset) -> list[tuple[int, str, str]]:
+    """The keys to answer: (tag, VR, keyword) of the identifier's standard elements but the level and charset."""
+    asked = []
     for element in identifier:
         keyword = element.keyword
         if keyword in ("QueryRetrieveLevel", "SpecificCharacterSet") or not keyword:
             continue
-        if keyword in values and values[keyword] is not None:
-            setattr(out, keyword, values[keyword])
-        else:
-            out.add_new(element.tag, element.VR, None)
-    out.QueryRetrieveLevel = level
-    return out
+        asked.append((int(element.tag), element.VR, keyword))
+    return asked
 
 
-def find(conn: Connection, identifier: Dataset) -> Iterator[Dataset]:
-    """The answers to a C-FIND identifier at its QueryRetrieveLevel (at most MAX_MATCHES); QueryError if bad."""
+def find(conn: Connection, identifier: Dataset) -> Iterator[Answer]:
+    """The matches of a C-FIND identifier at its QueryRetrieveLevel (at most MAX_MATCHES); QueryError if bad."""
     level = str(identifier.get("QueryRetrieveLevel", "")).strip().upper()
     if level not in LEVELS:
         raise QueryError(f"QueryRetrieveLevel {level[:16]!r} is not PATIENT, STUDY, SERIES or IMAGE")
@@ -172,5 +214,20 @@ def find(conn: Connection, identifier: Dataset) -> Iterator[Dataset]:
             query = query.having(where) if level == "PATIENT" else query.where(where)
     order = {"PATIENT": _study.patient_id, "STUDY": _study.study_date, "SERIES": _series.series_number,
              "IMAGE": _instance.instance_number}[level]
+    asked = _asked(identifier)
     for row in conn.execute(query.order_by(order).limit(MAX_MATCHES)):
-        yield _answer(identifier, row, level)
+        values = row._mapping
+        yield Answer(level, tuple((tag, vr, keyword, values.get(keyword) if keyword in values else None)
+                                  for tag, vr, keyword in asked))
+
+
+def describe(identifier: Dataset, matches: int) -> str:
+    """A C-FIND for the audit trail: its level, the keys with a value to match, how many answers it got."""
+    keys = []
+    for element in identifier:
+        if element.keyword in KEYS and element.VR != "SQ":
+            value = _query_value(element).strip()
+            if value and value != "*":
+                keys.append(f"{element.keyword}={value[:64]}")
+    level = str(identifier.get("QueryRetrieveLevel", "")).strip()[:16]
+    return "&".join((f"ImagingStudy?dicom-c-find={level}", *keys, f"matches={matches}"))[:500]

@@ -1,16 +1,18 @@
-"""The fast path for the associations modalities open to send images: C-STORE and C-ECHO only.
+"""The fast path for the associations modalities and viewers open most: C-STORE, C-FIND and C-ECHO.
 
 pynetdicom runs each association as two polling threads (the DUL reader and the association reactor, each
 sleeping a millisecond between looks) and an event queue between them; a bare pynetdicom SCP that stores nothing
 answered about 220 instances a second here, where Orthanc answers 200-500 and writes them. A modality sending a
 study needs none of that machinery: it proposes storage SOP classes, sends C-STORE requests one after another,
-and releases. So when an A-ASSOCIATE-RQ proposes only storage SOP classes and Verification (and no role
-selection or asynchronous operations), this module serves the association itself on the socket, in the
-connection's thread: PDUs are read from a buffered socket file (PS3.8 9.3), the request is negotiated with
+and releases. So when an A-ASSOCIATE-RQ proposes only storage SOP classes, the C-FIND information models
+(Study Root, Patient Root, Modality Worklist) and Verification, without role selection or asynchronous
+operations, this module serves the association itself on the socket, in the connection's thread: PDUs are read from a buffered socket file (PS3.8 9.3), the request is negotiated with
 pynetdicom's own negotiate_as_acceptor and answered with pynetdicom's PDU encoders, and each C-STORE's command
 and dataset fragments (PS3.8 9.3.5.1, PS3.7 E) are put together and handed to service.store_encoded with a
-Part 10 header built from the negotiated transfer syntax. Every other association (queries, retrieves, the
-worklist, storage mixed with anything else) is handed to pynetdicom untouched: the request is only peeked at.
+Part 10 header built from the negotiated transfer syntax. A C-FIND's identifier is decoded and its answers
+encoded with pynetdicom's dsutils and sent as pending responses at once (a C-CANCEL between them is honoured);
+the answers come from the same function pynetdicom's handler calls. Every other association (C-MOVE, C-GET,
+anything else mixed in) is handed to pynetdicom untouched: the request is only peeked at.
 
 The same rules as on the pynetdicom side: callers are checked against the known remote AEs; success only once
 the instance is durable and indexed; a bad dataset gets a failure status with a reason in Error Comment and the
@@ -18,12 +20,16 @@ association goes on; a broken PDU stream is aborted (A-ABORT), never a crash of 
 """
 
 import logging
+import select
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from io import BytesIO
 
+from pydicom.dataset import Dataset
+from pynetdicom.dsutils import decode, encode
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RJ, A_ASSOCIATE_RQ
 from pynetdicom.pdu_primitives import (
     A_ASSOCIATE,
@@ -33,9 +39,16 @@ from pynetdicom.pdu_primitives import (
 )
 from pynetdicom.presentation import PresentationContext, negotiate_as_acceptor
 from pynetdicom.service_class import StorageServiceClass
-from pynetdicom.sop_class import Verification, uid_to_service_class
+from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+    uid_to_service_class,
+)
 
 from smartcare.hospital.imaging import service
+from smartcare.hospital.imaging.query import Answer
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +56,22 @@ APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 # PS3.8 9.3.1: the PDU types.
 ASSOCIATE_RQ, ASSOCIATE_AC, ASSOCIATE_RJ, P_DATA, RELEASE_RQ, RELEASE_RP, ABORT = 1, 2, 3, 4, 5, 6, 7
 # PS3.7 E.1: command fields.
-C_STORE_RQ, C_ECHO_RQ = 0x0001, 0x0030
-NO_DATASET = 0x0101
+C_STORE_RQ, C_FIND_RQ, C_ECHO_RQ, C_CANCEL_RQ = 0x0001, 0x0020, 0x0030, 0x0FFF
+NO_DATASET, DATASET = 0x0101, 0x0001
 UNRECOGNIZED_OPERATION = 0x0211
+PENDING, CANCELLED, IDENTIFIER_UNREADABLE = 0xFF00, 0xFE00, 0xC310
+FIND_CLASSES = frozenset({StudyRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelFind,
+                          ModalityWorklistInformationFind})
+IMPLICIT_LE, EXPLICIT_LE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
 # The largest A-ASSOCIATE-RQ looked at before handing over; real ones are a few kilobytes.
 MAX_REQUEST = 65536
 _PDU_HEADER = struct.Struct(">BxI")
 _ELEMENT = struct.Struct("<HHI")
 _US = struct.Struct("<H")
+
+
+# The answers to a C-FIND: (SOP class, identifier, calling AE) -> (final status, comment, pending answers).
+FindFunction = Callable[[str, Dataset, str], tuple[int, str, list[Dataset | Answer]]]
 
 
 class Aborted(Exception):
@@ -67,6 +88,7 @@ class StoreSettings:
     callers: Callable[[], list[str]]
     store: Callable[[bytes, str, tuple[str, str], service.Batch], service.StoreOutcome]
     finished: Callable[[service.Batch], None]
+    find: FindFunction | None = None
     max_pdu: int = 1048576
     max_instance_bytes: int = 2**31
     network_timeout: float = 60.0
@@ -77,9 +99,11 @@ def _peek_request(sock: socket.socket, timeout: float) -> bytes | None:
     """The whole A-ASSOCIATE-RQ PDU the peer sent first, left unread on the socket; None when it is not one."""
     previous = sock.gettimeout()
     sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
     try:
         wanted, data = 6, b""
         while len(data) < wanted:
+            seen = len(data)
             data = sock.recv(wanted, socket.MSG_PEEK)
             if not data:
                 return None
@@ -88,6 +112,11 @@ def _peek_request(sock: socket.socket, timeout: float) -> bytes | None:
                 if kind != ASSOCIATE_RQ or length > MAX_REQUEST:
                     return None
                 wanted = 6 + length
+            if len(data) == seen and len(data) < wanted:
+                # A peek returns at once while anything is buffered: wait for the rest rather than spin a core.
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.005)
         return data
     except OSError:
         return None
@@ -95,8 +124,9 @@ def _peek_request(sock: socket.socket, timeout: float) -> bytes | None:
         sock.settimeout(previous)
 
 
-def _storage_only(request: A_ASSOCIATE) -> bool:
-    """True when the request proposes only storage and Verification, without role selection or async ops."""
+def _fast(request: A_ASSOCIATE, settings: StoreSettings) -> bool:
+    """True when the request proposes only storage, C-FIND (when served) and Verification, without role
+    selection or asynchronous operations."""
     contexts = request.presentation_context_definition_list
     if not contexts:
         return False
@@ -106,18 +136,22 @@ def _storage_only(request: A_ASSOCIATE) -> bool:
         return False
     # Senders propose every storage class they know (storescu: over a hundred); the ones this archive does not
     # store are refused at negotiation, the same as pynetdicom does.
-    return all(c.abstract_syntax == Verification or uid_to_service_class(c.abstract_syntax) is StorageServiceClass
-               for c in contexts)
+    finds = FIND_CLASSES if settings.find is not None else frozenset()
+    return all(c.abstract_syntax == Verification or c.abstract_syntax in finds
+               or uid_to_service_class(c.abstract_syntax) is StorageServiceClass for c in contexts)
 
 
-def _supported(storage_classes: frozenset[str]) -> list[PresentationContext]:
+def _supported(settings: StoreSettings) -> list[PresentationContext]:
+    offered = [(Verification, [IMPLICIT_LE, EXPLICIT_LE])]
+    offered += [(abstract, list(service.TRANSFER_SYNTAXES)) for abstract in sorted(settings.storage_classes)]
+    if settings.find is not None:
+        offered += [(abstract, [IMPLICIT_LE, EXPLICIT_LE]) for abstract in sorted(FIND_CLASSES)]
     contexts = []
-    for number, abstract in enumerate([Verification, *sorted(storage_classes)]):
+    for number, (abstract, syntaxes) in enumerate(offered):
         context = PresentationContext()
         context.context_id = 2 * number + 1
         context.abstract_syntax = abstract
-        context.transfer_syntax = ["1.2.840.10008.1.2"] if abstract == Verification else list(
-            service.TRANSFER_SYNTAXES)
+        context.transfer_syntax = syntaxes
         contexts.append(context)
     return contexts
 
@@ -133,7 +167,7 @@ def serve_if_storage(sock: socket.socket, settings: StoreSettings) -> bool:
         request = pdu.to_primitive()
     except Exception:  # leave malformed requests to pynetdicom, which rejects them by the book
         return False
-    if not _storage_only(request):
+    if not _fast(request, settings):
         return False
     sock.recv(len(raw))  # the request, now read for real (it is all buffered already)
     sock.settimeout(settings.network_timeout)
@@ -156,7 +190,7 @@ class _Association:
     def run(self) -> None:
         if not self._accept():
             return
-        reader = self.sock.makefile("rb", buffering=262144)
+        reader = _Reader(self.sock)
         try:
             self._serve(reader)
         except Aborted as reason:
@@ -169,7 +203,6 @@ class _Association:
         except OSError as exc:
             log.info("storage association from %s ended by the network: %s", self.calling, exc)
         finally:
-            reader.close()
             if self.batch.studies:
                 self.settings.finished(self.batch)
 
@@ -183,7 +216,7 @@ class _Association:
             if isinstance(item, MaximumLengthNotification):
                 self.peer_max_pdu = int(item.maximum_length_received or 0)
         results, _roles = negotiate_as_acceptor(self.request.presentation_context_definition_list,
-                                                _supported(self.settings.storage_classes))
+                                                _supported(self.settings))
         for context in results:
             if context.result == 0:
                 self.contexts[int(context.context_id)] = (str(context.abstract_syntax),
@@ -223,7 +256,7 @@ class _Association:
         except OSError:
             return
 
-    def _read_pdu(self, reader: BinaryIO) -> tuple[int, bytes]:
+    def _read_pdu(self, reader: "_Reader") -> tuple[int, bytes]:
         head = reader.read(6)
         if len(head) < 6:
             raise ConnectionResetError("the peer closed the connection without releasing")
@@ -237,7 +270,7 @@ class _Association:
             raise ConnectionResetError("the peer closed the connection inside a PDU")
         return kind, body
 
-    def _serve(self, reader: BinaryIO) -> None:
+    def _serve(self, reader: "_Reader") -> None:
         command: list[bytes] = []
         dataset: list[bytes] = []
         size = 0
@@ -276,7 +309,7 @@ class _Association:
                         fields = _command_fields(b"".join(command))
                         command = []
                         if _us(fields, 0x0800) == NO_DATASET:
-                            self._answer(context_id, fields, None)
+                            self._answer(context_id, fields, None, reader)
                             context_id, fields, dataset, size = None, None, [], 0
                 else:
                     if fields is None:
@@ -286,11 +319,13 @@ class _Association:
                         raise Aborted(f"a dataset larger than {self.settings.max_instance_bytes} bytes")
                     dataset.append(fragment)
                     if control & 2:
-                        self._answer(context_id, fields, b"".join(dataset))
+                        self._answer(context_id, fields, b"".join(dataset), reader)
                         context_id, fields, dataset, size = None, None, [], 0
 
-    def _answer(self, context_id: int, fields: dict[int, bytes], data: bytes | None) -> None:
+    def _answer(self, context_id: int, fields: dict[int, bytes], data: bytes | None, reader: "_Reader") -> None:
         operation = _us(fields, 0x0100)
+        if operation == C_CANCEL_RQ:
+            return  # a cancel that arrived after its C-FIND had ended: nothing to stop, no response (PS3.7 9.3.2.3)
         message_id = _us(fields, 0x0110)
         abstract, syntax = self.contexts[context_id]
         sop_class = _text(fields.get(0x0002, b"")) or abstract
@@ -298,6 +333,10 @@ class _Association:
         comment = ""
         if operation == C_ECHO_RQ and data is None:
             status = service.SUCCESS
+        elif (operation == C_FIND_RQ and data is not None and abstract in FIND_CLASSES
+              and self.settings.find is not None):
+            self._find(self.settings.find, context_id, message_id, abstract, syntax, data, reader)
+            return
         elif operation == C_STORE_RQ and data is not None:
             encoded = part10(data, sop_class, sop_instance, syntax, self.calling,
                              (self.settings.implementation_class_uid, self.settings.implementation_version))
@@ -306,8 +345,91 @@ class _Association:
         else:
             status, comment = UNRECOGNIZED_OPERATION, "this association takes C-STORE and C-ECHO only"
         response = _response(operation | 0x8000, message_id, sop_class, sop_instance, status, comment)
-        item = struct.pack(">IBB", len(response) + 2, context_id, 0x03) + response
-        self.sock.sendall(struct.pack(">BxI", P_DATA, len(item)) + item)
+        self._send(context_id, response)
+
+    def _send(self, context_id: int, command: bytes, data: bytes | None = None) -> None:
+        """Send a message."""
+        self.sock.sendall(self._message(context_id, command, data))
+
+    def _message(self, context_id: int, command: bytes, data: bytes | None = None) -> bytes:
+        """A message's PDUs: its command, then its dataset in fragments that fit the peer's maximum PDU."""
+        out = [_pdu(context_id, 0x03, command)]
+        if data is not None:
+            room = (self.peer_max_pdu - 6) if self.peer_max_pdu > 6 else len(data) or 1
+            for start in range(0, len(data), room):
+                last = start + room >= len(data)
+                out.append(_pdu(context_id, 0x02 if last else 0x00, data[start:start + room]))
+        return b"".join(out)
+
+    def _find(self, find: FindFunction, context_id: int,
+              message_id: int, sop_class: str, syntax: str, data: bytes, reader: "_Reader") -> None:
+        """Answer a C-FIND: each match as a pending response, then the final status; a C-CANCEL stops it."""
+        implicit = syntax == IMPLICIT_LE
+        try:
+            identifier = decode(BytesIO(data), implicit, True)
+        except Exception:  # pydicom raises many kinds on garbage; each means the same to the sender
+            log.warning("a C-FIND identifier from %s could not be decoded", self.calling)
+            identifier = None
+        if identifier is None:
+            status, comment, answers = IDENTIFIER_UNREADABLE, "the identifier could not be decoded", []
+        else:
+            status, comment, answers = find(sop_class, identifier, self.calling)
+        pending = _response(0x8020, message_id, sop_class, "", PENDING, "", DATASET)
+        out: list[bytes] = []
+        for number, answer in enumerate(answers):
+            # Answers go out in writes of up to 32; before each, a C-CANCEL the peer sent meanwhile is honoured.
+            if number % 32 == 0:
+                if out:
+                    self.sock.sendall(b"".join(out))
+                    out = []
+                if reader.waiting() and self._cancelled(reader, message_id):
+                    status, comment = CANCELLED, ""
+                    break
+            encoded = answer.encode(implicit) if isinstance(answer, Answer) else encode(answer, implicit, True)
+            if encoded is None:
+                log.warning("a C-FIND answer to %s could not be encoded", self.calling)
+                continue
+            out.append(self._message(context_id, pending, encoded))
+        out.append(self._message(context_id, _response(0x8020, message_id, sop_class, "", status, comment)))
+        self.sock.sendall(b"".join(out))
+
+    def _cancelled(self, reader: "_Reader", message_id: int) -> bool:
+        """Read what the peer sent during a C-FIND: True for its C-CANCEL; anything else ends the association."""
+        kind, body = self._read_pdu(reader)
+        if kind == ABORT:
+            raise ConnectionResetError("the peer aborted during a C-FIND")
+        if kind != P_DATA or len(body) < 6 or not body[5] & 1:
+            raise Aborted(f"a PDU of type {kind} arrived during a C-FIND; only a C-CANCEL may")
+        fields = _command_fields(body[6:4 + int.from_bytes(body[:4], "big")])
+        return _us(fields, 0x0100) == C_CANCEL_RQ and _us(fields, 0x0120) == message_id
+
+
+class _Reader:
+    """Buffered reads from the association's socket, and whether anything is waiting to be read."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def read(self, size: int) -> bytes:
+        """size bytes, or fewer when the peer closed the connection."""
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(max(262144, size - len(self.buffer)))
+            if not chunk:
+                break
+            self.buffer += chunk
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def waiting(self) -> bool:
+        """True when bytes have arrived that were not read yet."""
+        return bool(self.buffer) or bool(select.select([self.sock], [], [], 0)[0])
+
+
+def _pdu(context_id: int, control: int, fragment: bytes) -> bytes:
+    """A P-DATA-TF PDU of one presentation data value item (PS3.8 9.3.5)."""
+    return struct.pack(">BxIIBB", P_DATA, len(fragment) + 6, len(fragment) + 2, context_id, control) + fragment
 
 
 def _command_fields(data: bytes) -> dict[int, bytes]:
@@ -342,17 +464,18 @@ def _element(element: int, value: bytes, pad: bytes = b"\x00") -> bytes:
 
 
 def _response(operation: int, message_id: int, sop_class: str, sop_instance: str, status: int,
-              comment: str) -> bytes:
+              comment: str, dataset_type: int = NO_DATASET) -> bytes:
     """A response command set (PS3.7 9.3.1.2 / 9.3.5.2), implicit VR little endian, elements in tag order."""
-    body = _element(0x0002, sop_class.encode("ascii"))
+    # The UIDs are echoed as the peer sent them; a hostile non-ASCII byte must not end the association.
+    body = _element(0x0002, sop_class.encode("ascii", "replace"))
     body += _element(0x0100, _US.pack(operation))
     body += _element(0x0120, _US.pack(max(message_id, 0)))
-    body += _element(0x0800, _US.pack(NO_DATASET))
+    body += _element(0x0800, _US.pack(dataset_type))
     body += _element(0x0900, _US.pack(status))
     if comment:
         body += _element(0x0902, comment.replace("\\", "/")[:64].encode("ascii", "replace"), b" ")
     if sop_instance:
-        body += _element(0x1000, sop_instance.encode("ascii"))
+        body += _element(0x1000, sop_instance.encode("ascii", "replace"))
     return _element(0x0000, struct.pack("<I", len(body))) + body
 
 
