@@ -273,7 +273,7 @@ class PacsService:
             ae_title=self.settings.ae_title, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
             implementation_version=IMPLEMENTATION_VERSION, callers=self.callers, store=self.store_received,
             finished=self.storage_finished, find=self.find_answers,
-            network_timeout=self.settings.network_timeout_seconds)
+            network_timeout=self.settings.network_timeout_seconds, max_associations=self.settings.max_associations)
         threading.Thread(target=self.server.serve_forever, name="dicom-acceptor", daemon=True).start()
         host, port = self.server.server_address[:2]
         return str(host), int(port)
@@ -284,6 +284,9 @@ class PacsService:
             return
         # pynetdicom's shutdown() closes the socket, then forgets the server in the AE's list of those it
         # started itself, where make_server() never put it.
+        # Fast-path associations first: shutdown() waits for every connection's thread to finish.
+        if self.server.storage is not None:
+            self.server.storage.end_all()
         with contextlib.suppress(ValueError):
             self.server.shutdown()
         for assoc in self.server.ae.active_associations:

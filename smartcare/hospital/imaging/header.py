@@ -60,6 +60,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200011: ("SeriesNumber", "IS"),
     0x00200013: ("InstanceNumber", "IS"),
     0x00280002: ("SamplesPerPixel", "US"),
+    0x00280004: ("PhotometricInterpretation", "CS"),
     0x00280008: ("NumberOfFrames", "IS"),
     0x00280010: ("Rows", "US"),
     0x00280011: ("Columns", "US"),

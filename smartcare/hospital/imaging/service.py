@@ -77,6 +77,7 @@ TRANSFER_SYNTAXES: tuple[str, ...] = (
     dicom_uid.RLELossless,
 )
 _DOCUMENT_CLASSES = {dicom_uid.EncapsulatedPDFStorage}
+_SUBSAMPLED = {"YBR_FULL_422", "YBR_PARTIAL_422"}
 _NATIVE = {dicom_uid.ExplicitVRLittleEndian, dicom_uid.ImplicitVRLittleEndian, dicom_uid.DeflatedExplicitVRLittleEndian}
 
 
@@ -167,6 +168,9 @@ def read_facts(head: Header) -> InstanceFacts:
     syntax = head.transfer_syntax
     if not is_uid(syntax):
         raise Refused(BAD_UID, f"the transfer syntax {syntax[:64]!r} is not a valid UID")
+    if syntax not in TRANSFER_SYNTAXES:
+        # DIMSE negotiation never lets another in; a STOW-RS upload could, and the viewer could not read it.
+        raise Refused(CANNOT_UNDERSTAND, f"transfer syntax {syntax} is not one this archive stores")
     if sop_class not in STORAGE_CLASSES:
         raise Refused(SOP_CLASS_NOT_SUPPORTED, f"SOP class {sop_class} is not one this archive stores")
     text = head.text
@@ -203,8 +207,10 @@ def check_content(head: Header, facts: InstanceFacts) -> None:
     rows, columns, bits = head.number("Rows"), head.number("Columns"), head.number("BitsAllocated")
     if not (rows and columns and bits):
         raise Refused(NOT_MATCHING_SOP_CLASS, "image attributes (rows, columns, bits) are missing")
-    expected = (rows * columns * (head.number("SamplesPerPixel") or 1) * bits
-                * max(head.number("NumberOfFrames") or 1, 1) + 7) // 8
+    samples = head.number("SamplesPerPixel") or 1
+    if head.text("PhotometricInterpretation", 16).upper() in _SUBSAMPLED:
+        samples = 2  # YBR_FULL_422 and YBR_PARTIAL_422 keep two samples of three per pixel (PS3.3 C.7.6.3.1.2)
+    expected = (rows * columns * samples * bits * max(head.number("NumberOfFrames") or 1, 1) + 7) // 8
     if head.pixel_length < expected:
         raise Refused(NOT_MATCHING_SOP_CLASS, f"pixel data has {head.pixel_length} bytes where the image needs "
                       f"{expected} (truncated?)")

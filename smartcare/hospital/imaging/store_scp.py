@@ -19,10 +19,12 @@ the instance is durable and indexed; a bad dataset gets a failure status with a 
 association goes on; a broken PDU stream is aborted (A-ABORT), never a crash of the service.
 """
 
+import contextlib
 import logging
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,7 +94,19 @@ class StoreSettings:
     max_pdu: int = 1048576
     max_instance_bytes: int = 2**31
     network_timeout: float = 60.0
+    max_associations: int = 16
     storage_classes: frozenset[str] = field(default_factory=lambda: frozenset(service.STORAGE_CLASSES))
+    # The sockets of the associations being served, so that stop() can end them.
+    active: set[socket.socket] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def end_all(self) -> None:
+        """End every association being served (the service is stopping): their reads return at once."""
+        with self.lock:
+            sockets = list(self.active)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _peek_request(sock: socket.socket, timeout: float) -> bytes | None:
@@ -171,7 +185,21 @@ def serve_if_storage(sock: socket.socket, settings: StoreSettings) -> bool:
         return False
     sock.recv(len(raw))  # the request, now read for real (it is all buffered already)
     sock.settimeout(settings.network_timeout)
-    _Association(sock, settings, request).run()
+    with settings.lock:
+        admitted = len(settings.active) < settings.max_associations
+        if admitted:
+            settings.active.add(sock)
+    association = _Association(sock, settings, request)
+    if not admitted:
+        log.warning("association from %r rejected: %d associations already", association.calling,
+                    settings.max_associations)
+        association.reject(result=2, source=3, diagnostic=2)  # transient, local limit exceeded (PS3.8 9.3.4)
+        return True
+    try:
+        association.run()
+    finally:
+        with settings.lock:
+            settings.active.discard(sock)
     return True
 
 
@@ -210,7 +238,7 @@ class _Association:
         callers = self.settings.callers()
         if callers and self.calling not in callers:
             log.warning("association from unknown calling AE %r rejected", self.calling)
-            self._reject(result=1, source=1, diagnostic=3)
+            self.reject(result=1, source=1, diagnostic=3)
             return False
         for item in self.request.user_information:
             if isinstance(item, MaximumLengthNotification):
@@ -240,7 +268,8 @@ class _Association:
         self.sock.sendall(answer.encode())
         return True
 
-    def _reject(self, *, result: int, source: int, diagnostic: int) -> None:
+    def reject(self, *, result: int, source: int, diagnostic: int) -> None:
+        """Answer the request with an A-ASSOCIATE-RJ."""
         primitive = A_ASSOCIATE()
         primitive.result = result
         primitive.result_source = source

@@ -365,3 +365,34 @@ def test_a_request_sent_in_pieces_is_waited_for_without_spinning_a_core(pacs):
         assert _read_pdu(sock)[0] == 2
         assert _status(_send_instance(sock, ct_slice())) == 0x0000
     assert busy < 0.5  # a busy-waiting peek burnt a whole core here
+
+
+def test_more_associations_than_allowed_get_a_transient_reject_and_room_comes_back(engine, tmp_path):
+    pacs = start_pacs(engine, tmp_path / "archive", allow_any_caller=True, max_associations=2)
+    try:
+        first, second = _open(pacs), _open(pacs)
+        with socket.create_connection(pacs.address, timeout=10) as third:
+            third.sendall(_associate_rq())
+            kind, body = _read_pdu(third)
+            # A-ASSOCIATE-RJ: rejected-transient (2), service provider presentation (3), local limit exceeded (2).
+            assert (kind, body[1:4]) == (3, bytes((2, 3, 2)))
+        first.sendall(bytes((5, 0, 0, 0, 0, 4, 0, 0, 0, 0)))
+        assert _read_pdu(first)[0] == 6
+        first.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not _echo_works(pacs):
+            time.sleep(0.05)
+        assert _echo_works(pacs)
+        second.close()
+    finally:
+        pacs.stop()
+
+
+def test_stopping_the_service_ends_open_associations_at_once(engine, tmp_path):
+    pacs = start_pacs(engine, tmp_path / "archive", allow_any_caller=True, network_timeout_seconds=60)
+    idle = _open(pacs)
+    began = time.monotonic()
+    pacs.stop()
+    assert _read_pdu(idle) == (0, b"")  # closed by the service, not after the 60 s idle timeout
+    assert time.monotonic() - began < 5
+    idle.close()
