@@ -5,7 +5,9 @@ system client (the access policy and audit apply). Matching follows PS3.4 K.6 an
 wildcards (* ?) on text, case-insensitive on person names (any component group: Latin or Chinese), and date and
 time ranges on the scheduled start. The order's Study Instance UID and accession number (given at placement,
 imaging/orders.py) go to the modality, which puts them into the images, so the study lands on the order.
-Completed, revoked and draft orders are not listed.
+Completed, revoked and draft orders are not listed. An order whose study already has images in the archive is
+still listed (a second series, a second modality) with Scheduled Procedure Step Status STARTED instead of
+SCHEDULED, so a modality that asks for SCHEDULED steps only no longer offers it.
 """
 
 import logging
@@ -16,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -24,6 +27,7 @@ from sqlalchemy.engine import Engine
 from smartcare.fhir import gateway
 from smartcare.hospital.imaging import orders, remote_aes
 from smartcare.hospital.imaging.imaging_study import PACS_SCOPES, pacs_context
+from smartcare.hospital.imaging.models import imaging_study
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.scopes import parse_scopes
 from smartcare.platform.settings import get_settings
@@ -61,6 +65,7 @@ class ScheduledExam:
     station: str
     start_date: str
     start_time: str
+    status: str = "SCHEDULED"
 
 
 def _pn_part(text: str) -> str:
@@ -197,7 +202,8 @@ def matches(identifier: Dataset, exam: ScheduledExam) -> bool:
     texts = [(_value(identifier, "PatientID"), exam.patient_id), (_value(identifier, "AccessionNumber"),
                                                                   exam.accession),
              (_value(identifier, "RequestedProcedureID"), exam.requested_procedure_id),
-             (_value(step, "Modality"), exam.modality), (_value(step, "ScheduledStationAETitle"), exam.station)]
+             (_value(step, "Modality"), exam.modality), (_value(step, "ScheduledStationAETitle"), exam.station),
+             (_value(step, "ScheduledProcedureStepStatus"), exam.status)]
     uids = _value(identifier, "StudyInstanceUID")
     return (all(text_matches(q, v) for q, v in texts)
             and text_matches(_value(identifier, "PatientName"), exam.patient_name, person=True)
@@ -221,7 +227,7 @@ def _step(exam: ScheduledExam) -> Dataset:
     step.ScheduledPerformingPhysicianName = ""
     step.ScheduledProcedureStepDescription = exam.description
     step.ScheduledProcedureStepID = exam.requested_procedure_id
-    step.ScheduledProcedureStepStatus = "SCHEDULED"
+    step.ScheduledProcedureStepStatus = exam.status
     if exam.code[0]:
         step.ScheduledProtocolCodeSequence = Sequence([_code_item(exam.code)])
     return step
@@ -291,12 +297,26 @@ def scheduled_exams(ctx: AccessContext, stations: dict[str, str]) -> list[Schedu
     return exams
 
 
+def _with_images(engine: Engine, exams: list[ScheduledExam]) -> set[str]:
+    """The study UIDs of exams that have images in the archive already."""
+    uids = [exam.study_uid for exam in exams if exam.study_uid]
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(uids), 500):
+            found.update(conn.execute(sa.select(imaging_study.c.study_uid).where(
+                imaging_study.c.study_uid.in_(uids[start:start + 500]), imaging_study.c.instance_count > 0))
+                .scalars())
+    return found
+
+
 def find(identifier: Dataset, *, engine: Engine) -> list[Dataset]:
     """The answers to a worklist C-FIND identifier."""
     with engine.connect() as conn:
         stations = remote_aes.station_titles(conn)
-    return [answer(identifier, exam) for exam in scheduled_exams(worklist_context(), stations)
-            if matches(identifier, exam)]
+    exams = scheduled_exams(worklist_context(), stations)
+    started = _with_images(engine, exams)
+    exams = [replace(exam, status="STARTED") if exam.study_uid in started else exam for exam in exams]
+    return [answer(identifier, exam) for exam in exams if matches(identifier, exam)]
 
 
 def on_find(event: Any, *, engine: Engine) -> Iterator[tuple[Any, Dataset | None]]:

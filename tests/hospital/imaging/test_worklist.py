@@ -203,3 +203,23 @@ def test_odd_worklist_queries_are_answered_not_dropped(doctor, pacs):
     unknown_key.PatientID = "H-77"
     unknown_key.add_new(0x00091010, "LO", "private")
     assert [s for s, _ in _ask(pacs, unknown_key)] == [0xFF00, 0x0000]
+
+
+def test_an_order_with_images_arrived_is_started_not_scheduled(doctor, pacs, tmp_path):
+    from smartcare.hospital.imaging.service import store_instance
+    from tests.hospital.imaging.dicom_samples import ct_slice
+
+    ct, = _place(doctor, "p-lin", "ct-chest")
+    _place(doctor, "p-lin", "mr-brain")
+    image = ct_slice(patient_id="H-77", study_uid=orders.study_uid_of(ct),
+                     accession=orders.identifier(ct, orders.ACCESSION_SYSTEM))
+    assert store_instance(image, calling_ae="CT1", store=pacs.store).stored
+    out = tmp_path / "rsp"
+    status = "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus"
+    steps = {a.ScheduledProcedureStepSequence[0].Modality: a.ScheduledProcedureStepSequence[0]
+             .ScheduledProcedureStepStatus for a in _worklist(pacs, out, "PatientID", status,
+                                                               "ScheduledProcedureStepSequence[0].Modality")}
+    assert steps == {"CT": "STARTED", "MR": "SCHEDULED"}
+    only_scheduled = _worklist(pacs, out, "PatientID", f"{status}=SCHEDULED",
+                               "ScheduledProcedureStepSequence[0].Modality")
+    assert [a.ScheduledProcedureStepSequence[0].Modality for a in only_scheduled] == ["MR"]
