@@ -2,6 +2,7 @@
 of studies whose patient could not be matched (find the Patient and match, or dismiss); hospital administrators."""
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -156,15 +157,16 @@ async def change_ae(request: Request, ae_id: str, action: str) -> Response:
     return await run_in_threadpool(_act_on_ae, request, number, action[:20], fields.get("csrf_token"))
 
 
-def _queued(conn: Connection) -> list[dict[str, Any]]:
-    """The open reconciliation items with what each study carried, oldest first."""
+def _queued(conn: Connection, gettext: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The open reconciliation items with what each study carried and why it waits, oldest first."""
     s = study_index.c
     rows = conn.execute(sa.select(_q.id, _q.reason, _q.created, s.study_uid, s.patient_id, s.patient_name,
                                   s.patient_birth_date, s.patient_sex, s.study_date, s.study_description,
                                   s.accession_number, s.modalities, s.instance_count)
                         .join(study_index, study_index.c.id == _q.study)
                         .where(_q.status == imaging_study.OPEN).order_by(_q.created, _q.id).limit(200)).all()
-    return [{**row._mapping, "patient_name": row.patient_name.replace("^", " ").strip(),
+    return [{**row._mapping, "reason": imaging_study.reason_text(row.reason, gettext),
+             "patient_name": row.patient_name.replace("^", " ").strip(),
              "patient_birth_date": _shown_date(row.patient_birth_date), "study_date": _shown_date(row.study_date),
              "modalities": row.modalities.replace("\\", ", ")} for row in rows]
 
@@ -195,7 +197,7 @@ def _reconcile_page(request: Request, *, status_code: int = 200, error: str = ""
     query = " ".join(request.query_params.get("q", "").split())[:MAX_QUERY]
     with unit_of_work() as conn:
         v = _visitor(conn, request)
-        items = _queued(conn)
+        items = _queued(conn, i18n.translations(current_locale(request)).gettext)
         if items:
             # What the studies carried names patients: seeing the queue is recorded like a search of records.
             audit.record(conn, ctx=v.ctx, action="R", subtype="search", purpose="HOPERAT",

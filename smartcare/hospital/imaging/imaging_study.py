@@ -12,6 +12,9 @@ its subject). A study is written when its instance count differs from the count 
 per study at the end of an association, and again by publish_pending after a crash cut that short.
 """
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +33,7 @@ from smartcare.hospital.imaging.models import (
 from smartcare.hospital.imaging.orders import is_imaging_request
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.scopes import parse_scopes
 from smartcare.platform.settings import get_settings
@@ -52,16 +56,53 @@ def _search(conn: Connection, ctx: AccessContext, res_type: str, query: list[tup
     return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") != "outcome"]
 
 
-def match_patient(conn: Connection, ctx: AccessContext, patient_id: str) -> tuple[str | None, str]:
+# Why a study waits in the reconciliation queue: kept as the message (marked for the catalogue) and its values,
+# so the console shows it in the administrator's language.
+NO_PATIENT_ID = _("No order has this study's UID or accession number, and the study has no PatientID.")
+UNKNOWN_PATIENT_ID = _("No order has this study's UID or accession number, and no patient has the identifier "
+                       "%(patient_id)s.")
+AMBIGUOUS_PATIENT_ID = _("No order has this study's UID or accession number, and more than one patient has the "
+                         "identifier %(patient_id)s.")
+UNREADABLE_PATIENT = _("The patient of %(order)s could not be read.")
+OTHER_PATIENT = _("The study's PatientID %(patient_id)s is not the patient of its order %(order)s (%(patient)s).")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a study could not be matched: a catalogue message and the values it names."""
+
+    message: str
+    values: dict[str, str]
+
+    def stored(self) -> str:
+        """The reason as the queue keeps it (JSON)."""
+        return json.dumps({"message": self.message, "values": self.values}, ensure_ascii=False)
+
+    def english(self) -> str:
+        """The reason in English (for the log)."""
+        return self.message % self.values
+
+
+def reason_text(stored: str, gettext: Callable[[str], str]) -> str:
+    """A queued reason in the reader's language; a reason kept as plain text (older rows) as it is."""
+    try:
+        reason = json.loads(stored)
+        template, values = reason["message"], reason["values"]
+        return gettext(template) % {k: str(v) for k, v in values.items()}
+    except (ValueError, KeyError, TypeError):
+        return stored
+
+
+def match_patient(conn: Connection, ctx: AccessContext, patient_id: str) -> tuple[str | None, Reason | None]:
     """The Patient reference whose identifier is patient_id, or None and why it could not be matched."""
     if not patient_id:
-        return None, "the study has no PatientID"
+        return None, Reason(NO_PATIENT_ID, {})
     found = _search(conn, ctx, "Patient", [("identifier", patient_id), ("_count", "2")])
     if len(found) == 1:
-        return f"Patient/{found[0]['id']}", ""
+        return f"Patient/{found[0]['id']}", None
     if not found:
-        return None, f"no patient has the identifier {patient_id!r}"
-    return None, f"more than one patient has the identifier {patient_id!r}"
+        return None, Reason(UNKNOWN_PATIENT_ID, {"patient_id": repr(patient_id)})
+    return None, Reason(AMBIGUOUS_PATIENT_ID, {"patient_id": repr(patient_id)})
 
 
 def match_request(conn: Connection, ctx: AccessContext, accession: str, patient_ref: str) -> str | None:
@@ -97,22 +138,23 @@ def is_patient(patient: dict, patient_id: str) -> bool:
     return patient_id in values or patient_id == patient.get("id")
 
 
-def match_study(conn: Connection, ctx: AccessContext, study: Any) -> tuple[str | None, str | None, str]:
+def match_study(conn: Connection, ctx: AccessContext,
+                study: Any) -> tuple[str | None, str | None, Reason | None]:
     """The study's Patient and ServiceRequest references, or no patient and why (for the reconciliation queue)."""
     order = match_order(conn, ctx, study.study_uid, study.accession_number)
     if order is None:
         patient_ref, reason = match_patient(conn, ctx, study.patient_id)
         if patient_ref is None:
-            return None, None, f"no order has this study's UID or accession number, and {reason}"
-        return patient_ref, match_request(conn, ctx, study.accession_number, patient_ref), ""
+            return None, None, reason
+        return patient_ref, match_request(conn, ctx, study.accession_number, patient_ref), None
     patient_ref, order_ref = order["subject"]["reference"], f"ServiceRequest/{order['id']}"
     found = _search(conn, ctx, "Patient", [("_id", patient_ref.split("/", 1)[1]), ("_count", "1")])
     if not found:
-        return None, None, f"the patient of {order_ref} could not be read"
+        return None, None, Reason(UNREADABLE_PATIENT, {"order": order_ref})
     if study.patient_id and not is_patient(found[0], study.patient_id):
-        return None, None, (f"the study's PatientID {study.patient_id!r} is not the patient of its order "
-                            f"{order_ref} ({patient_ref})")
-    return patient_ref, order_ref, ""
+        return None, None, Reason(OTHER_PATIENT, {"patient_id": repr(study.patient_id), "order": order_ref,
+                                                  "patient": patient_ref})
+    return patient_ref, order_ref, None
 
 
 def started(study_date: str, study_time: str) -> str | None:
@@ -175,7 +217,10 @@ def imaging_study_resource(conn: Connection, study: Any, *, patient_ref: str, re
     return resource
 
 
-def _queue(conn: Connection, study_id: int, reason: str) -> None:
+def _queue(conn: Connection, study_id: int, why: Reason | None) -> None:
+    reason = (why or Reason(_("The study could not be matched to a patient."), {})).stored()
+    if len(reason) > 500:
+        reason = (why.english() if why else reason)[:500]
     open_item = conn.execute(sa.select(imaging_reconciliation.c.id, imaging_reconciliation.c.status)
                              .where(imaging_reconciliation.c.study == study_id)).first()
     if open_item is None:

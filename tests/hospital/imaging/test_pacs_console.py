@@ -171,3 +171,10 @@ def test_a_dismissed_study_leaves_the_queue_without_a_patient(admin, queued):
     assert done.headers["location"] == f"{RECONCILE}?done=dismissed"
     assert "WALKIN-7" not in admin.get(RECONCILE).text and _imaging_studies() == []
     assert admin.post(f"{RECONCILE}/{item}/dismiss", data={"csrf_token": form_token(page)}).status_code == 404
+
+
+def test_why_a_study_waits_is_shown_in_the_administrators_language(admin, queued):
+    english = admin.get(RECONCILE).text
+    assert "no patient has the identifier &#39;WALKIN-7&#39;." in english
+    chinese = admin.get(f"{RECONCILE}?lang=zh-Hans").text
+    assert "没有患者的标识为 &#39;WALKIN-7&#39;" in chinese and "no patient has the identifier" not in chinese
