@@ -5,7 +5,6 @@ For the doctors, nurses and laboratory staff the access policy lets read the pat
 through the FHIR gateway as them and is audited. A report that is not released yet is refused with 409.
 """
 
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,12 +16,12 @@ from smartcare.hospital.lab.accession import LabRefused
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import guard
+from smartcare.platform.web.charts import sparkline
 from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 READER_ROLES = frozenset({"doctor", "nurse", "lab_technician"})
 MAX_ID = 64
-_SPARK_W, _SPARK_H = 140, 36
 
 
 def _visitor(request: Request) -> guard.Visitor:
@@ -32,24 +31,6 @@ def _visitor(request: Request) -> guard.Visitor:
         raise guard.SurfaceForbidden("Laboratory reports are for doctors, nurses and the laboratory", ctx=v.ctx,
                                      surface="lab")
     return v
-
-
-def sparkline(points: list[tuple[str, float]], low: float | None, high: float | None) -> dict[str, Any] | None:
-    """A small inline SVG trend (the line and the normal band) for two or more results, with its text alternative."""
-    if len(points) < 2:
-        return None
-    values = [v for _, v in points] + [x for x in (low, high) if x is not None]
-    top, bottom = max(values), min(values)
-    span = (top - bottom) or 1.0
-
-    def y(value: float) -> float:
-        return round(_SPARK_H - 3 - (value - bottom) / span * (_SPARK_H - 6), 1)
-
-    step = (_SPARK_W - 6) / (len(points) - 1)
-    dots = [{"x": round(3 + i * step, 1), "y": y(v)} for i, (_, v) in enumerate(points)]
-    band = {"y": y(high), "height": round(y(low) - y(high), 1)} if low is not None and high is not None else None
-    return {"points": " ".join(f"{d['x']},{d['y']}" for d in dots), "last": dots[-1], "band": band,
-            "width": _SPARK_W, "height": _SPARK_H, "text": ", ".join(f"{day} {value:g}" for day, value in points)}
 
 
 def _refused(request: Request, v: guard.Visitor, exc: LabRefused | FhirError) -> HTMLResponse:

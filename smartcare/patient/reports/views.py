@@ -16,11 +16,11 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
 from smartcare.platform.web import fhir_text, guard
+from smartcare.platform.web.charts import sparkline
 from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
 PAPER_ROWS = 6
-_SPARK_W, _SPARK_H = 160, 36
 
 
 def _people(request: Request) -> tuple[guard.Visitor, list[dict[str, Any]], dict[str, Any] | None]:
@@ -32,27 +32,8 @@ def _people(request: Request) -> tuple[guard.Visitor, list[dict[str, Any]], dict
     return v, people, current
 
 
-def sparkline(points: list[tuple[str, float]], low: float | None, high: float | None) -> dict[str, Any] | None:
-    """An inline SVG trend (polyline and the normal band) for two or more results, with its text alternative."""
-    if len(points) < 2:
-        return None
-    values = [v for _, v in points] + [x for x in (low, high) if x is not None]
-    top, bottom = max(values), min(values)
-    span = (top - bottom) or 1.0
-
-    def y(value: float) -> float:
-        return round(_SPARK_H - 4 - (value - bottom) / span * (_SPARK_H - 8), 1)
-    step = (_SPARK_W - 8) / (len(points) - 1)
-    line = " ".join(f"{round(4 + i * step, 1)},{y(v)}" for i, (_, v) in enumerate(points))
-    band = None
-    if low is not None and high is not None:
-        band = {"y": y(high), "height": round(y(low) - y(high), 1)}
-    return {"points": line, "band": band, "width": _SPARK_W, "height": _SPARK_H,
-            "text": ", ".join(f"{day} {value:g}" for day, value in points)}
-
-
 def _shown(explained: service.Explained) -> list[dict[str, Any]]:
-    return [{**r.__dict__, "spark": sparkline(r.trend, r.low, r.high)} for r in explained.results]
+    return [{**r.__dict__, "spark": sparkline(r.trend, r.low, r.high, width=160, margin=4)} for r in explained.results]
 
 
 def _list(request: Request) -> HTMLResponse:

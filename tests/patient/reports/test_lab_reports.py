@@ -105,7 +105,7 @@ def test_someone_elses_report_is_not_found(engine, app):
 
 
 def test_sparkline_scales_points_and_the_normal_band():
-    from smartcare.patient.reports.views import sparkline
+    from smartcare.platform.web.charts import sparkline
     drawn = sparkline([("2026-01-01", 100.0), ("2026-02-01", 120.0)], 110.0, 150.0)
     assert drawn["band"]["height"] > 0 and drawn["points"].count(",") == 2
     assert sparkline([("2026-01-01", 1.0)], None, None) is None
