@@ -1,7 +1,9 @@
-"""The DICOM DIMSE service on pynetdicom: C-ECHO, C-STORE into the archive, C-FIND on the study index.
+"""The DICOM DIMSE service: C-ECHO, C-STORE into the archive, C-FIND on the study index and the worklist, C-MOVE,
+C-GET and Storage Commitment.
 
 Each association runs in its own thread (pynetdicom's threaded server); the archive work is synchronous
-SQLAlchemy and file writes. Sockets are set TCP_NODELAY: with Nagle's algorithm on, every C-FIND answer waited
+SQLAlchemy and file writes. Associations that only store, query and echo (what modalities and most viewers
+open) are served by store_scp without pynetdicom's polling reactors; the rest by pynetdicom. Sockets are set TCP_NODELAY: with Nagle's algorithm on, every C-FIND answer waited
 about 40 ms for the peer's delayed ACK. Callers are checked by AE title against the known remote AEs (the
 console's list) unless any caller is allowed (the development default). A bad dataset is answered with a
 failure status and a reason in Error Comment, and the association goes on. The ImagingStudy of each study an
@@ -26,6 +28,7 @@ from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
     PatientRootQueryRetrieveInformationModelMove,
+    StorageCommitmentPushModel,
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
@@ -34,7 +37,7 @@ from pynetdicom.sop_class import (
 from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.engine import Engine
 
-from smartcare.hospital.imaging import query, retrieve, service, store_scp, worklist
+from smartcare.hospital.imaging import commitment, query, retrieve, service, store_scp, worklist
 from smartcare.hospital.imaging.imaging_study import pacs_context
 from smartcare.hospital.imaging.models import imaging_remote_ae
 from smartcare.hospital.imaging.storage import InstanceStore, default_store
@@ -218,6 +221,10 @@ class PacsService:
         if status:
             yield _status(status, comment), None
 
+    def on_commitment(self, event: Any) -> tuple[int, None]:
+        """N-ACTION of Storage Commitment: keep the request; the report follows on an association of our own."""
+        return commitment.take_request(event, engine=self.database(), ae_title=self.settings.ae_title)
+
     def on_get(self, event: Any) -> Iterator[Any]:
         """C-GET: send the instances asked for on the caller's association."""
         yield from retrieve.on_get(event, engine=self.database(), store=self.store or default_store())
@@ -259,13 +266,14 @@ class PacsService:
                       PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet,
                       PatientRootQueryRetrieveInformationModelGet):
             ae.add_supported_context(model)
+        ae.add_supported_context(StorageCommitmentPushModel)
         return ae
 
     def start(self) -> tuple[str, int]:
         """Start listening in a background thread; the address actually bound (port 0 picks a free one)."""
         handlers = [(evt.EVT_C_ECHO, self.on_echo), (evt.EVT_C_STORE, self.on_store),
                     (evt.EVT_C_FIND, self.on_find), (evt.EVT_C_GET, self.on_get), (evt.EVT_C_MOVE, self.on_move),
-                    (evt.EVT_CONN_CLOSE, self.on_close)]
+                    (evt.EVT_CONN_CLOSE, self.on_close), (evt.EVT_N_ACTION, self.on_commitment)]
         ae = self.application_entity()
         self.server = ae.make_server((self.settings.host, self.settings.port), evt_handlers=handlers,
                                      server_class=_NoDelayServer)

@@ -28,6 +28,7 @@ HANDLER_MODULES = (
     "smartcare.hospital.scheduling.horizon",
     "smartcare.hospital.lab.jobs",
     "smartcare.hospital.lab.outbound_queue",
+    "smartcare.hospital.imaging.commitment",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",
