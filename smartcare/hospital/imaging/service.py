@@ -354,7 +354,7 @@ def _store(encoded: bytes, *, calling_ae: str, store: InstanceStore, engine: Eng
     _check_announced(facts, announced)
     check_content(head, facts)
     key = storage_key(facts.study_uid, facts.series_uid, facts.sop_uid)
-    staged = store.stage(encoded)
+    staged = store.stage(encoded, key)
     placed = False
     try:
         digest = hashlib.sha256(encoded).hexdigest()

@@ -3,19 +3,24 @@
 Files lie under <data dir>/dicom/<study UID>/<series UID>/<SOP instance UID>.dcm, exactly as received (no
 transcoding). UIDs come from the network, so each is checked against the DICOM UID grammar (PS3.5 9.1: digits
 and dots, no empty or zero-led components, at most 64 characters) before it becomes a path part: "../../etc"
-or "1.2/../../x" never reaches the filesystem. A write is atomic and durable: a temporary file is written and
-fsynced, renamed over the name, and the directory fsynced, so a crash leaves either the whole file or none.
+or "1.2/../../x" never reaches the filesystem. A write is durable before it is acknowledged: the file and its
+directory are fsynced. A crash can leave a partial file only where no index row points, so it is never read
+and a resend replaces it.
 
-The write happens in two steps so the archive can overlap it with indexing: stage(data) starts writing and
-fsyncing a temporary file under <root>/.incoming in a background thread (write() and fsync() let other Python
-threads run), and place(staged, key) waits for it and renames it to its key; discard(staged) drops it when the
-instance is refused after all. An S3-compatible object store implements the same interface in production.
+The write happens in two steps so the archive can overlap it with indexing: stage(data, key) starts writing the
+key's file in a background thread (write() and fsync() let other Python threads run): created exclusively and
+fsynced with its directory when there is no file of that name yet, else as a temporary file under
+<root>/.incoming. place(staged, key) waits for it (and renames a temporary file over the old one);
+discard(staged) removes what was written when the instance is refused after all (a duplicate, a failed index).
+A file of the key's own name was created by this write alone, so removing it never removes an instance stored
+before. An S3-compatible object store would implement the same interface.
 """
 
 import os
 import re
 import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,8 +57,8 @@ class InstanceStore(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Write data under key durably (replacing what was there); returns once it survives a crash."""
 
-    def stage(self, data: bytes) -> Any:
-        """Start writing data durably somewhere temporary; a handle for place() or discard()."""
+    def stage(self, data: bytes, key: str) -> Any:
+        """Start writing data for key durably; a handle for place() or discard()."""
 
     def place(self, staged: Any, key: str) -> None:
         """Wait for the staged write and put it under key (replacing what was there), durably."""
@@ -82,10 +87,34 @@ def _write_durably(path: Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except FileExistsError:
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A staged write: the file written, and whether it is the key's own file (direct) or a temporary one."""
+
+    path: Path
+    direct: bool
+
+
+def _stage(target: Path, temporary: Path, data: bytes) -> Staged:
+    made = [d for d in (target.parent.parent, target.parent) if not d.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for directory in made:
+        _fsync_dir(directory.parent)
+    try:
+        _write_durably(target, data)
+    except FileExistsError:
+        # Stored already (or a file a crash left before its index row): the caller decides after indexing.
+        return Staged(_write_durably(temporary, data), direct=False)
+    _fsync_dir(target.parent)  # the new name is durable too
+    return Staged(target, direct=True)
 
 
 # Shared by every FileStore of the process: a few writes at a time is what one disk wants.
@@ -107,39 +136,39 @@ class FileStore:
         return self.root.joinpath(*storage_key(parts[0], parts[1], parts[2][:-4]).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
-        """Write data under key: temporary file, fsync, rename, fsync of the directories created or changed."""
-        self.place(self.stage(data), key)
+        """Write data under key durably (see stage and place)."""
+        self.place(self.stage(data, key), key)
 
-    def stage(self, data: bytes) -> "Future[Path]":
-        """Start writing data to a new temporary file and fsyncing it, in a background thread."""
+    def stage(self, data: bytes, key: str) -> "Future[Staged]":
+        """Start writing data for key in a background thread: straight to its file when there is none yet (created
+        exclusively, fsynced with its directory), else to a temporary file that place() renames over it."""
+        target = self.path(key)
         if self._incoming is None:
             incoming = self.root / ".incoming"
             incoming.mkdir(parents=True, exist_ok=True)
             self._incoming = incoming
-        return _writers.submit(_write_durably, self._incoming / f"{secrets.token_hex(8)}.tmp", data)
+        return _writers.submit(_stage, target, self._incoming / f"{secrets.token_hex(8)}.tmp", data)
 
-    def place(self, staged: "Future[Path]", key: str) -> None:
-        """Wait for the staged file, rename it to key's name, fsync the directories created or changed."""
+    def place(self, staged: "Future[Staged]", key: str) -> None:
+        """Wait for the staged write; a temporary file is renamed to key's file and the directory fsynced."""
+        written = staged.result()
+        if written.direct:
+            return
         target = self.path(key)
-        temporary = staged.result()
         try:
-            made = [d for d in (target.parent.parent, target.parent) if not d.exists()]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temporary, target)
+            os.replace(written.path, target)
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            written.path.unlink(missing_ok=True)
             raise
         _fsync_dir(target.parent)
-        for directory in made:
-            _fsync_dir(directory.parent)
 
-    def discard(self, staged: "Future[Path]") -> None:
-        """Remove the staged file once its write is over (whether it succeeded or not)."""
+    def discard(self, staged: "Future[Staged]") -> None:
+        """Remove what the staged write made, once it is over (whether it succeeded or not)."""
         try:
-            temporary = staged.result()
+            written = staged.result()
         except OSError:
             return
-        temporary.unlink(missing_ok=True)
+        written.path.unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
         """The bytes of the file under key."""

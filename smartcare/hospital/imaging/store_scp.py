@@ -285,7 +285,7 @@ class _Association:
         except OSError:
             return
 
-    def _read_pdu(self, reader: "_Reader") -> tuple[int, bytes]:
+    def _read_pdu(self, reader: "_Reader") -> tuple[int, bytes | bytearray]:
         head = reader.read(6)
         if len(head) < 6:
             raise ConnectionResetError("the peer closed the connection without releasing")
@@ -434,22 +434,42 @@ class _Association:
 
 
 class _Reader:
-    """Buffered reads from the association's socket, and whether anything is waiting to be read."""
+    """Reads from the association's socket: small ones through a buffer, large ones (a PDU's body) straight into
+    their own buffer with recv_into, so an instance's bytes are copied once on the way in."""
+
+    SMALL = 65536
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.buffer = bytearray()
+        self.buffer = b""  # received, not read yet
 
-    def read(self, size: int) -> bytes:
+    def read(self, size: int) -> bytes | bytearray:
         """size bytes, or fewer when the peer closed the connection."""
-        while len(self.buffer) < size:
-            chunk = self.sock.recv(max(262144, size - len(self.buffer)))
-            if not chunk:
-                break
-            self.buffer += chunk
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
+        if len(self.buffer) >= size:
+            data, self.buffer = self.buffer[:size], self.buffer[size:]
+            return data
+        if size <= self.SMALL:
+            chunks, have = [self.buffer], len(self.buffer)
+            while have < size:
+                chunk = self.sock.recv(self.SMALL)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                have += len(chunk)
+            joined = b"".join(chunks)
+            data, self.buffer = joined[:size], joined[size:]
+            return data
+        out = bytearray(size)
+        have = len(self.buffer)
+        out[:have] = self.buffer
+        self.buffer = b""
+        view = memoryview(out)
+        while have < size:
+            received = self.sock.recv_into(view[have:])
+            if not received:
+                return out[:have]
+            have += received
+        return out
 
     def waiting(self) -> bool:
         """True when bytes have arrived that were not read yet."""
