@@ -75,7 +75,6 @@ _H = struct.Struct("<H")
 _I = struct.Struct("<I")
 _TAG_LENGTH = struct.Struct("<HHI")
 _TAG_VR_SHORT = struct.Struct("<HH2sH")
-_TAG_VR = struct.Struct("<HH2s")
 
 
 class ScanError(ValueError):
@@ -157,7 +156,7 @@ def scan(data: bytes) -> Header:
     meta: dict[int, bytes] = {}
     position = 132
     while position + 8 <= len(data) and _H.unpack_from(data, position)[0] == 0x0002:
-        position = _explicit_element(view, position, len(data), meta, want=None)
+        position = _explicit_element(view, position, len(data), meta)
     syntax = meta.get(0x00020010, b"").decode("latin-1").strip(" \x00")
     if not syntax:
         raise ScanError("the file meta information has no Transfer Syntax UID (0002,0010)")
@@ -183,29 +182,29 @@ def scan(data: bytes) -> Header:
     return header
 
 
-def _explicit_element(view: memoryview, position: int, end: int, found: dict[int, bytes] | None,
-                      want: dict[int, tuple[str, str]] | None) -> int:
-    """Read one explicit VR element at position (meta group only: defined lengths); the next position."""
-    if position + 8 > end:
-        raise ScanError(f"the file ends inside an element header at byte {position}")
-    group, element, vr = _TAG_VR.unpack_from(view, position)
-    tag = group << 16 | element
+def _explicit_header(view: memoryview, position: int, end: int, group: int, element: int) -> tuple[bytes, int, int]:
+    """The VR and value length of the explicit VR element whose tag is at position, and where its value starts."""
+    vr = bytes(view[position + 4:position + 6])
     if vr in LONG_VRS:
         if position + 12 > end:
             raise ScanError(f"the file ends inside the header of ({group:04X},{element:04X})")
-        length = _I.unpack_from(view, position + 8)[0]
-        position += 12
-    elif vr in SHORT_VRS:
-        length = _H.unpack_from(view, position + 6)[0]
-        position += 8
-    else:
-        raise ScanError(f"({group:04X},{element:04X}) has no valid VR ({bytes(vr)!r}): not explicit VR little "
-                        "endian as the transfer syntax says")
+        return vr, _I.unpack_from(view, position + 8)[0], position + 12
+    if vr in SHORT_VRS:
+        return vr, _H.unpack_from(view, position + 6)[0], position + 8
+    raise ScanError(f"({group:04X},{element:04X}) has no valid VR ({vr!r}): the data is not explicit VR as the "
+                    "transfer syntax says")
+
+
+def _explicit_element(view: memoryview, position: int, end: int, found: dict[int, bytes]) -> int:
+    """Read one explicit VR element at position (meta group only: defined lengths); the next position."""
+    if position + 8 > end:
+        raise ScanError(f"the file ends inside an element header at byte {position}")
+    group, element = _H.unpack_from(view, position)[0], _H.unpack_from(view, position + 2)[0]
+    _vr, length, position = _explicit_header(view, position, end, group, element)
     if length == UNDEFINED or position + length > end:
         raise ScanError(f"({group:04X},{element:04X}) claims {length} bytes where {end - position} remain "
                         "(truncated?)")
-    if found is not None:
-        found[tag] = bytes(view[position:position + length])
+    found[group << 16 | element] = bytes(view[position:position + length])
     return position + length
 
 
@@ -227,18 +226,7 @@ def _dataset(view: memoryview, position: int, end: int, header: Header | None, *
             vr = b""
             position += 8
         else:
-            vr = bytes(view[position + 4:position + 6])
-            if vr in LONG_VRS:
-                if position + 12 > end:
-                    raise ScanError(f"the file ends inside the header of ({group:04X},{element:04X})")
-                length = _I.unpack_from(view, position + 8)[0]
-                position += 12
-            elif vr in SHORT_VRS:
-                length = _H.unpack_from(view, position + 6)[0]
-                position += 8
-            else:
-                raise ScanError(f"({group:04X},{element:04X}) has no valid VR ({vr!r}): the data is not explicit "
-                                "VR as the transfer syntax says")
+            vr, length, position = _explicit_header(view, position, end, group, element)
         if length == UNDEFINED:
             if tag == PIXEL_DATA and not implicit and vr in (b"OB", b"OW"):
                 position = _fragments(view, position, end)
