@@ -14,6 +14,7 @@ from smartcare.hospital.lab.critical_views import BANNER_PATH
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
+from tests.e2e.steps import sign_in
 from tests.hospital.lab.lab_workflow_record import place, received, write_directory
 
 PASSWORD = "Harbour-Quill-Meadow-64"
@@ -39,14 +40,6 @@ def ward(e2e_engine):
     return {"username": doctor.username, "doctor": users.context_for(doctor), "tech": users.context_for(tech)}
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def _release_potassium(ward, value: str) -> None:
     """The doctor's potassium order goes through the laboratory and is released, as the technician would."""
     specimen = received(ward["tech"], place(ward["doctor"], "potassium"))
@@ -63,7 +56,7 @@ def _open_live(page, path: str) -> None:
 
 
 def test_the_alert_appears_live_opens_the_acknowledgement_and_the_banner_keeps_it_until_read_back(page, ward):
-    _sign_in(page, ward["username"])
+    sign_in(page, ward["username"], PASSWORD)
     _open_live(page, "/workstation")
     expect(page.locator("#crit-banner")).to_be_hidden()
 
@@ -106,7 +99,7 @@ def test_the_alert_appears_live_opens_the_acknowledgement_and_the_banner_keeps_i
 
 
 def test_a_chinese_reading_doctor_gets_the_alert_in_chinese(page, ward):
-    _sign_in(page, ward["username"])
+    sign_in(page, ward["username"], PASSWORD)
     _open_live(page, "/workstation?lang=zh-Hans")
     _release_potassium(ward, "2.1")
     alert = page.get_by_role("alertdialog")

@@ -32,6 +32,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.settings import get_settings
+from tests.e2e.steps import new_tab, sign_in
 from tests.hospital.imaging.dicomweb_record import data_dir
 from tests.hospital.imaging.pacs_peer import dcmtk, findscu
 from tests.hospital.lab.lab_workflow_record import DEPARTMENT, write_directory
@@ -135,18 +136,6 @@ def pacs(e2e_engine, tmp_path, monkeypatch) -> Iterator[RunningPacs]:
         process.wait(timeout=10)
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def _tab(browser, base_url, **options):
-    return browser.new_context(locale="en-US", base_url=base_url, **options).new_page()
-
-
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -190,7 +179,7 @@ def test_a_ct_goes_from_the_order_through_the_modality_and_the_radiologist_to_do
         page, mobile_page, browser, base_url, radiology, pacs, tmp_path):
     r = radiology
     # Dr Li orders an urgent chest CT at his workstation.
-    _sign_in(page, f"dr.li.{r.tag}")
+    sign_in(page, f"dr.li.{r.tag}", PASSWORD)
     page.goto(f"/workstation/patients/{r.patient_id}/orders")
     page.get_by_label("Find a test, scan, procedure or referral").fill("CT chest")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -221,8 +210,8 @@ def test_a_ct_goes_from_the_order_through_the_modality_and_the_radiologist_to_do
     assert study["numberOfInstances"] == 4
 
     # The radiologist finds the study on the worklist, opens it and its images.
-    rad = _tab(browser, base_url, viewport={"width": 1280, "height": 800})
-    _sign_in(rad, f"rad.gao.{r.tag}")
+    rad = new_tab(browser, base_url, viewport={"width": 1280, "height": 800})
+    sign_in(rad, f"rad.gao.{r.tag}", PASSWORD)
     rad.goto("/workstation/imaging")
     row = rad.locator("tr", has_text=NAME).filter(has_text=EXAM)
     assert "Urgent" in row.inner_text() and "1 / 4" in row.inner_text()
@@ -251,7 +240,7 @@ def test_a_ct_goes_from_the_order_through_the_modality_and_the_radiologist_to_do
 
     # A draft is not the patient's to read.
     phone = mobile_page
-    _sign_in(phone, f"zhao.{r.tag}")
+    sign_in(phone, f"zhao.{r.tag}", PASSWORD)
     phone.goto("/app/imaging")
     assert "No imaging reports yet" in phone.locator("main").inner_text()
 

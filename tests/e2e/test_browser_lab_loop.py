@@ -21,6 +21,7 @@ from smartcare.fhir import gateway, store
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
+from tests.e2e.steps import new_tab, sign_in
 from tests.hospital.lab.lab_workflow_record import write_directory
 
 PASSWORD = "Quartz-Meadow-Lantern-73"
@@ -75,23 +76,11 @@ def hl7_listener(e2e_engine):
     process.wait(timeout=10)
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def _tab(browser, base_url, **options):
-    return browser.new_context(locale="en-US", base_url=base_url, **options).new_page()
-
-
 def test_an_order_goes_from_the_workstation_through_the_analyzer_to_the_patient(page, browser, base_url,
                                                                                 laboratory, hl7_listener):
     tag = laboratory
     # The doctor orders a serum potassium.
-    _sign_in(page, f"dr.li.{tag}")
+    sign_in(page, f"dr.li.{tag}", PASSWORD)
     page.goto("/workstation/patients/p-wang/orders")
     page.get_by_label("Find a test, scan, procedure or referral").fill("potassium")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -100,8 +89,8 @@ def test_an_order_goes_from_the_workstation_through_the_analyzer_to_the_patient(
     page.wait_for_load_state()
 
     # The technician accessions the order, prints its label, collects and receives the specimen.
-    lab = _tab(browser, base_url, viewport={"width": 1280, "height": 800})
-    _sign_in(lab, f"lab.tech.{tag}")
+    lab = new_tab(browser, base_url, viewport={"width": 1280, "height": 800})
+    sign_in(lab, f"lab.tech.{tag}", PASSWORD)
     lab.goto("/workstation/lab")
     row = lab.locator("tr", has_text="Wang Fang").filter(has_text="Potassium").first
     row.get_by_role("button", name="Accession and print label").click()
@@ -147,8 +136,8 @@ def test_an_order_goes_from_the_workstation_through_the_analyzer_to_the_patient(
     assert "Acknowledged" in page.locator("main").inner_text()
 
     # Mrs Wang reads the report on her phone, explained, and is told to seek care now.
-    phone = _tab(browser, base_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    _sign_in(phone, f"wang.fang.{tag}")
+    phone = new_tab(browser, base_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(phone, f"wang.fang.{tag}", PASSWORD)
     phone.goto("/app/reports")
     phone.locator(".lab-report-list a").first.click()
     phone.wait_for_load_state()

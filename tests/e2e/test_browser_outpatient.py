@@ -17,6 +17,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 from tests.e2e.conftest import MOBILE
+from tests.e2e.steps import sign_in
 from tests.hospital.scheduling.conftest import HOURS, template
 
 PASSWORD = "Jade-River-Compass-77"
@@ -64,21 +65,13 @@ def outpatient_day(e2e_engine):
         clock.set_clock(None)
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_a_patient_books_checks_in_and_is_called_while_the_doctor_calls(browser, base_url, outpatient_day):
     ids = outpatient_day
     phone = browser.new_context(viewport=MOBILE, is_mobile=True, has_touch=True, locale="en-US",
                                 base_url=base_url).new_page()
     desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US", base_url=base_url).new_page()
     try:
-        _sign_in(phone, f"mei.{ids['tag']}")
+        sign_in(phone, f"mei.{ids['tag']}", PASSWORD)
         # Find the doctor by name, open the profile and go on to book.
         phone.goto("/doctors?q=Lanxi")
         phone.screenshot(path="/tmp/sc-e2e-search.png", full_page=True)
@@ -99,7 +92,7 @@ def test_a_patient_books_checks_in_and_is_called_while_the_doctor_calls(browser,
         assert "Ahead of you" in phone.locator(".visit-status").first.inner_text()
 
         # The doctor sees the patient waiting and calls them.
-        _sign_in(desk, f"dr.wen.{ids['tag']}")
+        sign_in(desk, f"dr.wen.{ids['tag']}", PASSWORD)
         desk.goto("/workstation/queue")
         assert "Mei Harbour" in desk.locator("main").inner_text()
         desk.get_by_role("button", name="Call next").click()

@@ -8,6 +8,7 @@ import pytest
 
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
+from tests.e2e.steps import sign_in
 from tests.hospital.cds.prescribing_record import write_record
 
 PASSWORD = "Cedar-Lantern-Harbour-58"
@@ -26,16 +27,8 @@ def clinic(e2e_engine):
     return tag
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_a_doctor_documents_prescribes_overrides_an_interaction_and_signs(page, browser, base_url, clinic):
-    _sign_in(page, f"dr.li.{clinic}")
+    sign_in(page, f"dr.li.{clinic}", PASSWORD)
     page.goto("/workstation/patients/p-wang")
     assert "warfarin" in page.locator("#medications").inner_text().lower()
     assert "HbA1c overdue" in page.locator(".chart-cds").inner_text()
@@ -78,7 +71,7 @@ def test_a_doctor_documents_prescribes_overrides_an_interaction_and_signs(page, 
     # The pharmacist sees it first in the queue, marked as overridden, with the prescriber's reason.
     pharmacy = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US", base_url=base_url).new_page()
     try:
-        _sign_in(pharmacy, f"rx.chen.{clinic}")
+        sign_in(pharmacy, f"rx.chen.{clinic}", PASSWORD)
         pharmacy.goto("/workstation/pharmacy")
         pharmacy.locator("table a").first.click()
         text = pharmacy.locator("main").inner_text()

@@ -19,6 +19,7 @@ from smartcare.hospital.imaging.synthetic import (
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
+from tests.e2e.steps import sign_in
 from tests.hospital.imaging.dicomweb_record import data_dir
 from tests.hospital.lab.lab_workflow_record import write_directory
 
@@ -31,17 +32,24 @@ DRAWN = """() => { const c = document.getElementById('dv-image'); if (!c.width) 
   for (let i = 0; i < d.length; i += 4 * 97) { if (d[i] > 40) return true; } return false; }"""
 
 
-@pytest.fixture
-def ct_study(e2e_engine, tmp_path):
-    """Mrs Wang with a five-slice synthetic CT, a radiologist of her hospital and her own app account."""
+def radiologist_and_patient(engine) -> str:
+    """Mrs Wang with a fresh hospital number (MRN-<tag>), a radiologist of her hospital (rad.<tag>) and her own app
+    account (wang.<tag>); the tag."""
     tag = uuid.uuid4().hex[:6]
     write_directory()
     wang = {**gateway.read(SYSTEM, "Patient/p-wang"), "identifier": [{"system": MRN, "value": f"MRN-{tag}"}]}
-    with unit_of_work(e2e_engine) as conn:
+    with unit_of_work(engine) as conn:
         store.write_batch(conn, SYSTEM, [store.Write("PUT", "Patient", "p-wang", wang)])
         users.create_user(conn, username=f"rad.{tag}", password=PASSWORD, role="radiologist",
                           fhir_ref="Practitioner/prac-li", organization="Organization/org-h")
         users.create_user(conn, username=f"wang.{tag}", password=PASSWORD, role="patient", fhir_ref="Patient/p-wang")
+    return tag
+
+
+@pytest.fixture
+def ct_study(e2e_engine, tmp_path):
+    """Mrs Wang with a five-slice synthetic CT, a radiologist of her hospital and her own app account."""
+    tag = radiologist_and_patient(e2e_engine)
     study = SyntheticStudy(SyntheticPatient(f"MRN-{tag}", "Wang^Fang", sex="F"), modality="CT", slices=5, size=256,
                            seed=random.randrange(10**6), description="CT chest")
     with data_dir(tmp_path):
@@ -52,18 +60,10 @@ def ct_study(e2e_engine, tmp_path):
         yield tag, found["id"]
 
 
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def test_the_radiologist_scrolls_windows_and_measures_a_ct(page, ct_study):
     tag, study_id = ct_study
     SHOTS.mkdir(exist_ok=True)
-    _sign_in(page, f"rad.{tag}")
+    sign_in(page, f"rad.{tag}", PASSWORD)
     page.goto(f"/workstation/imaging/studies/{study_id}/viewer")
     position = page.locator("#dv-position")
     position.filter(has_text="Image 1 of 5").wait_for()
@@ -102,7 +102,7 @@ def test_the_patient_opens_her_own_images_on_a_phone_read_only(mobile_page, ct_s
     tag, study_id = ct_study
     SHOTS.mkdir(exist_ok=True)
     page = mobile_page
-    _sign_in(page, f"wang.{tag}")
+    sign_in(page, f"wang.{tag}", PASSWORD)
     page.goto(f"/app/imaging/studies/{study_id}/viewer")
     page.locator("#dv-position").filter(has_text="Image 1 of 5").wait_for()
     page.wait_for_function(DRAWN)

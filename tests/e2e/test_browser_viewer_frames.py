@@ -2,12 +2,11 @@
 which frame, the series list keeps one thumbnail per series, and a cine loop plays and pauses."""
 
 import random
-import uuid
 from pathlib import Path
 
 import pytest
 
-from smartcare.fhir import gateway, store
+from smartcare.fhir import gateway
 from smartcare.hospital.imaging import service
 from smartcare.hospital.imaging.imaging_study import DICOM_UID
 from smartcare.hospital.imaging.synthetic import (
@@ -16,14 +15,12 @@ from smartcare.hospital.imaging.synthetic import (
     build_study,
     study_instance_uid,
 )
-from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
-from tests.e2e.test_browser_viewer import DRAWN, MRN, PASSWORD
+from tests.e2e.steps import sign_in
+from tests.e2e.test_browser_viewer import DRAWN, PASSWORD, radiologist_and_patient
 from tests.hospital.imaging.dicom_samples import uid
 from tests.hospital.imaging.dicomweb_record import data_dir
 from tests.hospital.imaging.test_frames import FRAMES, SIZE, SQUARE, multiframe_instance, square_at
-from tests.hospital.lab.lab_workflow_record import write_directory
 
 SHOTS = Path("/tmp/multiframe_shots")
 # Where the bright pixels of the picture on the canvas are: their centre and how many, or null when none.
@@ -40,14 +37,7 @@ SCALE = "size => { const c = document.getElementById('dv-image'); return Math.mi
 def cine_study(e2e_engine, tmp_path):
     """Mrs Wang's study: a five-slice CT (series 1) and a series of two eight-frame instances (series 2), with a
     radiologist of her hospital and her own app account."""
-    tag = uuid.uuid4().hex[:6]
-    write_directory()
-    wang = {**gateway.read(SYSTEM, "Patient/p-wang"), "identifier": [{"system": MRN, "value": f"MRN-{tag}"}]}
-    with unit_of_work(e2e_engine) as conn:
-        store.write_batch(conn, SYSTEM, [store.Write("PUT", "Patient", "p-wang", wang)])
-        users.create_user(conn, username=f"rad.{tag}", password=PASSWORD, role="radiologist",
-                          fhir_ref="Practitioner/prac-li", organization="Organization/org-h")
-        users.create_user(conn, username=f"wang.{tag}", password=PASSWORD, role="patient", fhir_ref="Patient/p-wang")
+    tag = radiologist_and_patient(e2e_engine)
     study = SyntheticStudy(SyntheticPatient(f"MRN-{tag}", "Wang^Fang", sex="F"), modality="CT", slices=5, size=64,
                            seed=random.randrange(10**6), description="CT chest and cine")
     with data_dir(tmp_path):
@@ -61,14 +51,6 @@ def cine_study(e2e_engine, tmp_path):
         [found] = gateway.search(SYSTEM, "ImagingStudy",
                                  [("identifier", f"{DICOM_UID}|urn:oid:{study_instance_uid(study)}")])
         yield tag, found["id"]
-
-
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _square_after(page, before: dict | None = None) -> dict:
@@ -96,7 +78,7 @@ def _wait_seen(page, text: str) -> None:
 def test_the_radiologist_scrolls_the_frames_of_a_cine_series_and_plays_it(page, cine_study):
     tag, study_id = cine_study
     SHOTS.mkdir(exist_ok=True)
-    _sign_in(page, f"rad.{tag}")
+    sign_in(page, f"rad.{tag}", PASSWORD)
     page.goto(f"/workstation/imaging/studies/{study_id}/viewer")
     position = page.locator("#dv-position")
     position.filter(has_text="Image 1 of 5").wait_for()
@@ -167,7 +149,7 @@ def test_the_patient_plays_her_cine_series_on_a_phone_in_chinese(mobile_page, ci
     tag, study_id = cine_study
     SHOTS.mkdir(exist_ok=True)
     page = mobile_page
-    _sign_in(page, f"wang.{tag}")
+    sign_in(page, f"wang.{tag}", PASSWORD)
     page.goto(f"/app/imaging/studies/{study_id}/viewer?lang=zh-Hans")
     position = page.locator("#dv-position")
     position.filter(has_text="第 1 张，共 5 张").wait_for()

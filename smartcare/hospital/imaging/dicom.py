@@ -70,8 +70,8 @@ class PacsSettings(BaseSettings):
 
 
 class _NoDelayServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with TCP_NODELAY on every accepted connection; storage associations are
-    served by store_scp in the connection's thread, every other one by pynetdicom."""
+    """pynetdicom's threaded server with TCP_NODELAY on every accepted connection; associations that only store,
+    query and echo are served by store_scp in the connection's thread, every other one by pynetdicom."""
 
     storage: store_scp.StoreSettings | None = None
 
@@ -85,9 +85,9 @@ class _NoDelayServer(ThreadedAssociationServer):
         """Serve one connection (in its own thread): the storage fast path when it applies, else pynetdicom."""
         if self.storage is not None:
             try:
-                served = store_scp.serve_if_storage(request, self.storage)
+                served = store_scp.serve_if_fast(request, self.storage)
             except Exception:  # the fast path failed outside any association's handling: drop the connection
-                log.exception("a storage association from %s failed", client_address)
+                log.exception("an association from %s failed on the fast path", client_address)
                 served = True
             if served:
                 self.shutdown_request(request)

@@ -170,8 +170,9 @@ def _supported(settings: StoreSettings) -> list[PresentationContext]:
     return contexts
 
 
-def serve_if_storage(sock: socket.socket, settings: StoreSettings) -> bool:
-    """Serve the association on sock when it is a storage one (True, connection done); False, untouched, if not."""
+def serve_if_fast(sock: socket.socket, settings: StoreSettings) -> bool:
+    """Serve the association on sock when the fast path takes it (storage, C-FIND and echo only): True, the
+    connection is done; False, the socket is untouched for pynetdicom."""
     raw = _peek_request(sock, settings.network_timeout)
     if raw is None:
         return False
@@ -204,7 +205,7 @@ def serve_if_storage(sock: socket.socket, settings: StoreSettings) -> bool:
 
 
 class _Association:
-    """One storage association, from the accept (or reject) to the release (or abort)."""
+    """One association on the fast path, from the accept (or reject) to the release (or abort)."""
 
     def __init__(self, sock: socket.socket, settings: StoreSettings, request: A_ASSOCIATE) -> None:
         self.sock = sock
@@ -222,14 +223,14 @@ class _Association:
         try:
             self._serve(reader)
         except Aborted as reason:
-            log.warning("storage association from %s aborted: %s", self.calling, reason)
+            log.warning("association from %s aborted: %s", self.calling, reason)
             self._send_abort()
         except TimeoutError:
-            log.warning("storage association from %s idle for %.0f s: aborted", self.calling,
+            log.warning("association from %s idle for %.0f s: aborted", self.calling,
                         self.settings.network_timeout)
             self._send_abort()
         except OSError as exc:
-            log.info("storage association from %s ended by the network: %s", self.calling, exc)
+            log.info("association from %s ended by the network: %s", self.calling, exc)
         finally:
             if self.batch.studies:
                 self.settings.finished(self.batch)
@@ -311,7 +312,7 @@ class _Association:
                 self.sock.sendall(bytes((RELEASE_RP, 0, 0, 0, 0, 4, 0, 0, 0, 0)))
                 return
             if kind == ABORT:
-                log.info("storage association from %s aborted by the peer", self.calling)
+                log.info("association from %s aborted by the peer", self.calling)
                 return
             if kind != P_DATA:
                 raise Aborted(f"an unexpected PDU of type {kind} during the association")

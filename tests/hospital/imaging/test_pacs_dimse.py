@@ -168,3 +168,16 @@ def test_unknown_calling_ae_is_rejected_unless_configured(engine, tmp_path):
         assoc.release()
     finally:
         strict.stop()
+
+
+def test_each_c_find_is_audited_with_who_asked_what_and_how_many_matched(pacs, tmp_path):
+    from smartcare.platform import audit
+
+    study = uid()
+    dcmtk("storescu", pacs, files=_study_files(tmp_path, study, 1, patient_id="P-7", study_date="20260115"))
+    findscu(pacs, tmp_path / "found", "QueryRetrieveLevel=STUDY", "PatientID=P-7", "StudyInstanceUID")
+    with unit_of_work() as conn:
+        [entry] = audit.search(conn, agent="client/dicom-ae:MODALITY", subtype="search")
+    [entity] = entry["event"]["entity"]
+    assert entity["description"] == "ImagingStudy?dicom-c-find=STUDY&PatientID=P-7&matches=1"
+    assert entry["action"] == "R" and entry["outcome"] == "0"
