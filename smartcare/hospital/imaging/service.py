@@ -359,7 +359,8 @@ def _store(encoded: bytes, *, calling_ae: str, store: InstanceStore, engine: Eng
     try:
         digest = hashlib.sha256(encoded).hexdigest()
         with unit_of_work(engine) as conn:
-            _lock_study(conn, facts.study_uid)
+            if facts.series_uid not in batch.series:  # a remembered series' study exists: nothing to create
+                _lock_study(conn, facts.study_uid)
             existing, learned = _index(conn, facts, batch, key=key, size=len(encoded), digest=digest,
                                        calling_ae=calling_ae, now=clock.now().isoformat())
             if existing is not None:
