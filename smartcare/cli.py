@@ -1,6 +1,9 @@
 """The `smartcare` command: run the servers, manage the database, load the demo region."""
 
+import contextlib
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -145,8 +148,28 @@ def demo(
     _open_demo_schedules()
     _print_demo_accounts()
     settings = get_settings()
+    listeners = _start_listeners()
     console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  (Ctrl+C stops it)")
-    serve(host=None, port=None, workers=1)
+    try:
+        serve(host=None, port=None, workers=1)
+    finally:
+        for process in listeners:
+            process.terminate()
+        for process in listeners:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+
+
+def _start_listeners() -> list[subprocess.Popen]:
+    """The LIS (HL7 v2 over MLLP, port 2575) and the PACS (DICOM, port 11112) beside the web server, as child
+    processes on the same database; one that cannot listen (its port taken) says so and the rest runs on."""
+    started = []
+    for command, what in ((["lis"], "HL7 v2 (MLLP) listener"), (["pacs"], "DICOM service (PACS)")):
+        try:
+            started.append(subprocess.Popen([sys.executable, "-m", "smartcare", *command]))
+        except OSError as exc:
+            console.print(f"[yellow]The {what} did not start:[/] {exc}")
+    return started
 
 
 @demo_app.command("load")
@@ -269,7 +292,8 @@ def pacs(
                              help="Port to listen on (default SMARTCARE_PACS_PORT, 11112; 0: any free port)."),
     ae_title: str = typer.Option(None, "--ae-title", help="Our AE title (default SMARTCARE_PACS_AE_TITLE, SMARTCARE)."),
 ) -> None:
-    """Run the DICOM service (PACS): C-ECHO, C-STORE into the archive, C-FIND on patients, studies, series, images."""
+    """Run the DICOM service (PACS): C-ECHO, C-STORE, C-FIND (studies and the modality worklist), C-MOVE, C-GET and
+    Storage Commitment."""
     from smartcare.hospital.imaging.dicom import PacsSettings, run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
