@@ -56,10 +56,10 @@ def cine_study(e2e_engine, tmp_path):
 def _square_after(page, before: dict | None = None) -> dict:
     """The bright square on the canvas (bright pixels about as many as the square covers), once it has moved away
     from where it was before."""
-    area = (SQUARE * page.evaluate(SCALE, SIZE)) ** 2
     moved = "true" if before is None else f"Math.abs(b.x - {before['x']}) > 2"
-    square = f"""() => {{ const b = ({BRIGHT})();
-      return b && b.n > {area * 0.6} && b.n < {area * 1.6} && {moved} ? b : null; }}"""
+    # The scale is read on each poll: the canvas may still be resized to its stage after a series is chosen.
+    square = f"""() => {{ const b = ({BRIGHT})(); const area = ({SQUARE} * ({SCALE})({SIZE})) ** 2;
+      return b && b.n > area * 0.6 && b.n < area * 1.6 && {moved} ? b : null; }}"""
     return page.wait_for_function(square).json_value()
 
 
