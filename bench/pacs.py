@@ -203,8 +203,9 @@ def allow_bench_ae(url: str) -> None:
     engine.dispose()
 
 
-def start_smartcare(workdir: Path, kind: str) -> Target:
-    """`smartcare pacs` on a fresh, migrated database of the kind and a fresh data directory."""
+def start_smartcare(workdir: Path, kind: str, dicom_store: str = "") -> Target:
+    """`smartcare pacs` on a fresh, migrated database of the kind and a fresh data directory (instances in the
+    object store dicom_store names, with SMARTCARE_S3_* from the environment, when given)."""
     engine = fresh_engine(kind, workdir, "bench_pacs")
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()
@@ -212,12 +213,13 @@ def start_smartcare(workdir: Path, kind: str) -> Target:
     data = workdir / f"smartcare-{kind}"
     data.mkdir()
     port = free_port()
-    env = os.environ | {"SMARTCARE_DATABASE_URL": url, "SMARTCARE_DATA_DIR": str(data)}
+    env = os.environ | {"SMARTCARE_DATABASE_URL": url, "SMARTCARE_DATA_DIR": str(data), "SMARTCARE_DICOM_STORE":
+                        dicom_store.rstrip("/") + f"/{kind}" if dicom_store else ""}
     process = subprocess.Popen([str(SMARTCARE), "pacs", "--port", str(port), "--ae-title", "SMARTCARE"],
                                env=env, cwd=workdir, stdout=subprocess.DEVNULL,
                                stderr=(workdir / f"smartcare-{kind}.log").open("wb"))
     wait_for_port(port, process, "smartcare pacs")
-    return Target(f"SmartCare ({kind})", "SMARTCARE", port, process, True,
+    return Target(f"SmartCare ({kind}{', S3' if dicom_store else ''})", "SMARTCARE", port, process, True,
                   lambda: instances_by_find(port, "SMARTCARE"))
 
 
@@ -335,6 +337,10 @@ def run_target(name: str, starter: Callable[[], Target | None], directory: Path,
         return None
     try:
         return measure(target, directory, total_bytes, queries)
+    except Exception:
+        for log in directory.parent.glob("*.log"):  # what the peer said before the run failed
+            console.print(f"[red]{log.name}[/]:\n" + log.read_text(errors="replace")[-3000:])
+        raise
     finally:
         stop(target.process)
 
@@ -379,6 +385,8 @@ def main() -> None:
     parser.add_argument("--targets", default="orthanc,storescp,smartcare")
     parser.add_argument("--databases", default="sqlite,postgresql", help="Databases to run smartcare pacs on.")
     parser.add_argument("--finds", type=int, default=200, help="C-FIND queries per target.")
+    parser.add_argument("--dicom-store", default="", help="Keep smartcare's instances in this S3 bucket "
+                        "(<endpoint>/<bucket>[/<prefix>]; keys from SMARTCARE_S3_ACCESS_KEY_ID/_SECRET_ACCESS_KEY).")
     args = parser.parse_args()
     if shutil.which("storescu") is None:
         sys.exit("storescu (dcmtk) is missing: apt-get install -y dcmtk")
@@ -396,7 +404,7 @@ def main() -> None:
                 console.print("[yellow]smartcare pacs: not available yet[/]")
             elif name == "smartcare":
                 for kind in args.databases.split(","):
-                    rows.append(run_target(f"smartcare ({kind})", lambda k=kind: start_smartcare(work, k),
+                    rows.append(run_target(f"smartcare ({kind})", lambda k=kind: start_smartcare(work, k, args.dicom_store),
                                            work / "instances", total, queries))
             else:
                 sys.exit(f"unknown target {name!r}: use orthanc, storescp or smartcare")

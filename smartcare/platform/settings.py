@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     # How verification codes reach people: "log" (development: the code goes to the log) or a registered channel.
     verification_channel: str = "log"
+    # Where DICOM instances are kept: empty for files under <data_dir>/dicom, or an S3-compatible bucket as
+    # <endpoint>/<bucket>[/<prefix>] (path style), e.g. https://s3.eu-west-1.amazonaws.com/pacs-archive/images.
+    dicom_store: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
     # The region's local time zone: clinic sessions (morning, afternoon) and the dates people see.
     region_timezone: str = "Asia/Shanghai"
 

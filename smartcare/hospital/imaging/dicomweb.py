@@ -10,6 +10,7 @@ body). Instances are served as stored: a request for another transfer syntax is 
 STOW-RS stores each part through service.store_instance, with the DIMSE service's checks and DICOM statuses.
 """
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -58,6 +59,8 @@ DEFAULT_FIELDS = {
                "BodyPartExamined", "NumberOfSeriesRelatedInstances"),
     "IMAGE": ("StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "SOPInstanceUID", "InstanceNumber"),
 }
+log = logging.getLogger(__name__)
+
 # Query parameters that steer the search rather than match attributes.
 _QIDO_CONTROLS = frozenset({"includefield", "limit", "offset", "fuzzymatching"})
 
@@ -590,6 +593,10 @@ async def _answer(request: Request, work: Callable[[AccessContext], Response]) -
         return await run_in_threadpool(work, ctx)
     except DicomwebError as exc:
         return _error_response(exc)
+    except OSError as exc:  # the instance store (disk or object store) failed: the archive is there, try later
+        log.exception("DICOMweb %s could not read the instance store", request.url.path)
+        return _error_response(DicomwebError(503, f"The image archive cannot be read now ({exc.strerror or exc}); "
+                                             "try again shortly", {"Retry-After": "30"}))
 
 
 def _json(body: Any, headers: dict[str, str] | None = None, status: int = 200) -> Response:

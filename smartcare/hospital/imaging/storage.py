@@ -13,7 +13,8 @@ fsynced with its directory when there is no file of that name yet, else as a tem
 <root>/.incoming. place(staged, key) waits for it (and renames a temporary file over the old one);
 discard(staged) removes what was written when the instance is refused after all (a duplicate, a failed index).
 A file of the key's own name was created by this write alone, so removing it never removes an instance stored
-before. An S3-compatible object store would implement the same interface.
+before. object_store.S3Store implements the same interface on an S3-compatible object store (production);
+default_store() picks it when SMARTCARE_DICOM_STORE names a bucket.
 """
 
 import os
@@ -21,6 +22,7 @@ import re
 import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +51,14 @@ def storage_key(study_uid: str, series_uid: str, instance_uid: str) -> str:
     """The key of an instance: study/series/instance.dcm, each part a checked UID."""
     return "/".join((checked_uid(study_uid, "Study Instance UID"), checked_uid(series_uid, "Series Instance UID"),
                      checked_uid(instance_uid, "SOP Instance UID") + ".dcm"))
+
+
+def checked_key(key: str) -> str:
+    """key when it is study/series/instance.dcm of valid UIDs (so it names no other place); InvalidUid otherwise."""
+    parts = key.split("/")
+    if len(parts) != 3 or not parts[2].endswith(".dcm"):
+        raise InvalidUid(f"{key[:200]!r} is not an instance key")
+    return storage_key(parts[0], parts[1], parts[2][:-4])
 
 
 class InstanceStore(Protocol):
@@ -130,10 +140,7 @@ class FileStore:
 
     def path(self, key: str) -> Path:
         """The file of key; InvalidUid when key is not study/series/instance.dcm of valid UIDs."""
-        parts = key.split("/")
-        if len(parts) != 3 or not parts[2].endswith(".dcm"):
-            raise InvalidUid(f"{key[:200]!r} is not an instance key")
-        return self.root.joinpath(*storage_key(parts[0], parts[1], parts[2][:-4]).split("/"))
+        return self.root.joinpath(*checked_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
         """Write data under key durably (see stage and place)."""
@@ -179,8 +186,21 @@ class FileStore:
         self.path(key).unlink(missing_ok=True)
 
 
-def default_store() -> FileStore:
-    """The embedded default: files under the configured data directory's dicom folder."""
+def default_store() -> InstanceStore:
+    """The configured store: the bucket SMARTCARE_DICOM_STORE names, else (the embedded default) files under the
+    data directory's dicom folder."""
     from smartcare.platform.settings import get_settings
 
-    return FileStore(Path(get_settings().data_dir) / "dicom")
+    settings = get_settings()
+    if settings.dicom_store:
+        return _object_store(settings.dicom_store, settings.s3_access_key_id, settings.s3_secret_access_key,
+                             settings.s3_region)
+    return FileStore(Path(settings.data_dir) / "dicom")
+
+
+@lru_cache(maxsize=4)
+def _object_store(url: str, access_key: str, secret_key: str, region: str) -> InstanceStore:
+    """One S3Store (and its pool of connections) per configured bucket and credentials."""
+    from smartcare.hospital.imaging.object_store import S3Store
+
+    return S3Store.from_url(url, access_key=access_key, secret_key=secret_key, region=region)

@@ -25,9 +25,10 @@ def need_dcmtk(tool: str) -> str:
     return path
 
 
-def start_pacs(engine, root: Path, **settings) -> PacsService:
-    """A running DICOM service on a free port storing under root; its address in .address. Stop it after."""
-    service = PacsService(PacsSettings(port=0, **settings), engine=engine, store=FileStore(root))
+def start_pacs(engine, root: Path | None, *, store=None, **settings) -> PacsService:
+    """A running DICOM service on a free port storing under root (or in the store given); its address in .address.
+    Stop it after."""
+    service = PacsService(PacsSettings(port=0, **settings), engine=engine, store=store or FileStore(root))
     service.address = service.start()
     return service
 

@@ -307,3 +307,14 @@ def test_a_signed_in_patient_reaches_their_own_studies_with_the_session_cookie(e
         assert web.get(f"/dicomweb/studies/{archive.zhao_study}/metadata").status_code == 404
         r = web.post("/dicomweb/studies", content=multipart([b"x"]), headers={"Content-Type": STOW_TYPE})
         assert r.status_code == 403 and "CSRF" in r.json()["message"]
+
+
+def test_an_unreachable_instance_store_is_a_503_to_try_again(web, archive: Archive, monkeypatch):
+    from smartcare.hospital.imaging import dicomweb
+    from smartcare.hospital.imaging.object_store import S3Store
+
+    down = S3Store("http://127.0.0.1:9", "dicom-archive", access_key="a", secret_key="b")  # nothing listens
+    monkeypatch.setattr(dicomweb, "default_store", lambda: down)
+    r = web.get(f"/dicomweb/studies/{archive.wang_study}/metadata", headers=bearer())
+    assert r.status_code == 503 and r.headers["retry-after"] == "30"
+    assert "cannot be read now" in r.json()["message"]
