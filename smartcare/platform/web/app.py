@@ -33,10 +33,19 @@ from smartcare.hospital.wards.views import router as ward_pages_router
 from smartcare.hospital.workstation.notes_views import router as notes_pages_router
 from smartcare.hospital.workstation.ordering_views import router as ordering_pages_router
 from smartcare.hospital.workstation.prescribing_views import router as prescribing_pages_router
+from smartcare.hospital.workstation.triage_views import router as triage_rules_router
 from smartcare.hospital.workstation.views import router as workstation_pages_router
 from smartcare.patient.booking.views import router as booking_pages_router
+from smartcare.patient.diseases.views import api_router as diseases_api_router
+from smartcare.patient.diseases.views import router as diseases_pages_router
+from smartcare.patient.drugs.views import router as drug_info_router
+from smartcare.patient.first_aid.views import router as first_aid_pages_router
+from smartcare.patient.navigation.views import router as navigation_pages_router
+from smartcare.patient.news.views import router as news_router
 from smartcare.patient.reports.imaging import router as imaging_reports_router
 from smartcare.patient.reports.views import router as reports_pages_router
+from smartcare.patient.triage.api import router as triage_api_router
+from smartcare.patient.triage.views import router as triage_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
 from smartcare.platform.notifications.views import router as notifications_router
@@ -66,11 +75,20 @@ def create_app() -> FastAPI:
     app.include_router(scheduling_api_router)
     app.include_router(prescription_check_router)
     app.include_router(cds_router)
+    app.include_router(triage_api_router)
+    app.include_router(triage_pages_router)
+    app.include_router(triage_rules_router)
     install_pages(app)
     install_guard(app)
     app.include_router(queue_api_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
+    app.include_router(first_aid_pages_router)
+    app.include_router(navigation_pages_router)
+    app.include_router(diseases_pages_router)
+    app.include_router(diseases_api_router)
+    app.include_router(news_router)
+    app.include_router(drug_info_router)
     app.include_router(reports_pages_router)
     app.include_router(imaging_reports_router)
     app.include_router(desk_pages_router)

@@ -60,6 +60,26 @@ PUBLIC_ROUTES = {
     "/kiosk": "the self check-in kiosk; a check-in needs the keyed code from the patient's app",
     "/ws/notifications": "a WebSocket that closes without a session (tests/platform/web/test_web_inbox.py)",
     "/cds-services": "CDS Hooks discovery, public by the CDS Hooks specification (service descriptions only)",
+    # The one-stop app's information services (issue 8): knowledge and directory data, nothing personal.
+    "/api/v1/triage/assess": "one-shot triage for kiosks and the hotline: stores nothing, returns advice only",
+    "/app/triage": "the symptom check: open to anyone; only a signed-in patient's finished session is stored",
+    "/app/triage/nearest-emergency": "the nearest emergency department to a position the visitor gives",
+    "/app/first-aid": "first-aid guides, open to anyone in an emergency (and cached offline)",
+    "/app/first-aid/{key}": "a first-aid guide", "/app/first-aid/sw.js": "the first-aid guides' offline worker",
+    "/app/first-aid/manifest.webmanifest": "the first-aid guides' web app manifest",
+    "/app/first-aid/pictures/{name}.svg": "a first-aid picture", "/app/first-aid/first-aid.js": "first-aid script",
+    "/app/first-aid/first-aid.css": "first-aid styles",
+    "/app/hospitals": "hospital information (directory data)", "/app/hospitals/{org_id}": "one hospital's information",
+    "/app/hospitals/{org_id}/directions": "directions inside a hospital (floor plans)",
+    "/app/nearest": "nearest hospitals from a position the visitor gives (never stored)",
+    "/app/diseases": "disease information search", "/app/diseases/{key}": "a disease information page",
+    "/app/diseases/icd10/{code}": "an ICD-10-CM code", "/api/v1/knowledge/diseases": "disease information search API",
+    "/app/drugs": "medicine information search", "/app/drugs/{key}": "a medicine information page",
+    "/app/drugs/check": "the interaction checker for medicines the visitor names (stores nothing)",
+    "/app/drugs/check/suggest": "medicine name suggestions", "/api/v1/knowledge/drugs": "medicine search API",
+    "/api/v1/knowledge/drugs/check": "the interaction checker API (stores nothing)",
+    "/app/news": "health news (targeted articles only after sign-in)", "/app/news/{article_id}": "a news article",
+    "/news/feed.atom": "the public health news feed", "/api/v1/news": "public health news API",
 }
 
 

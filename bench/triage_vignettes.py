@@ -1,0 +1,47 @@
+"""The triage vignette suite: confusion matrix (expected x got), level agreement, under-triage and mismatches.
+
+    .venv/bin/python bench/triage_vignettes.py [--path tests/knowledge/triage/vignettes.yaml]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from smartcare.knowledge.triage import LEVELS, Presentation, assess  # noqa: E402
+
+
+def run(path: Path) -> list[tuple[dict, str]]:
+    """Each vignette with the level the engine gave it."""
+    cases = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [(c, assess(Presentation(text=c["text"], age_years=c.get("age"), age_months=c.get("age_months"),
+                                    sex=c.get("sex"), pregnant=c.get("pregnant"),
+                                    answers=c.get("answers") or {})).level) for c in cases]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, default=ROOT / "tests/knowledge/triage/vignettes.yaml")
+    results = run(parser.parse_args().path)
+    order = list(reversed(LEVELS))
+    print("expected \\ got".ljust(16) + "".join(level.rjust(11) for level in order))
+    for expected in order:
+        row = [sum(1 for c, got in results if c["expected"] == expected and got == g) for g in order]
+        print(expected.ljust(16) + "".join(str(n).rjust(11) for n in row))
+    agree = sum(1 for c, got in results if c["expected"] == got)
+    under = [c["id"] for c, got in results if c["expected"] == "emergency" and got != "emergency"]
+    zh = sum(1 for c, _ in results if any("\u4e00" <= ch <= "\u9fff" for ch in c["text"]))
+    print(f"\n{len(results)} vignettes ({zh} Chinese); agreement {agree}/{len(results)} = {agree / len(results):.1%}")
+    print(f"emergencies under-triaged: {len(under)} {under}")
+    print("\nmismatches:")
+    for c, got in results:
+        if c["expected"] != got:
+            print(f"  {c['id']}: expected {c['expected']}, got {got}: {c['text']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,425 @@
+"""The triage assessment: from a presentation (text, age, sex, pregnancy, answers) to a level with its reasons."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from smartcare.knowledge.triage import rules as rulebook
+from smartcare.knowledge.triage import text as reader
+from smartcare.knowledge.triage.rules import rank
+from smartcare.knowledge.triage.text import DATA_DIR
+
+MAX_TEXT = 2000
+MAX_ANSWERS = 50
+MAX_FOLLOW_UP = 5
+CHILD_AGE = 14  # Chinese hospitals see children under 14 in paediatrics.
+ESI_SOURCE = ("Gilboy N, Tanabe P, Travers D, Rosenau AM. Emergency Severity Index (ESI) v4 Implementation Handbook. "
+              "AHRQ 2012, ENA 2020")
+LEVEL_NAMES = {"emergency": ("Emergency", "急诊"), "urgent": ("Urgent (today)", "当天就医"),
+               "routine": ("Routine (within days)", "数日内就诊"), "self_care": ("Self-care", "居家自我护理")}
+DISCLAIMER_EN = ("This triage advice supports, and never replaces, the judgement of a doctor or nurse. It is not a "
+                 "diagnosis. If you are worried or it gets worse, call 120 or see a clinician. Based on the Emergency "
+                 "Severity Index (ESI v4, Gilboy et al., AHRQ/ENA) and the Manchester Triage System.")
+DISCLAIMER_ZH = ("本分诊建议仅用于辅助，不能替代医生或护士的专业判断，也不是诊断。如有担心或病情加重，请拨打120或就医。"
+                 "依据急诊严重度指数（ESI第4版，Gilboy等，AHRQ/ENA）和曼彻斯特分诊系统。")
+ADVICE = {
+    "emergency": ("Call 120 now or go to the nearest emergency department. Do not wait for an appointment.",
+                  "请立即拨打120或前往最近的急诊科，不要等待预约挂号。"),
+    "urgent": ("See a doctor today: a same-day appointment, or the emergency department if no clinic is open. "
+               "Call 120 if it gets worse.", "请今天就医：挂当天的号；如门诊已关闭请去急诊。病情加重请拨打120。"),
+    "routine": ("Book an appointment in the next few days. Get help sooner if it gets worse or new symptoms appear.",
+                "请在几天内预约就诊。如病情加重或出现新症状，请尽早就医。"),
+    "self_care": ("This can usually be looked after at home. See a doctor if it is not better in a few days or gets "
+                  "worse.", "通常可以在家自我护理。如几天内未好转或加重，请就医。"),
+}
+# Adult medical departments whose work a paediatrics department does for children.
+_ADULT_MEDICAL = frozenset({"internal-medicine", "general-practice", "respiratory", "gastroenterology", "cardiology",
+                            "neurology", "endocrinology", "nephrology"})
+_YES = frozenset({"yes", "y", "true", "1", "是", "有", "是的", "对"})
+_NO = frozenset({"no", "n", "false", "0", "否", "没有", "无", "不是", "没"})
+
+
+class AnswerError(ValueError):
+    """An answer that does not fit its question (unknown id, wrong kind, out of range)."""
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """What is known about the person: complaint text, age (years or months), sex, pregnancy, answers by question id."""
+
+    text: str = ""
+    age_years: float | None = None
+    age_months: float | None = None
+    sex: str | None = None
+    pregnant: bool | None = None
+    answers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A fact the assessment used: a symptom (present or absent) or a number, and where it came from."""
+
+    key: str
+    name_en: str
+    name_zh: str
+    present: bool
+    source: str  # "text", "answer", "given" (request field) or "derived"
+    matched: str | None = None
+    value: float | str | bool | None = None
+    fuzzy: bool = False
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A red-flag rule that fired: emergency, with the first-aid guides to open."""
+
+    key: str
+    reason_en: str
+    reason_zh: str
+    condition_en: str
+    condition_zh: str
+    first_aid: tuple[str, ...]
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Department:
+    """A recommended department with the reason."""
+
+    key: str
+    name_en: str
+    name_zh: str
+    reason_en: str
+    reason_zh: str
+
+
+@dataclass(frozen=True)
+class PossibleCondition:
+    """A condition to discuss with a doctor (never a diagnosis), with the findings that suggest it."""
+
+    key: str
+    page: str | None
+    icd10: tuple[str, ...]
+    name_en: str
+    name_zh: str
+    because: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the level is what it is: the rule (or symptom level) that fired, the findings behind it and its source."""
+
+    rule: str
+    level: str
+    text_en: str
+    text_zh: str
+    because: tuple[str, ...]
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A follow-up question: kind yes_no, scale (0-10), choice or number; options for choice."""
+
+    id: str
+    text_en: str
+    text_zh: str
+    kind: str
+    options: tuple[Mapping[str, str], ...] = ()
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = None
+    symptom: str | None = None
+    fact: str | None = None
+    priority: int = 5
+    ask_when: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A triage result: level, red flags, departments, conditions to discuss, reasons, questions, findings."""
+
+    level: str
+    red_flags: tuple[RedFlag, ...]
+    departments: tuple[Department, ...]
+    conditions: tuple[PossibleCondition, ...]
+    reasons: tuple[Reason, ...]
+    follow_up: tuple[Question, ...]
+    findings: tuple[Finding, ...]
+    advice_en: str
+    advice_zh: str
+    disclaimer_en: str = DISCLAIMER_EN
+    disclaimer_zh: str = DISCLAIMER_ZH
+
+    @property
+    def call_emergency(self) -> bool:
+        """Whether the person should call 120 / go to the emergency department now."""
+        return self.level == "emergency"
+
+
+@lru_cache(maxsize=1)
+def _questions() -> tuple[tuple[Question, ...], tuple[str, ...]]:
+    raw = yaml.safe_load((DATA_DIR / "questions.yaml").read_text(encoding="utf-8"))
+    found = tuple(Question(id=q["id"], text_en=q["text_en"], text_zh=q["text_zh"], kind=q["kind"],
+                           options=tuple(q.get("options", ())), min=q.get("min"), max=q.get("max"),
+                           unit=q.get("unit"), symptom=q.get("symptom"), fact=q.get("fact"),
+                           priority=q.get("priority", 5), ask_when=q.get("ask_when", {})) for q in raw["questions"])
+    return found, tuple(raw.get("screen", ()))
+
+
+def questions() -> tuple[Question, ...]:
+    """Every follow-up question the interview may ask."""
+    return _questions()[0]
+
+
+@lru_cache(maxsize=1)
+def departments() -> dict[str, dict[str, str]]:
+    """Department names by shared key."""
+    return yaml.safe_load((DATA_DIR / "departments.yaml").read_text(encoding="utf-8"))["departments"]
+
+
+@lru_cache(maxsize=1)
+def _conditions() -> list[dict[str, Any]]:
+    return yaml.safe_load((DATA_DIR / "conditions.yaml").read_text(encoding="utf-8"))["conditions"]
+
+
+def _answer(q: Question, value: Any) -> Any:
+    if q.kind == "yes_no":
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in _YES or word in _NO:
+            return word in _YES
+        raise AnswerError(f"{q.id}: answer yes or no")
+    if q.kind == "choice":
+        allowed = [o["value"] for o in q.options]
+        if value not in allowed:
+            raise AnswerError(f"{q.id}: answer one of {', '.join(allowed)}")
+        return value
+    if isinstance(value, bool):
+        raise AnswerError(f"{q.id}: answer a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AnswerError(f"{q.id}: answer a number") from None
+    if number != number or (q.min is not None and number < q.min) or (q.max is not None and number > q.max):
+        raise AnswerError(f"{q.id}: answer a number from {q.min:g} to {q.max:g}")
+    if q.kind == "scale" and number != int(number):
+        raise AnswerError(f"{q.id}: answer a whole number from 0 to 10")
+    return int(number) if q.kind == "scale" else number
+
+
+def check_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Answers by question id, validated and normalised (yes/no to bool, numbers to float); AnswerError if wrong."""
+    if len(answers) > MAX_ANSWERS:
+        raise AnswerError(f"at most {MAX_ANSWERS} answers")
+    by_id = {q.id: q for q in questions()}
+    unknown = sorted(k for k in answers if k not in by_id)
+    if unknown:
+        raise AnswerError(f"unknown question id: {', '.join(unknown[:5])[:200]}")
+    return {k: _answer(by_id[k], v) for k, v in answers.items()}
+
+
+def _symptom_finding(key: str, present: bool, source: str, matched: str | None = None, fuzzy: bool = False) -> Finding:
+    s = reader.lexicon().symptoms[key]
+    return Finding(key=key, name_en=s.name_en, name_zh=s.name_zh, present=present, source=source, matched=matched,
+                   fuzzy=fuzzy)
+
+
+_FACT_NAMES = {"age_years": ("age (years)", "年龄（岁）"), "temperature": ("temperature (C)", "体温（℃）"),
+               "duration_days": ("duration (days)", "持续时间（天）"), "severity": ("pain severity (0-10)", "疼痛程度（0-10）"),
+               "onset": ("onset", "起病方式"), "sex": ("sex", "性别"), "pregnant": ("pregnant", "怀孕")}
+
+
+def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], list[Finding], set[str], bool]:
+    """Facts for the rules, the findings to show, the facts already settled (asked or known) and infant mention."""
+    reading = reader.read(p.text)
+    symptoms = reader.lexicon().symptoms
+    findings: list[Finding] = []
+    present: dict[str, Finding] = {}
+    settled: set[str] = set()
+    for m in reading.mentions:
+        settled.add(m.key)
+        f = _symptom_finding(m.key, not m.negated, "text", m.matched, m.fuzzy)
+        findings.append(f)
+        if not m.negated:
+            present.setdefault(m.key, f)
+    by_id = {q.id: q for q in questions()}
+    values: dict[str, tuple[Any, str, str | None]] = {}
+    for name in ("age_years", "temperature", "duration_days", "severity", "sex"):
+        value = getattr(reading, name)
+        if value is not None:
+            values[name] = (value, "text", reading.numbers.get(name))
+    for qid, value in answers.items():
+        q = by_id[qid]
+        if q.symptom:
+            settled.add(q.symptom)
+            f = _symptom_finding(q.symptom, value, "answer")
+            findings.append(f)
+            if value:
+                present.setdefault(q.symptom, f)
+        else:
+            values[q.fact] = (value, "answer", None)
+    age = p.age_years if p.age_years is not None else (p.age_months / 12 if p.age_months is not None else None)
+    if age is not None:
+        values["age_years"] = (age, "given", None)
+    if p.sex:
+        values["sex"] = (p.sex, "given", None)
+    if p.pregnant is not None:
+        values["pregnant"] = (p.pregnant, "given", None)
+    elif "pregnant" not in values and "pregnancy" in present:
+        values["pregnant"] = (True, "text", present["pregnancy"].matched)
+    if values.get("sex", (None,))[0] == "male" and values.get("pregnant", (False,))[0]:
+        values["pregnant"] = (False, "derived", None)
+    temperature = values.get("temperature", (None,))[0]
+    if temperature is not None and temperature >= 38 and "fever" not in present:
+        present["fever"] = _symptom_finding("fever", True, "derived", f"{temperature:g} C")
+        findings.append(present["fever"])
+    facts: dict[str, Any] = {key: True for key in present}
+    for name, (value, source, matched) in values.items():
+        facts[name] = value
+        settled.add(name)
+        en, zh = _FACT_NAMES[name]
+        findings.append(Finding(key=name, name_en=en, name_zh=zh, present=True, source=source, matched=matched,
+                                value=value))
+    if facts.get("age_years") is not None:
+        facts["age_months"] = facts["age_years"] * 12
+    facts["pain"] = any(symptoms[k].pain for k in present)
+    facts["any_symptom"] = any(not symptoms[k].modifier for k in present)
+    return facts, findings, settled, reading.infant_mentioned
+
+
+def _first_aid(rule: rulebook.Rule, facts: Mapping[str, Any], infant: bool) -> tuple[str, ...]:
+    if not rule.first_aid_by_age:
+        return rule.first_aid
+    age = facts.get("age_years")
+    group = ("infant" if (age is not None and age < 1) or (age is None and infant)
+             else "child" if age is not None and age < 12 else "adult")
+    return rule.first_aid_by_age.get(group, rule.first_aid)
+
+
+def _because(when: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for a in rulebook.atoms(when) if rulebook.holds({"all": [a]}, facts)))
+
+
+def _departments(level: str, facts: Mapping[str, Any], red_flags: list[RedFlag]) -> list[Department]:
+    names = departments()
+    symptoms = reader.lexicon().symptoms
+
+    def make(key: str, en: str, zh: str) -> Department:
+        return Department(key=key, name_en=names[key]["name_en"], name_zh=names[key]["name_zh"], reason_en=en,
+                          reason_zh=zh)
+
+    if level == "emergency":
+        return [make("emergency", "Red flag: " + "; ".join(f.condition_en for f in red_flags),
+                     "危险信号：" + "；".join(f.condition_zh for f in red_flags))]
+    present = [symptoms[k] for k in facts if k in symptoms and facts[k] is True and symptoms[k].departments]
+    present.sort(key=lambda s: -rank(s.level))
+    child = facts.get("age_years") is not None and facts["age_years"] < CHILD_AGE
+    why: dict[str, list[str]] = {}
+    for s in present:
+        for key in s.departments:
+            if key == "emergency":
+                continue
+            key = "paediatrics" if child and key in _ADULT_MEDICAL else key
+            why.setdefault(key, [])
+            if s.key not in why[key]:
+                why[key].append(s.key)
+    found: list[Department] = []
+    if facts.get("pregnant"):
+        found.append(make("obstetrics-gynaecology", "During pregnancy your obstetric team should check new symptoms.",
+                          "孕期出现新症状应由产科评估。"))
+    if child and "paediatrics" not in why:
+        found.append(make("paediatrics", f"Children under {CHILD_AGE} are usually seen in paediatrics.",
+                          f"{CHILD_AGE}岁以下儿童一般在儿科就诊。"))
+    for key, keys in why.items():
+        if any(d.key == key for d in found):
+            continue
+        found.append(make(key, "For " + ", ".join(symptoms[k].name_en for k in keys) + ".",
+                          "针对" + "、".join(symptoms[k].name_zh for k in keys) + "。"))
+    if not found:
+        found.append(make("general-practice", "A general practitioner can assess symptoms that are not yet clear.",
+                          "症状尚不明确时，可先由全科医生评估。"))
+    found = found[:3]
+    if level == "urgent":
+        found.append(make("emergency", "If no clinic can see you today, go to the emergency department.",
+                          "如今天没有门诊可看，请去急诊科。"))
+    return found
+
+
+def _possible_conditions(facts: Mapping[str, Any]) -> list[PossibleCondition]:
+    scored = []
+    for n, c in enumerate(_conditions()):
+        if not any(facts.get(k) is True for k in c["requires"]):
+            continue
+        because = tuple(k for k in c["features"] if facts.get(k) is True)
+        scored.append((-len(because), n, PossibleCondition(key=c["key"], page=c.get("page"), icd10=tuple(c["icd10"]),
+                                                            name_en=c["name_en"], name_zh=c["name_zh"],
+                                                            because=because)))
+    return [c for _, _, c in sorted(scored, key=lambda t: (t[0], t[1]))[:3]]
+
+
+def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: bool) -> list[Question]:
+    if level == "emergency":
+        return []
+    every, screen = _questions()
+    if not facts.get("any_symptom"):
+        return [q for q in every if q.id in screen and (q.symptom or q.fact) not in settled][:MAX_FOLLOW_UP]
+    asked = []
+    for q in every:
+        target = q.symptom or q.fact
+        if target in settled or facts.get(target) is not None or not rulebook.holds(q.ask_when, facts):
+            continue
+        priority = 0 if q.id == "age_years" and infant else q.priority
+        asked.append((priority, q))
+    return [q for _, q in sorted(asked, key=lambda t: t[0])][:MAX_FOLLOW_UP]
+
+
+def assess(presentation: Presentation) -> Assessment:
+    """Triage a presentation: red flags first, then the level, departments, conditions and follow-up questions.
+
+    Raises AnswerError for answers that do not fit their questions and ValueError for text over MAX_TEXT.
+    """
+    if len(presentation.text) > MAX_TEXT:
+        raise ValueError(f"the text is over {MAX_TEXT} characters")
+    answers = check_answers(presentation.answers)
+    facts, findings, settled, infant = _gather(presentation, answers)
+    symptoms = reader.lexicon().symptoms
+    red_flags: list[RedFlag] = []
+    reasons: list[Reason] = []
+    level = "self_care"
+    for rule in rulebook.load_rules():
+        if not rulebook.holds(rule.when, facts):
+            continue
+        level = max(level, rule.level, key=rank)
+        reasons.append(Reason(rule=rule.id, level=rule.level, text_en=rule.reason_en, text_zh=rule.reason_zh,
+                              because=_because(rule.when, facts), source=rule.source))
+        if rule.red_flag:
+            red_flags.append(RedFlag(key=rule.id, reason_en=rule.reason_en, reason_zh=rule.reason_zh,
+                                     condition_en=rule.condition_en, condition_zh=rule.condition_zh,
+                                     first_aid=_first_aid(rule, facts, infant), source=rule.source))
+    for key in [k for k in facts if k in symptoms and facts[k] is True and not symptoms[k].modifier]:
+        s = symptoms[key]
+        if rank(s.level) > rank("self_care") or not reasons:
+            level = max(level, s.level, key=rank)
+            reasons.append(Reason(rule=f"symptom:{key}", level=s.level,
+                                  text_en=f"{s.name_en.capitalize()} alone calls for level {s.level}.",
+                                  text_zh=f"仅“{s.name_zh}”一项即对应“{LEVEL_NAMES[s.level][1]}”级别。", because=(key,),
+                                  source=(reader.lexicon().source,)))
+    if not facts.get("any_symptom"):
+        level = max(level, "routine", key=rank)
+        reasons.append(Reason(rule="nothing-recognised", level="routine",
+                              text_en="No symptom was recognised, so a clinician should hear about it; answer the "
+                                      "questions or describe it in other words.",
+                              text_zh="未能识别出症状，建议由医生了解情况；请回答问题或换一种说法描述。", because=(),
+                              source=(ESI_SOURCE,)))
+    reasons.sort(key=lambda r: -rank(r.level))
+    advice_en, advice_zh = ADVICE[level]
+    return Assessment(level=level, red_flags=tuple(red_flags), departments=tuple(_departments(level, facts, red_flags)),
+                      conditions=tuple(_possible_conditions(facts)), reasons=tuple(reasons),
+                      follow_up=tuple(_follow_up(level, facts, settled, infant)), findings=tuple(findings),
+                      advice_en=advice_en, advice_zh=advice_zh)
+
