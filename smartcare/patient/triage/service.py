@@ -24,6 +24,7 @@ from smartcare.platform.security.context import AccessContext
 
 QUESTIONNAIRE_URL = "https://smartcare.example/fhir/Questionnaire/triage"
 LEVEL_SYSTEM = "https://smartcare.example/fhir/CodeSystem/triage-level"
+SESSION_SYSTEM = "https://smartcare.example/fhir/triage-session"
 RULE_SYSTEM = "https://smartcare.example/fhir/CodeSystem/triage-rule"
 GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"
 RECENT_DAYS = 30
@@ -71,7 +72,7 @@ def _answer_value(question: triage.Question, value: Any) -> dict[str, Any]:
 
 
 def questionnaire_response(*, patient_id: str, presentation: triage.Presentation, assessment: triage.Assessment,
-                           authored: datetime) -> dict[str, Any]:
+                           authored: datetime, session: str | None = None) -> dict[str, Any]:
     """The QuestionnaireResponse for one completed interview: complaint, what was known, answers and the result."""
     by_id = {q.id: q for q in triage.questions()}
     items: list[dict[str, Any]] = [{"linkId": "complaint", "text": "Chief complaint",
@@ -100,17 +101,23 @@ def questionnaire_response(*, patient_id: str, presentation: triage.Presentation
             for f in assessment.red_flags]})
     items.append({"linkId": "result", "text": "Triage result", "item": result})
     return {"resourceType": "QuestionnaireResponse", "questionnaire": QUESTIONNAIRE_URL, "status": "completed",
+            **({"identifier": {"system": SESSION_SYSTEM, "value": session}} if session else {}),
             "subject": {"reference": f"Patient/{patient_id}"}, "authored": clock.format_instant(authored),
             "author": {"reference": f"Patient/{patient_id}"}, "item": items}
 
 
 def store_session(*, ctx: AccessContext, patient_id: str, presentation: triage.Presentation,
-                  assessment: triage.Assessment) -> str:
-    """Write a completed interview for the patient as ctx (policy + audit); the new QuestionnaireResponse id."""
+                  assessment: triage.Assessment, session: str | None = None) -> str:
+    """Write a completed interview for the patient as ctx (policy + audit); the QuestionnaireResponse id.
+
+    session names the interview: the same interview posted again (a reload of the result) is stored once
+    (a conditional create on its identifier) and answers with the session stored first."""
     body = questionnaire_response(patient_id=patient_id, presentation=presentation, assessment=assessment,
-                                  authored=clock.now())
+                                  authored=clock.now(), session=session)
+    headers = {"if-none-exist": f"identifier={SESSION_SYSTEM}|{session}&subject=Patient/{patient_id}"} if session else {}
     try:
-        created = gateway.serve(ctx, FhirRequest(method="POST", path="QuestionnaireResponse", body=body)).body
+        created = gateway.serve(ctx, FhirRequest(method="POST", path="QuestionnaireResponse", body=body,
+                                                 headers=headers)).body
     except FhirError as exc:
         raise SessionNotStored(exc.message) from exc
     return (created or {}).get("id", "")

@@ -6,6 +6,8 @@ QuestionnaireResponse with their own access context). Red flags come first: an e
 first-aid guides and the nearest emergency department, never a booking.
 """
 
+import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,8 @@ SURFACE = "app"
 PER_SCREEN = 3
 MAX_SCREENS = 6
 MAX_FIELD = 40
+# An interview's session token (secrets.token_hex(16)); anything else posted is replaced by a new one.
+SESSION_TOKEN = re.compile(r"[0-9a-f]{32}")
 # Body-map regions: the words each adds to the complaint, in the words the triage reader knows.
 REGIONS: dict[str, tuple[str, str, str]] = {
     # key: (label msgid, English words, Chinese words)
@@ -67,6 +71,8 @@ class Interview:
     screen: int = 0
     lat: str = ""
     lon: str = ""
+    # Names this interview, so that posting its last screen again (a reload) stores no second session.
+    session: str = field(default_factory=lambda: secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,8 @@ def _read_form(form: FormData) -> Interview:
         age=_short(form, "age", 8), age_unit="months" if _short(form, "age_unit") == "months" else "years",
         sex=s if (s := _short(form, "sex")) in SEXES else "", pregnant=p if (p := _short(form, "pregnant")) in (
             "yes", "no") else "", answers=answers, skipped=skipped, screen=int(screen) if screen.isdigit() else 0,
-        lat=_short(form, "lat", 32), lon=_short(form, "lon", 32))
+        lat=_short(form, "lat", 32), lon=_short(form, "lon", 32),
+        **({"session": token} if SESSION_TOKEN.fullmatch(token := _short(form, "session", 32)) else {}))
 
 
 def _complaint(iv: Interview, zh: bool) -> str:
@@ -206,6 +213,12 @@ def _nearest_emergency(lat: str, lon: str) -> navigation.Hospital | None:
     return ranked[0] if ranked else None
 
 
+def _choice_texts() -> dict[tuple[str, str], tuple[str, str]]:
+    """What each choice answer says in words, by (the fact it answers, its value): (English, Chinese)."""
+    return {(q.fact or q.id, str(o["value"])): (o["text_en"], o["text_zh"])
+            for q in triage.questions() if q.kind == "choice" for o in q.options}
+
+
 def _result(request: Request, caller: Caller, iv: Interview, presentation: triage.Presentation,
             assessment: triage.Assessment) -> HTMLResponse:
     locale = i18n.current_locale(request)
@@ -213,13 +226,14 @@ def _result(request: Request, caller: Caller, iv: Interview, presentation: triag
     if caller.visitor is not None and caller.patient_ref is not None:
         try:
             stored = service.store_session(ctx=caller.visitor.ctx, patient_id=caller.patient_ref.split("/", 1)[1],
-                                           presentation=presentation, assessment=assessment)
+                                           presentation=presentation, assessment=assessment, session=iv.session)
         except service.SessionNotStored:
             store_failed = True
     emergency = assessment.call_emergency
     by_id = {q.id: q for q in triage.questions()}
     return _page(
         request, "triage/result.html", a=assessment, complaint=presentation.text, level_names=triage.LEVEL_NAMES,
+        choice_text=_choice_texts(),
         first_aid_links=_first_aid_links(assessment, locale),
         nearest=_nearest_emergency(iv.lat, iv.lon) if emergency else None,
         offers=[] if emergency else service.doctors_for([d.key for d in assessment.departments], locale),

@@ -123,3 +123,15 @@ def test_bad_answer_on_a_question_screen_asks_again_in_chinese():
 def test_rules_page_needs_staff():
     page = browser().get("/workstation/triage/rules")
     assert page.status_code == 303 and "/login" in page.headers["location"]
+
+
+def test_a_chosen_answer_is_shown_in_words_in_the_readers_language():
+    web = browser()
+    page = web.post("/app/triage?lang=zh-Hans", data={"csrf_token": "", "screen": "0", "text": "头痛两天",
+                                                      "age": "35", "sex": "female"})
+    onset = next(q for q in triage.questions() if q.id == "onset")
+    gradual = next(o for o in onset.options if o["value"] == "gradual")
+    result = _answer_all(web, page, lambda q: "gradual" if q == "onset" else calm_answer(q),
+                         url="/app/triage?lang=zh-Hans")
+    assert gradual["text_zh"] in result.text
+    assert ": gradual" not in result.text and "：gradual" not in result.text

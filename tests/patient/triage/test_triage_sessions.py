@@ -124,3 +124,16 @@ def test_a_forged_form_from_another_site_is_refused_for_a_signed_in_patient(regi
     sign_in(web, "patient.test")
     page = web.post("/app/triage", data={"csrf_token": "forged", "text": "sore throat", "screen": "0"})
     assert page.status_code == 403
+
+
+def test_posting_the_last_screen_again_stores_no_second_session(region):
+    web = browser()
+    sign_in(web, "patient.test")
+    start = web.get("/app/triage")
+    fields = {name: re.search(rf'name="{name}" value="([^"]*)"', start.text).group(1)
+              for name in ("csrf_token", "session")}
+    emergency = {**fields, "text": "crushing chest pain and sweating", "age": "60", "sex": "male", "screen": "0"}
+    for _ in range(2):  # the result page reloaded: the browser posts the same form again
+        page = web.post("/app/triage", data=emergency)
+        assert page.status_code == 200 and "120" in page.text
+    assert len(_stored()) == 1
