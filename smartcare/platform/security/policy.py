@@ -228,6 +228,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays
     "console/lab-interface": frozenset({"hospital_admin"}),  # HL7 messages the laboratory interface refused
     "console/pacs": frozenset({"hospital_admin"}),  # the PACS's known remote AEs and its reconciliation queue
+    # Health news: hospitals write their own organisation's, the health authority everyone's (patient/news).
+    "console/news": frozenset({"hospital_admin", "regional_admin", "public_health_officer"}),
 }
 
 # Datasets that are not one patient's record: who may have them.

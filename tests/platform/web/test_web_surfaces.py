@@ -20,6 +20,7 @@ SURFACE_PAGES = {
     "console": "/console",
     "console/audit": "/console/audit",
     "console/clients": "/console/clients",
+    "console/news": "/console/news",
 }
 CLINICAL = {"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"}
 ADMINS = {"hospital_admin", "regional_admin"}
@@ -30,6 +31,7 @@ ALLOWED = {
     "console": ADMINS | {"public_health_officer", "researcher"},
     "console/audit": ADMINS,
     "console/clients": ADMINS,
+    "console/news": ADMINS | {"public_health_officer"},
 }
 MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]
 
