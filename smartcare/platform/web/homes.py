@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
+from smartcare.knowledge.diseases.consumer import consumer_page_for
 from smartcare.platform import audit, clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
@@ -27,6 +28,8 @@ router = APIRouter(include_in_schema=False)
 
 RECENT_RESULTS = 8
 UPCOMING = 5
+PROBLEMS_SHOWN = 20
+ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm")
 PATIENTS_SHOWN = 20
 # Where each role starts after signing in.
 _HOME_OF_ROLE = {
@@ -83,6 +86,21 @@ def _results(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def _problems(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's active problems, each with the disease information page of its ICD-10 code where there is one."""
+    found = gateway.search(ctx, "Condition", [
+        ("subject", f"Patient/{patient_id}"), ("clinical-status", "active"), ("_count", str(PROBLEMS_SHOWN)),
+    ])
+    rows = []
+    for condition in found:
+        codes = [c.get("code", "") for c in (condition.get("code") or {}).get("coding", [])
+                 if c.get("system") in ICD10_SYSTEMS and c.get("code")]
+        page = next((key for key in map(consumer_page_for, codes) if key), None)
+        rows.append({"what": fhir_text.concept_text(condition.get("code")), "page": page,
+                     "since": str(condition.get("onsetDateTime") or condition.get("recordedDate") or "")[:10]})
+    return rows
+
+
 def _appointments(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
     today = clock.now().date().isoformat()
     found = gateway.search(ctx, "Appointment", [
@@ -100,13 +118,14 @@ def _app_home(request: Request) -> HTMLResponse:
     people = [_person_row(p) for p in gateway.search(v.ctx, "Patient", [("_count", str(PATIENTS_SHOWN))])]
     wanted = request.query_params.get("person", "")
     current = next((p for p in people if p["id"] == wanted), people[0] if people else None)
-    results = appointments = []
+    results = appointments = problems = []
     if current is not None:
         current = {**current, "organization": _organization_name(v.ctx, current["organization"])}
         results = _results(v.ctx, current["id"])
+        problems = _problems(v.ctx, current["id"])
         appointments = _appointments(v.ctx, current["id"])
     return _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
-                 appointments=appointments)
+                 problems=problems, appointments=appointments)
 
 
 @router.get("/app", response_class=HTMLResponse)

@@ -28,6 +28,16 @@ WORLD = [
      "component": [
          {"code": {"text": "Systolic"}, "valueQuantity": {"value": 128, "unit": "mmHg"}},
          {"code": {"text": "Diastolic"}, "valueQuantity": {"value": 84, "unit": "mmHg"}}]},
+    {"resourceType": "Condition", "id": "dm-pa1", "subject": {"reference": "Patient/pa1"},
+     "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                    "code": "active"}]},
+     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11.9",
+                          "display": "Type 2 diabetes mellitus without complications"}]},
+     "onsetDateTime": "2019-03-01"},
+    {"resourceType": "Condition", "id": "dm-pa2", "subject": {"reference": "Patient/pa2"},
+     "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                    "code": "active"}]},
+     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "J45.9", "display": "Asthma"}]}},
     {"resourceType": "Observation", "id": "obs-pa2", "status": "final", "code": {"text": "Glucose"},
      "subject": {"reference": "Patient/pa2"}, "effectiveDateTime": "2026-11-20T09:30:00Z",
      "valueQuantity": {"value": 9.1, "unit": "mmol/L"}},
@@ -51,6 +61,18 @@ def test_a_patient_sees_their_own_latest_results_and_nobody_elses(engine, world)
     assert "Heart rate" in page.text and "72 /min" in page.text
     assert "128/84 mmHg" in page.text
     assert "Glucose" not in page.text and "Wang" not in page.text
+
+
+def test_a_patients_own_problems_link_to_their_disease_information_pages(engine, world):
+    make_user(engine, "patient")
+    with browser() as web:
+        sign_in(web, "patient.test")
+        page = web.get("/app")
+        info = web.get(re.search(r'href="(/app/diseases/[^"]+)"', page.text).group(1))
+    assert "Type 2 diabetes mellitus without complications" in page.text and "2019-03-01" in page.text
+    assert 'href="/app/diseases/type-2-diabetes"' in page.text
+    assert "Asthma" not in page.text  # another patient's problem
+    assert info.status_code == 200 and "type 2 diabetes" in info.text.lower()
 
 
 def test_a_patient_home_is_audited_as_the_patient_reading_their_record(engine, world):
