@@ -19,6 +19,9 @@ from smartcare.hospital.directory import conventions as dc
 _AGE_BY_RANK = [(45, 60), (38, 58), (30, 55), (25, 40), (22, 30)]
 # Consulting rooms are spread over the outpatient building, this many departments to a floor.
 _DEPARTMENTS_PER_FLOOR = 5
+# Departments patients reach in a hurry receive them on the ground floor by the entrance, whatever their place in
+# the list: wing 9 of floor 1 (rooms 191, 192 ...), a wing no listed department takes.
+_GROUND_FLOOR = {"emergency"}
 _CONSULTING_ROLES = ("doctor", "radiologist")
 
 
@@ -165,9 +168,12 @@ def _consulting_doctors(data: dict[str, Any], kind: str, key: str) -> int:
 
 def _rooms(org: dict[str, Any], row: dict[str, Any], dept: Department, data: dict[str, Any],
            index: int) -> list[dict[str, Any]]:
-    """One consulting room per outpatient doctor: department `index` gets rooms x{index%5}1.. on floor x."""
+    """One consulting room per outpatient doctor: department `index` gets rooms x{index%5}1.. on floor x (the
+    ground-floor departments rooms 191.. on floor 1)."""
     rooms = []
     floor, wing = 1 + index // _DEPARTMENTS_PER_FLOOR, index % _DEPARTMENTS_PER_FLOOR
+    if row["key"] in _GROUND_FLOOR:
+        floor, wing = 1, 9
     for number in range(1, _consulting_doctors(data, org["kind"], row["key"]) + 1):
         room_id = f"loc-{org['id'][4:]}-room-{row['key']}-{number}"
         label = f"{floor}{wing}{number}"

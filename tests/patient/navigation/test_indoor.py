@@ -103,3 +103,11 @@ def test_an_unknown_organisation_has_no_plan():
 ])
 def test_turns_are_seen_from_the_walker_heading_north_up(before, after, expected):
     assert indoor.turn(before, after) == expected
+
+
+@pytest.mark.parametrize("org_id", ["org-hosp-1", "org-hosp-2"])
+def test_the_emergency_department_is_on_the_ground_floor_with_no_floor_to_change(org_id):
+    plan = indoor.plan(org_id)
+    route = indoor.route(plan, plan.entrance, indoor.resolve(plan, "emergency"), accessible=True)
+    assert route.floors == 0 and not indoor.ways(plan, route) & {"lift", "stairs", "escalator"}
+    assert route.metres < 40
