@@ -12,6 +12,7 @@ from smartcare.demo.generator import count_region, generate_region
 from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
 from smartcare.demo.lab_qc import load_lab_qc
+from smartcare.demo.news import load_news
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
 from smartcare.platform.db import refresh_statistics, unit_of_work
@@ -62,5 +63,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_lab_orders(engine)
     loaded += load_imaging(engine)
     load_lab_qc(engine, seed=seed)  # QC runs are the laboratory's own records, not FHIR resources
+    load_news(engine)  # articles of the news service's own table, not FHIR resources
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)
