@@ -2,8 +2,10 @@
 
 import contextlib
 import logging
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import typer
@@ -148,28 +150,44 @@ def demo(
     _open_demo_schedules()
     _print_demo_accounts()
     settings = get_settings()
-    listeners = _start_listeners()
-    console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  (Ctrl+C stops it)")
-    try:
+    with children(LISTENERS):
+        console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  "
+                      "(Ctrl+C stops it)")
         serve(host=None, port=None, workers=1)
-    finally:
-        for process in listeners:
-            process.terminate()
-        for process in listeners:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
 
 
-def _start_listeners() -> list[subprocess.Popen]:
-    """The LIS (HL7 v2 over MLLP, port 2575) and the PACS (DICOM, port 11112) beside the web server, as child
-    processes on the same database; one that cannot listen (its port taken) says so and the rest runs on."""
+# The LIS (HL7 v2 over MLLP, port 2575) and the PACS (DICOM, port 11112), run beside the demo's web server.
+LISTENERS = ((("lis",), "HL7 v2 (MLLP) listener"), (("pacs",), "DICOM service (PACS)"))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def children(commands: Sequence[tuple[Sequence[str], str]], *, program: Sequence[str] | None = None) -> Iterator[None]:
+    """Run `smartcare <command>` (or program + command) for each command as child processes on the same settings
+    while the block runs; they are stopped when it ends, also when this process is told to stop (SIGTERM: uvicorn
+    re-raises it after its own shutdown, and the default action would end us without stopping them). One that
+    cannot start says so and the rest runs on."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = []
-    for command, what in ((["lis"], "HL7 v2 (MLLP) listener"), (["pacs"], "DICOM service (PACS)")):
-        try:
-            started.append(subprocess.Popen([sys.executable, "-m", "smartcare", *command]))
-        except OSError as exc:
-            console.print(f"[yellow]The {what} did not start:[/] {exc}")
-    return started
+    try:
+        for command, what in commands:
+            try:
+                started.append(subprocess.Popen([*(program or (sys.executable, "-m", "smartcare")), *command]))
+            except OSError as exc:
+                console.print(f"[yellow]The {what} did not start:[/] {exc}")
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @demo_app.command("load")
