@@ -231,7 +231,18 @@ def _symptom_finding(key: str, present: bool, source: str, matched: str | None =
 
 _FACT_NAMES = {"age_years": ("age (years)", "年龄（岁）"), "temperature": ("temperature (C)", "体温（℃）"),
                "duration_days": ("duration (days)", "持续时间（天）"), "severity": ("pain severity (0-10)", "疼痛程度（0-10）"),
-               "onset": ("onset", "起病方式"), "sex": ("sex", "性别"), "pregnant": ("pregnant", "怀孕")}
+               "onset": ("onset", "起病方式"), "sex": ("sex", "性别"), "pregnant": ("pregnant", "怀孕"),
+               "heart_rate": ("heart rate (/min)", "心率（次/分）"), "resp_rate": ("breathing rate (/min)", "呼吸频率（次/分）"),
+               "spo2": ("oxygen saturation (%)", "血氧饱和度（%）"), "systolic_bp": ("systolic blood pressure (mmHg)",
+                                                                           "收缩压（mmHg）"),
+               "diastolic_bp": ("diastolic blood pressure (mmHg)", "舒张压（mmHg）"),
+               "gcs": ("Glasgow Coma Scale (3-15)", "格拉斯哥昏迷评分（3-15）"),
+               "gestation_weeks": ("weeks of pregnancy", "孕周")}
+_TEXT_NUMBERS = ("age_years", "temperature", "duration_days", "severity", "sex", "heart_rate", "resp_rate", "spo2",
+                 "systolic_bp", "diastolic_bp", "gcs", "gestation_weeks")
+UNREAD_EN = ("We could not understand enough of this. If it is severe or came on suddenly, call 120 now; otherwise see a "
+             "doctor today.")
+UNREAD_ZH = "我们未能充分理解您的描述。如果情况严重或突然发生，请立即拨打120；否则请今天就医。"
 
 
 def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], list[Finding], set[str], bool]:
@@ -249,7 +260,7 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
             present.setdefault(m.key, f)
     by_id = {q.id: q for q in questions()}
     values: dict[str, tuple[Any, str, str | None]] = {}
-    for name in ("age_years", "temperature", "duration_days", "severity", "sex"):
+    for name in _TEXT_NUMBERS:
         value = getattr(reading, name)
         if value is not None:
             values[name] = (value, "text", reading.numbers.get(name))
@@ -278,6 +289,11 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
     if temperature is not None and temperature >= 38 and "fever" not in present:
         present["fever"] = _symptom_finding("fever", True, "derived", f"{temperature:g} C")
         findings.append(present["fever"])
+    systolic, diastolic = values.get("systolic_bp", (None,))[0], values.get("diastolic_bp", (None,))[0]
+    if "high_blood_pressure" not in present and ((systolic or 0) >= 140 or (diastolic or 0) >= 90):
+        present["high_blood_pressure"] = _symptom_finding("high_blood_pressure", True, "derived",
+                                                          f"{systolic:g}/{diastolic:g} mmHg")
+        findings.append(present["high_blood_pressure"])
     facts: dict[str, Any] = {key: True for key in present}
     for name, (value, source, matched) in values.items():
         facts[name] = value
@@ -289,6 +305,7 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
         facts["age_months"] = facts["age_years"] * 12
     facts["pain"] = any(symptoms[k].pain for k in present)
     facts["any_symptom"] = any(not symptoms[k].modifier for k in present)
+    facts["_unread"] = reading.unread
     return facts, findings, settled, reading.infant_mentioned
 
 
@@ -362,16 +379,21 @@ def _possible_conditions(facts: Mapping[str, Any]) -> list[PossibleCondition]:
     return [c for _, _, c in sorted(scored, key=lambda t: (t[0], t[1]))[:3]]
 
 
-def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: bool) -> list[Question]:
+def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: bool,
+               partly_read: bool = False) -> list[Question]:
     if level == "emergency":
         return []
     every, screen = _questions()
+    screening = [q for q in every if q.id in screen and (q.symptom or q.fact) not in settled]
     if not facts.get("any_symptom"):
-        return [q for q in every if q.id in screen and (q.symptom or q.fact) not in settled][:MAX_FOLLOW_UP]
+        return screening[:MAX_FOLLOW_UP]
     asked = []
+    if partly_read:  # the high-risk screen first for what could not be read
+        asked = [(0, q) for q in screening[:2]]
     for q in every:
         target = q.symptom or q.fact
-        if target in settled or facts.get(target) is not None or not rulebook.holds(q.ask_when, facts):
+        if target in settled or facts.get(target) is not None or not rulebook.holds(q.ask_when, facts) or any(
+                q is a for _, a in asked):
             continue
         priority = 0 if q.id == "age_years" and infant else q.priority
         asked.append((priority, q))
@@ -401,7 +423,9 @@ def assess(presentation: Presentation) -> Assessment:
             red_flags.append(RedFlag(key=rule.id, reason_en=rule.reason_en, reason_zh=rule.reason_zh,
                                      condition_en=rule.condition_en, condition_zh=rule.condition_zh,
                                      first_aid=_first_aid(rule, facts, infant), source=rule.source))
-    for key in [k for k in facts if k in symptoms and facts[k] is True and not symptoms[k].modifier]:
+    present = [k for k in facts if k in symptoms and facts[k] is True and not symptoms[k].modifier]
+    covered = {c for k in facts if k in symptoms and facts[k] is True for c in symptoms[k].covers}
+    for key in [k for k in present if k not in covered]:
         s = symptoms[key]
         if rank(s.level) > rank("self_care") or not reasons:
             level = max(level, s.level, key=rank)
@@ -409,17 +433,31 @@ def assess(presentation: Presentation) -> Assessment:
                                   text_en=f"{s.name_en.capitalize()} alone calls for level {s.level}.",
                                   text_zh=f"仅“{s.name_zh}”一项即对应“{LEVEL_NAMES[s.level][1]}”级别。", because=(key,),
                                   source=(reader.lexicon().source,)))
+    unread = facts.pop("_unread", ())
+    advice_en, advice_zh = None, None
     if not facts.get("any_symptom"):
-        level = max(level, "routine", key=rank)
-        reasons.append(Reason(rule="nothing-recognised", level="routine",
-                              text_en="No symptom was recognised, so a clinician should hear about it; answer the "
-                                      "questions or describe it in other words.",
-                              text_zh="未能识别出症状，建议由医生了解情况；请回答问题或换一种说法描述。", because=(),
-                              source=(ESI_SOURCE,)))
+        # ESI: when the nurse cannot tell, uncertainty moves the level up, never down.
+        if rank(level) <= rank("urgent"):
+            advice_en, advice_zh = UNREAD_EN, UNREAD_ZH
+        level = max(level, "urgent", key=rank)
+        reasons.append(Reason(rule="nothing-recognised", level="urgent",
+                              text_en="No symptom was recognised, so this cannot be judged safe to wait: a clinician "
+                                      "should hear about it today. Answer the questions or describe it in other words.",
+                              text_zh="未能识别出症状，无法判断可以等待，应当天由医生了解情况；请回答问题或换一种说法描述。",
+                              because=(), source=(ESI_SOURCE,)))
+    elif unread and rank(level) < rank("urgent"):
+        shown = "; ".join(f"“{u[:40]}”" for u in unread[:3])
+        reasons.append(Reason(rule="partly-read", level=level,
+                              text_en=f"Part of the description was not understood ({shown}); if it describes anything "
+                                      "severe or sudden, call 120, and answer the questions below.",
+                              text_zh=f"部分描述未能理解（{shown}）；如其中有严重或突然发生的情况，请拨打120，并回答下面的问题。",
+                              because=(), source=(ESI_SOURCE,)))
     reasons.sort(key=lambda r: -rank(r.level))
-    advice_en, advice_zh = ADVICE[level]
+    if advice_en is None:
+        advice_en, advice_zh = ADVICE[level]
     return Assessment(level=level, red_flags=tuple(red_flags), departments=tuple(_departments(level, facts, red_flags)),
                       conditions=tuple(_possible_conditions(facts)), reasons=tuple(reasons),
-                      follow_up=tuple(_follow_up(level, facts, settled, infant)), findings=tuple(findings),
+                      follow_up=tuple(_follow_up(level, facts, settled, infant, bool(unread))),
+                      findings=tuple(findings),
                       advice_en=advice_en, advice_zh=advice_zh)
 

@@ -14,8 +14,9 @@ from smartcare.knowledge.triage.text import DATA_DIR
 # routine ~ ESI 4-5 that can wait days, self_care ~ ESI 5 that is usually managed at home).
 LEVELS = ("self_care", "routine", "urgent", "emergency")
 FACTS = frozenset({"age_years", "age_months", "sex", "pregnant", "temperature", "duration_days", "severity", "onset",
-                   "pain", "any_symptom"})
-_COMPARISON = re.compile(r"^([a-z_]+)\s*(>=|<=|==|!=|<|>)\s*([A-Za-z0-9_.\-]+)$")
+                   "pain", "any_symptom", "heart_rate", "resp_rate", "spo2", "systolic_bp", "diastolic_bp", "gcs",
+                   "gestation_weeks"})
+_COMPARISON = re.compile(r"^([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|<|>)\s*([A-Za-z0-9_.\-]+)$")
 
 
 @dataclass(frozen=True)

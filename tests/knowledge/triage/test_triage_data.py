@@ -70,3 +70,19 @@ def test_the_rules_page_lists_every_rule_with_its_condition_in_both_languages_an
     infant = next(r for r in listed if r["id"] == "rf-infant-fever")
     assert "3 months" in infant["condition_en"] and "3个月" in infant["condition_zh"]
     assert any("NG143" in s for s in infant["source"])
+
+
+def test_covers_and_body_sites_refer_to_known_symptoms():
+    lex = text.lexicon()
+    for symptom in lex.symptoms.values():
+        assert set(symptom.covers) <= set(lex.symptoms), symptom.key
+        assert symptom.name_zh and (symptom.en or symptom.zh), symptom.key
+    assert lex.sites and all(site.key in lex.symptoms and site.kind in lex.site_words for site in lex.sites)
+
+
+def test_new_facts_of_the_rules_are_documented_in_both_languages():
+    for name in ("heart_rate", "resp_rate", "spo2", "systolic_bp", "diastolic_bp", "gcs", "gestation_weeks"):
+        assert name in rules.FACTS and name in engine._FACT_NAMES
+    result = assess(Presentation(text="BP 165/112, HR 118, SpO2 93%, headache"))
+    values = {f.key: f.value for f in result.findings}
+    assert values["systolic_bp"] == 165 and values["heart_rate"] == 118 and values["spo2"] == 93

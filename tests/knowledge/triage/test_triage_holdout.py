@@ -7,7 +7,6 @@ engine was run. The bar is the issue's: no emergency case triaged lower than eme
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 
@@ -40,9 +39,6 @@ def test_the_holdout_set_spans_levels_ages_languages_and_cites_its_reasons():
     assert all(c.get("rationale") and c.get("guideline") for c in CASES)
 
 
-@pytest.mark.xfail(strict=True, reason="the engine fails the safety bar on this held-out set: emergencies under-triaged "
-                   "(clinical summaries such as 'CP', FAST signs, cauda equina, tachycardia 180, suicide note) and "
-                   "agreement well under 85%; run with -rx -s for the confusion matrix and every mismatch")
 def test_no_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     results = _triaged()
     order = list(reversed(LEVELS))
