@@ -1,6 +1,10 @@
 """The triage vignette suite: confusion matrix (expected x got), level agreement, under-triage and mismatches.
 
     .venv/bin/python bench/triage_vignettes.py [--path tests/knowledge/triage/vignettes.yaml]
+
+The sets: vignettes.yaml (the engine author's teaching cases, tuned on), holdout.yaml (written independently,
+then used to fix the engine's causes of failure) and holdout_final.yaml (written independently and run once,
+untuned: the honest figure).
 """
 
 import argparse

@@ -1,5 +1,6 @@
 """The smartcare command line reads well and its database commands work."""
 
+import pytest
 from typer.testing import CliRunner
 
 from smartcare.cli import app
