@@ -305,6 +305,8 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
         facts["age_months"] = facts["age_years"] * 12
     facts["pain"] = any(symptoms[k].pain for k in present)
     facts["any_symptom"] = any(not symptoms[k].modifier for k in present)
+    # Only harmless complaints (a cold, hay fever, dandruff...): pregnancy or a "really bad" does not lift them.
+    facts["only_minor"] = facts["any_symptom"] and all(symptoms[k].minor for k in present if not symptoms[k].modifier)
     facts["_unread"] = reading.unread
     return facts, findings, settled, reading.infant_mentioned
 

@@ -5,6 +5,8 @@ one that is when it is one typing slip away (two for long words; rapidfuzz's opt
 never for short words or common words. Chinese is segmented with rjieba (the lexicon's words added to its
 dictionary), matched directly as phrases, and single-character terms only where they stand as a segmented word.
 Negation follows NegEx's idea: a cue ("no", "denies", "没有", "不") before a term within the same clause.
+A symptom's `patterns` (regular expressions; `~` is up to three filler words) catch looser wordings: other word orders
+and filler words ("blood is still spurting", "拿不住筷子"), never across a clause break or over a negation.
 """
 
 import re
@@ -50,6 +52,15 @@ _PREGNANCY_WEEKS = re.compile(r"(?:怀孕|孕)\s*[0-9一二两三四五六七八
 _ZH_PERSON = "孩子|宝宝|小孩|儿子|女儿|婴儿|小宝|宝贝|孙子|孙女|外孙|娃|闺女|患儿|男婴|女婴|男孩|女孩|老人|患者|病人"
 # A clinical summary's opening "58M", "45 F", "3yo M", "pt 70F": age and sex.
 _SUMMARY_AGE_SEX = re.compile(r"(?:^|[,;(]\s*|\bpt\s+|\bpatient\s+)(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s?|yrs?\s?)?([mf])\b")
+# In lexicon patterns "~" is up to three filler words ("blood ~ spurting": "blood is still spurting").
+_FILLERS = re.compile(r"\s*~\s*")
+# Fillers stay inside the clause; the words they take are captured to check them for a negation ("chest not tight").
+_FILLER = r"([^\\w.,;:!?]+(?:[\\w']+[^\\w.,;:!?]+){0,3}?)"
+# A Chinese gap (".{0,4}") stays inside the clause and never takes a negation ("胸口不疼" is no chest pain).
+_ZH_GAP = re.compile(r"\.(?=\{)")
+_ZH_GAP_CLASS = "[^，。；！？,.;!?：:\\n没无未不否别]"
+# Words after a site word that make it another thing ("chest infection" is no chest pain, "ear wax" no earache).
+_SITE_NOT = r"\s+(?:infections?|x-?rays?|xrays?|colds?|scans?|drains?|physio\w*|clinic|tests?|wax)\b"
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUM = "[0-9一二两三四五六七八九十半几]+"
 _WORD_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -72,6 +83,8 @@ class Symptom:
     en: tuple[str, ...]
     zh: tuple[str, ...]
     covers: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    minor: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,10 @@ def lexicon() -> Lexicon:
         s = Symptom(key=row["key"], name_en=row["name_en"], name_zh=row["name_zh"], level=row["level"],
                     departments=tuple(row.get("departments", ())), pain=bool(row.get("pain")),
                     modifier=bool(row.get("modifier")),
-                    en=tuple(row.get("en", ())), zh=tuple(row.get("zh", ())), covers=tuple(row.get("covers", ())))
+                    en=tuple(row.get("en", ())), zh=tuple(row.get("zh", ())), covers=tuple(row.get("covers", ())),
+                    patterns=tuple(re.compile(_ZH_GAP.sub(_ZH_GAP_CLASS, _FILLERS.sub(_FILLER, p)))
+                                   for p in row.get("patterns", ())),
+                    minor=bool(row.get("minor")))
         if s.key in symptoms:
             raise ValueError(f"lexicon: duplicate symptom {s.key}")
         symptoms[s.key] = s
@@ -190,6 +206,33 @@ def lexicon() -> Lexicon:
             rjieba.add_word(term, None, None)
     return Lexicon(symptoms=symptoms, source=raw["source"], phrases=phrases, vocabulary=frozenset(vocabulary),
                    zh_terms=tuple(zh_terms), sites=tuple(sites), site_words=kinds)
+
+
+def _patterns(text: str, found: list[Mention]) -> list[Mention]:
+    """Symptoms told in looser wording: a lexicon pattern (a regular expression over the lowered text, with `~`
+    standing for up to three filler words) such as "blood ~ spurting", "胳膊.{0,3}沉" - words in another order or with
+    filler words between them. Negated as a term would be; never where the same symptom already stands."""
+    lowered = text.lower().replace("’", "'").replace("‘", "'")
+    out: list[Mention] = []
+    spans = [(m.start, m.end) for m in found]
+    tokens: list[tuple[str, int, int]] | None = None
+    for s in lexicon().symptoms.values():
+        for pattern in s.patterns:
+            for m in pattern.finditer(lowered):
+                if any(g and _EN_CUES & set(_en_words(g)) for g in m.groups()):
+                    continue  # a negation among the filler words
+                if m.end() <= m.start() or any(x.key == s.key and x.start < m.end() and m.start() < x.end
+                                               for x in [*found, *out]):
+                    continue
+                if _HAN.search(m.group()):
+                    negated = _zh_negated(text, m.start(), spans)
+                else:
+                    tokens = tokens if tokens is not None else _en_tokens(text)
+                    at = next((i for i, (_, s0, _) in enumerate(tokens) if s0 >= m.start()), None)
+                    negated = at is not None and _en_negated([w for w, _, _ in tokens], at)
+                out.append(Mention(key=s.key, start=m.start(), end=m.end(), matched=text[m.start():m.end()],
+                                   negated=negated))
+    return out
 
 
 def _allowed_slips(word: str) -> int:
@@ -583,7 +626,7 @@ def _sites(text: str, found: list[Mention]) -> list[Mention]:
             clause = lowered[start:end]
             hit = None  # (site start, site end, kind word position)
             for word in site.en:
-                for m in re.finditer(rf"\b{re.escape(word)}\b", clause):
+                for m in re.finditer(rf"\b{re.escape(word)}\b(?!{_SITE_NOT})", clause):
                     lo = max(0, m.start() - 60)
                     near = [lo + k.start() for w in en_kind
                             for k in re.finditer(rf"\b{re.escape(w)}", clause[lo:m.end() + 60])]
@@ -636,6 +679,7 @@ def read(text: str) -> TextReading:
     lowered = text.lower()
     mentions = _english(text) + (_chinese(text) if _HAN.search(text) else [])
     mentions += _sites(text, mentions)
+    mentions += _patterns(text, mentions)
     weeks, weeks_spans = _gestation(lowered)
     weeks_pregnant = [m.span() for m in _PREGNANCY_WEEKS.finditer(lowered)] + weeks_spans
     mentions += [Mention(key="pregnancy", start=s, end=e, matched=text[s:e]) for s, e in weeks_pregnant]

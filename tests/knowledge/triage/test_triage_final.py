@@ -4,12 +4,16 @@ holdout_final.yaml was written without reading the engine's rules, lexicon or th
 level comes from ESI v4 reasoning and the guideline cited in the case, fixed before the engine was first run. The bar
 is issue 8's: no emergency case may be triaged lower than emergency, and level agreement must be >= 85%.
 Run with ``-rxX -s`` to see the confusion matrix and every mismatch with the engine's reasons.
+
+History: its one unseen run (2026-11-27) gave 74.0% agreement with 10 of 51 emergencies under-triaged. The engine
+was then fixed from a summary of the failure patterns (its fixer did not read this file), and it now meets the bar
+(87.0%, none under-triaged). Because that summary named some of its phrasings, this set is no longer unseen: the
+next fresh set is the honest measure.
 """
 
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 
@@ -54,7 +58,6 @@ def test_the_final_set_covers_every_level_age_group_and_language_and_cites_its_r
         assert case["text"].strip() and len(case["text"]) <= 500, case["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="the engine fails the bar on this unseen set (run 2026-11-27: 74% agreement, 10 emergencies under-triaged: uncontrolled bleeding, suicidal intent, GI bleed, caustic ingestion, ectopic, FAST signs in Chinese, fall from height, vague chest tightness, choking); see /tmp/holdout_final_report.md")
 def test_no_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     results = [(case, assess(_as_presentation(case))) for case in CASES]
     print("\n" + _matrix([(case, a.level) for case, a in results]))
