@@ -308,6 +308,7 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
     # Only harmless complaints (a cold, hay fever, dandruff...): pregnancy or a "really bad" does not lift them.
     facts["only_minor"] = facts["any_symptom"] and all(symptoms[k].minor for k in present if not symptoms[k].modifier)
     facts["_unread"] = reading.unread
+    facts["_unread_concern"] = reading.unread_concern
     return facts, findings, settled, reading.infant_mentioned
 
 
@@ -436,6 +437,7 @@ def assess(presentation: Presentation) -> Assessment:
                                   text_zh=f"仅“{s.name_zh}”一项即对应“{LEVEL_NAMES[s.level][1]}”级别。", because=(key,),
                                   source=(reader.lexicon().source,)))
     unread = facts.pop("_unread", ())
+    concern = facts.pop("_unread_concern", ())
     advice_en, advice_zh = None, None
     if not facts.get("any_symptom"):
         # ESI: when the nurse cannot tell, uncertainty moves the level up, never down.
@@ -448,6 +450,11 @@ def assess(presentation: Presentation) -> Assessment:
                               text_zh="未能识别出症状，无法判断可以等待，应当天由医生了解情况；请回答问题或换一种说法描述。",
                               because=(), source=(ESI_SOURCE,)))
     elif unread and rank(level) < rank("urgent"):
+        # Safety floor: "X alone -> self-care" holds only when X is all the text says. With a part not understood
+        # that names a body part or sense (it may be the serious part: "an elephant on my chest and I'm sweating"),
+        # at least routine, with the follow-up questions (ESI v4: uncertainty moves the level up, never down).
+        if concern:
+            level = max(level, "routine", key=rank)
         shown = "; ".join(f"“{u[:40]}”" for u in unread[:3])
         reasons.append(Reason(rule="partly-read", level=level,
                               text_en=f"Part of the description was not understood ({shown}); if it describes anything "

@@ -38,7 +38,8 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "since", "still", "which", "while", "hours", "month", "months", "weeks", "years", "today",
                       "tonight", "morning", "evening", "night", "chess", "breast", "heard", "hearing", "seven",
                       "eleven", "fifty", "forty", "thirty", "twenty", "bleed", "breed", "front", "first", "worse",
-                      "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being"})
+                      "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
+                      "spain", "paris", "wales"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}
 _ZH_BREAK = re.compile(r"[，。；！？,.;!?：:]|但|却|可是|不过|诱因|以后|之后")
@@ -129,6 +130,7 @@ class TextReading:
     gcs: float | None = None
     gestation_weeks: float | None = None
     unread: tuple[str, ...] = ()
+    unread_concern: tuple[str, ...] = ()
 
     def present(self) -> set[str]:
         """The keys of symptoms mentioned and not negated."""
@@ -492,12 +494,28 @@ def _ages(text: str, lowered: str) -> tuple[float | None, list[tuple[int, int]],
     return age, spans, words
 
 
+# Travel context: a span of time in such a clause dates the journey, not the complaint ("back from Ghana a week ago").
+_TRAVEL = re.compile(r"\b(?:back from|came back|got back|come back|returned|returning|flew|flight|trip|holiday|"
+                     r"travell?(?:ed|ing)|visit(?:ed|ing))\b|回来|回国|旅游|旅行|出差|出国|飞回")
+# Words that say the span that follows is how long the complaint has lasted.
+_LASTING = re.compile(r"(?:\bfor|\bpast|\blast|\bover the|\blasting|\bsince)\s*(?:the\s*)?(?:past|last)?\s*$|"
+                      r"(?:持续|已经|有|了|近)\s*$")
+
+
+def _clause_at(lowered: str, at: int) -> str:
+    """The clause (between punctuation marks) of the text around position at."""
+    start = max(lowered.rfind(p, 0, at) for p in "，。；！？,.;!?\n") + 1
+    ends = [e for e in (lowered.find(p, at) for p in "，。；！？,.;!?\n") if e >= 0]
+    return lowered[start:min(ends) if ends else len(lowered)]
+
+
 def _duration(text: str, lowered: str, ages: list[tuple[int, int]]) -> tuple[float | None, str]:
     patterns = [
         r"(\d+(?:\.\d+)?|a couple of|couple of|a few|few|several|an|a|one|two|three|four|five|six|seven|eight|nine|ten)"
         r"\s*(minute|min|hour|hr|day|week|wk|month|year)s?\b",
         rf"({_CN_NUM})\s*(?:多)?\s*(个月|个多月|小时|个小时|钟头|个钟头|分钟|天|日|周|星期|个星期|礼拜|个礼拜|月|年)",
     ]
+    found: list[tuple[bool, float, str]] = []
     for pattern in patterns:
         for m in re.finditer(pattern, lowered):
             if any(s <= m.start() < e for s, e in ages) or lowered[max(0, m.start() - 1):m.start()] == "每":
@@ -505,12 +523,18 @@ def _duration(text: str, lowered: str, ages: list[tuple[int, int]]) -> tuple[flo
             if re.match(r"\s*(?:[0-9一二两三四五六七八九十几]+\s*次|times|x\b)", lowered[m.end():]) or re.search(
                     r"(?:\btimes|\bonce|\btwice)\s*(?:a|per|/)?\s*$|\bx\s*(?:a|per|/)\s*$", lowered[:m.start()]):
                 continue  # a frequency ("一天七八次", "3 times a day"), not how long it has lasted
+            if _TRAVEL.search(_clause_at(lowered, m.start())):
+                continue  # travel context ("back from Africa a week ago"), not how long the complaint has lasted
             n = _WORD_NUM.get(m.group(1)) if not _HAN.search(m.group(0)) and not m.group(1)[0].isdigit() \
                 else _cn_number(m.group(1))
             unit = m.group(2).removeprefix("个").replace("多", "")
             if n is None or unit not in _UNIT_DAYS:
                 continue
-            return round(n * _UNIT_DAYS[unit], 3), text[m.start():m.end()]
+            lasting = bool(_LASTING.search(lowered[max(0, m.start() - 16):m.start()]))
+            found.append((lasting, round(n * _UNIT_DAYS[unit], 3), text[m.start():m.end()]))
+    if found:  # "for two days" / "持续两天" before any other span of time in the text
+        _, days, words = next((f for f in found if f[0]), found[0])
+        return days, words
     relative = [(r"since yesterday|yesterday|昨天|昨晚|昨日", 1.0), (r"前天", 2.0), (r"last night", 0.5),
                 (r"this morning|today|tonight|今天|今早|今晨|早上|刚才|刚刚|just now|an hour ago|minutes ago|分钟前", 0.2)]
     for pattern, days in relative:
@@ -662,15 +686,35 @@ def _sites(text: str, found: list[Mention]) -> list[Mention]:
     return out
 
 
+# Joining words at which a clause is split into parts to tell whether each part was read.
+_UNREAD_JOIN = re.compile(r"\b(?:and|but|with|plus|also)\b|而且|并且|同时|还有", re.IGNORECASE)
+
+
+# An unread part that names a body part or a bodily sense may be the serious part of the complaint ("an elephant
+# sitting on my chest"); one that reassures ("playing normally", "能吃能喝", "血已经止住了") is not.
+_CONCERN = re.compile(r"\b(?:chest|heart|arm|arms|jaw|neck|head|face|mouth|speech|words|talk\w*|speak\w*|breath\w*|"
+                      r"belly|stomach|tummy|abdomen|baby|bump|blood|bleed\w*|legs?|eyes?|vision|throat|back(?! from| home)|side|"
+                      r"weight|pressure|squeez\w*|crush\w*|numb\w*|weak\w*|faint\w*|dizz\w*|collaps\w*|fits?|"
+                      r"jump\w*|die|dying|dead|goodbye|pills)\b|胸|心口|心脏|胳膊|手臂|下巴|脖子|头|脸|嘴|说话|呼吸|"
+                      r"喘|气|肚子|孩子|宝宝|胎|血|腿|眼|喉咙|跳|死|遗书|后事|晕|麻|没劲|抽")
+_REASSURE = re.compile(r"\b(?:normal\w*|fine|ok|okay|well|better|usual|as always|same as|up to date|cleaned|"
+                       r"settled|stopped|gone)\b|正常|没问题|挺好|很好|好了|好一些|好多了|止住|已经好|跟以前一样|和以前一样|"
+                       r"能吃|能喝|能玩|能睡|能走|精神好|不厉害|不严重|"
+                       r"^\s*(?:没有|没|无|不|未|否认|(?:no|not|denies|without|never)\b)|^[\u3400-\u9fff]{1,3}(?:不|没)[\u3400-\u9fff]{1,2}$")
+
+
 def _unread(text: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
     """Clauses of the text in which nothing at all was read (no symptom, number or fact)."""
     unread = []
     for c in re.finditer(r"[^，。；！？,.;!?\n]+", text):
-        words = c.group().strip()
-        size = len(_HAN.findall(words)) + len(re.findall(r"[A-Za-z]{2,}", words))
-        if size < 3 or any(s < c.end() and c.start() < e for s, e in spans):
-            continue
-        unread.append(words)
+        # A clause is read part by part: "an elephant on my chest and I'm sweating" has an unread first part.
+        cuts = [c.start(), *(c.start() + m.start() for m in _UNREAD_JOIN.finditer(c.group())), c.end()]
+        for lo, hi in zip(cuts, cuts[1:], strict=False):
+            words = text[lo:hi].strip()
+            size = len(_HAN.findall(words)) + len(re.findall(r"[A-Za-z]{2,}", words))
+            if size < 3 or any(s < hi and lo < e for s, e in spans):
+                continue
+            unread.append(words)
     return tuple(unread)
 
 
@@ -701,7 +745,9 @@ def read(text: str) -> TextReading:
         at = text.find(words) if words else -1
         if at >= 0:
             read_spans.append((at, at + len(words)))
+    unread = _unread(text, read_spans)
     return TextReading(mentions=tuple(sorted(mentions, key=lambda m: m.start)), temperature=temperature,
                        duration_days=duration, age_years=age, severity=severity, sex=sex,
                        infant_mentioned=infant, numbers=numbers, gestation_weeks=weeks,
-                       unread=_unread(text, read_spans), **vitals)
+                       unread=unread, unread_concern=tuple(u for u in unread if _CONCERN.search(u.lower())
+                                                           and not _REASSURE.search(u.lower())), **vitals)

@@ -7,12 +7,15 @@ urgent = seen today, routine = within days, self_care = home care. The wording i
 city and clinicians' shorthand: typos, negations, vague and multi-problem complaints.
 The bar is issue 8's: no emergency case triaged lower than emergency, and level agreement >= 85%.
 Run with ``-rxX -s`` to see the confusion matrix and every mismatch with the engine's reasons.
+
+History: its one unseen run (2026-11-27) gave 73.1% agreement with 7 of 46 emergencies under-triaged. The engine was
+then fixed from a summary of its failure patterns (the fixer did not read this set) and meets the bar here (85.7%,
+none under-triaged); the summary named some of its phrasings, so the set is no longer unseen.
 """
 
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 
@@ -70,9 +73,6 @@ def test_the_unseen_set_covers_every_level_age_group_and_language_and_cites_its_
         assert case["text"].strip() and len(case["text"]) <= 500, case["id"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "unseen run 2026-11-27: agreement 73.1% (87/119), over-triaged 18, 7 of 46 emergencies under-triaged "
-    "(h4-em-01, -05, -10, -14, -42, -43, -44); see /tmp/holdout4_report.md"))
 def test_no_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     results = [(case, assess(_as_presentation(case))) for case in CASES]
     print("\n" + _matrix([(case, a.level) for case, a in results]))
