@@ -18,7 +18,10 @@ One-shot use::
 
 Interview use (repeated assessment as answers accumulate): keep the Presentation, ask ``follow_up`` questions one
 by one, add each answer to ``answers`` keyed by the question id and call ``assess`` again; stop when
-``call_emergency`` is true (show 120 and the first-aid guides at once) or ``follow_up`` is empty. Answer values:
+``call_emergency`` is true (show 120 and the first-aid guides at once) or ``follow_up`` is empty. After the questions
+the findings call for, ``follow_up`` holds the safety screen (``safety_screen()``: breathing, chest pain, stroke signs,
+drowsiness, bleeding that will not stop, thoughts of self-harm) until each is answered, so an interview never ends
+below emergency without having asked about them directly, whatever the words said. Answer values:
 yes_no -> True/False ("yes"/"no"/"是"/"否" also accepted), scale -> 0-10, number -> within the question's min/max,
 choice -> one of the option values. ``check_answers`` validates answers (AnswerError on a wrong one); ``questions()``
 lists every question, ``list_rules()`` every rule for the clinician-facing rules page, ``read_text`` shows what the
@@ -48,10 +51,12 @@ from smartcare.knowledge.triage.engine import (
     check_answers,
     departments,
     questions,
+    safety_screen,
 )
 from smartcare.knowledge.triage.rules import LEVELS, list_rules
 from smartcare.knowledge.triage.text import read as read_text
 
 __all__ = ["DISCLAIMER_EN", "DISCLAIMER_ZH", "LEVELS", "LEVEL_NAMES", "MAX_ANSWERS", "MAX_TEXT", "AnswerError",
            "Assessment", "Department", "Finding", "PossibleCondition", "Presentation", "Question", "Reason", "RedFlag",
-           "assess", "check_answers", "departments", "list_rules", "questions", "read_text"]
+           "assess", "check_answers", "departments", "list_rules", "questions", "read_text",
+           "safety_screen"]

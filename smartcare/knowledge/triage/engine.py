@@ -161,18 +161,23 @@ class Assessment:
 
 
 @lru_cache(maxsize=1)
-def _questions() -> tuple[tuple[Question, ...], tuple[str, ...]]:
+def _questions() -> tuple[tuple[Question, ...], tuple[str, ...], tuple[str, ...]]:
     raw = yaml.safe_load((DATA_DIR / "questions.yaml").read_text(encoding="utf-8"))
     found = tuple(Question(id=q["id"], text_en=q["text_en"], text_zh=q["text_zh"], kind=q["kind"],
                            options=tuple(q.get("options", ())), min=q.get("min"), max=q.get("max"),
                            unit=q.get("unit"), symptom=q.get("symptom"), fact=q.get("fact"),
                            priority=q.get("priority", 5), ask_when=q.get("ask_when", {})) for q in raw["questions"])
-    return found, tuple(raw.get("screen", ()))
+    return found, tuple(raw.get("screen", ())), tuple(raw.get("safety_screen", ()))
 
 
 def questions() -> tuple[Question, ...]:
     """Every follow-up question the interview may ask."""
     return _questions()[0]
+
+
+def safety_screen() -> tuple[str, ...]:
+    """The ids of the questions every interview asks before a result below emergency (questions.yaml)."""
+    return _questions()[2]
 
 
 @lru_cache(maxsize=1)
@@ -386,10 +391,12 @@ def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: 
                partly_read: bool = False) -> list[Question]:
     if level == "emergency":
         return []
-    every, screen = _questions()
+    every, screen, safety = _questions()
     screening = [q for q in every if q.id in screen and (q.symptom or q.fact) not in settled]
+    last = [q for q in every if q.id in safety and q.id not in screen and (q.symptom or q.fact) not in settled
+            and facts.get(q.symptom or q.fact) is None]
     if not facts.get("any_symptom"):
-        return screening[:MAX_FOLLOW_UP]
+        return (screening + last)[:MAX_FOLLOW_UP]
     asked = []
     if partly_read:  # the high-risk screen first for what could not be read
         asked = [(0, q) for q in screening[:2]]
@@ -400,7 +407,10 @@ def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: 
             continue
         priority = 0 if q.id == "age_years" and infant else q.priority
         asked.append((priority, q))
-    return [q for _, q in sorted(asked, key=lambda t: t[0])][:MAX_FOLLOW_UP]
+    chosen = [q for _, q in sorted(asked, key=lambda t: t[0])]
+    unasked = [q for q in every if q.id in safety and q not in chosen and (q.symptom or q.fact) not in settled
+               and facts.get(q.symptom or q.fact) is None]
+    return (chosen + unasked)[:MAX_FOLLOW_UP]
 
 
 def assess(presentation: Presentation) -> Assessment:

@@ -231,3 +231,24 @@ def test_risk_factors_lift_minor_complaints():
     assert triage("mouth ulcer for 4 weeks", age_years=30).level == "routine"
     assert triage("small burn with a blister", age_years=30).level == "routine"
     assert triage("burned my hand on the stove", age_years=30).level == "emergency"
+
+
+def test_every_interview_below_emergency_ends_with_the_safety_screen():
+    from smartcare.knowledge.triage import safety_screen
+
+    answers: dict = {}
+    for _ in range(10):  # answer whatever is asked with "no" / mild, until nothing is left
+        result = assess(Presentation(text="dandruff for a month", age_years=30, sex="female", answers=answers))
+        if not result.follow_up:
+            break
+        for q in result.follow_up:
+            answers[q.id] = {"yes_no": False, "scale": 2}.get(q.kind, q.options[-1]["value"] if q.options else 2)
+    assert set(safety_screen()) <= set(answers), "every safety-screen question was asked"
+    assert not result.follow_up and result.level in ("routine", "self_care")
+
+
+@pytest.mark.parametrize(("question", "rule"), [("self_harm", "rf-suicide"),
+                                                ("bleeding_uncontrolled", "rf-severe-bleeding")])
+def test_a_yes_on_the_safety_screen_is_an_emergency_whatever_the_words_said(question, rule):
+    result = assess(Presentation(text="dandruff for a month", age_years=30, answers={question: True}))
+    assert result.level == "emergency" and rule in {f.key for f in result.red_flags}

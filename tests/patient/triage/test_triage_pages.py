@@ -135,3 +135,10 @@ def test_a_chosen_answer_is_shown_in_words_in_the_readers_language():
                          url="/app/triage?lang=zh-Hans")
     assert gradual["text_zh"] in result.text
     assert ": gradual" not in result.text and "：gradual" not in result.text
+
+
+def test_a_yes_to_the_safety_screen_turns_a_benign_sounding_interview_into_call_120():
+    web = browser()
+    page = _post(web, text="dandruff for a month", age="30", sex="female")
+    result = _answer_all(web, page, lambda q: "yes" if q == "bleeding_uncontrolled" else calm_answer(q))
+    assert "Call 120 now" in result.text and "/app/book" not in result.text
