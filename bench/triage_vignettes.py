@@ -16,29 +16,24 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smartcare.knowledge.triage import LEVELS, Presentation, assess  # noqa: E402
+from smartcare.knowledge.triage import assess  # noqa: E402
+from tests.knowledge.triage.vignette_sets import has_chinese, matrix, presentation  # noqa: E402
 
 
 def run(path: Path) -> list[tuple[dict, str]]:
     """Each vignette with the level the engine gave it."""
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [(c, assess(Presentation(text=c["text"], age_years=c.get("age"), age_months=c.get("age_months"),
-                                    sex=c.get("sex"), pregnant=c.get("pregnant"),
-                                    answers=c.get("answers") or {})).level) for c in cases]
+    return [(c, assess(presentation(c)).level) for c in cases]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", type=Path, default=ROOT / "tests/knowledge/triage/vignettes.yaml")
     results = run(parser.parse_args().path)
-    order = list(reversed(LEVELS))
-    print("expected \\ got".ljust(16) + "".join(level.rjust(11) for level in order))
-    for expected in order:
-        row = [sum(1 for c, got in results if c["expected"] == expected and got == g) for g in order]
-        print(expected.ljust(16) + "".join(str(n).rjust(11) for n in row))
+    print(matrix(results))
     agree = sum(1 for c, got in results if c["expected"] == got)
     under = [c["id"] for c, got in results if c["expected"] == "emergency" and got != "emergency"]
-    zh = sum(1 for c, _ in results if any("\u4e00" <= ch <= "\u9fff" for ch in c["text"]))
+    zh = sum(1 for c, _ in results if has_chinese(c["text"]))
     print(f"\n{len(results)} vignettes ({zh} Chinese); agreement {agree}/{len(results)} = {agree / len(results):.1%}")
     print(f"emergencies under-triaged: {len(under)} {under}")
     print("\nmismatches:")
