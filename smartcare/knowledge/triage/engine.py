@@ -16,6 +16,7 @@ MAX_TEXT = 2000
 MAX_ANSWERS = 50
 MAX_FOLLOW_UP = 5
 CHILD_AGE = 14  # Chinese hospitals see children under 14 in paediatrics.
+LONG_STANDING_DAYS = 28  # an unrecognised complaint lasting this long, with nothing sudden or severe, is routine
 ESI_SOURCE = ("Gilboy N, Tanabe P, Travers D, Rosenau AM. Emergency Severity Index (ESI) v4 Implementation Handbook. "
               "AHRQ 2012, ENA 2020")
 LEVEL_NAMES = {"emergency": ("Emergency", "急诊"), "urgent": ("Urgent (today)", "当天就医"),
@@ -312,6 +313,10 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
     facts["any_symptom"] = any(not symptoms[k].modifier for k in present)
     # Only harmless complaints (a cold, hay fever, dandruff...): pregnancy or a "really bad" does not lift them.
     facts["only_minor"] = facts["any_symptom"] and all(symptoms[k].minor for k in present if not symptoms[k].modifier)
+    # Only the common complaints of pregnancy that antenatal care manages with advice (NICE NG201: nausea, heartburn,
+    # constipation, haemorrhoids, leg cramps...): pregnancy alone does not lift them to "see your obstetric team".
+    facts["only_pregnancy_common"] = facts["any_symptom"] and all(
+        symptoms[k].pregnancy_common or symptoms[k].minor for k in present if not symptoms[k].modifier)
     facts["_unread"] = reading.unread
     facts["_unread_concern"] = reading.unread_concern
     return facts, findings, settled, reading.infant_mentioned
@@ -449,7 +454,21 @@ def assess(presentation: Presentation) -> Assessment:
     unread = facts.pop("_unread", ())
     concern = facts.pop("_unread_concern", ())
     advice_en, advice_zh = None, None
-    if not facts.get("any_symptom"):
+    long_standing = ((facts.get("duration_days") or 0) >= LONG_STANDING_DAYS and not facts.get("sudden_onset")
+                     and not facts.get("severe_word") and (facts.get("severity") or 0) < 7)
+    if not facts.get("any_symptom") and long_standing and rank(level) <= rank("routine"):
+        # Not understood, but told as long-standing and nothing sudden or severe: a stable chronic complaint is not a
+        # same-day problem (ESI v4 ch.6, level 5), yet it cannot be judged safe for self-care: a doctor within days.
+        level = "routine"
+        weeks = int(facts["duration_days"] // 7)
+        reasons.append(Reason(rule="nothing-recognised-long-standing", level="routine",
+                              text_en=f"No symptom was recognised, but this has gone on for about {weeks} weeks and "
+                                      "nothing sudden or severe was described: a doctor should see it in the next few "
+                                      "days. If it has changed suddenly or is severe, call 120.",
+                              text_zh=f"未能识别出具体症状，但已持续约{weeks}周，且未提到突然或严重的情况：请在几天内就诊。"
+                                      "如突然加重或情况严重，请拨打120。",
+                              because=("duration_days",), source=(ESI_SOURCE,)))
+    elif not facts.get("any_symptom"):
         # ESI: when the nurse cannot tell, uncertainty moves the level up, never down.
         if rank(level) <= rank("urgent"):
             advice_en, advice_zh = UNREAD_EN, UNREAD_ZH

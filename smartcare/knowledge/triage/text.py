@@ -39,7 +39,7 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "tonight", "morning", "evening", "night", "chess", "breast", "heard", "hearing", "seven",
                       "eleven", "fifty", "forty", "thirty", "twenty", "bleed", "breed", "front", "first", "worse",
                       "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
-                      "spain", "paris", "wales"})
+                      "spain", "paris", "wales", "stubbed", "stubbing"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}
 _ZH_BREAK = re.compile(r"[，。；！？,.;!?：:]|但|却|可是|不过|诱因|以后|之后")
@@ -86,6 +86,7 @@ class Symptom:
     covers: tuple[str, ...] = ()
     patterns: tuple[re.Pattern[str], ...] = ()
     minor: bool = False
+    pregnancy_common: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,22 +170,47 @@ def _en_words(text: str) -> list[str]:
     return [w for w, _, _ in _en_tokens(text) if w.isalnum() or "." in w]
 
 
+def _merged_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The symptom rows of lexicon.yaml with those of the further files (lexicon_*.yaml) added: a further file may
+    add symptoms (``symptoms``) and add words and patterns to a symptom defined before (``extend``: key, en, zh,
+    patterns, and the flag pregnancy_common). A symptom key defined twice, or an extension of an unknown key, is an error."""
+    merged = {row["key"]: dict(row) for row in rows}
+    if len(merged) != len(rows):
+        raise ValueError("lexicon: duplicate symptom key in lexicon.yaml")
+    for doc in extra:
+        for row in (doc or {}).get("symptoms") or ():
+            if row["key"] in merged:
+                raise ValueError(f"lexicon: duplicate symptom {row['key']}")
+            merged[row["key"]] = dict(row)
+        for ext in (doc or {}).get("extend") or ():
+            if ext["key"] not in merged:
+                raise ValueError(f"lexicon: extension of unknown symptom {ext['key']}")
+            row = merged[ext["key"]]
+            for part in ("en", "zh", "patterns"):
+                row[part] = [*row.get(part, ()), *(w for w in ext.get(part, ()) if w not in row.get(part, ()))]
+            if "pregnancy_common" in ext:
+                row["pregnancy_common"] = bool(ext["pregnancy_common"])
+    return list(merged.values())
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """The shipped symptom lexicon (loaded once; its Chinese words are added to rjieba's dictionary)."""
     raw = yaml.safe_load((DATA_DIR / "lexicon.yaml").read_text(encoding="utf-8"))
+    rows = _merged_rows(raw["symptoms"], [yaml.safe_load(p.read_text(encoding="utf-8"))
+                                          for p in sorted(DATA_DIR.glob("lexicon_*.yaml"))])
     symptoms: dict[str, Symptom] = {}
     phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     vocabulary: set[str] = set()
     zh_terms: list[tuple[str, str]] = []
-    for row in raw["symptoms"]:
+    for row in rows:
         s = Symptom(key=row["key"], name_en=row["name_en"], name_zh=row["name_zh"], level=row["level"],
                     departments=tuple(row.get("departments", ())), pain=bool(row.get("pain")),
                     modifier=bool(row.get("modifier")),
                     en=tuple(row.get("en", ())), zh=tuple(row.get("zh", ())), covers=tuple(row.get("covers", ())),
                     patterns=tuple(re.compile(_ZH_GAP.sub(_ZH_GAP_CLASS, _FILLERS.sub(_FILLER, p)))
                                    for p in row.get("patterns", ())),
-                    minor=bool(row.get("minor")))
+                    minor=bool(row.get("minor")), pregnancy_common=bool(row.get("pregnancy_common")))
         if s.key in symptoms:
             raise ValueError(f"lexicon: duplicate symptom {s.key}")
         symptoms[s.key] = s

@@ -6,12 +6,14 @@ guideline cited in the case, fixed before the engine was first run: emergency = 
 today, routine = within days, self_care = home care. The texts imitate callers to a Chinese city's hotline or a kiosk
 and clinicians' shorthand: typos, negations, vague and multi-problem complaints, metaphors and euphemisms.
 The bar is issue 8's: no emergency case triaged lower than emergency, and level agreement >= 85%.
+
+History: its one unseen run (2026-11-27) gave 70.4% agreement with 8 of 47 emergencies under-triaged. The engine was
+then fixed from the kinds of failure it showed (lexicon_safety.yaml and the rules it cites), so the set is now a
+regression test and no longer an unseen measure; holdout6 was written after it for that.
 Run with ``-rxX -s`` to see the confusion matrix and every mismatch with the engine's reasons.
 """
 
 from collections import Counter
-
-import pytest
 
 from tests.knowledge.triage.vignette_sets import (
     age_years,
@@ -41,9 +43,6 @@ def test_the_holdout5_set_covers_every_level_age_group_and_language_and_cites_it
     assert sum(1 for c in CASES if c.get("pregnant")) >= 5, "too few pregnancies"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout5 run 2026-11-27 (after triagefix3): agreement 70.4% (95/135), over-triaged 26, 8 of 47 emergencies "
-    "under-triaged (h5-em-09, -14, -20, -21, -24, -26, -39, -43); see /tmp/holdout5_report.md"))
 def test_no_holdout5_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 
