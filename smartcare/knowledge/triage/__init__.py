@@ -26,7 +26,10 @@ yes_no -> True/False ("yes"/"no"/"是"/"否" also accepted), scale -> 0-10, numb
 choice -> one of the option values. ``check_answers`` validates answers (AnswerError on a wrong one); ``questions()``
 lists every question, ``list_rules()`` every rule for the clinician-facing rules page, ``read_text`` shows what the
 text reader recognised (symptoms, vital signs, age, weeks of pregnancy, clauses it could not read). A complaint with no
-recognised symptom is never left at routine or self-care: it comes out ``urgent`` with the high-risk screen questions. A complaint
+recognised symptom comes out ``urgent`` with the high-risk screen questions, unless it is told as lasting four weeks or
+more with nothing sudden or severe (then ``routine``, never self-care). ``safety_screen_pending`` lists the safety
+questions not yet answered and ``not_understood`` the parts of the text nothing was recognised in; while either is
+non-empty a level below emergency is ``provisional`` (one-shot callers should ask those questions). A complaint
 part of which was not understood (a part naming a body part or sense, not a reassurance) is never left at
 self-care: it comes out at least ``routine`` with the follow-up questions. Every Assessment carries ``disclaimer_en/zh`` (the ESI licence requires tools built on ESI to
 say that they support and never replace a clinician's judgement) and ``advice_en/zh`` for its level.

@@ -152,6 +152,8 @@ class Assessment:
     findings: tuple[Finding, ...]
     advice_en: str
     advice_zh: str
+    safety_screen_pending: tuple[Question, ...] = ()
+    not_understood: tuple[str, ...] = ()
     disclaimer_en: str = DISCLAIMER_EN
     disclaimer_zh: str = DISCLAIMER_ZH
 
@@ -159,6 +161,11 @@ class Assessment:
     def call_emergency(self) -> bool:
         """Whether the person should call 120 / go to the emergency department now."""
         return self.level == "emergency"
+
+    @property
+    def provisional(self) -> bool:
+        """Whether the level may still rise: safety-screen questions unanswered or text not understood."""
+        return self.level != "emergency" and bool(self.safety_screen_pending or self.not_understood)
 
 
 @lru_cache(maxsize=1)
@@ -491,11 +498,16 @@ def assess(presentation: Presentation) -> Assessment:
                               text_zh=f"部分描述未能理解（{shown}）；如其中有严重或突然发生的情况，请拨打120，并回答下面的问题。",
                               because=(), source=(ESI_SOURCE,)))
     reasons.sort(key=lambda r: -rank(r.level))
+    pending: tuple[Question, ...] = ()
+    if level != "emergency":
+        by_id = {q.id: q for q in questions()}
+        pending = tuple(by_id[qid] for qid in safety_screen() if (by_id[qid].symptom or by_id[qid].fact) not in
+                        settled and facts.get(by_id[qid].symptom or by_id[qid].fact) is None)
     if advice_en is None:
         advice_en, advice_zh = ADVICE[level]
     return Assessment(level=level, red_flags=tuple(red_flags), departments=tuple(_departments(level, facts, red_flags)),
                       conditions=tuple(_possible_conditions(facts)), reasons=tuple(reasons),
                       follow_up=tuple(_follow_up(level, facts, settled, infant, bool(unread))),
-                      findings=tuple(findings),
-                      advice_en=advice_en, advice_zh=advice_zh)
+                      findings=tuple(findings), advice_en=advice_en, advice_zh=advice_zh,
+                      safety_screen_pending=pending, not_understood=tuple(unread) if level != "emergency" else ())
 

@@ -32,7 +32,8 @@ class AssessRefused(Exception):
 def _result(a: triage.Assessment) -> dict[str, Any]:
     body = asdict(a)
     body["call_emergency"] = a.call_emergency
-    for q in body["follow_up"]:
+    body["provisional"] = a.provisional
+    for q in [*body["follow_up"], *body["safety_screen_pending"]]:
         for name in ("symptom", "fact", "priority", "ask_when"):
             q.pop(name)
     return AssessResult.model_validate(body).model_dump(mode="json")
@@ -71,6 +72,10 @@ async def assess(request: Request) -> JSONResponse:
     Index (ESI v4) and the Manchester Triage System: `urgent` (today), `routine` (within days) or `self_care`. The
     result lists departments with reasons, conditions to discuss (never a diagnosis), every rule that fired with the
     findings behind it and its source, and follow-up questions whose answers (sent back in `answers`) refine it.
+    A level below emergency is `provisional` while `safety_screen_pending` lists safety questions (breathing, chest
+    pain, stroke signs, drowsiness, bleeding, thoughts of self-harm) not yet answered, or `not_understood` lists parts
+    of the text nothing was recognised in: ask those questions before acting on the level, since words can hide a red
+    flag that a direct question finds.
     No sign-in is needed and nothing is stored. Advice that supports, never replaces, a clinician's judgement."""
     raw = await request.body()
     if len(raw) > MAX_BODY:

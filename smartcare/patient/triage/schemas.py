@@ -119,6 +119,15 @@ class AssessResult(BaseModel):
     reasons: list[ReasonOut]
     follow_up: list[QuestionOut]
     findings: list[FindingOut]
+    safety_screen_pending: list[QuestionOut] = Field(description=(
+        "The safety-screen questions (breathing, chest pain, stroke signs, drowsiness, bleeding that will not stop, "
+        "thoughts of self-harm) not yet answered. While any is pending a level below emergency is provisional: ask "
+        "them before acting on it and send the answers back in `answers` (a yes to any gives emergency)"))
+    not_understood: list[str] = Field(description=(
+        "Parts of the text in which nothing was recognised; if one describes anything severe or sudden, call 120"))
+    provisional: bool = Field(description=(
+        "True when the level may still rise: safety-screen questions are pending or part of the text was not "
+        "understood. Always false for emergency"))
     disclaimer_en: str
     disclaimer_zh: str
 

@@ -73,5 +73,26 @@ def test_the_openapi_document_describes_the_endpoint(web):
     assert request["properties"]["text"]["maxLength"] == 2000
     result = spec["components"]["schemas"]["AssessResult"]
     assert {"level", "red_flags", "call_emergency", "departments", "conditions", "reasons", "follow_up", "findings",
-            "disclaimer_en", "disclaimer_zh"} <= set(result["properties"])
+            "disclaimer_en", "disclaimer_zh", "provisional", "safety_screen_pending", "not_understood"} <= set(
+        result["properties"])
     assert {"200", "400", "422"} <= set(op["responses"])
+
+
+def test_a_level_below_emergency_is_provisional_until_the_safety_screen_is_answered(web):
+    first = web.post(URL, json={"text": "sore throat for 3 days and my arm feels odd", "age": 30}).json()
+    assert first["level"] in ("self_care", "routine") and first["provisional"] is True
+    assert first["not_understood"] == ["and my arm feels odd"]
+    screen = [q["id"] for q in first["safety_screen_pending"]]
+    assert {"breathing_at_rest", "chest_pain_now", "stroke_signs", "self_harm"} <= set(screen)
+    assert all(q["text_en"] and q["text_zh"] and q["kind"] == "yes_no" for q in first["safety_screen_pending"])
+    answers = {qid: "no" for qid in screen}
+    settled = web.post(URL, json={"text": "sore throat for 3 days", "age": 30, "answers": answers}).json()
+    assert settled["provisional"] is False and settled["safety_screen_pending"] == [] and settled["level"] == "self_care"
+    answers["stroke_signs"] = "yes"
+    worse = web.post(URL, json={"text": "sore throat for 3 days", "age": 30, "answers": answers}).json()
+    assert worse["level"] == "emergency" and worse["provisional"] is False and worse["safety_screen_pending"] == []
+
+
+def test_an_emergency_is_never_provisional(web):
+    body = web.post(URL, json={"text": "crushing chest pain, sweating", "age": 60}).json()
+    assert body["level"] == "emergency" and body["provisional"] is False and body["safety_screen_pending"] == []
