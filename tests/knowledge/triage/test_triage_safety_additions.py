@@ -44,6 +44,9 @@ def flags(a):
     # cauda equina
     ("bad back for a week and now I can't pass urine", 44, "rf-cauda-equina"),
     ("腰疼了几天，两条腿都发麻", 51, "rf-cauda-equina"),
+    # fever with a weak immune system
+    ("had chemo last week, temperature 38.3 tonight, feel ok otherwise", 57, "rf-neutropenic-fever"),
+    ("肾移植术后，今天发烧了", 48, "rf-neutropenic-fever"),
 ])
 def test_emergencies_no_single_word_names_are_red_flags(text, age, flag):
     a = result(text, age_years=age)
