@@ -98,7 +98,12 @@ def _load(residents: int, seed: int, *, only_if_empty: bool) -> None:
     engine = _engine()
     migrate.upgrade(engine)
     if only_if_empty and region_loaded(engine):
+        from smartcare.demo.emergency import load_emergency_arrivals
+
         console.print("The database already holds data; the demo region is not loaded again.")
+        # The emergency departments' recent arrivals age out of the published wait; play the last hours again
+        # where a department has none (it skips those that have).
+        load_emergency_arrivals(engine, seed=seed)
         return
     stats = load_region(engine=engine, residents=residents, seed=seed, progress=True)
     console.print(

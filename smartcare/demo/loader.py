@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from smartcare.demo.duties import load_duties
+from smartcare.demo.emergency import load_emergency_arrivals
 from smartcare.demo.generator import count_region, generate_region
 from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
@@ -64,5 +65,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_imaging(engine)
     load_lab_qc(engine, seed=seed)  # QC runs are the laboratory's own records, not FHIR resources
     load_news(engine)  # articles of the news service's own table, not FHIR resources
+    loaded += load_emergency_arrivals(engine, seed=seed)  # walk-in Appointments, checked in and called
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

@@ -2,8 +2,8 @@
 
 Names, addresses, phones, departments and their hours come from the FHIR directory (read as the
 platform: it is public, not personal data); data/places.yaml adds what FHIR does not hold (map
-position and the services around each organisation). Emergency waiting counts come from the
-outpatient queue when it has a session open for the emergency department; otherwise none is shown.
+position and the services around each organisation). Emergency waits come from the queue's record of
+the emergency department's arrivals and calls (waits.py); where it has none, none is shown.
 """
 
 import re
@@ -13,7 +13,7 @@ from typing import Any
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.directory import service as directory
-from smartcare.hospital.queue.clinic import clinic_view
+from smartcare.hospital.queue.waits import EmergencyWait, emergency_wait, rank_key
 from smartcare.patient.navigation import geo
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
@@ -188,24 +188,18 @@ def by_distance(found: list[Hospital], position: tuple[float, float]) -> list[tu
     return sorted(placed, key=lambda pair: (pair[1], pair[0].id))
 
 
-def emergency_waits(found: list[Hospital], *, locale: str = "en") -> dict[str, int | None]:
-    """Patients waiting now at each emergency department, from the queue; None where the queue has no session."""
-    waits: dict[str, int | None] = {}
+def emergency_waits(found: list[Hospital]) -> dict[str, EmergencyWait | None]:
+    """The wait now at each hospital's emergency department (None where it is not known), by hospital id."""
     with unit_of_work() as conn:
-        for h in found:
-            if h.emergency_service is None:
-                continue
-            view = clinic_view(conn, h.emergency_service, locale=locale)
-            sessions = (view or {}).get("sessions") or []
-            waits[h.id] = sum(s["waiting"] for s in sessions) if sessions else None
-    return waits
+        return {h.id: emergency_wait(conn, h.emergency_service) for h in found if h.emergency_service is not None}
 
 
-def by_wait(ranked: list[tuple[Hospital, float]], waits: dict[str, int | None]) -> list[tuple[Hospital, float]]:
-    """Emergency departments with a known waiting count first, fewest waiting first, then the rest by distance."""
+def by_wait(ranked: list[tuple[Hospital, float]],
+            waits: dict[str, EmergencyWait | None]) -> list[tuple[Hospital, float]]:
+    """Emergency departments with a known wait first, shortest first (nearest on a tie), then the rest by distance."""
     known = [pair for pair in ranked if waits.get(pair[0].id) is not None]
     unknown = [pair for pair in ranked if waits.get(pair[0].id) is None]
-    return sorted(known, key=lambda pair: (waits[pair[0].id], pair[1])) + unknown
+    return sorted(known, key=lambda pair: (rank_key(waits[pair[0].id]), pair[1])) + unknown
 
 
 # --- buildings and booked visits ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from smartcare.hospital.queue import waits
 from smartcare.patient.navigation import geo, indoor, service
 from smartcare.platform import i18n
 from smartcare.platform.db import unit_of_work
@@ -130,10 +131,11 @@ def _nearest_page(request: Request) -> HTMLResponse:
     if here is not None:
         ranked = service.by_distance(found, here)
         emergency = [pair for pair in ranked if pair[0].emergency_service]
-        waits = service.emergency_waits([h for h, _d in emergency], locale=i18n.current_locale(request))
+        found_waits = service.emergency_waits([h for h, _d in emergency])
         if sort == "wait":
-            emergency = service.by_wait(emergency, waits)
-        values |= {"here": here, "ranked": ranked, "emergency": emergency, "waits": waits,
+            emergency = service.by_wait(emergency, found_waits)
+        values |= {"here": here, "ranked": ranked, "emergency": emergency, "waits": found_waits,
+                   "recent_hours": waits.RECENT_HOURS,
                    "outside": not geo.in_region(here), "map": _region_map(ranked, here)}
     else:
         values["map"] = _region_map(found, None)

@@ -67,19 +67,13 @@ def _news(request: Request, category: str | None, lang: str | None, limit: int) 
     reader = _caller(request)
     labels = service.category_labels(locale)
     with unit_of_work() as conn:
-        rows = service.visible_articles(conn, category=category)
-    articles = []
-    for row in rows:
-        if not targeting.reaches(row, reader):
-            continue
-        shown = service.localised(row, locale)
-        articles.append(NewsArticle(
-            id=shown["id"], category=shown["category"], category_label=labels[shown["category"]],
-            title=shown["title"], summary=shown["summary"], body_html=shown["body"], language=shown["language"],
-            published=shown["publish_at"], expires=shown["expires_at"], author=shown["organization_name"],
-            alert=shown["alert"], targeted=not shown["public"], url=f"/app/news/{shown['id']}"))
-        if len(articles) >= limit:
-            break
+        rows = [r for r in service.visible_articles(conn, category=category) if targeting.reaches(r, reader)]
+        shown_rows = service.localised_all(conn, rows[:limit], locale)
+    articles = [NewsArticle(
+        id=shown["id"], category=shown["category"], category_label=labels[shown["category"]],
+        title=shown["title"], summary=shown["summary"], body_html=shown["body"], language=shown["language"],
+        published=shown["publish_at"], expires=shown["expires_at"], author=shown["organization_name"],
+        alert=shown["alert"], targeted=not shown["public"], url=f"/app/news/{shown['id']}") for shown in shown_rows]
     return JSONResponse(NewsList(articles=articles).model_dump(), headers=guard.NO_STORE)
 
 

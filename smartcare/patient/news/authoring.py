@@ -143,13 +143,15 @@ def _console_list(request: Request) -> HTMLResponse:
             articles = service.authored_articles(conn, ctx=v.ctx)
         except NewsError as exc:
             error, status = described(request, exc), exc.status
+        chinese = service.chinese_names(conn, articles)
     now = clock.format_instant(clock.now())
+    words = i18n.translator(request)
     rows = [{**a, "title": a["title_en"] or a["title_zh"], "current": service.is_current(a),
+             "byline": service.byline(a, words.locale, chinese),
              "waiting": a["status"] == service.SCHEDULED and a["publish_at"] > now,
              "expired": bool(a["expires_at"]) and a["expires_at"] <= now, "public": targeting.is_public(a),
              "manageable": service.may_manage(v.ctx, a)} for a in articles]
     done = _DONE.get(request.query_params.get("done", ""))
-    words = i18n.translator(request)
     return _page(request, "news/console_list.html", status_code=status, error=error, articles=rows,
                  categories=service.category_labels(words.locale), done=words.gettext(done) if done else None)
 

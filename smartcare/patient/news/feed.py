@@ -38,15 +38,11 @@ def _checked(lang: str | None, category: str | None) -> tuple[str | None, str | 
 def public_entries(*, lang: str | None, category: str | None) -> list[dict[str, Any]]:
     """The public articles out now, newest first, each in lang (those without a version in lang left out), or
     in English where they have it when no lang is asked for."""
-    with unit_of_work() as conn:
-        rows = service.visible_articles(conn, category=category)
     wanted = "zh" if lang == "zh-Hans" else "en"
-    entries = []
-    for row in rows:
-        if not targeting.is_public(row) or (lang and not row[f"title_{wanted}"]):
-            continue
-        entries.append(service.localised(row, lang or "en"))
-    return entries[:FEED_ENTRIES]
+    with unit_of_work() as conn:
+        rows = [row for row in service.visible_articles(conn, category=category)
+                if targeting.is_public(row) and not (lang and not row[f"title_{wanted}"])]
+        return service.localised_all(conn, rows[:FEED_ENTRIES], lang or "en")
 
 
 def _text(parent: ET.Element, tag: str, value: str, **attrs: str) -> ET.Element:

@@ -8,6 +8,7 @@ jobs.py then marks it published and tells the readers it targets (inbox and live
 import html
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import nh3
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smartcare.fhir import tables
 from smartcare.patient.news import targeting
 from smartcare.patient.news.models import news_article
 from smartcare.platform import audit, clock, i18n
@@ -297,8 +299,39 @@ def is_current(article: dict[str, Any], now: datetime | None = None) -> bool:
             and (article["expires_at"] is None or article["expires_at"] > moment))
 
 
-def localised(article: dict[str, Any], locale: str) -> dict[str, Any]:
-    """The article in the reader's language (the other one when it has only that), its body sanitised again."""
+def chinese_names(conn: Connection, articles: list[dict[str, Any]]) -> dict[str, str]:
+    """The Chinese name (the directory Organization's first alias) of each hospital that wrote one of the articles,
+    by its reference: the article keeps only the name it was written under, which is the English one."""
+    ids = sorted({ref.removeprefix("Organization/") for a in articles
+                  if (ref := a.get("organization") or "").startswith("Organization/")})
+    if not ids:
+        return {}
+    r = tables.resource.c
+    rows = conn.execute(sa.select(r.res_id, r.content).where(
+        r.res_type == "Organization", r.res_id.in_(ids), r.deleted.is_(False)))
+    return {f"Organization/{row.res_id}": alias[0] for row in rows
+            if (alias := (row.content or {}).get("alias")) and isinstance(alias[0], str) and alias[0].strip()}
+
+
+def byline(article: dict[str, Any], locale: str, chinese: Mapping[str, str] | None = None) -> str:
+    """Who wrote the article, in the reader's language: the health authority, or the hospital's name (its Chinese
+    name from chinese_names for Chinese readers, where the directory has one)."""
+    if article["organization"] is None:
+        return i18n.translations(locale).gettext(AUTHORITY_NAME)
+    if locale == "zh-Hans" and (chinese or {}).get(article["organization"]):
+        return chinese[article["organization"]]
+    return article["organization_name"]
+
+
+def localised_all(conn: Connection, articles: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    """Each article as localised shows it, the hospitals' names looked up once for them all."""
+    chinese = chinese_names(conn, articles) if locale == "zh-Hans" else {}
+    return [localised(a, locale, chinese) for a in articles]
+
+
+def localised(article: dict[str, Any], locale: str, chinese: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The article in the reader's language (the other one when it has only that), its body sanitised again;
+    chinese gives the writing hospitals' Chinese names (chinese_names) for the byline of Chinese readers."""
     wanted = "zh" if locale == "zh-Hans" else "en"
     suffix = wanted if article.get(f"title_{wanted}") else ("en" if wanted == "zh" else "zh")
     body = sanitise_body(article[f"body_{suffix}"] or "")
@@ -310,7 +343,7 @@ def localised(article: dict[str, Any], locale: str) -> dict[str, Any]:
         # was written), which would say the same thing twice.
         "lead": "" if plain_text(body).startswith(summary) else summary, "language": "zh-Hans" if suffix == "zh" else "en",
         "translated": suffix == wanted, "publish_at": article["publish_at"], "expires_at": article["expires_at"],
-        "updated": article["updated"], "organization_name": article["organization_name"],
+        "updated": article["updated"], "organization_name": byline(article, locale, chinese),
         "authority": article["organization"] is None,
         "alert": article["category"] == ALERT, "public": targeting.is_public(article),
     }

@@ -50,8 +50,8 @@ def reader_of_request(request: Request) -> Reader | None:
 def articles_for(reader: Reader | None, locale: str) -> list[dict[str, Any]]:
     """The articles out now that reach the reader, newest first, in the reader's language."""
     with unit_of_work() as conn:
-        rows = service.visible_articles(conn)
-    return [service.localised(r, locale) for r in rows if targeting.reaches(r, reader)]
+        rows = [r for r in service.visible_articles(conn) if targeting.reaches(r, reader)]
+        return service.localised_all(conn, rows, locale)
 
 
 def _news_list(request: Request) -> HTMLResponse:
@@ -78,11 +78,13 @@ async def news_list(request: Request) -> HTMLResponse:
 
 def _article_page(request: Request, article_id: str) -> HTMLResponse:
     reader = reader_of_request(request)
+    locale = i18n.current_locale(request)
     with unit_of_work() as conn:
         article = service.get_article(conn, article_id=article_id)
+        shown = service.localised_all(conn, [article], locale)[0] if article is not None else None
     if article is None or not service.is_current(article) or not targeting.reaches(article, reader):
         return _page(request, "404.html", status_code=404, requested_path=request.url.path[:200])
-    return _page(request, "news/article.html", article=service.localised(article, i18n.current_locale(request)),
+    return _page(request, "news/article.html", article=shown,
                  categories=service.category_labels(i18n.current_locale(request)), signed_in=reader is not None)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from smartcare.hospital.queue.waits import EmergencyWait
 from smartcare.patient.navigation import geo, service
 
 
@@ -66,10 +67,21 @@ def test_nearest_sorts_by_distance_from_a_known_position():
 def test_emergency_departments_with_a_known_wait_come_first_and_unknown_ones_keep_distance_order():
     near, far, farther = _hospital("org-hosp-1", True), _hospital("org-hosp-2", True), _hospital("org-chc-3", True)
     ranked = [(near, 1.0), (far, 5.0), (farther, 9.0)]
-    assert [h.id for h, _ in service.by_wait(ranked, {"org-hosp-2": 0, "org-hosp-1": None, "org-chc-3": None})] == [
+    quiet = EmergencyWait(waiting=0, median_minutes=5)
+    assert [h.id for h, _ in service.by_wait(ranked, {"org-hosp-2": quiet, "org-hosp-1": None, "org-chc-3": None})] == [
         "org-hosp-2", "org-hosp-1", "org-chc-3"]
-    assert [h.id for h, _ in service.by_wait(ranked, {"org-hosp-1": 7, "org-hosp-2": 2})][:2] == [
+    slow, fast = EmergencyWait(waiting=2, median_minutes=40), EmergencyWait(waiting=6, median_minutes=15)
+    assert [h.id for h, _ in service.by_wait(ranked, {"org-hosp-1": slow, "org-hosp-2": fast})][:2] == [
         "org-hosp-2", "org-hosp-1"]
+
+
+def test_a_known_median_wait_ranks_before_a_count_alone_and_equal_waits_go_by_distance():
+    near, far, farther = _hospital("org-hosp-1", True), _hospital("org-hosp-2", True), _hospital("org-chc-3", True)
+    ranked = [(near, 1.0), (far, 5.0), (farther, 9.0)]
+    waits = {"org-hosp-1": EmergencyWait(waiting=1, median_minutes=None),
+             "org-hosp-2": EmergencyWait(waiting=3, median_minutes=20),
+             "org-chc-3": EmergencyWait(waiting=3, median_minutes=20)}
+    assert [h.id for h, _ in service.by_wait(ranked, waits)] == ["org-hosp-2", "org-chc-3", "org-hosp-1"]
 
 
 @pytest.mark.parametrize(("query", "kind"), [("parking", "parking"), ("停车", "parking"), ("ATM", "atm"),
