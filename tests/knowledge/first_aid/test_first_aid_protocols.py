@@ -10,6 +10,11 @@ from smartcare.knowledge import first_aid
 from smartcare.knowledge.first_aid import FirstAidDataError, Protocol
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# Ways of telling a rescuer to press with two fingers, in either language (AHA 2025 no longer teaches it).
+TWO_FINGERS = re.compile(r"\b(?:two|2)[- ]?finger|两根?手指|两指|双指|二指|食指和中指|中指和无名指", re.IGNORECASE)
+AHA_2025 = ("2025 American Heart Association Guidelines for Cardiopulmonary Resuscitation and Emergency "
+            "Cardiovascular Care (Circulation 2025)")
+AHA_2025_PROTOCOLS = ("cpr-child", "cpr-infant", "choking")
 SHARED_KEYS = {
     "cpr-adult", "cpr-child", "cpr-infant", "choking", "severe-bleeding", "burns", "stroke", "heart-attack",
     "anaphylaxis", "seizure", "fracture", "heat-stroke", "hypoglycaemia", "poisoning", "drowning",
@@ -71,10 +76,50 @@ def test_cpr_depths_by_age():
     assert "至少 5 厘米" in _all_text(first_aid.protocol("cpr-adult"), "zh-Hans") and "不超过 6 厘米" in _all_text(
         first_aid.protocol("cpr-adult"), "zh-Hans")
     child = _all_text(first_aid.protocol("cpr-child"), "en", steps_only=True)
-    assert "about 5 cm" in child and "one third of the chest" in child
+    assert "about 5 cm" in child and "one third of the chest" in child and "no deeper than 6 cm" in child
+    child_zh = _all_text(first_aid.protocol("cpr-child"), "zh-Hans", steps_only=True)
+    assert "约 5 厘米" in child_zh and "三分之一" in child_zh and "不要超过 6 厘米" in child_zh
     infant = _all_text(first_aid.protocol("cpr-infant"), "en", steps_only=True)
-    assert "about 4 cm" in infant and "two fingers" in infant.lower() and "two thumbs" in infant
+    assert "about 4 cm" in infant and "one third of the chest" in infant
     assert "约 4 厘米" in _all_text(first_aid.protocol("cpr-infant"), "zh-Hans")
+
+
+def test_baby_compressions_use_the_heel_of_one_hand_or_two_thumbs():
+    infant = first_aid.protocol("cpr-infant")
+    placing = next(s for s in infant.steps if "centre of the chest" in s.text_en)
+    assert "heel of one hand" in placing.text_en and "掌根" in placing.text_zh
+    assert "two thumbs" in placing.detail_en or "both thumbs" in placing.detail_en
+    assert "环抱" in placing.detail_zh and "两拇指" in placing.detail_zh
+    assert placing.picture and "finger" not in placing.picture
+    assert infant.icon == placing.picture, "the list shows the same hand position as the steps"
+
+
+@pytest.mark.parametrize("key", sorted(SHARED_KEYS))
+def test_no_step_tells_a_rescuer_to_press_with_two_fingers(key):
+    p = first_aid.protocol(key)
+    for step in p.steps:
+        for locale in ("en", "zh-Hans"):
+            said = f"{step.text(locale)} {step.detail(locale) or ''}"
+            assert not TWO_FINGERS.search(said), f"{key}: {said}"
+        assert not (step.picture and "finger" in step.picture), f"{key}: picture {step.picture}"
+
+
+def test_baby_cpr_warns_rescuers_trained_the_old_way_off_two_fingers():
+    infant = first_aid.protocol("cpr-infant")
+    english = [item for item in infant.do_not("en") if TWO_FINGERS.search(item)]
+    chinese = [item for item in infant.do_not("zh-Hans") if TWO_FINGERS.search(item)]
+    assert len(english) == len(chinese) == 1
+    assert "heel of one hand" in english[0] and "掌根" in chinese[0]
+
+
+@pytest.mark.parametrize("key", ["cpr-child", "cpr-infant"])
+def test_child_and_baby_cpr_start_where_they_are_even_on_a_soft_surface(key):
+    p = first_aid.protocol(key)
+    english = _all_text(p, "en", steps_only=True)
+    chinese = _all_text(p, "zh-Hans", steps_only=True)
+    assert "bed or sofa" in english and "unless the spot is unsafe" in english
+    assert "床上或沙发上" in chinese and "除非那里不安全" in chinese
+    assert "firm, flat surface" not in english and "坚实平坦" not in chinese
 
 
 def test_choking_babies_get_back_blows_and_chest_thrusts_never_abdominal_thrusts():
@@ -89,6 +134,39 @@ def test_choking_babies_get_back_blows_and_chest_thrusts_never_abdominal_thrusts
     adult_en = " ".join(s.text_en for s in adult)
     assert "5 back blows" in adult_en and "5 abdominal thrusts" in adult_en
     assert any("Never give abdominal thrusts to a baby" in item for item in choking.do_not("en"))
+
+
+def _first(steps, words: str) -> int:
+    return next(i for i, s in enumerate(steps) if words in s.text_en)
+
+
+def test_baby_choking_alternates_back_blows_and_chest_thrusts_with_the_heel_of_one_hand():
+    infant = [s for s in first_aid.protocol("choking").steps if s.audience == "infant"]
+    thrusts = next(s for s in infant if "chest thrusts with" in s.text_en)
+    assert "heel of one hand" in thrusts.text_en and "掌根" in thrusts.text_zh and "胸部冲击" in thrusts.text_zh
+    assert thrusts.picture and "finger" not in thrusts.picture
+    assert _first(infant, "back blows") < _first(infant, "chest thrusts")
+    alternate = next(s for s in infant if "alternating" in s.text_en)
+    assert "5 back blows and 5 chest thrusts" in alternate.text_en
+    assert "5 次拍背和 5 次胸部冲击交替" in alternate.text_zh
+
+
+def test_adult_and_child_choking_alternates_back_blows_and_abdominal_thrusts():
+    adult = [s for s in first_aid.protocol("choking").steps if s.audience == "adult"]
+    blows = adult[_first(adult, "back blows")]
+    assert "up to 5 back blows" in blows.text_en and "拍背最多 5 次" in blows.text_zh and blows.picture == "back-blows"
+    assert _first(adult, "back blows") < _first(adult, "abdominal thrusts")
+    alternate = next(s for s in adult if "alternating" in s.text_en)
+    assert "5 back blows and 5 abdominal thrusts" in alternate.text_en
+    assert "5 次拍背和 5 次腹部冲击交替" in alternate.text_zh
+    assert "small child" in blows.detail_en and "孩子" in blows.detail_zh
+
+
+@pytest.mark.parametrize("key", AHA_2025_PROTOCOLS)
+def test_protocols_changed_by_aha_2025_cite_it_first_and_no_longer_cite_aha_2020(key):
+    sources = first_aid.protocol(key).sources
+    assert sources[0].startswith(f"American Heart Association. {AHA_2025}")
+    assert not any("2020 AHA" in source for source in sources)
 
 
 def test_other_key_facts():

@@ -91,6 +91,51 @@ def test_every_picture_is_an_svg_with_a_title_and_is_served(web, name):
     assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
 
 
+def _baby_pictures() -> list[str]:
+    infant_cpr = first_aid.protocol("cpr-infant")
+    choking = first_aid.protocol("choking")
+    names = [*infant_cpr.pictures(), *(s.picture for s in choking.steps if s.audience == "infant" and s.picture)]
+    return list(dict.fromkeys(names))
+
+
+def _picture_title(name: str) -> str:
+    root = ET.fromstring((views.STATIC_DIR / "pictures" / f"{name}.svg").read_text(encoding="utf-8"))
+    return root.find(f"{SVG}title").text.lower()
+
+
+@pytest.mark.parametrize("name", _baby_pictures())
+def test_no_baby_picture_shows_two_fingers(name):
+    assert "two fingers" not in _picture_title(name) and "finger" not in name
+
+
+def test_baby_compression_and_chest_thrust_pictures_show_the_heel_of_one_hand():
+    pressing = [s for s in first_aid.protocol("cpr-infant").steps if "chest" in s.text_en and s.picture]
+    pressing += [s for s in first_aid.protocol("choking").steps if "chest thrusts with" in s.text_en]
+    assert len(pressing) == 3, [s.text_en for s in pressing]
+    for step in pressing:
+        assert "heel of one hand" in _picture_title(step.picture), step.picture
+
+
+def test_the_old_two_finger_picture_is_gone(web):
+    assert not (views.STATIC_DIR / "pictures" / "cpr-infant-fingers.svg").exists()
+    assert web.get("/app/first-aid/pictures/cpr-infant-fingers.svg").status_code == 404
+
+
+@pytest.mark.parametrize(("locale", "hand", "fingers"), [
+    ("en", "heel of one hand", re.compile(r"two[- ]?fingers?", re.IGNORECASE)),
+    ("zh-Hans", "掌根", re.compile(r"两根?手指|双指")),
+])
+def test_baby_cpr_and_choking_pages_show_heel_of_hand_steps_not_two_fingers(web, locale, hand, fingers):
+    for key in ("cpr-infant", "choking"):
+        page = _html(web.get(f"/app/first-aid/{key}?lang={locale}"))
+        steps = page[page.index('<ol class="fa-steps">'):page.index("</ol>")]
+        assert hand in steps and not fingers.search(steps), key
+        assert "/pictures/cpr-infant-fingers.svg" not in page
+    page = _html(web.get(f"/app/first-aid/cpr-infant?lang={locale}"))
+    assert 'src="/app/first-aid/pictures/cpr-infant-hand.svg"' in page
+    assert "2025 American Heart Association Guidelines" in page
+
+
 def test_pictures_outside_the_allow_list_are_not_served(web):
     for name in ("nope", "..%2Fsw", "ICON"):
         assert web.get(f"/app/first-aid/pictures/{name}.svg").status_code == 404
