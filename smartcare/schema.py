@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 import smartcare.fhir.tables
 import smartcare.hospital.cds.models
+import smartcare.hospital.consultation.models
 import smartcare.hospital.imaging.models
 import smartcare.hospital.lab.interface_models
 import smartcare.hospital.lab.outbound_models

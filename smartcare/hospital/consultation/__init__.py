@@ -1,0 +1,1 @@
+"""Online consultation: a patient's text consultation with a doctor or a department's on-duty pool."""
