@@ -100,10 +100,13 @@ def _sources(value: Any) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[Rule, ...]:
-    """The shipped rules, red flags first, in file order."""
-    raw = yaml.safe_load((DATA_DIR / "rules.yaml").read_text(encoding="utf-8"))
+    """The shipped rules (rules.yaml, then the further files rules_*.yaml in name order), red flags first, in file
+    order. A further file holds its own ``rules`` list (and its own YAML anchors)."""
+    rows = []
+    for path in [DATA_DIR / "rules.yaml", *sorted(DATA_DIR.glob("rules_*.yaml"))]:
+        rows += yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []
     rules = []
-    for row in raw["rules"]:
+    for row in rows:
         if row["level"] not in LEVELS or (row.get("red_flag") and row["level"] != "emergency"):
             raise ValueError(f"rules.yaml: {row['id']} has a wrong level")
         by_age = {k: tuple(v) for k, v in (row.get("first_aid_by_age") or {}).items()}
