@@ -1,0 +1,60 @@
+"""A sixth triage vignette set, written unseen (holdout6) as an honest measure of the safety bar.
+
+holdout6.yaml was written by a clinician-educator in the style of ESI v4 handbook teaching cases, without reading the
+engine's rules, lexicon or questions or any other vignette set (only vignette_sets.py and the shape of
+test_triage_holdout5.py). Every expected level comes from ESI v4 reasoning and the guideline cited in the case, fixed
+before the engine was ever run on it: emergency = ESI 1-2 or any red flag (call 120 now), urgent = seen today (ESI 3,
+and ESI 4 problems needing a clinician or procedure today), routine = within days, self_care = home care with
+safety-net advice. The texts are patients and relatives in their own words, colloquial Chinese, typos, negations,
+metaphors, multi-problem complaints and clinicians' shorthand, with tricky cases both ways (benign but frightening,
+harmless-sounding but dangerous). The bar is issue 8's: no emergency case triaged lower than emergency, and level
+agreement >= 85%.
+
+History: its first run (2026-11-27, after the holdout5 safety additions and the primary-care lexicon) gave 66.2%
+agreement (102/154), 29 over-triaged and 19 of 56 emergencies under-triaged; the bar test is a strict xfail recording
+that. The failures were then fixed by kind (lexicon_discriminators.yaml, lexicon_safety.yaml), so from then on this set
+is a regression test, not an unseen measure; holdout7 was written for that.
+Run with ``-s`` to see the confusion matrix and every mismatch with the engine's reasons.
+"""
+
+from collections import Counter
+
+import pytest
+
+from tests.knowledge.triage.vignette_sets import (
+    age_years,
+    check_api,
+    check_bar,
+    check_basics,
+    has_chinese,
+    load,
+)
+
+CASES = load("holdout6")
+
+
+def test_the_holdout6_set_covers_every_level_age_group_and_language_and_cites_its_reasons():
+    check_basics(CASES)
+    levels = Counter(c["expected"] for c in CASES)
+    assert len(CASES) >= 110
+    assert levels["emergency"] >= 40 and min(levels["urgent"], levels["routine"], levels["self_care"]) >= 22
+    chinese = sum(has_chinese(c["text"]) for c in CASES)
+    assert chinese >= 50 and len(CASES) - chinese >= 50, "both languages need a real share"
+    assert any(c.get("age_months") is not None and c["age_months"] < 3 for c in CASES), "no young infant"
+    ages = [age_years(c) for c in CASES]
+    assert all(a is not None for a in ages), "every case states an age"
+    assert sum(1 for a in ages if a < 1) >= 4, "too few infants"
+    assert sum(1 for a in ages if 1 <= a < 18) >= 12, "too few children"
+    assert sum(1 for a in ages if a >= 75) >= 10, "too few elderly patients"
+    assert sum(1 for c in CASES if c.get("pregnant")) >= 6, "too few pregnancies"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "holdout6 first run 2026-11-27: agreement 66.2% (102/154), over-triaged 29, 19 of 56 emergencies under-triaged "
+    "(h6-em-09, -11, -12, -13, -14, -15, -19, -20, -21, -23, -27, -31, -34, -35, -39, -40, -41, -44, -52)"))
+def test_no_holdout6_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
+    check_bar(CASES)
+
+
+def test_every_holdout6_case_goes_through_the_json_api_without_a_server_error(engine):
+    check_api(CASES)
