@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -35,7 +35,9 @@ from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tokens import InvalidToken, verify_access_token
 from smartcare.platform.web import guard
 
+# Every HTTP route turns strangers away before reading the body (the WebSocket checks its own caller).
 router = APIRouter(tags=["Online consultation"])
+_caller_first = [Depends(guard.api_surface("account"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {s: {"model": Problem} for s in (400, 401, 403, 404, 409, 422)}
 POLICY_VIOLATION = 1008
 BASE = "/api/v1/consultations"
@@ -62,7 +64,7 @@ def _run(request: Request, work: Callable[[Any, AccessContext], Any], status: in
     return None
 
 
-@router.post(BASE, status_code=201, responses=PROBLEMS)
+@router.post(BASE, status_code=201, responses=PROBLEMS, dependencies=_caller_first)
 async def open_consultation(request: Request, body: OpenConsultation) -> Any:
     """Open a consultation (the patient or their proxy) with a doctor or a department's on-duty pool."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.open_consultation(
@@ -71,27 +73,27 @@ async def open_consultation(request: Request, body: OpenConsultation) -> Any:
         fee=body.fee), 201)
 
 
-@router.get(BASE, responses=PROBLEMS)
+@router.get(BASE, responses=PROBLEMS, dependencies=_caller_first)
 async def my_consultations(request: Request, patient: str) -> Any:
     """A patient's consultations, newest first."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.my_consultations(
         conn, ctx, patient_id=patient[:64]))
 
 
-@router.get(BASE + "/inbox", responses=PROBLEMS)
+@router.get(BASE + "/inbox", responses=PROBLEMS, dependencies=_caller_first)
 async def inbox(request: Request) -> Any:
     """The doctor's open consultations and their departments' waiting pool."""
     return await run_in_threadpool(_run, request, service.inbox)
 
 
-@router.get(BASE + "/{consultation_id}", responses=PROBLEMS)
+@router.get(BASE + "/{consultation_id}", responses=PROBLEMS, dependencies=_caller_first)
 async def consultation(request: Request, consultation_id: str) -> Any:
     """One consultation."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.consultation_view(
         conn, ctx, consultation_id=consultation_id[:64]))
 
 
-@router.post(BASE + "/{consultation_id}/pick-up", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/pick-up", responses=PROBLEMS, dependencies=_caller_first)
 async def pick_up(request: Request, consultation_id: str) -> Any:
     """A doctor takes a waiting consultation."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.pick_up(
@@ -104,27 +106,27 @@ def _post(conn: Any, ctx: AccessContext, consultation_id: str, body: NewMessage)
     return JSONResponse({**message, "duplicate": not new}, status_code=201 if new else 200, headers=guard.NO_STORE)
 
 
-@router.post(BASE + "/{consultation_id}/messages", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/messages", responses=PROBLEMS, dependencies=_caller_first)
 async def post_message(request: Request, consultation_id: str, body: NewMessage) -> Any:
     """Send a message (201), or the same client_id again (200, the message stored the first time)."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: _post(conn, ctx, consultation_id[:64], body))
 
 
-@router.get(BASE + "/{consultation_id}/messages", responses=PROBLEMS)
+@router.get(BASE + "/{consultation_id}/messages", responses=PROBLEMS, dependencies=_caller_first)
 async def messages(request: Request, consultation_id: str, since: int = 0) -> Any:
     """The messages numbered after since, in order."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.messages_since(
         conn, ctx, consultation_id=consultation_id[:64], since=since))
 
 
-@router.post(BASE + "/{consultation_id}/receipts", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/receipts", responses=PROBLEMS, dependencies=_caller_first)
 async def receipts(request: Request, consultation_id: str, body: Receipt) -> Any:
     """Mark the other side's messages up to a number delivered or read."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.mark_receipt(
         conn, ctx, consultation_id=consultation_id[:64], up_to=body.up_to, receipt=body.receipt))
 
 
-@router.post(BASE + "/{consultation_id}/close", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/close", responses=PROBLEMS, dependencies=_caller_first)
 async def close(request: Request, consultation_id: str, body: Closing) -> Any:
     """Close with a summary and advice (the doctor), or withdraw while waiting (the patient: refunded)."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.close(
@@ -132,7 +134,7 @@ async def close(request: Request, consultation_id: str, body: Closing) -> Any:
         diagnosis=body.diagnosis))
 
 
-@router.post(BASE + "/{consultation_id}/rating", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/rating", responses=PROBLEMS, dependencies=_caller_first)
 async def rating(request: Request, consultation_id: str, body: Rating) -> Any:
     """The patient's rating and feedback after closing, once."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.rate(
@@ -152,7 +154,7 @@ def _prescribe(request: Request, consultation_id: str, body: Prescription) -> An
                          "detected_issues": signed.detected_issues}, status_code=201, headers=guard.NO_STORE)
 
 
-@router.post(BASE + "/{consultation_id}/prescriptions", responses=PROBLEMS)
+@router.post(BASE + "/{consultation_id}/prescriptions", responses=PROBLEMS, dependencies=_caller_first)
 async def prescribe(request: Request, consultation_id: str, body: Prescription) -> Any:
     """The consultation's doctor prescribes online (follow-ups only; audited and sent for pharmacist review)."""
     return await run_in_threadpool(_prescribe, request, consultation_id[:64], body)

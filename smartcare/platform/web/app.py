@@ -28,6 +28,7 @@ from smartcare.hospital.queue import live as queue_live
 from smartcare.hospital.queue import notices as queue_notices
 from smartcare.hospital.queue.api import router as queue_api_router
 from smartcare.hospital.queue.views import router as queue_pages_router
+from smartcare.hospital.referral.routes import router as referral_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
 from smartcare.hospital.scheduling.views import router as schedules_console_router
 from smartcare.hospital.wards.views import router as ward_pages_router
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
+    app.include_router(referral_router)
     app.include_router(prescription_check_router)
     app.include_router(cds_router)
     app.include_router(triage_api_router)

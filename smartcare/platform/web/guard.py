@@ -6,6 +6,7 @@ Both raise instead of answering when the caller is unknown or refused, and the h
 """
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -158,6 +159,20 @@ def api_caller(conn: Connection, request: Request, surface: str) -> AccessContex
     except AccessDenied as exc:
         raise SurfaceForbidden(str(exc), ctx=ctx, surface=surface) from exc
     return ctx
+
+
+def api_surface(surface: str) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency that turns away an unauthenticated or wrong-surface caller (401/403) before FastAPI reads
+    the body or the query, so a stranger learns nothing from a 422 about what the route expects."""
+
+    async def caller_first(request: Request) -> None:
+        def check() -> None:
+            with unit_of_work() as conn:
+                api_caller(conn, request, surface)
+
+        await run_in_threadpool(check)
+
+    return caller_first
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Response:
