@@ -31,6 +31,7 @@ from smartcare.hospital.queue.views import router as queue_pages_router
 from smartcare.hospital.referral.routes import router as referral_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
 from smartcare.hospital.scheduling.views import router as schedules_console_router
+from smartcare.hospital.video.routes import router as video_router
 from smartcare.hospital.wards.views import router as ward_pages_router
 from smartcare.hospital.workstation.notes_views import router as notes_pages_router
 from smartcare.hospital.workstation.ordering_views import router as ordering_pages_router
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
     install_guard(app)
     app.include_router(queue_api_router)
     app.include_router(consultation_api_router)
+    app.include_router(video_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
     app.include_router(first_aid_pages_router)

@@ -1,0 +1,282 @@
+"""The video-visit JSON API under /api/v1/video and its signalling WebSocket.
+
+WebSocket /api/v1/video/{visit_id}/ws (a bearer token, or a same-site browser session) for the visit's patient
+(or proxy) and its doctor. The server sends {"type": "hello", "side", "peer", "visit", "ice_servers"}, then relays
+what the other side sends. A client sends:
+  {"type": "signal", "signal": {"description": {...}} | {"candidate": {...}} | {"renegotiate": true}, "call": id}
+  {"type": "media", "state": {"audio", "video", "screen"}}   (microphone, camera, screen share)
+  {"type": "admit"}                                           (the doctor only)
+  {"type": "leave"}                                           (hang up; the socket closes)
+and receives the other side's "signal" and "media" frames, "presence" (who is here: side, present, admitted),
+"admitted", "ended", "replaced" (the same side joined again elsewhere) and "error". Signals and media state
+only pass between admitted parties: the patient is admitted by the doctor from the waiting room, and a
+patient socket that is not admitted neither sends nor receives them. A party that drops opens a new socket;
+the doctor then makes a fresh offer (or an ICE restart when asked to renegotiate).
+"""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from smartcare.hospital.video import live, service
+from smartcare.hospital.video.schemas import MediaState, NewVisit, Notes, Problem, Signal
+from smartcare.hospital.video.settings import ice_servers_for
+from smartcare.platform.db import unit_of_work
+from smartcare.platform.security import users
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.tokens import InvalidToken, verify_access_token
+from smartcare.platform.web import guard
+
+router = APIRouter(tags=["Video visits"])
+_caller_first = [Depends(guard.api_surface("account"))]
+PROBLEMS: dict[int | str, dict[str, Any]] = {s: {"model": Problem} for s in (400, 401, 403, 404, 409, 422)}
+BASE = "/api/v1/video"
+POLICY_VIOLATION = 1008
+MAX_FRAME = 120_000  # an SDP with many codecs and candidates stays well below this
+
+
+def _run(request: Request, work: Callable[[Any, AccessContext], Any], status: int = 200) -> Any:
+    """Authenticate, then do work in one unit of work, as a JSON answer or a problem."""
+    with unit_of_work() as conn:
+        ctx = guard.api_caller(conn, request, "account")
+    try:
+        with unit_of_work() as conn:
+            result = work(conn, ctx)
+    except service.VideoError as exc:
+        return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status, headers=guard.NO_STORE)
+    return JSONResponse(result, status_code=status, headers=guard.NO_STORE)
+
+
+@router.post(BASE, status_code=201, responses=PROBLEMS, dependencies=_caller_first)
+async def open_visit(request: Request, body: NewVisit) -> Any:
+    """The consultation's doctor opens a video visit, now (escalated from chat) or at a planned time."""
+    return await run_in_threadpool(_run, request, lambda conn, ctx: service.schedule(
+        conn, ctx, consultation_id=body.consultation, mode=body.mode, scheduled_for=body.scheduled_for), 201)
+
+
+@router.get(BASE, responses=PROBLEMS, dependencies=_caller_first)
+async def visits_of(request: Request, consultation: str) -> Any:
+    """A consultation's video visits, for its patient or doctor."""
+    return await run_in_threadpool(_run, request, lambda conn, ctx: service.visits_of(
+        conn, ctx, consultation_id=consultation[:64]))
+
+
+@router.get(BASE + "/{visit_id}", responses=PROBLEMS, dependencies=_caller_first)
+async def one_visit(request: Request, visit_id: str) -> Any:
+    """One video visit (the doctor also gets the notes)."""
+    return await run_in_threadpool(_run, request, lambda conn, ctx: service.visit(conn, ctx, visit_id=visit_id[:64]))
+
+
+def _admit(conn: Any, ctx: AccessContext, visit_id: str) -> dict[str, Any]:
+    return service.admit(conn, ctx, visit_id=visit_id)
+
+
+@router.post(BASE + "/{visit_id}/admit", responses=PROBLEMS, dependencies=_caller_first)
+async def admit(request: Request, visit_id: str) -> Any:
+    """The doctor admits the waiting patient; the call starts."""
+    answer = await run_in_threadpool(_run, request, lambda conn, ctx: _admit(conn, ctx, visit_id[:64]))
+    if answer.status_code == 200:
+        live.install()
+        live.publish(visit_id[:64], "admitted")
+    return answer
+
+
+@router.post(BASE + "/{visit_id}/notes", responses=PROBLEMS, dependencies=_caller_first)
+async def save_notes(request: Request, visit_id: str, body: Notes) -> Any:
+    """The doctor saves the notes written during the call."""
+    return await run_in_threadpool(_run, request, lambda conn, ctx: service.save_notes(
+        conn, ctx, visit_id=visit_id[:64], text=body.text))
+
+
+@router.post(BASE + "/{visit_id}/end", responses=PROBLEMS, dependencies=_caller_first)
+async def end(request: Request, visit_id: str) -> Any:
+    """The doctor ends the visit: its end time and duration are recorded and both sides hang up."""
+    answer = await run_in_threadpool(_run, request, lambda conn, ctx: service.end(conn, ctx, visit_id=visit_id[:64]))
+    if answer.status_code == 200:
+        live.install()
+        live.publish(visit_id[:64], "ended")
+    return answer
+
+
+# ---- signalling ----
+
+def _socket_caller(websocket: WebSocket) -> AccessContext | None:
+    """Who opened the socket: a bearer token (for the http(s) audience of this host) or a same-site session."""
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        http = "https" if websocket.url.scheme == "wss" else "http"
+        try:
+            claims = verify_access_token(token.strip(), audience=f"{http}://{websocket.url.netloc}/fhir")
+        except InvalidToken:
+            return None
+        return AccessContext(kind=claims.kind, name=claims.name, roles=claims.roles,
+                             organization=claims.organization, subject=claims.subject,
+                             fhir_user=claims.fhir_user, patient=claims.patient, scopes=claims.scopes)
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        return None  # browsers send cookies with cross-site handshakes: only this site's pages may use them
+    with unit_of_work() as conn:
+        found = guard.signed_in(conn, websocket)  # type: ignore[arg-type]  (only the cookies are read)
+        return users.context_for(found[1]) if found else None
+
+
+def _join(websocket: WebSocket, visit_id: str) -> tuple[AccessContext, dict[str, Any]] | None:
+    ctx = _socket_caller(websocket)
+    if ctx is None:
+        return None
+    try:
+        with unit_of_work() as conn:
+            return ctx, service.join(conn, ctx, visit_id=visit_id)
+    except service.VideoError:
+        return None
+
+
+def _admit_in_uow(ctx: AccessContext, visit_id: str) -> dict[str, Any]:
+    with unit_of_work() as conn:
+        return service.admit(conn, ctx, visit_id=visit_id)
+
+
+class _Call:
+    """One open signalling socket: relays between admitted parties and keeps its side's presence known."""
+
+    def __init__(self, websocket: WebSocket, ctx: AccessContext, visit: dict[str, Any]) -> None:
+        self.websocket, self.ctx = websocket, ctx
+        self.visit_id, self.side = visit["id"], visit["side"]
+        self.admitted = self.side == "doctor" or visit["admitted"]
+        self.peer = uuid.uuid4().hex[:12]
+        self.closing = False
+        self.replaced = False
+
+    def announce(self, present: bool, *, reply: bool = False) -> None:
+        live.publish(self.visit_id, "presence", side=self.side, peer=self.peer, present=present,
+                     admitted=self.admitted, reply=reply)
+
+    def _may_exchange(self) -> bool:
+        return self.admitted
+
+    async def forward(self, event: dict[str, Any]) -> None:
+        """An event of the visit reaches this socket: relay what is for it, drop the rest."""
+        kind = event.get("type")
+        if event.get("peer") == self.peer:
+            return
+        if kind == "admitted":
+            self.admitted = True
+            await self.websocket.send_json({"type": "admitted"})
+        elif kind == "ended":
+            await self.websocket.send_json({"type": "ended"})
+            self.closing = True
+        elif kind == "presence":
+            if event.get("side") == self.side:
+                if event.get("present") and not event.get("reply"):
+                    # The same person joined again (a reload, another device): that socket takes over.
+                    await self.websocket.send_json({"type": "replaced"})
+                    self.closing = self.replaced = True
+                return
+            await self.websocket.send_json({k: event.get(k) for k in ("type", "side", "present", "admitted",
+                                                                       "reply")})
+            if event.get("present") and not event.get("reply"):
+                self.announce(True, reply=True)
+        elif kind in ("signal", "media") and event.get("side") != self.side and self._may_exchange():
+            await self.websocket.send_json({k: v for k, v in event.items() if k not in ("visit", "peer")})
+
+    async def handle(self, data: dict[str, Any]) -> None:
+        """A frame from this socket's browser."""
+        kind = data.get("type")
+        if kind == "signal":
+            if not self._may_exchange():
+                await self._error("waiting", "Wait until the doctor admits you")
+                return
+            try:
+                signal = Signal.model_validate(data.get("signal"))
+            except ValidationError:
+                await self._error("bad-signal", "A signal carries one description, candidate or renegotiate")
+                return
+            live.publish(self.visit_id, "signal", side=self.side, peer=self.peer, call=str(data.get("call") or "")[:40],
+                         signal=signal.model_dump(exclude_none=True, exclude_defaults=True))
+        elif kind == "media":
+            try:
+                state = MediaState.model_validate(data.get("state"))
+            except ValidationError:
+                await self._error("bad-media", "Media state is audio, video and screen, each true or false")
+                return
+            if self._may_exchange():
+                live.publish(self.visit_id, "media", side=self.side, peer=self.peer, state=state.model_dump())
+        elif kind == "admit":
+            if self.side != "doctor":
+                await self._error("forbidden", "Only the visit's doctor admits the patient")
+                return
+            try:
+                await run_in_threadpool(_admit_in_uow, self.ctx, self.visit_id)
+            except service.VideoError as exc:
+                await self._error(exc.code, str(exc))
+                return
+            live.publish(self.visit_id, "admitted")
+        elif kind == "leave":
+            self.closing = True
+        else:
+            await self._error("bad-type", "Send signal, media, admit or leave")
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.websocket.send_json({"type": "error", "error": code, "message": message})
+
+
+@router.websocket(BASE + "/{visit_id}/ws")
+async def signalling(websocket: WebSocket, visit_id: str) -> None:
+    """The visit's signalling for its patient (or proxy) and its doctor."""
+    joined = await run_in_threadpool(_join, websocket, visit_id[:64])
+    if joined is None:
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    ctx, visit = joined
+    live.install()
+    await websocket.accept()
+    listener = live.hub.subscribe(visit["id"])
+    call = _Call(websocket, ctx, visit)
+    receiver: asyncio.Future | None = None
+    try:
+        await websocket.send_json({"type": "hello", "side": call.side, "peer": call.peer, "visit": visit,
+                                   "ice_servers": ice_servers_for(service.ice_user(ctx), int(time.time()))})
+        call.announce(True)
+        receiver = asyncio.ensure_future(websocket.receive_text())
+        while not call.closing:
+            event = asyncio.ensure_future(listener[1].get())
+            done, _ = await asyncio.wait({receiver, event}, return_when=asyncio.FIRST_COMPLETED)
+            if event in done:
+                await call.forward(event.result())
+            else:
+                event.cancel()
+            if receiver in done:
+                await call.handle(_frame(receiver.result()))
+                receiver = asyncio.ensure_future(websocket.receive_text())
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
+    finally:
+        if receiver is not None:
+            receiver.cancel()
+            with contextlib.suppress(BaseException):
+                await receiver
+        live.hub.unsubscribe(visit["id"], listener)
+        if not call.replaced:  # the socket that took over is present; saying this one left would be wrong
+            call.announce(False)
+
+
+def _frame(text: str) -> dict[str, Any]:
+    """A browser's frame as a dict ({} for anything too long or not a JSON object, answered as bad-type)."""
+    if len(text) > MAX_FRAME:
+        return {}
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
