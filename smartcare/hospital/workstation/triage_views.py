@@ -40,7 +40,12 @@ def _rules_page(request: Request) -> HTMLResponse:
     rules = [r for r in triage.list_rules() if not level or r["level"] == level]
     titles = {k: p.title(locale) for r in rules for k in r["first_aid"] if (p := first_aid.protocol(k)) is not None}
     levels = list(reversed(triage.LEVELS))
+    by_id = {q.id: q for q in triage.questions()}
+    screens = [(None, (), [by_id[q] for q in triage.safety_screen()])]
+    screens += [(c.label_zh if locale == "zh-Hans" else c.label_en, c.source, [by_id[q] for q in c.questions])
+                for c in triage.context_screens()]
     return _page(request, "triage/rules.html", rules=rules, level=level, levels=levels, first_aid_titles=titles,
+                 screens=screens,
                  counts={lv: sum(1 for r in triage.list_rules() if r["level"] == lv) for lv in levels})
 
 

@@ -21,7 +21,9 @@ by one, add each answer to ``answers`` keyed by the question id and call ``asses
 ``call_emergency`` is true (show 120 and the first-aid guides at once) or ``follow_up`` is empty. After the questions
 the findings call for, ``follow_up`` holds the safety screen (``safety_screen()``: breathing, chest pain, stroke signs,
 drowsiness, bleeding that will not stop, thoughts of self-harm) until each is answered, so an interview never ends
-below emergency without having asked about them directly, whatever the words said. Answer values:
+below emergency without having asked about them directly, whatever the words said; ``safety_screen(facts)`` adds the
+context screens that apply (``context_screens()``: a child under 5 - floppy, green vomit, a rash that does not fade,
+something swallowed; a pregnancy or a recent birth - bleeding, fluid, pre-eclampsia signs, the baby's movements). Answer values:
 yes_no -> True/False ("yes"/"no"/"是"/"否" also accepted), scale -> 0-10, number -> within the question's min/max,
 choice -> one of the option values. ``check_answers`` validates answers (AnswerError on a wrong one); ``questions()``
 lists every question, ``list_rules()`` every rule for the clinician-facing rules page, ``read_text`` shows what the
@@ -52,6 +54,7 @@ from smartcare.knowledge.triage.engine import (
     RedFlag,
     assess,
     check_answers,
+    context_screens,
     departments,
     questions,
     safety_screen,
@@ -61,5 +64,5 @@ from smartcare.knowledge.triage.text import read as read_text
 
 __all__ = ["DISCLAIMER_EN", "DISCLAIMER_ZH", "LEVELS", "LEVEL_NAMES", "MAX_ANSWERS", "MAX_TEXT", "AnswerError",
            "Assessment", "Department", "Finding", "PossibleCondition", "Presentation", "Question", "Reason", "RedFlag",
-           "assess", "check_answers", "departments", "list_rules", "questions", "read_text",
+           "assess", "check_answers", "context_screens", "departments", "list_rules", "questions", "read_text",
            "safety_screen"]

@@ -168,14 +168,30 @@ class Assessment:
         return self.level != "emergency" and bool(self.safety_screen_pending or self.not_understood)
 
 
+@dataclass(frozen=True)
+class ContextScreen:
+    """Further safety questions for people at higher risk (young children, pregnancy...): asked like the safety
+    screen when ``when`` holds."""
+
+    id: str
+    label_en: str
+    label_zh: str
+    when: Mapping[str, Any]
+    questions: tuple[str, ...]
+    source: tuple[str, ...]
+
+
 @lru_cache(maxsize=1)
-def _questions() -> tuple[tuple[Question, ...], tuple[str, ...], tuple[str, ...]]:
+def _questions() -> tuple[tuple[Question, ...], tuple[str, ...], tuple[str, ...], tuple[ContextScreen, ...]]:
     raw = yaml.safe_load((DATA_DIR / "questions.yaml").read_text(encoding="utf-8"))
     found = tuple(Question(id=q["id"], text_en=q["text_en"], text_zh=q["text_zh"], kind=q["kind"],
                            options=tuple(q.get("options", ())), min=q.get("min"), max=q.get("max"),
                            unit=q.get("unit"), symptom=q.get("symptom"), fact=q.get("fact"),
                            priority=q.get("priority", 5), ask_when=q.get("ask_when", {})) for q in raw["questions"])
-    return found, tuple(raw.get("screen", ())), tuple(raw.get("safety_screen", ()))
+    contexts = tuple(ContextScreen(id=c["id"], label_en=c["label_en"], label_zh=c["label_zh"], when=c["when"],
+                                   questions=tuple(c["questions"]),
+                                   source=tuple(c["source"])) for c in raw.get("context_screens") or ())
+    return found, tuple(raw.get("screen", ())), tuple(raw.get("safety_screen", ())), contexts
 
 
 def questions() -> tuple[Question, ...]:
@@ -183,9 +199,22 @@ def questions() -> tuple[Question, ...]:
     return _questions()[0]
 
 
-def safety_screen() -> tuple[str, ...]:
-    """The ids of the questions every interview asks before a result below emergency (questions.yaml)."""
-    return _questions()[2]
+def safety_screen(facts: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The ids of the questions every interview asks before a result below emergency (questions.yaml), and, given
+    the facts of a presentation, those of the context screens that apply to it (a young child, a pregnancy...)
+    whose own ``ask_when`` holds."""
+    _, _, base, contexts = _questions()
+    if facts is None:
+        return base
+    by_id = {q.id: q for q in questions()}
+    extra = [qid for c in contexts if rulebook.holds(c.when, facts) for qid in c.questions
+             if rulebook.holds(by_id[qid].ask_when, facts)]
+    return tuple(dict.fromkeys([*base, *extra]))
+
+
+def context_screens() -> tuple[ContextScreen, ...]:
+    """The context screens (questions.yaml ``context_screens``), for the clinician-facing rules page and tests."""
+    return _questions()[3]
 
 
 @lru_cache(maxsize=1)
@@ -403,7 +432,8 @@ def _follow_up(level: str, facts: Mapping[str, Any], settled: set[str], infant: 
                partly_read: bool = False) -> list[Question]:
     if level == "emergency":
         return []
-    every, screen, safety = _questions()
+    every, screen, _, _ = _questions()
+    safety = safety_screen(facts)
     screening = [q for q in every if q.id in screen and (q.symptom or q.fact) not in settled]
     last = [q for q in every if q.id in safety and q.id not in screen and (q.symptom or q.fact) not in settled
             and facts.get(q.symptom or q.fact) is None]
@@ -501,8 +531,8 @@ def assess(presentation: Presentation) -> Assessment:
     pending: tuple[Question, ...] = ()
     if level != "emergency":
         by_id = {q.id: q for q in questions()}
-        pending = tuple(by_id[qid] for qid in safety_screen() if (by_id[qid].symptom or by_id[qid].fact) not in
-                        settled and facts.get(by_id[qid].symptom or by_id[qid].fact) is None)
+        pending = tuple(by_id[qid] for qid in safety_screen(facts) if (by_id[qid].symptom or by_id[qid].fact)
+                        not in settled and facts.get(by_id[qid].symptom or by_id[qid].fact) is None)
     if advice_en is None:
         advice_en, advice_zh = ADVICE[level]
     return Assessment(level=level, red_flags=tuple(red_flags), departments=tuple(_departments(level, facts, red_flags)),

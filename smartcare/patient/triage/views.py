@@ -30,8 +30,9 @@ router = APIRouter(include_in_schema=False)
 
 SURFACE = "app"
 PER_SCREEN = 3
-# Enough screens for the questions the findings call for and the six of the safety screen after them.
-MAX_SCREENS = 8
+# Enough screens for the questions the findings call for, the six of the safety screen and a context screen (a young
+# child, a pregnancy) after them.
+MAX_SCREENS = 10
 MAX_FIELD = 40
 # An interview's session token (secrets.token_hex(16)); anything else posted is replaced by a new one.
 SESSION_TOKEN = re.compile(r"[0-9a-f]{32}")

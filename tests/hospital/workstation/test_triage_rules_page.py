@@ -47,3 +47,16 @@ def test_a_patient_may_not_open_the_rules_page(engine):
     web = browser()
     sign_in(web, "patient.test")
     assert web.get("/workstation/triage/rules").status_code == 403
+
+
+def test_the_safety_screens_are_listed_with_the_context_screens_in_both_languages(doctor):
+    page = doctor.get("/workstation/triage/rules")
+    assert 'id="safety-screens"' in page.text
+    by_id = {q.id: q for q in triage.questions()}
+    for qid in triage.safety_screen():
+        assert by_id[qid].text_en in page.text
+    for screen in triage.context_screens():
+        assert screen.label_en in page.text
+        assert all(by_id[q].text_en in page.text for q in screen.questions)
+    zh = doctor.get("/workstation/triage/rules?lang=zh-Hans")
+    assert "安全筛查问题" in zh.text and "5岁以下儿童" in zh.text and by_id["child_green_vomit"].text_zh in zh.text

@@ -121,3 +121,47 @@ def test_an_unrecognised_complaint_is_routine_only_when_long_standing_and_nothin
     a = result(text, age_years=50)
     assert a.level == level, [r.rule for r in a.reasons]
     assert any(q.id in ("breathing_at_rest", "chest_pain_now") for q in a.follow_up), "the safety screen is asked"
+
+
+def _pending(a):
+    return [q.id for q in a.safety_screen_pending]
+
+
+def test_a_young_child_gets_the_child_screen_and_an_adult_does_not():
+    child = result("been sick three times since lunch", age_years=2)
+    assert {"child_unresponsive", "child_green_vomit", "child_swallowed"} <= set(_pending(child))
+    assert "child_rash_not_fading" not in _pending(child), "asked only with a fever or a rash"
+    adult = result("been sick three times since lunch", age_years=30)
+    assert not any(q.startswith("child_") for q in _pending(adult))
+
+
+@pytest.mark.parametrize(("question", "flag"), [
+    ("child_unresponsive", "rf-altered-consciousness"),
+    ("child_green_vomit", "rf-bilious-vomiting"),
+    ("child_swallowed", "rf-poisoning"),
+])
+def test_a_yes_on_the_child_screen_is_an_emergency(question, flag):
+    a = result("孩子今天吐了两次", age_years=1, answers={question: "yes"})
+    assert a.level == "emergency" and flag in flags(a)
+
+
+def test_a_pregnancy_gets_its_screen_by_weeks_and_a_yes_is_acted_on():
+    early = result("怀孕8周，有点胃不舒服", age_years=29, sex="female")
+    assert "pregnancy_bleeding" in _pending(early)
+    assert "pregnancy_movements" not in _pending(early) and "pregnancy_fluid" not in _pending(early)
+    late = result("怀孕30周，有点胃不舒服", age_years=29, sex="female")
+    assert {"pregnancy_bleeding", "pregnancy_fluid", "pregnancy_movements", "pregnancy_headache_vision"} <= set(
+        _pending(late))
+    assert result("30 weeks pregnant, heartburn", age_years=29, sex="female",
+                  answers={"pregnancy_fluid": "yes"}).level == "emergency"
+    assert result("30 weeks pregnant, heartburn", age_years=29, sex="female",
+                  answers={"pregnancy_movements": "yes"}).level == "urgent"
+    bled = result("had my baby last week, tired", age_years=31, sex="female", answers={"postpartum_heavy_bleeding": "yes"})
+    assert bled.level == "emergency"
+
+
+def test_answering_the_whole_screen_calmly_ends_the_provisional_state():
+    a = result("怀孕30周，有点胃不舒服", age_years=29, sex="female")
+    calm = {q.id: "no" for q in a.safety_screen_pending}
+    settled = result("怀孕30周，有点胃不舒服", age_years=29, sex="female", answers=calm)
+    assert settled.safety_screen_pending == () and not settled.provisional

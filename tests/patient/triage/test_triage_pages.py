@@ -37,7 +37,7 @@ def _form(pairs) -> dict[str, list[str]]:
 
 def _answer_all(web, page, choose, url="/app/triage"):
     """Answer every question screen with choose(question id) until the result page comes."""
-    for _ in range(8):
+    for _ in range(12):
         fields = _hidden(page)
         shown = dict(fields).get("shown")
         if shown is None:
@@ -142,3 +142,32 @@ def test_a_yes_to_the_safety_screen_turns_a_benign_sounding_interview_into_call_
     page = _post(web, text="dandruff for a month", age="30", sex="female")
     result = _answer_all(web, page, lambda q: "yes" if q == "bleeding_uncontrolled" else calm_answer(q))
     assert "Call 120 now" in result.text and "/app/book" not in result.text
+
+
+def test_an_interview_about_a_young_child_asks_the_childs_own_red_flags():
+    web = browser()
+    page = _post(web, text="my little boy has been sick a few times today", age="2", sex="male")
+    asked = []
+
+    def choose(q):
+        asked.append(q)
+        return "yes" if q == "child_green_vomit" else calm_answer(q)
+
+    result = _answer_all(web, page, choose)
+    assert "child_green_vomit" in asked and "child_swallowed" in asked
+    assert "drowsy" in asked or "child_unresponsive" in asked, "how responsive the child is, asked once"
+    assert "Call 120 now" in result.text and "/app/book" not in result.text
+
+
+def test_an_interview_in_pregnancy_asks_about_bleeding_fluid_and_movements_before_a_calm_result():
+    web = browser()
+    page = _post(web, text="怀孕30周，有点胃不舒服", age="29", sex="female")
+    asked = []
+
+    def choose(q):
+        asked.append(q)
+        return calm_answer(q)
+
+    result = _answer_all(web, page, choose)
+    assert {"pregnancy_bleeding", "pregnancy_fluid", "pregnancy_movements", "pregnancy_headache_vision"} <= set(asked)
+    assert "Call 120 now" not in result.text and "Your result" in result.text
