@@ -14,11 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.consultation import live, prescriptions, service
+from smartcare.hospital.consultation import jobs as _offer_job  # noqa: F401 (registers the offering job)
+from smartcare.hospital.consultation import live, photos, prescriptions, service
+from smartcare.hospital.consultation.config import get_settings
 from smartcare.hospital.consultation.schemas import (
     Closing,
     NewMessage,
@@ -139,6 +141,41 @@ async def rating(request: Request, consultation_id: str, body: Rating) -> Any:
     """The patient's rating and feedback after closing, once."""
     return await run_in_threadpool(_run, request, lambda conn, ctx: service.rate(
         conn, ctx, consultation_id=consultation_id[:64], rating=body.rating, feedback=body.feedback))
+
+
+def _attach(conn: Any, ctx: AccessContext, consultation_id: str, fields: dict[str, Any]) -> Any:
+    message, new = photos.attach_photo(conn, ctx, consultation_id=consultation_id, client_id=fields["client_id"],
+                                       data=fields["data"], caption=fields["caption"])
+    return JSONResponse({**message, "duplicate": not new}, status_code=201 if new else 200, headers=guard.NO_STORE)
+
+
+@router.post(BASE + "/{consultation_id}/photos", responses=PROBLEMS, dependencies=_caller_first)
+async def attach_photo(request: Request, consultation_id: str) -> Any:
+    """Send a photo (multipart: file, client_id, caption): JPEG, PNG or WebP, checked by decoding it, size and
+    pixels limited, stored without its metadata; the same client_id again gives the message stored first."""
+    limit = get_settings().photo_max_bytes
+    form = await request.form(max_files=1, max_fields=4)  # a malformed body is answered 400 by Starlette
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return _problem(service.ConsultationError("Send the photo in a file field", code="bad-upload", status=400))
+    data = await upload.read(limit + 1)
+    fields = {"client_id": str(form.get("client_id") or "")[:200], "caption": str(form.get("caption") or "")[:2000],
+              "data": data}
+    return await run_in_threadpool(_run, request, lambda conn, ctx: _attach(conn, ctx, consultation_id[:64], fields))
+
+
+def _photo(conn: Any, ctx: AccessContext, consultation_id: str, media_id: str) -> Response:
+    data, content_type = photos.read_photo(conn, ctx, consultation_id=consultation_id, media_id=media_id)
+    return Response(data, media_type=content_type, headers={
+        **guard.NO_STORE, "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
+        "Content-Security-Policy": "default-src 'none'"})
+
+
+@router.get(BASE + "/{consultation_id}/photos/{media_id}", responses=PROBLEMS, dependencies=_caller_first)
+async def photo(request: Request, consultation_id: str, media_id: str) -> Any:
+    """A photo of the consultation, for its patient (or proxy) and its doctor only."""
+    return await run_in_threadpool(_run, request, lambda conn, ctx: _photo(conn, ctx, consultation_id[:64],
+                                                                            media_id[:64]))
 
 
 def _prescribe(request: Request, consultation_id: str, body: Prescription) -> Any:

@@ -26,6 +26,10 @@ consultation_thread = sa.Table(
     sa.Column("last_seq", sa.Integer, nullable=False, default=0),
     sa.Column("doctor_replied", sa.Boolean, nullable=False, default=False),
     sa.Column("rated", sa.Boolean, nullable=False, default=False),
+    # Not picked up in time: offered to the doctor on duty (duty.py); offers counts the offers made so far.
+    sa.Column("offered_to", sa.String(64), index=True),
+    sa.Column("offered_at", sa.String(32)),
+    sa.Column("offers", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 # One row per stored message: its number, the client's id for it, and its receipts.
@@ -43,4 +47,18 @@ consultation_message = sa.Table(
     sa.Column("read", sa.String(32)),
     sa.PrimaryKeyConstraint("encounter_id", "seq"),
     sa.UniqueConstraint("encounter_id", "client_id", name="uq_consultation_message_client"),
+)
+
+# The on-duty roster of online consultations: who answers a department's pool when (UTC instants, [starts, ends)).
+# Clinic sessions in scheduling are daytime outpatient places keyed by HealthcareService; online duty runs round
+# the clock for an Organization (the pool), so it has its own rows.
+consultation_duty = sa.Table(
+    "consultation_duty",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department_id", sa.String(64), nullable=False),
+    sa.Column("practitioner_id", sa.String(64), nullable=False),
+    sa.Column("starts", sa.String(32), nullable=False),
+    sa.Column("ends", sa.String(32), nullable=False),
+    sa.Index("ix_consultation_duty_department", "department_id", "starts"),
 )

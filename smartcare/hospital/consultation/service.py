@@ -14,6 +14,10 @@ in a pool, work in that department. FHIR writes go through the store with the ca
 pick-up, which makes the doctor a participant, is written by the platform once the rule above allowed it).
 Every access is written to the audit trail. Every change raises CONSULTATION_EVENT after commit: the live
 chat listens to it, and so may others (video visits) with `on_consultation_event`.
+
+A consultation nobody picked up in time is offered to the doctor on duty (duty.py): while it waits, that doctor
+is on its doctor side too. A message may carry references besides its text (payload contentReference): a photo
+(Media, photos.py) or the patient's triage session (QuestionnaireResponse).
 """
 
 from collections.abc import Callable
@@ -26,7 +30,7 @@ from sqlalchemy.engine import Connection
 from smartcare.fhir import gateway, store, tables
 from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.consultation import rules
+from smartcare.hospital.consultation import rules, waits
 from smartcare.hospital.consultation.models import consultation_message, consultation_thread
 from smartcare.platform import audit, clock, events
 from smartcare.platform.db import pending_events
@@ -43,6 +47,7 @@ EXT = LOCAL + "StructureDefinition/consultation-"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 FHIR_STATUS = {"waiting": "planned", "in_progress": "in-progress", "closed": "finished", "refunded": "cancelled"}
 CATEGORIES = ("message", "info-request", "summary")
+TRIAGE_QUESTIONNAIRE = "https://smartcare.example/fhir/Questionnaire/triage"
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
 # A consultation waiting longer than this comes first in the inbox.
@@ -129,6 +134,8 @@ def _side(conn: Connection, ctx: AccessContext, thread: sa.Row, interaction: str
             return "doctor"
         if thread.practitioner_id is None and thread.department_id in _departments(conn, me):
             return "doctor"
+        if thread.status == "waiting" and thread.offered_to == me:
+            return "doctor"
     raise ConsultationError("There is no such consultation for you", code="not-found", status=404)
 
 
@@ -183,8 +190,12 @@ def _check_text(text: str, *, limit: int = MAX_TEXT, what: str = "A message") ->
 
 def open_consultation(conn: Connection, ctx: AccessContext, *, patient_id: str, kind: str, question: str,
                       practitioner_id: str | None = None, department_id: str | None = None,
-                      condition_id: str | None = None, fee: float = 0.0) -> dict[str, Any]:
-    """Open a consultation for a patient (by the patient or their proxy) with a doctor or a department's pool."""
+                      condition_id: str | None = None, fee: float = 0.0,
+                      triage_id: str | None = None) -> dict[str, Any]:
+    """Open a consultation for a patient (by the patient or their proxy) with a doctor or a department's pool.
+
+    triage_id names one of the patient's stored triage sessions, attached as the second message.
+    """
     try:
         rules.check_kind(kind)
     except rules.RuleRefused as exc:
@@ -226,7 +237,43 @@ def open_consultation(conn: Connection, ctx: AccessContext, *, patient_id: str, 
     _audit(conn, ctx, thread, "C")
     _raise(conn, stored.res_id, "opened", status="waiting")
     post_message(conn, ctx, consultation_id=stored.res_id, client_id="opening-question", text=question)
+    if triage_id:
+        _attach_triage(conn, ctx, thread, triage_id)
     return consultation_view(conn, ctx, consultation_id=stored.res_id)
+
+
+def triage_summary(response: dict[str, Any]) -> dict[str, Any]:
+    """What a stored triage QuestionnaireResponse says: complaint, level, departments and red flags."""
+    items = {item.get("linkId"): item for item in response.get("item", [])}
+    result = {item.get("linkId"): item for item in items.get("result", {}).get("item", [])}
+
+    def codes(link: str) -> list[dict[str, Any]]:
+        return [c for a in result.get(link, {}).get("answer", []) for c in [a.get("valueCoding") or {}] if c]
+
+    level = codes("level")
+    return {"id": response.get("id", ""), "authored": response.get("authored"),
+            "complaint": next((a.get("valueString", "") for a in items.get("complaint", {}).get("answer", [])), ""),
+            "level": level[0].get("code", "") if level else "",
+            "departments": [c.get("code", "") for c in codes("departments")],
+            "red_flags": [c.get("display") or c.get("code", "") for c in codes("red-flags")]}
+
+
+def _attach_triage(conn: Connection, ctx: AccessContext, thread: sa.Row, triage_id: str) -> None:
+    """Attach the patient's stored triage session (read through the policy) as a message of the patient's side."""
+    try:
+        response = store.read(conn, ctx, res_type="QuestionnaireResponse", res_id=triage_id[:64]).resource
+    except FhirError as exc:
+        raise ConsultationError("There is no such triage session in your record", code="bad-triage",
+                                status=400) from exc
+    if (response.get("questionnaire") != TRIAGE_QUESTIONNAIRE
+            or (response.get("subject") or {}).get("reference") != f"Patient/{thread.patient_id}"):
+        raise ConsultationError("There is no such triage session in your record", code="bad-triage", status=400)
+    found = triage_summary(response)
+    text = f"Triage: {found['complaint']}"[:300] + (f" · {found['level']}" if found["level"] else "")
+    if found["red_flags"]:
+        text += " · " + "; ".join(found["red_flags"])[:300]
+    store_message(conn, ctx, thread=_thread(conn, thread.encounter_id), side="patient", client_id="triage-summary",
+                  text=text, references=[f"QuestionnaireResponse/{response['id']}"])
 
 
 def _view(conn: Connection, thread: sa.Row, now: datetime | None = None) -> dict[str, Any]:
@@ -248,6 +295,8 @@ def _view(conn: Connection, thread: sa.Row, now: datetime | None = None) -> dict
         "rating": (ext.get("rating") or {}).get("valueInteger"),
         "feedback": (ext.get("feedback") or {}).get("valueString"),
         "condition": _ref_id(((encounter.get("reasonReference") or [{}])[0]).get("reference"), "Condition"),
+        "offered_to": thread.offered_to if thread.status == "waiting" else None, "offers": thread.offers or 0,
+        "expected_wait": waits.expected_wait(conn, thread, now) if thread.status == "waiting" else None,
     }
 
 
@@ -283,7 +332,8 @@ def inbox(conn: Connection, ctx: AccessContext) -> list[dict[str, Any]]:
     departments = sorted(_departments(conn, me))
     rows = conn.execute(sa.select(consultation_thread).where(
         t.status.in_(("waiting", "in_progress")),
-        sa.or_(t.practitioner_id == me, sa.and_(t.practitioner_id.is_(None), t.department_id.in_(departments))),
+        sa.or_(t.practitioner_id == me, sa.and_(t.practitioner_id.is_(None), t.department_id.in_(departments)),
+               sa.and_(t.status == "waiting", t.offered_to == me)),
     ).order_by(t.opened).limit(500)).all()
     now = clock.now()
     found = [_view(conn, row, now) for row in rows]
@@ -341,8 +391,14 @@ def _message_view(conn: Connection, row: sa.Row) -> dict[str, Any]:
     return {"consultation": row.encounter_id, "seq": row.seq, "client_id": row.client_id,
             "id": row.communication_id, "sender": row.sender,
             "side": "patient" if row.from_patient_side else "doctor", "category": category,
-            "text": (content.get("payload") or [{}])[0].get("contentString", ""), "sent": row.sent,
-            "delivered": row.delivered, "read": row.read}
+            "text": next((p["contentString"] for p in content.get("payload", []) if "contentString" in p), ""),
+            "photo": _payload_ref(content, "Media"), "triage": _payload_ref(content, "QuestionnaireResponse"),
+            "sent": row.sent, "delivered": row.delivered, "read": row.read}
+
+
+def _payload_ref(content: dict[str, Any], res_type: str) -> str | None:
+    return next((found for p in content.get("payload", [])
+                 if (found := _ref_id((p.get("contentReference") or {}).get("reference"), res_type))), None)
 
 
 def post_message(conn: Connection, ctx: AccessContext, *, consultation_id: str, client_id: str, text: str,
@@ -350,19 +406,38 @@ def post_message(conn: Connection, ctx: AccessContext, *, consultation_id: str, 
     """Store a message once per client id; returns it and whether it is new (False: a retry, stored before)."""
     thread = _thread(conn, consultation_id)
     side = _side(conn, ctx, thread, "create")
-    client_id = (client_id or "").strip()
-    if not client_id or len(client_id) > MAX_CLIENT_ID:
-        raise ConsultationError(f"A message needs a client id of 1 to {MAX_CLIENT_ID} characters",
-                                code="bad-client-id", status=400)
-    m = consultation_message.c
-    existing = conn.execute(sa.select(consultation_message).where(
-        m.encounter_id == thread.encounter_id, m.client_id == client_id)).first()
+    client_id = check_client_id(client_id)
+    existing = stored_message(conn, thread.encounter_id, client_id)
     if existing is not None:
-        return _message_view(conn, existing), False
+        return existing, False
     text = _check_text(text)
     if category not in CATEGORIES or (category != "message" and side != "doctor"):
         raise ConsultationError("Only the doctor requests information or writes the summary", code="bad-category",
                                 status=400)
+    return store_message(conn, ctx, thread=thread, side=side, client_id=client_id, text=text,
+                         category=category), True
+
+
+def check_client_id(client_id: str) -> str:
+    """The client's id for a message, or refused when empty or too long."""
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        raise ConsultationError(f"A message needs a client id of 1 to {MAX_CLIENT_ID} characters",
+                                code="bad-client-id", status=400)
+    return client_id
+
+
+def stored_message(conn: Connection, consultation_id: str, client_id: str) -> dict[str, Any] | None:
+    """The message already stored under this client id, if any (a retried send)."""
+    m = consultation_message.c
+    row = conn.execute(sa.select(consultation_message).where(
+        m.encounter_id == consultation_id, m.client_id == client_id)).first()
+    return _message_view(conn, row) if row is not None else None
+
+
+def store_message(conn: Connection, ctx: AccessContext, *, thread: sa.Row, side: str, client_id: str, text: str,
+                  category: str = "message", references: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Number and store one checked message (a Communication) with its text and references, then raise it."""
     if thread.status in ("closed", "refunded"):
         raise ConsultationError("The consultation is closed", code="closed")
     seq = conn.execute(sa.update(consultation_thread).where(consultation_thread.c.encounter_id == thread.encounter_id)
@@ -374,12 +449,14 @@ def post_message(conn: Connection, ctx: AccessContext, *, consultation_id: str, 
     patient_ref = f"Patient/{thread.patient_id}"
     recipient = (f"Practitioner/{thread.practitioner_id}" if thread.practitioner_id else
                  f"Organization/{thread.department_id}") if side == "patient" else patient_ref
+    payload: list[dict[str, Any]] = [{"contentString": text}] if text else []
+    payload += [{"contentReference": {"reference": ref}} for ref in references]
     communication = {
         "resourceType": "Communication", "status": "completed",
         "identifier": [{"system": MESSAGE_ID_SYSTEM, "value": f"{thread.encounter_id}:{client_id}"}],
         "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": category}]}],
         "subject": {"reference": patient_ref}, "encounter": {"reference": f"Encounter/{thread.encounter_id}"},
-        "sent": now, "recipient": [{"reference": recipient}], "payload": [{"contentString": text}],
+        "sent": now, "recipient": [{"reference": recipient}], "payload": payload,
         "extension": [{"url": EXT + "seq", "valueInteger": seq}],
     }
     if not sender.startswith("Device/"):
@@ -388,12 +465,13 @@ def post_message(conn: Connection, ctx: AccessContext, *, consultation_id: str, 
     conn.execute(consultation_message.insert().values(
         encounter_id=thread.encounter_id, seq=seq, client_id=client_id, communication_id=stored.res_id,
         sender=sender, from_patient_side=side == "patient", sent=now))
-    _audit(conn, ctx, thread, "C", f"Communication/{stored.res_id}")
+    _audit(conn, ctx, thread, "C", f"Communication/{stored.res_id}", *references)
+    m = consultation_message.c
     row = conn.execute(sa.select(consultation_message).where(m.encounter_id == thread.encounter_id,
                                                              m.seq == seq)).one()
     message = _message_view(conn, row)
     _raise(conn, thread.encounter_id, "message", message=message)
-    return message, True
+    return message
 
 
 def messages_since(conn: Connection, ctx: AccessContext, *, consultation_id: str, since: int = 0,

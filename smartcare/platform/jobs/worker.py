@@ -30,6 +30,7 @@ HANDLER_MODULES = (
     "smartcare.hospital.lab.outbound_queue",
     "smartcare.hospital.imaging.commitment",
     "smartcare.patient.news.jobs",
+    "smartcare.hospital.consultation.jobs",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",

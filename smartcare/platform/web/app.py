@@ -10,6 +10,7 @@ from smartcare import __version__
 from smartcare.fhir.api import router as fhir_router
 from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.consultation.api import router as consultation_api_router
+from smartcare.hospital.consultation.routes import router as consultation_pages_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     install_guard(app)
     app.include_router(queue_api_router)
     app.include_router(consultation_api_router)
+    app.include_router(consultation_pages_router)
     app.include_router(video_router)
     app.include_router(queue_pages_router)
     app.include_router(booking_pages_router)
