@@ -491,8 +491,11 @@ def assess(presentation: Presentation) -> Assessment:
     unread = facts.pop("_unread", ())
     concern = facts.pop("_unread_concern", ())
     advice_en, advice_zh = None, None
+    # Not when a part that was not read names a body part, blood or a sense ("33 weeks, ... pain in my bump and some
+    # dark blood": the weeks are a pregnancy, the unread words the emergency), nor in a pregnancy.
     long_standing = ((facts.get("duration_days") or 0) >= LONG_STANDING_DAYS and not facts.get("sudden_onset")
-                     and not facts.get("severe_word") and (facts.get("severity") or 0) < 7)
+                     and not facts.get("severe_word") and (facts.get("severity") or 0) < 7 and not concern
+                     and not facts.get("pregnant"))
     if not facts.get("any_symptom") and long_standing and rank(level) <= rank("routine"):
         # Not understood, but told as long-standing and nothing sudden or severe: a stable chronic complaint is not a
         # same-day problem (ESI v4 ch.6, level 5), yet it cannot be judged safe for self-care: a doctor within days.

@@ -1,0 +1,61 @@
+"""A seventh triage vignette set, written unseen (holdout7) as an honest measure of the safety bar.
+
+holdout7.yaml was written by helper h7 from clinical knowledge as ESI-handbook-style teaching cases, without reading
+the engine's code, rules or lexicon or any other vignette set (only vignette_sets.py and the shape of
+test_triage_holdout5.py). Every expected level comes from ESI v4 reasoning and the guideline cited in the case and
+was fixed before the engine was first run: emergency = ESI 1-2 or any red flag (call 120 / ED now), urgent = seen
+today (ESI 3, and ESI 4 problems needing a clinician or procedure today), routine = appointment within days,
+self_care = home care with safety-net advice. The texts imitate callers, relatives, WeChat messages, colloquial and
+dialect-flavoured Chinese, typos and pinyin slips, negations, clinician shorthand with vitals, understatement and
+tricky cases both ways (frightening but benign; harmless-sounding but dangerous).
+The bar is issue 8's: no emergency case triaged lower than emergency, and level agreement >= 85%.
+Run with ``-rxX -s`` to see the confusion matrix and every mismatch with the engine's reasons.
+
+History: its first run (2026-11-27, after the MTS discriminator pass and the context safety screens) gave 61.8%
+agreement (97/157), 37 over-triaged and 15 of 59 emergencies under-triaged in one-shot text mode; the bar test is a
+strict xfail recording that.
+"""
+
+from collections import Counter
+
+import pytest
+
+from tests.knowledge.triage.vignette_sets import (
+    age_years,
+    check_api,
+    check_bar,
+    check_basics,
+    has_chinese,
+    load,
+)
+
+CASES = load("holdout7")
+
+
+def test_the_holdout7_set_covers_every_level_age_group_and_language_and_cites_its_reasons():
+    check_basics(CASES)
+    levels = Counter(c["expected"] for c in CASES)
+    assert len(CASES) >= 120
+    assert levels["emergency"] >= 45 and min(levels["urgent"], levels["routine"], levels["self_care"]) >= 25
+    chinese = sum(has_chinese(c["text"]) for c in CASES)
+    assert chinese >= 55 and len(CASES) - chinese >= 55, "both languages need a real share"
+    ages = [age_years(c) for c in CASES]
+    assert all(a is not None for a in ages), "every case states an age"
+    young = [c for c in CASES if c.get("age_months") is not None and c["age_months"] < 3]
+    assert len(young) >= 2, "too few infants under 3 months"
+    assert sum(1 for a in ages if a < 1) >= 5, "too few infants"
+    assert sum(1 for a in ages if 1 <= a < 18) >= 14, "too few children"
+    assert sum(1 for a in ages if a >= 75) >= 12, "too few elderly patients"
+    assert all(c.get("sex") in ("male", "female") for c in CASES), "every case states a sex"
+    assert sum(1 for c in CASES if c.get("pregnant")) >= 7, "too few pregnancies"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "holdout7 first run 2026-11-27: agreement 61.8% (97/157), over-triaged 37, 15 of 59 emergencies under-triaged "
+    "(h7-em-02, -11, -13, -24, -25, -27, -36, -37, -44, -45, -53, -54, -55, -56, -58)"))
+def test_no_holdout7_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
+    check_bar(CASES)
+
+
+def test_every_holdout7_case_goes_through_the_json_api_without_a_server_error(engine):
+    check_api(CASES)
