@@ -47,6 +47,16 @@ def flags(a):
     # fever with a weak immune system
     ("had chemo last week, temperature 38.3 tonight, feel ok otherwise", 57, "rf-neutropenic-fever"),
     ("肾移植术后，今天发烧了", 48, "rf-neutropenic-fever"),
+    # kinds holdout7 showed, in new wording
+    ("my jaw and left arm ache and I feel sick, I'm 71", 71, "rf-acs-equivalent"),
+    ("外婆有糖尿病，刚才突然没力气，一身冷汗", 79, "rf-acs-equivalent"),
+    ("he skipped dialysis twice this week and now feels very weak", 63, "rf-missed-dialysis"),
+    ("错过了透析，现在心慌、手发麻", 70, "rf-missed-dialysis"),
+    ("全家昨晚吃了自己采的野生菌，今天都在拉肚子", 45, "rf-mushroom-poisoning"),
+    ("the vision in my left eye went dark about an hour ago", 60, "rf-stroke"),
+    ("my back has been bad for days and I can't feel my bottom properly", 45, "rf-cauda-equina"),
+    ("someone got me in the side with a knife, only a small cut", 24, "rf-major-trauma"),
+    ("sore throat, can't swallow, drooling, voice muffled", 35, "rf-child-airway"),
 ])
 def test_emergencies_no_single_word_names_are_red_flags(text, age, flag):
     a = result(text, age_years=age)
@@ -165,3 +175,10 @@ def test_answering_the_whole_screen_calmly_ends_the_provisional_state():
     calm = {q.id: "no" for q in a.safety_screen_pending}
     settled = result("怀孕30周，有点胃不舒服", age_years=29, sex="female", answers=calm)
     assert settled.safety_screen_pending == () and not settled.provisional
+
+
+def test_jaundice_on_the_first_day_is_an_emergency_and_in_the_first_two_weeks_urgent():
+    first = assess(Presentation(text="宝宝脸都黄了", age_months=0.02))
+    assert first.level == "emergency" and "rf-neonatal-jaundice-first-day" in flags(first)
+    week = assess(Presentation(text="baby looks yellow, feeding well", age_months=0.25))
+    assert week.level == "urgent"
