@@ -31,6 +31,7 @@ from smartcare.platform.security.policy import (
     DIRECTORY_WRITERS,
     PROXY_ACCESS,
     REGIONAL_SHARING,
+    TELECONSULT_SHARE,
     AccessDenied,
     Decision,
     PatientReach,
@@ -257,6 +258,21 @@ def _members(res_type: str, patients: sa.Select | sa.CompoundSelect) -> sa.Selec
     )
 
 
+def _shared_records(res_type: str, practitioner: str) -> sa.Select:
+    """Ids of the res_type records that teleconsult shares in force name for the practitioner (policy.py)."""
+    actor, data = REF.alias(), REF.alias()
+    return sa.select(data.c.target_id).select_from(actor).join(data, data.c.res_pk == actor.c.res_pk).where(
+        actor.c.res_type == "Consent", actor.c.param == "actor", actor.c.target_type == "Practitioner",
+        actor.c.target_id == practitioner, data.c.res_type == "Consent", data.c.param == "data",
+        data.c.target_type == res_type, *_in_force(TELECONSULT_SHARE, actor.c.res_pk))
+
+
+def _shared_condition(res_type: str, reach: PatientReach, table: sa.FromClause) -> sa.ColumnElement | None:
+    if not reach.shared_with:
+        return None
+    return sa.and_(table.c.res_type == res_type, table.c.res_id.in_(_shared_records(res_type, reach.shared_with)))
+
+
 def reach_condition(res_type: str, reach: PatientReach | None, table: sa.FromClause = R) -> sa.ColumnElement | None:
     """A condition on fhir_resource rows of res_type limiting them to the reach (None: no limit).
 
@@ -264,6 +280,12 @@ def reach_condition(res_type: str, reach: PatientReach | None, table: sa.FromCla
     """
     if reach is None or not is_personal(res_type):
         return None
+    usual = _usual_condition(res_type, reach, table)
+    shared = _shared_condition(res_type, reach, table)
+    return usual if shared is None else sa.or_(usual, shared)
+
+
+def _usual_condition(res_type: str, reach: PatientReach, table: sa.FromClause) -> sa.ColumnElement:
     visible = patients_in_reach(reach)
     if res_type == "Patient":
         # By pk, like every other condition on the search: with `res_id IN (...)` next to the search's
@@ -324,7 +346,9 @@ def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause =
     reach = decision(ctx, "search", res_type).reach
     if patient and reach is not None and res_type != "Patient" and is_personal(res_type):
         narrow = reach_condition(res_type, within_patient(reach, patient), table)
-        return sa.and_(_reaches(reach, patient), narrow)
+        shared = _shared_condition(res_type, reach, table)
+        found = sa.and_(_reaches(reach, patient), narrow)
+        return found if shared is None else sa.or_(found, shared)
     return reach_condition(res_type, reach, table)
 
 
@@ -391,10 +415,19 @@ def _check_bed_status_change(conn: Connection, ctx: AccessContext, resource: dic
         raise Forbidden("That bed is not in your hospital")
 
 
+def _is_teleconsult_share(resource: dict) -> bool:
+    return any(c.get("code") == TELECONSULT_SHARE for cat in resource.get("category") or () if isinstance(cat, dict)
+               for c in cat.get("coding") or () if isinstance(c, dict))
+
+
 def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, resource: dict | None,
                 pk: int | None) -> None:
     """Refuse a write unless both the stored version (if any) and the new content are in reach."""
     reach = decision(ctx, interaction, res_type).reach
+    if res_type == "Consent" and not ctx.is_system and resource is not None and _is_teleconsult_share(resource):
+        # A share opens records to the practitioners it names; only the remote consultation service, which
+        # checks what the requester may share, writes one (otherwise anyone could list any record for themselves).
+        raise Forbidden("Teleconsult shares are written by the remote consultation service only")
     if res_type == "Location" and ctx.roles & BED_KEEPERS and not ctx.roles & DIRECTORY_WRITERS and not ctx.is_system:
         _check_bed_status_change(conn, ctx, resource, pk)
     if reach is None or not is_personal(res_type):

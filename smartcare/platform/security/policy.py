@@ -43,9 +43,14 @@ Consents the policy reads (a Consent is "in force" when all of this holds):
     FHIR requires, e.g. v3-RoleCode PRN parent, GUARD guardian or FAMMEMB family member).
   - `regional-sharing`: the patient lets every institution of the region see what the others
     sent; a policyRule such as v3-ActCode OPTIN records the opt-in (not checked).
+  - `teleconsult-share`: a remote consultation (hospital/teleconsult) shares chosen records with
+    the specialists asked: `provision.actor` names each Practitioner/X, `provision.data` lists the
+    shared records one by one, and `provision.period.end` is when the share expires. While it is in
+    force X may read and search exactly those records (not the patient's others, and not write
+    them), whatever X's usual reach; the reads are audited as X's like any other.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smartcare.platform.security.context import AccessContext
 
@@ -85,6 +90,9 @@ CONSENT_SCOPE_PRIVACY = "patient-privacy"
 CONSENT_CATEGORY_SYSTEM = "https://smartcare.example/fhir/CodeSystem/consent-category"
 PROXY_ACCESS = "proxy-access"
 REGIONAL_SHARING = "regional-sharing"
+TELECONSULT_SHARE = "teleconsult-share"
+# Interactions a teleconsult share allows on the records it names: reading, never writing or exporting.
+SHARE_INTERACTIONS = frozenset({"read", "vread", "search", "history"})
 
 
 class AccessDenied(Exception):
@@ -114,6 +122,8 @@ class PatientReach:
     # regional-sharing consent or a grant (staff); otherwise every record of a patient in reach is.
     consent_for_others: bool = False
     own_source: str | None = None  # e.g. "Organization/org-a", as in meta.source
+    # Practitioner id: the records that teleconsult shares in force name for them are in reach one by one.
+    shared_with: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +188,9 @@ def patient_reach(ctx: AccessContext) -> PatientReach:
     )
     if roles & CLINICAL_ROLES:
         performing = staff["organizations"] if roles & PERFORMING_ROLES else frozenset()
-        return PatientReach(practitioner=_ref_id(ctx.fhir_user, "Practitioner"), grantee=ctx.subject,
-                            performing=performing, **staff)
+        practitioner = _ref_id(ctx.fhir_user, "Practitioner")
+        return PatientReach(practitioner=practitioner, grantee=ctx.subject, performing=performing,
+                            shared_with=practitioner, **staff)
     if "hospital_admin" in roles:
         return PatientReach(**staff)
     raise AccessDenied(f"The {_role_list(roles)} role does not see identified patient records")
@@ -207,7 +218,10 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
             raise AccessDenied("Patients and caregivers cannot create or delete patient records")
     elif roles & CLINICAL_ROLES:
         _check_work_needs(roles, interaction, res_type)
-    return Decision(reach=patient_reach(ctx))
+    reach = patient_reach(ctx)
+    if reach.shared_with and interaction not in SHARE_INTERACTIONS:
+        reach = replace(reach, shared_with=None)  # a share is for reading what was shared, nothing more
+    return Decision(reach=reach)
 
 
 # Who may open each part of the web and app surfaces. A surface is a class of routes: every page

@@ -32,6 +32,7 @@ from smartcare.hospital.queue.views import router as queue_pages_router
 from smartcare.hospital.referral.routes import router as referral_router
 from smartcare.hospital.scheduling.api import router as scheduling_api_router
 from smartcare.hospital.scheduling.views import router as schedules_console_router
+from smartcare.hospital.teleconsult.routes import router as teleconsult_router
 from smartcare.hospital.video.routes import router as video_router
 from smartcare.hospital.wards.views import router as ward_pages_router
 from smartcare.hospital.workstation.notes_views import router as notes_pages_router
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
     app.include_router(referral_router)
+    app.include_router(teleconsult_router)
     app.include_router(prescription_check_router)
     app.include_router(cds_router)
     app.include_router(triage_api_router)
