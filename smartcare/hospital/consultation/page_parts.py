@@ -47,10 +47,15 @@ REFUSALS = {
     "unknown-medicine": _("Only medicines in the formulary can be prescribed online."),
     "not-in-progress": _("Prescribe while the consultation is under way."),
     "audit-refused": _("The prescription audit refused the prescription."),
+    "bad-answer": _("Check your answers to the department's questions."),
+    "bad-report": _("Only released reports from your own record can be shared, at most 10 at a time."),
+    "not-yours": _("Pick the consultation up before starting a video visit."),
+    "video-refused": _("The video visit could not be started."),
 }
 STATUS_NAMES = {"waiting": _("Waiting"), "in_progress": _("In progress"), "closed": _("Ended"),
                 "refunded": _("Refunded")}
 KIND_NAMES = {"advice": _("Online advice"), "follow_up": _("Follow-up visit")}
+REPORT_KINDS = {"lab": _("Laboratory"), "imaging": _("Imaging"), "other": _("Report")}
 # The chat script's words, translated into the page.
 CHAT_WORDS = {
     "sent": _("Sent"), "delivered": _("Delivered"), "read": _("Read"), "typing": _("The other side is typing…"),
@@ -78,7 +83,7 @@ def chat_words(request: Request) -> dict[str, Any]:
 def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """A private page (never stored) in the reader's language."""
     response = render(request, template, status_code=status_code, status_names=STATUS_NAMES, kind_names=KIND_NAMES,
-                      **values)
+                      report_kinds=REPORT_KINDS, **values)
     response.headers.update(guard.NO_STORE)
     return response
 

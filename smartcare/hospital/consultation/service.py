@@ -17,7 +17,9 @@ chat listens to it, and so may others (video visits) with `on_consultation_event
 
 A consultation nobody picked up in time is offered to the doctor on duty (duty.py): while it waits, that doctor
 is on its doctor side too. A message may carry references besides its text (payload contentReference): a photo
-(Media, photos.py) or the patient's triage session (QuestionnaireResponse).
+(Media, photos.py), the patient's triage session or their answers to the department's questions
+(QuestionnaireResponse, questions.py), reports shared from their record (DiagnosticReport, attachments.py) or a
+video visit the doctor started (Encounter, flows.py).
 """
 
 from collections.abc import Callable
@@ -392,13 +394,20 @@ def _message_view(conn: Connection, row: sa.Row) -> dict[str, Any]:
             "id": row.communication_id, "sender": row.sender,
             "side": "patient" if row.from_patient_side else "doctor", "category": category,
             "text": next((p["contentString"] for p in content.get("payload", []) if "contentString" in p), ""),
-            "photo": _payload_ref(content, "Media"), "triage": _payload_ref(content, "QuestionnaireResponse"),
+            "photo": _payload_ref(content, "Media"),
+            "triage": _payload_ref(content, "QuestionnaireResponse") if category != "questions" else None,
+            "answers": _payload_ref(content, "QuestionnaireResponse") if category == "questions" else None,
+            "reports": _payload_refs(content, "DiagnosticReport"), "video": _payload_ref(content, "Encounter"),
             "sent": row.sent, "delivered": row.delivered, "read": row.read}
 
 
+def _payload_refs(content: dict[str, Any], res_type: str) -> list[str]:
+    return [found for p in content.get("payload", [])
+            if (found := _ref_id((p.get("contentReference") or {}).get("reference"), res_type))]
+
+
 def _payload_ref(content: dict[str, Any], res_type: str) -> str | None:
-    return next((found for p in content.get("payload", [])
-                 if (found := _ref_id((p.get("contentReference") or {}).get("reference"), res_type))), None)
+    return next(iter(_payload_refs(content, res_type)), None)
 
 
 def post_message(conn: Connection, ctx: AccessContext, *, consultation_id: str, client_id: str, text: str,
@@ -589,3 +598,12 @@ def rate(conn: Connection, ctx: AccessContext, *, consultation_id: str, rating: 
 def typing_allowed(conn: Connection, ctx: AccessContext, *, consultation_id: str) -> str:
     """The caller's side if they may show typing in this consultation (typing is not stored)."""
     return _side(conn, ctx, _thread(conn, consultation_id), "read")
+
+
+def participant_side(conn: Connection, ctx: AccessContext, consultation_id: str) -> str:
+    """Whether the caller is the consultation's "patient" side (the patient or a proxy) or its "doctor" side, as the
+    access policy decides; anyone else, the platform included, is refused as if it did not exist."""
+    side = _side(conn, ctx, _thread(conn, consultation_id), "read")
+    if side not in ("patient", "doctor"):
+        raise ConsultationError("There is no such consultation for you", code="not-found", status=404)
+    return side

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
-from smartcare.hospital.consultation import rules, service
+from smartcare.hospital.consultation import attachments, flows, questions, rules, service
 from smartcare.hospital.consultation.page_parts import (
     chat_words,
     clean_id,
@@ -23,6 +23,7 @@ from smartcare.hospital.consultation.page_parts import (
     refusal,
     teams,
 )
+from smartcare.platform import i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text, guard
@@ -30,6 +31,24 @@ from smartcare.platform.web import fhir_text, guard
 router = APIRouter(include_in_schema=False)
 SURFACE = "app"
 TRIAGE_SHOWN = 3
+REPORT_FIELD = "report-"
+
+
+def _zh(request: Request) -> bool:
+    return i18n.current_locale(request) == "zh-Hans"
+
+
+def _question_rows(request: Request, key: str | None, form: dict[str, str]) -> list[dict[str, Any]]:
+    """The department's questions as the form shows them, in the reader's language, with what was typed."""
+    zh = _zh(request)
+    return [{"id": q.id, "field": questions.FIELD + q.id, "kind": q.kind, "text": q.text(zh), "unit": q.unit(zh),
+             "min": q.min, "max": q.max, "value": form.get(questions.FIELD + q.id, ""),
+             "options": [{"code": o.code, "label": o.label(zh)} for o in q.options]}
+            for q in questions.for_department(key)]
+
+
+def _chosen_reports(form: dict[str, str]) -> list[str]:
+    return [k.removeprefix(REPORT_FIELD) for k in form if k.startswith(REPORT_FIELD)][:attachments.MAX_REPORTS + 1]
 
 
 def _visitor(request: Request) -> guard.Visitor:
@@ -112,13 +131,17 @@ def _new(request: Request, *, status_code: int = 200, error: dict | None = None,
         shown = names(conn, {f"Organization/{d}" for d in directory} |
                       {f"Practitioner/{p}" for ps in directory.values() for p in ps})
         conditions = _follow_up_conditions(conn, v.ctx, chosen) if chosen else []
+        target = form.get("target") or ("doctor:" + clean_id(request.query_params.get("doctor"))
+                                        if request.query_params.get("doctor") else
+                                        (request.query_params.get("target") or "")[:80])
+        asked = _question_rows(request, questions.target_key(conn, target), form)
+        reports = attachments.attachable_reports(conn, v.ctx, patient_id=chosen) if chosen else []
     pools = sorted(({"id": d, "name": shown[f"Organization/{d}"],
                      "doctors": [{"id": p, "name": shown[f"Practitioner/{p}"]} for p in ps]}
                     for d, ps in directory.items()), key=lambda d: d["name"])
-    target = form.get("target") or ("doctor:" + clean_id(request.query_params.get("doctor"))
-                                    if request.query_params.get("doctor") else "")
     return page(request, "consultation/new.html", status_code=status_code, error=error, people=people,
-                chosen=chosen, pools=pools, conditions=conditions, form=form, target=target,
+                chosen=chosen, pools=pools, conditions=conditions, form=form, target=target, asked=asked,
+                reports=reports, picked=set(_chosen_reports(form)),
                 triage=_triage_sessions(v.ctx, chosen) if chosen else [])
 
 
@@ -128,19 +151,35 @@ async def new_consultation(request: Request) -> HTMLResponse:
     return await run_in_threadpool(_new, request)
 
 
+def _questions_part(request: Request) -> HTMLResponse:
+    _visitor(request)
+    with unit_of_work() as conn:
+        key = questions.target_key(conn, (request.query_params.get("target") or "")[:80])
+    return page(request, "consultation/_questions.html", asked=_question_rows(request, key, {}))
+
+
+@router.get("/app/consultations/new/questions", response_class=HTMLResponse)
+async def department_questions(request: Request) -> HTMLResponse:
+    """The chosen department's questions, as a part of the new-consultation form (swapped in when the target
+    changes)."""
+    return await run_in_threadpool(_questions_part, request)
+
+
 def _open(request: Request, form: dict[str, str]) -> Response:
     v = _visitor(request)
     guard.check_csrf(request, v, form.get("csrf_token"))
     kind, _sep, target = (form.get("target") or "").partition(":")
     try:
         with unit_of_work() as conn:
-            opened = service.open_consultation(
+            opened = flows.open_with_details(
                 conn, v.ctx, patient_id=clean_id(form.get("patient")), kind=form.get("kind", "")[:16],
                 question=form.get("question", "")[:4001], practitioner_id=clean_id(target) if kind == "doctor" else None,
                 department_id=clean_id(target) if kind == "pool" else None,
                 condition_id=clean_id(form.get("condition")) or None
                 if form.get("kind") == rules.FOLLOW_UP else None,
-                triage_id=clean_id(form.get("triage")) or None)
+                triage_id=clean_id(form.get("triage")) or None,
+                answers={k: v[:questions.MAX_ANSWER + 1] for k, v in form.items() if k.startswith(questions.FIELD)},
+                report_ids=_chosen_reports(form), zh=_zh(request))
     except service.ConsultationError as exc:
         return _new(request, status_code=exc.status if exc.status < 500 else 400, error=refusal(request, exc),
                     form=form)
@@ -162,10 +201,15 @@ def _chat(request: Request, consultation_id: str, *, status_code: int = 200, err
             history = service.messages_since(conn, v.ctx, consultation_id=consultation_id)
             consultation = _with_names(conn, [consultation])[0]
             patient = names(conn, {f"Patient/{consultation['patient']}"})[f"Patient/{consultation['patient']}"]
+            shared = attachments.shared_reports(conn, v.ctx, history=history)
+            reports = [r for r in attachments.attachable_reports(conn, v.ctx, patient_id=consultation["patient"])
+                       if r["id"] not in {s["id"] for s in shared}]
+            video = flows.open_video_visit(conn, v.ctx, consultation_id=consultation_id)
     except service.ConsultationError:
         return not_found(request)
     return page(request, "consultation/chat.html", status_code=status_code, error=error, c=consultation,
-                history=history, side="patient", who=patient, chat=chat_words(request))
+                history=history, side="patient", who=patient, chat=chat_words(request), shared=shared,
+                reports=reports, video=video)
 
 
 @router.get("/app/consultations/{consultation_id}", response_class=HTMLResponse)
@@ -205,3 +249,12 @@ async def withdraw(request: Request, consultation_id: str) -> Response:
     cid = clean_id(consultation_id)
     return await run_in_threadpool(_acted, request, cid, form,
                                    lambda conn, ctx: service.close(conn, ctx, consultation_id=cid))
+
+
+@router.post("/app/consultations/{consultation_id}/reports")
+async def share_reports(request: Request, consultation_id: str) -> Response:
+    """Share reports from the patient's own record with the consultation (CSRF-checked)."""
+    form = await guard.form_fields(request)
+    cid = clean_id(consultation_id)
+    return await run_in_threadpool(_acted, request, cid, form, lambda conn, ctx: attachments.share_reports(
+        conn, ctx, consultation_id=cid, report_ids=_chosen_reports(form)))

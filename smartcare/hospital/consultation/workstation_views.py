@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.consultation import prescriptions, replies, service
+from smartcare.hospital.consultation import attachments, flows, prescriptions, questions, replies, service
 from smartcare.hospital.consultation.page_parts import chat_words, clean_id, names, not_found, page, refusal
 from smartcare.hospital.directory import places
 from smartcare.hospital.pharmacy import signing
@@ -76,13 +76,18 @@ def _chat(request: Request, consultation_id: str, *, status_code: int = 200, err
             history = service.messages_since(conn, v.ctx, consultation_id=consultation_id)
             refs = {f"Patient/{c['patient']}"} | ({f"Organization/{c['department']}"} if c["department"] else set())
             shown = names(conn, refs)
+            zh = i18n.current_locale(request) == "zh-Hans"
+            answers = questions.answers_of(conn, v.ctx, consultation_id=consultation_id, zh=zh)
+            shared = attachments.shared_reports(conn, v.ctx, history=history)
+            video = flows.open_video_visit(conn, v.ctx, consultation_id=consultation_id) \
+                if c["status"] == "in_progress" else None
     except service.ConsultationError:
         return not_found(request)
-    zh = i18n.current_locale(request) == "zh-Hans"
     quick, templates = replies.load()
     return page(request, "consultation/desk_chat.html", status_code=status_code, error=error, notice=notice, c=c,
                 history=history, side="doctor", who=shown[f"Patient/{c['patient']}"], chat=chat_words(request),
                 pool_name=shown.get(f"Organization/{c['department']}", ""),
+                answers=answers, shared=shared, video=video,
                 quick=[{"title": r.title(zh), "text": r.text(zh)} for r in quick],
                 templates=[{"title": r.title(zh), "text": r.text(zh)} for r in templates])
 
@@ -137,6 +142,27 @@ async def close(request: Request, consultation_id: str) -> Response:
     return await run_in_threadpool(_acted, request, cid, form, lambda conn, ctx: service.close(
         conn, ctx, consultation_id=cid, summary=form.get("summary", "")[:4001], advice=form.get("advice", "")[:4001],
         diagnosis=form.get("diagnosis", "").strip()[:16] or None), f"/workstation/consultations/{cid}")
+
+
+def _start_video(request: Request, consultation_id: str, form: dict[str, str]) -> Response:
+    v = _doctor(request)
+    guard.check_csrf(request, v, form.get("csrf_token"))
+    try:
+        with unit_of_work() as conn:
+            visit_id = flows.start_video_visit(conn, v.ctx, consultation_id=consultation_id)
+    except service.ConsultationError as exc:
+        if exc.status == 404:
+            return not_found(request)
+        return _chat(request, consultation_id, status_code=exc.status, error=refusal(request, exc))
+    return guard.see_other(f"/workstation/video/{visit_id}")
+
+
+@router.post("/workstation/consultations/{consultation_id}/video")
+async def start_video(request: Request, consultation_id: str) -> Response:
+    """Escalate the chat to a video visit now (CSRF-checked): the patient is told in the chat, the doctor goes to
+    the visit's page."""
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_start_video, request, clean_id(consultation_id), form)
 
 
 # --- online prescription (follow-ups) -------------------------------------------------------------

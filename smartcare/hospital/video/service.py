@@ -13,7 +13,7 @@ so the history keeps every draft, and ending the visit makes it final. An Encoun
 and a DocumentReference is what the patient's record and the regional exchange already read.
 
 Access: the consultation service decides whether the caller is the consultation's patient (or proxy) or its
-doctor (consultation_view and typing_allowed, which ask the one access policy); a video visit's doctor side is
+doctor (consultation_view and participant_side, which ask the one access policy); a video visit's doctor side is
 further limited to the doctor named on the visit. Every FHIR read and write goes through the store with the
 caller's own context, and every access is written to the audit trail.
 """
@@ -96,7 +96,7 @@ def _ext(encounter: dict[str, Any], name: str) -> dict[str, Any]:
 def _caller_side(conn: Connection, ctx: AccessContext, consultation_id: str) -> str:
     """'patient' or 'doctor' of the consultation, as its service and the access policy decide; else refused."""
     try:
-        return consultation.typing_allowed(conn, ctx, consultation_id=consultation_id)
+        return consultation.participant_side(conn, ctx, consultation_id)
     except consultation.ConsultationError as exc:
         raise _not_found() from exc
 

@@ -39,7 +39,7 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "tonight", "morning", "evening", "night", "chess", "breast", "heard", "hearing", "seven",
                       "eleven", "fifty", "forty", "thirty", "twenty", "bleed", "breed", "front", "first", "worse",
                       "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
-                      "spain", "paris", "wales", "stubbed", "stubbing", "cooking", "cooked", "cooker", "cookie",
+                      "spain", "paris", "wales", "stubbed", "stubbing", "multivitamin", "multivitamins", "vitamin", "vitamins", "cooking", "cooked", "cooker", "cookie",
                       "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}

@@ -182,3 +182,16 @@ def test_jaundice_on_the_first_day_is_an_emergency_and_in_the_first_two_weeks_ur
     assert first.level == "emergency" and "rf-neonatal-jaundice-first-day" in flags(first)
     week = assess(Presentation(text="baby looks yellow, feeding well", age_months=0.25))
     assert week.level == "urgent"
+
+
+@pytest.mark.parametrize(("text", "key", "absent"), [
+    ("I broke out in a cold sweat and my arm hurts", "sweating", "runny_nose"),
+    ("got a cold sore on my lip", "cold_sore", "runny_nose"),
+    ("pulled a muscle in my chest at the gym", "chest_pain", None),
+    ("taking multivitamins every day", None, "pregnancy"),
+    ("my baby is dribbling a lot, teething", None, "urinary_symptoms"),
+])
+def test_longer_phrases_win_over_their_harmless_beginnings(text, key, absent):
+    present = read_text(text).present()
+    assert key is None or key in present
+    assert absent is None or absent not in present
