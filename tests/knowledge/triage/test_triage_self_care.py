@@ -4,8 +4,7 @@ while red-flag look-alikes stay emergencies and babies under 3 months are never 
 
 import pytest
 
-from smartcare.knowledge.triage import Presentation, assess
-from smartcare.knowledge.triage import text
+from smartcare.knowledge.triage import Presentation, assess, text
 
 NEW_KEYS = ("nappy_rash", "newborn_skin", "threadworms", "swimmers_ear", "sticky_eyelids", "subconjunctival_haemorrhage",
             "muscle_strain", "short_term_sleeplessness", "hypnic_jerk", "vasovagal_trigger", "extra_dose_low_risk",
