@@ -126,3 +126,17 @@ def now() -> Iterator[list]:
     clock.set_clock(lambda: moment[0])
     yield moment
     clock.set_clock(None)
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """The one Playwright driver of this test process. Playwright's sync API runs one driver per thread at a time, so
+    every browser test (tests/e2e, the video and chat browser tests) launches its Chromium from this one instead of
+    starting its own: under xdist a worker may run several of them, and a second driver fails while the first lives."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        message = "the playwright Python package is not installed (pip install playwright; no browser download)"
+        (pytest.fail if IN_CI else pytest.skip)(message)
+    with sync_playwright() as playwright:
+        yield playwright

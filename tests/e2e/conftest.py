@@ -51,18 +51,13 @@ def base_url(e2e_engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_driver):
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         _skip_or_fail(f"{CHROMIUM} is missing: run scripts/test as root, which installs Debian's chromium and fonts-noto-cjk")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the playwright Python package is not installed (pip install playwright; no browser download)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -22,11 +22,10 @@ from tests.web_support import PASSWORD, make_user
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, playwright_driver):
     """A live server on a fresh SQLite store with the consultation hospital, a patient and two doctors."""
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         (pytest.fail if IN_CI else pytest.skip)(f"{CHROMIUM} is missing")
-    playwright_api = pytest.importorskip("playwright.sync_api")
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('chat')}/chat.db")
     migrate.upgrade(engine)
     use_engine(engine)
@@ -36,8 +35,8 @@ def server(tmp_path_factory):
         bundles.transaction(conn, SYSTEM, entries, "")
     make_user(engine, "patient", username="chat.p1", fhir_ref="Patient/p1")
     make_user(engine, "doctor", username="chat.doc-b", fhir_ref="Practitioner/doc-b", organization="Organization/org-a")
-    with live_server("consultation-chat") as url, playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with live_server("consultation-chat") as url:
+        chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium, url
         chromium.close()
     use_engine(None)

@@ -47,18 +47,13 @@ def _skip_or_fail(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def chromium(playwright_driver):
     """Debian's headless Chromium driven by Playwright with fake media devices (never a downloaded browser)."""
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         _skip_or_fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the playwright Python package is not installed (pip install playwright; no browser download)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
