@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -32,9 +31,7 @@ from smartcare.hospital.consultation.schemas import (
 )
 from smartcare.hospital.pharmacy.signing import PrescriptionLine
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import users
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.tokens import InvalidToken, verify_access_token
 from smartcare.platform.web import guard
 
 # Every HTTP route turns strangers away before reading the body (the WebSocket checks its own caller).
@@ -200,23 +197,7 @@ async def prescribe(request: Request, consultation_id: str, body: Prescription) 
 # ---- the live chat ----
 
 def _socket_caller(websocket: WebSocket) -> AccessContext | None:
-    """Who opened the socket: a bearer token (for the http(s) audience of this host) or a same-site session."""
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        http = "https" if websocket.url.scheme == "wss" else "http"
-        try:
-            claims = verify_access_token(token.strip(), audience=f"{http}://{websocket.url.netloc}/fhir")
-        except InvalidToken:
-            return None
-        return AccessContext(kind=claims.kind, name=claims.name, roles=claims.roles,
-                             organization=claims.organization, subject=claims.subject,
-                             fhir_user=claims.fhir_user, patient=claims.patient, scopes=claims.scopes)
-    origin = websocket.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
-        return None  # browsers send cookies with cross-site handshakes: only this site's pages may use them
-    with unit_of_work() as conn:
-        found = guard.signed_in(conn, websocket)  # type: ignore[arg-type]  (only the cookies are read)
-        return users.context_for(found[1]) if found else None
+    return guard.socket_caller(websocket)
 
 
 def _open_socket(websocket: WebSocket, consultation_id: str) -> tuple[AccessContext, str] | None:

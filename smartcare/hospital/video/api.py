@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -32,9 +31,7 @@ from smartcare.hospital.video import live, service
 from smartcare.hospital.video.schemas import MediaState, NewVisit, Notes, Problem, Signal
 from smartcare.hospital.video.settings import ice_servers_for
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import users
 from smartcare.platform.security.context import AccessContext
-from smartcare.platform.security.tokens import InvalidToken, verify_access_token
 from smartcare.platform.web import guard
 
 router = APIRouter(tags=["Video visits"])
@@ -111,23 +108,7 @@ async def end(request: Request, visit_id: str) -> Any:
 # ---- signalling ----
 
 def _socket_caller(websocket: WebSocket) -> AccessContext | None:
-    """Who opened the socket: a bearer token (for the http(s) audience of this host) or a same-site session."""
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        http = "https" if websocket.url.scheme == "wss" else "http"
-        try:
-            claims = verify_access_token(token.strip(), audience=f"{http}://{websocket.url.netloc}/fhir")
-        except InvalidToken:
-            return None
-        return AccessContext(kind=claims.kind, name=claims.name, roles=claims.roles,
-                             organization=claims.organization, subject=claims.subject,
-                             fhir_user=claims.fhir_user, patient=claims.patient, scopes=claims.scopes)
-    origin = websocket.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
-        return None  # browsers send cookies with cross-site handshakes: only this site's pages may use them
-    with unit_of_work() as conn:
-        found = guard.signed_in(conn, websocket)  # type: ignore[arg-type]  (only the cookies are read)
-        return users.context_for(found[1]) if found else None
+    return guard.socket_caller(websocket)
 
 
 def _join(websocket: WebSocket, visit_id: str) -> tuple[AccessContext, dict[str, Any]] | None:

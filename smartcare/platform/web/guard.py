@@ -8,8 +8,9 @@ Both raise instead of answering when the caller is unknown or refused, and the h
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
@@ -159,6 +160,27 @@ def api_caller(conn: Connection, request: Request, surface: str) -> AccessContex
     except AccessDenied as exc:
         raise SurfaceForbidden(str(exc), ctx=ctx, surface=surface) from exc
     return ctx
+
+
+def socket_caller(websocket: WebSocket) -> AccessContext | None:
+    """Who opened a WebSocket: a bearer token (for the http(s) audience of this host) or a same-site session; None
+    for anyone else. Browsers send cookies with cross-site handshakes, so a session counts only from this site."""
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        http = "https" if websocket.url.scheme == "wss" else "http"
+        try:
+            claims = verify_access_token(token.strip(), audience=f"{http}://{websocket.url.netloc}/fhir")
+        except InvalidToken:
+            return None
+        return AccessContext(kind=claims.kind, name=claims.name, roles=claims.roles,
+                             organization=claims.organization, subject=claims.subject,
+                             fhir_user=claims.fhir_user, patient=claims.patient, scopes=claims.scopes)
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        return None
+    with unit_of_work() as conn:
+        found = signed_in(conn, websocket)  # type: ignore[arg-type]  (only the cookies are read)
+        return users.context_for(found[1]) if found else None
 
 
 def api_surface(surface: str) -> Callable[[Request], Awaitable[None]]:
