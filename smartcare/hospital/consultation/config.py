@@ -13,6 +13,8 @@ class ConsultationSettings(BaseSettings):
     # A consultation nobody picked up within this many minutes is offered to the next doctor on duty (and again
     # after as many minutes more, to the one after).
     pickup_minutes: int = 10
+    # The on-duty rosters are kept filled this many days ahead by repeating each department's weekly pattern.
+    roster_days: int = 7
     # The expected wait is the median of the pick-up waits of this many most recent consultations (last 14 days).
     wait_samples: int = 20
     wait_days: int = 14

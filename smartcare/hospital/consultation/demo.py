@@ -1,5 +1,5 @@
-"""Demo online consultations for the generated region: a day of on-duty rosters for every hospital department with
-doctors, and the demo patient's consultations (one waiting in a pool, one under way, one closed and rated), made
+"""Demo online consultations for the generated region: a week of on-duty rosters for every hospital department with
+doctors (the weekly pattern the roster job repeats, duty.roll_rosters), and the demo patient's consultations (one waiting in a pool, one under way, one closed and rated), made
 through the consultation services as the patient and the doctor themselves."""
 
 from datetime import timedelta
@@ -22,6 +22,7 @@ HOSPITAL_PREFIX = "org-hosp-"
 DEMO_PATIENT_CLINIC = "Organization/org-chc-1"
 SHIFT_HOURS = 8
 SHIFTS = 24 // SHIFT_HOURS
+PATTERN_DAYS = 7
 
 
 def _patient_ctx(patient_id: str) -> AccessContext:
@@ -64,9 +65,9 @@ def hospital_departments(conn: Connection) -> dict[tuple[str, str], list[str]]:
 
 
 def load_rosters(conn: Connection) -> int:
-    """Put a doctor of each hospital department on duty round the clock for the next 24 hours (three shifts, the
-    department's doctors in turn) in their hospital's pool; a hospital with a duty already running is left alone.
-    The duties added."""
+    """Put a doctor of each hospital department on duty round the clock for the next seven days (three shifts a day,
+    the department's doctors in turn) in their hospital's pool: the weekly pattern the roster job keeps repeating.
+    A hospital with a duty already running is left alone. The duties added."""
     start = clock.now().replace(minute=0, second=0, microsecond=0)
     made = 0
     d = consultation_duty.c
@@ -74,7 +75,7 @@ def load_rosters(conn: Connection) -> int:
     for (hospital, _department), doctors in hospital_departments(conn).items():
         if hospital in busy:
             continue
-        for shift in range(SHIFTS):
+        for shift in range(SHIFTS * PATTERN_DAYS):
             begins = start + timedelta(hours=shift * SHIFT_HOURS)
             duty.add_duty(conn, department_id=hospital, practitioner_id=doctors[shift % len(doctors)],
                           starts=begins, ends=begins + timedelta(hours=SHIFT_HOURS))

@@ -5,6 +5,12 @@ A consultation waits for its chosen doctor, or for any doctor of its department'
 it up within the configured minutes (config.py), it is offered to the doctor on duty in that department (for a
 chosen doctor, in the departments where that doctor works), who is told and may pick it up; if they do not
 either, after as many minutes more it is offered to the next one on duty, and so on round the roster.
+
+Rosters roll: each department's last seven days of duties are its weekly pattern, repeated a week later at the
+far end of the roster so that it always reaches the configured days ahead (config.py roster_days). Only the far
+end grows, so a duty removed from the coming days stays removed; a department whose duties were all removed
+leaves the rolling roster. A roster left unrolled for weeks (a demo switched off) resumes from now, not from
+where it stopped. Weeks are UTC weeks of seven times 24 hours: the region's time zone keeps no summer time.
 """
 
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.security.tables import user_account
 
 MAX_DUTY = timedelta(days=7)
+WEEK = timedelta(days=7)
 
 
 def _(message: str) -> str:
@@ -126,3 +133,55 @@ def offer_unclaimed(conn: Connection, *, now: datetime | None = None) -> list[Of
         _tell(conn, pick, thread.encounter_id)
         made.append(Offer(thread.encounter_id, pick, (thread.offers or 0) + 1))
     return made
+
+
+def _pattern(conn: Connection, department_id: str) -> list[sa.Row]:
+    """The department's weekly pattern: its duties starting in the seven days up to its latest start."""
+    d = consultation_duty.c
+    latest = conn.execute(sa.select(sa.func.max(d.starts)).where(d.department_id == department_id)).scalar()
+    if latest is None:
+        return []
+    since = clock.format_instant(clock.parse_instant(latest) - WEEK)
+    return conn.execute(sa.select(consultation_duty).where(
+        d.department_id == department_id, d.starts > since, d.starts <= latest).order_by(d.starts)).all()
+
+
+def roll_rosters(conn: Connection, *, now: datetime | None = None, days: int | None = None) -> int:
+    """Repeat every department's weekly pattern at the far end of its roster until it covers the coming days (by
+    default config.py roster_days); how many duties were added. Running it again adds nothing; a doctor who no
+    longer works in the department is left out of the copies."""
+    now = now or clock.now()
+    horizon = now + timedelta(days=days if days is not None else get_settings().roster_days)
+    d = consultation_duty.c
+    made = 0
+    works_in: dict[str, set[str]] = {}
+    for department_id in conn.execute(sa.select(d.department_id).distinct().order_by(d.department_id)).scalars():
+        pattern = _pattern(conn, department_id)
+        last = clock.parse_instant(pattern[-1].starts)
+        # Skip the weeks wholly in the past: a roster left alone for a while resumes now.
+        week = max(1, (now - last) // WEEK)
+        while last + (week - 1) * WEEK < horizon:
+            for row in pattern:
+                starts, ends = clock.parse_instant(row.starts) + week * WEEK, clock.parse_instant(row.ends) + week * WEEK
+                if ends <= now or starts >= horizon:
+                    continue
+                if row.practitioner_id not in works_in:
+                    works_in[row.practitioner_id] = service._departments(conn, row.practitioner_id)
+                if department_id not in works_in[row.practitioner_id]:
+                    continue
+                made += _add_once(conn, department_id, row.practitioner_id, starts, ends)
+            week += 1
+    return made
+
+
+def _add_once(conn: Connection, department_id: str, practitioner_id: str, starts: datetime, ends: datetime) -> int:
+    d = consultation_duty.c
+    present = conn.execute(sa.select(d.id).where(
+        d.department_id == department_id, d.practitioner_id == practitioner_id,
+        d.starts == clock.format_instant(starts)).limit(1)).first()
+    if present is not None:
+        return 0
+    conn.execute(consultation_duty.insert().values(
+        department_id=department_id, practitioner_id=practitioner_id, starts=clock.format_instant(starts),
+        ends=clock.format_instant(ends)))
+    return 1

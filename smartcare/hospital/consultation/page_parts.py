@@ -56,13 +56,22 @@ STATUS_NAMES = {"waiting": _("Waiting"), "in_progress": _("In progress"), "close
                 "refunded": _("Refunded")}
 KIND_NAMES = {"advice": _("Online advice"), "follow_up": _("Follow-up visit")}
 REPORT_KINDS = {"lab": _("Laboratory"), "imaging": _("Imaging"), "other": _("Report")}
+# The label over each kind of message (service.MESSAGE_KINDS; a plain message has none), the same in the
+# history the server writes and in the messages the chat script adds live.
+MESSAGE_LABELS = {
+    "photo": _("Photo"), "triage": _("Triage summary"), "questions": _("Answers to the department's questions"),
+    "reports": _("Reports shared from the record"), "info-request": _("The doctor asks for more information"),
+    "summary": _("Summary and advice"), "video": _("Video visit"), "prescription": _("Online prescription"),
+    "follow-up": _("Follow-up visit booked"),
+}
 # The chat script's words, translated into the page.
 CHAT_WORDS = {
     "sent": _("Sent"), "delivered": _("Delivered"), "read": _("Read"), "typing": _("The other side is typing…"),
     "offline": _("Connection lost, reconnecting…"), "polling": _("Live chat unavailable: checking for new messages"),
     "online": _("Connected"), "failed": _("Not sent. Tap to retry."), "photo": _("Photo"),
-    "info_request": _("The doctor asks for more information"), "summary": _("Summary and advice"),
-    "triage": _("Triage summary"), "uploading": _("Sending the photo…"),
+    "uploading": _("Sending the photo…"), "video_started": _("The doctor started a video visit."),
+    "open_video": _("Open the video visit"),
+    "reviewed": _("It takes effect once a pharmacist has reviewed it."),
 }
 
 
@@ -77,6 +86,7 @@ def chat_words(request: Request) -> dict[str, Any]:
     """The chat script's words and the refusals it may meet, in the reader's language."""
     t = i18n.translations(i18n.current_locale(request))
     return {"words": {k: t.gettext(v) for k, v in CHAT_WORDS.items()},
+            "labels": {k: t.gettext(v) for k, v in MESSAGE_LABELS.items()},
             "refusals": {k: t.gettext(v) for k, v in REFUSALS.items()}, "tz": get_settings().region_timezone}
 
 

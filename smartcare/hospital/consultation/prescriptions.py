@@ -1,8 +1,9 @@
 """Online prescriptions in a consultation: the internet-hospital rules first, then the workstation's audit and
-signing, which writes the pharmacist's review Task (a prescription takes effect only after that review)."""
+signing, which writes the pharmacist's review Task (a prescription takes effect only after that review); the
+patient is told in the chat by a message that refers to the signed MedicationRequests."""
 
 from smartcare.hospital.consultation import rules
-from smartcare.hospital.consultation.service import ConsultationError, _side, _thread
+from smartcare.hospital.consultation.service import MAX_TEXT, ConsultationError, _side, _thread, store_message
 from smartcare.hospital.pharmacy import signing
 from smartcare.hospital.pharmacy.signing import Override, PrescriptionLine
 from smartcare.hospital.workstation import prescribing
@@ -36,6 +37,20 @@ def prescribe(*, ctx: AccessContext, consultation_id: str, lines: list[Prescript
     check(kind=thread.kind, lines=lines)
     draft = prescribing.Draft(patient_id=thread.patient_id, lines=tuple(lines), encounter_id=thread.encounter_id)
     try:
-        return prescribing.sign(ctx=ctx, draft=draft, overrides=overrides or {}, cards=[])
+        signed = prescribing.sign(ctx=ctx, draft=draft, overrides=overrides or {}, cards=[])
     except signing.SigningRefused as exc:
         raise ConsultationError(exc.message, code="audit-refused", status=422) from exc
+    with unit_of_work() as conn:
+        store_message(conn, ctx, thread=_thread(conn, consultation_id), side="doctor",
+                      client_id=f"rx-{signed.review_task.removeprefix('Task/')}"[:64],
+                      text="\n".join(line_text(line) for line in lines)[:MAX_TEXT], category="prescription",
+                      references=signed.medication_requests)
+    return signed
+
+
+def line_text(line: PrescriptionLine) -> str:
+    """One prescribed medicine as the chat shows it: "amlodipine 5 mg · QD · oral · 30 d"."""
+    parts = [f"{line.medicine} {line.dose:g} {line.unit}", line.frequency, line.route]
+    if line.days:
+        parts.append(f"{line.days} d")
+    return " · ".join(parts)

@@ -18,8 +18,9 @@ chat listens to it, and so may others (video visits) with `on_consultation_event
 A consultation nobody picked up in time is offered to the doctor on duty (duty.py): while it waits, that doctor
 is on its doctor side too. A message may carry references besides its text (payload contentReference): a photo
 (Media, photos.py), the patient's triage session or their answers to the department's questions
-(QuestionnaireResponse, questions.py), reports shared from their record (DiagnosticReport, attachments.py) or a
-video visit the doctor started (Encounter, flows.py).
+(QuestionnaireResponse, questions.py), reports shared from their record (DiagnosticReport, attachments.py), a
+video visit the doctor started (Encounter, flows.py), an online prescription sent for the pharmacist's review
+(MedicationRequest, prescriptions.py) or a follow-up visit the doctor booked (Appointment, workstation_views.py).
 """
 
 from collections.abc import Callable
@@ -49,6 +50,11 @@ EXT = LOCAL + "StructureDefinition/consultation-"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 FHIR_STATUS = {"waiting": "planned", "in_progress": "in-progress", "closed": "finished", "refunded": "cancelled"}
 CATEGORIES = ("message", "info-request", "summary")
+# What a message is, as both chat views label it: its category, or for a plain message what it carries.
+MESSAGE_KINDS = ("message", "photo", "triage", "questions", "reports", "info-request", "summary", "video",
+                 "prescription", "follow-up")
+# Messages the doctor may still add once the consultation is closed: a follow-up visit booked afterwards.
+AFTER_CLOSING = ("follow-up",)
 TRIAGE_QUESTIONNAIRE = "https://smartcare.example/fhir/Questionnaire/triage"
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
@@ -271,7 +277,7 @@ def _attach_triage(conn: Connection, ctx: AccessContext, thread: sa.Row, triage_
             or (response.get("subject") or {}).get("reference") != f"Patient/{thread.patient_id}"):
         raise ConsultationError("There is no such triage session in your record", code="bad-triage", status=400)
     found = triage_summary(response)
-    text = f"Triage: {found['complaint']}"[:300] + (f" · {found['level']}" if found["level"] else "")
+    text = found["complaint"][:300] + (f" · {found['level']}" if found["level"] else "")
     if found["red_flags"]:
         text += " · " + "; ".join(found["red_flags"])[:300]
     store_message(conn, ctx, thread=_thread(conn, thread.encounter_id), side="patient", client_id="triage-summary",
@@ -344,6 +350,21 @@ def inbox(conn: Connection, ctx: AccessContext) -> list[dict[str, Any]]:
     return sorted(found, key=lambda c: (c["status"] != "waiting", c["priority"] != "overdue", c["opened"]))
 
 
+def recently_closed(conn: Connection, ctx: AccessContext, *, limit: int = 20) -> list[dict[str, Any]]:
+    """A doctor's own consultations closed or refunded most recently, with the patients' ratings and feedback."""
+    _policy(ctx, "search")
+    me = _ref_id(ctx.fhir_user, "Practitioner")
+    if "doctor" not in ctx.roles or not me:
+        raise ConsultationError("The consultation inbox is a doctor's", code="forbidden", status=403)
+    t = consultation_thread.c
+    rows = conn.execute(sa.select(consultation_thread).where(
+        t.practitioner_id == me, t.status.in_(("closed", "refunded"))).order_by(t.closed.desc())
+        .limit(max(1, min(limit, 100)))).all()
+    for row in rows:
+        _audit(conn, ctx, row, "R")
+    return [_view(conn, row) for row in rows]
+
+
 def _update_encounter(conn: Connection, writer: AccessContext, thread: sa.Row, *, status: str | None = None,
                       extensions: dict[str, dict[str, Any]] | None = None,
                       practitioner: str | None = None) -> None:
@@ -390,14 +411,19 @@ def _sender(ctx: AccessContext, side: str, thread: sa.Row) -> str:
 def _message_view(conn: Connection, row: sa.Row) -> dict[str, Any]:
     content = _content(conn, "Communication", row.communication_id) or {}
     category = next((c.get("code") for cat in content.get("category", []) for c in cat.get("coding", [])), "message")
+    photo = _payload_ref(content, "Media")
+    triage = _payload_ref(content, "QuestionnaireResponse") if category == "message" else None
+    kind = category if category != "message" else ("photo" if photo else "triage" if triage else "message")
     return {"consultation": row.encounter_id, "seq": row.seq, "client_id": row.client_id,
             "id": row.communication_id, "sender": row.sender,
             "side": "patient" if row.from_patient_side else "doctor", "category": category,
+            "kind": kind if kind in MESSAGE_KINDS else "message",
             "text": next((p["contentString"] for p in content.get("payload", []) if "contentString" in p), ""),
-            "photo": _payload_ref(content, "Media"),
-            "triage": _payload_ref(content, "QuestionnaireResponse") if category != "questions" else None,
+            "photo": photo, "triage": triage,
             "answers": _payload_ref(content, "QuestionnaireResponse") if category == "questions" else None,
             "reports": _payload_refs(content, "DiagnosticReport"), "video": _payload_ref(content, "Encounter"),
+            "prescriptions": _payload_refs(content, "MedicationRequest"),
+            "appointment": _payload_ref(content, "Appointment"),
             "sent": row.sent, "delivered": row.delivered, "read": row.read}
 
 
@@ -447,7 +473,7 @@ def stored_message(conn: Connection, consultation_id: str, client_id: str) -> di
 def store_message(conn: Connection, ctx: AccessContext, *, thread: sa.Row, side: str, client_id: str, text: str,
                   category: str = "message", references: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Number and store one checked message (a Communication) with its text and references, then raise it."""
-    if thread.status in ("closed", "refunded"):
+    if thread.status in ("closed", "refunded") and category not in AFTER_CLOSING:
         raise ConsultationError("The consultation is closed", code="closed")
     seq = conn.execute(sa.update(consultation_thread).where(consultation_thread.c.encounter_id == thread.encounter_id)
                        .values(last_seq=consultation_thread.c.last_seq + 1,

@@ -48,22 +48,26 @@ def _inbox(request: Request, *, status_code: int = 200, error: dict | None = Non
     with unit_of_work() as conn:
         try:
             rows = service.inbox(conn, v.ctx)
+            closed = service.recently_closed(conn, v.ctx)
         except service.ConsultationError as exc:
-            return page(request, "consultation/inbox.html", status_code=exc.status, rows=[],
+            return page(request, "consultation/inbox.html", status_code=exc.status, rows=[], closed=[],
                         error=refusal(request, exc))
-        shown = names(conn, {f"Patient/{r['patient']}" for r in rows} |
+        shown = names(conn, {f"Patient/{r['patient']}" for r in rows + closed} |
                       {f"Organization/{r['department']}" for r in rows if r["department"]})
     me = _me(v)
+    for r in closed:
+        r["patient_name"] = shown.get(f"Patient/{r['patient']}", "")
     for r in rows:
         r["patient_name"] = shown.get(f"Patient/{r['patient']}", "")
         r["pool_name"] = shown.get(f"Organization/{r['department']}", "") if r["department"] else ""
         r["queue"] = "mine" if r["practitioner"] == me else ("offered" if r["offered_to"] == me else "pool")
-    return page(request, "consultation/inbox.html", status_code=status_code, rows=rows, error=error)
+    return page(request, "consultation/inbox.html", status_code=status_code, rows=rows, closed=closed, error=error)
 
 
 @router.get("/workstation/consultations", response_class=HTMLResponse)
 async def inbox(request: Request) -> HTMLResponse:
-    """The doctor's inbox: waiting time and priority, their own, offered to them and their departments' pool."""
+    """The doctor's inbox: waiting time and priority, their own, offered to them and their departments' pool; then
+    their recently closed consultations with the patients' ratings."""
     return await run_in_threadpool(_inbox, request)
 
 
@@ -262,12 +266,24 @@ def _book(request: Request, consultation_id: str, form: dict[str, str]) -> Respo
             booked = scheduling.book(conn, ctx=v.ctx, slot_id=scheduling.plain_id(clean_id(form.get("slot")), "Slot"),
                                      patient_id=c["patient"], channel="consultation",
                                      comment=f"Follow-up of online consultation Encounter/{consultation_id}")
+            _tell_follow_up(conn, v.ctx, consultation_id, booked)
     except service.ConsultationError:
         return not_found(request)
     except booking_errors.BookingRefused as exc:
         return _follow_up_page(request, consultation_id, status_code=exc.status,
                                error=booking_errors.described(request, exc))
     return _follow_up_page(request, consultation_id, status_code=201, booked=booked.start)
+
+
+def _tell_follow_up(conn: Connection, ctx: AccessContext, consultation_id: str, booked: scheduling.BookingView) -> None:
+    """Tell the patient in the chat (even once it is closed) when and with whom the follow-up visit is."""
+    where = (service._content(conn, "HealthcareService", booked.service) or {}).get("name", "") \
+        if booked.service else ""
+    text = " · ".join(p for p in (places.local_time(booked.start).strftime("%Y-%m-%d %H:%M"),
+                                  booked.practitioner_name, where) if p)
+    service.store_message(conn, ctx, thread=service._thread(conn, consultation_id), side="doctor",
+                          client_id=f"follow-up-{booked.id}"[:64], text=text, category="follow-up",
+                          references=[f"Appointment/{booked.id}"])
 
 
 @router.post("/workstation/consultations/{consultation_id}/follow-up", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from smartcare.hospital.consultation import duty, waits
+from smartcare.hospital.consultation.models import consultation_duty
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import job
@@ -66,7 +67,8 @@ def _at(moment, minutes: float, engine) -> None:
 
 def test_a_chosen_doctor_who_does_not_answer_in_time_is_backed_by_the_doctor_on_duty(clocked, moment, engine):
     hospital = clocked
-    make_user(engine, "doctor", username="dr.lin", fhir_ref="Practitioner/doc-b", organization="Organization/org-a")
+    make_user(engine, "doctor", username="dr.lin", fhir_ref="Practitioner/doc-b", organization="Organization/org-a",
+              locale="zh-Hans")
     _roster(("doc-a", "dept-cardio", 0, 12), ("doc-b", "dept-cardio", 6, 18))
     cid = _open(hospital, practitioner="doc-a")
     doc_b = doctor_token("doc-b")
@@ -77,8 +79,9 @@ def test_a_chosen_doctor_who_does_not_answer_in_time_is_backed_by_the_doctor_on_
     offered = hospital.get(f"{BASE}/inbox", headers=doc_b).json()
     assert [(c["id"], c["offered_to"]) for c in offered] == [(cid, "doc-b")]
     with unit_of_work() as conn:
-        told = conn.execute(sa.select(notification.c.kind, notification.c.link)).all()
-    assert ("consultation.offered", f"/workstation/consultations/{cid}") in told
+        told = conn.execute(sa.select(notification.c.kind, notification.c.link, notification.c.title)).all()
+    # Told in the language of their account.
+    assert ("consultation.offered", f"/workstation/consultations/{cid}", "有在线咨询等待接诊") in told
     picked = hospital.post(f"{BASE}/{cid}/pick-up", headers=doc_b)
     assert picked.status_code == 200 and picked.json()["practitioner"] == "doc-b"
     _at(moment, 30, engine)  # picked up: nothing more is offered
@@ -151,3 +154,67 @@ def test_typical_and_remaining_wait_figures():
     assert waits.typical_wait([3.0, 30.0, 5.0, 4.0]) == 4.5
     assert waits.remaining_wait(None, 3) is None
     assert waits.remaining_wait(10.0, 3.5) == 6.5 and waits.remaining_wait(10.0, 12) == 0.0
+
+
+def _duties() -> list[tuple[str, str, str]]:
+    with unit_of_work() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(
+            consultation_duty.c.practitioner_id, consultation_duty.c.starts, consultation_duty.c.ends)
+            .order_by(consultation_duty.c.starts)).all()]
+
+
+def _on_duty_at(when) -> list[str]:
+    with unit_of_work() as conn:
+        return duty.on_duty(conn, department_ids=["dept-cardio"], at=when)
+
+
+def test_the_roster_rolls_on_from_its_weekly_pattern_as_the_days_pass_and_rolling_twice_adds_nothing(
+        clocked, moment, engine):
+    # The week's pattern: Lin the day shift and Chen the night on the first day, Chen the day shift three days on.
+    _roster(("doc-b", "dept-cardio", 8, 20))
+    with unit_of_work() as conn:
+        duty.add_duty(conn, department_id="dept-cardio", practitioner_id="doc-a", starts=NOW.replace(hour=20),
+                      ends=NOW.replace(hour=20) + timedelta(hours=12))
+        duty.add_duty(conn, department_id="dept-cardio", practitioner_id="doc-a", starts=NOW + timedelta(days=3),
+                      ends=NOW + timedelta(days=3, hours=12))
+    assert _on_duty_at(NOW + timedelta(days=7, hours=1)) == []  # nothing beyond the pattern yet
+    _at(moment, 10 * 24 * 60, engine)  # ten days on: the hourly roster job has run
+    assert _on_duty_at(NOW + timedelta(days=10, hours=1)) == ["doc-a"]  # the pattern's fourth day, a week later
+    assert _on_duty_at(NOW + timedelta(days=14, hours=1)) == ["doc-b"]
+    assert _on_duty_at(NOW + timedelta(days=14, hours=13)) == ["doc-a"]
+    assert _on_duty_at(NOW + timedelta(days=16, hours=1)) == []  # the pattern has nobody then
+    rolled = _duties()
+    assert len(rolled) == len(set(rolled))
+    with unit_of_work() as conn:
+        assert duty.roll_rosters(conn) == 0
+    _at(moment, 10 * 24 * 60 + 30, engine)
+    assert _duties() == rolled
+    # A week ahead and no further: Chen's night two weeks on is the last; the next hour's run reaches the day after.
+    assert rolled[-1][1] == clock.format_instant(NOW + timedelta(days=14, hours=12))
+    _at(moment, 10 * 24 * 60 + 60, engine)
+    assert _duties()[-1][:2] == ("doc-a", clock.format_instant(NOW + timedelta(days=17)))
+
+
+def test_a_roster_left_unrolled_for_weeks_resumes_now_and_a_removed_duty_is_not_put_back(clocked, moment, engine):
+    _roster(("doc-a", "dept-cardio", 0, 12), ("doc-b", "dept-cardio", 12, 23))
+    moment[0] = NOW + timedelta(days=30)  # five weeks on, two days into the week
+    with unit_of_work() as conn:
+        assert duty.roll_rosters(conn) == 2  # only the coming week: nothing for the weeks gone by
+    assert _on_duty_at(NOW + timedelta(days=35, hours=3)) == ["doc-a"]
+    assert _on_duty_at(NOW + timedelta(days=35, hours=13)) == ["doc-b"]
+    with unit_of_work() as conn:
+        conn.execute(sa.delete(consultation_duty).where(
+            consultation_duty.c.practitioner_id == "doc-a",
+            consultation_duty.c.starts == clock.format_instant(NOW.replace(hour=0) + timedelta(days=35))))
+        assert duty.roll_rosters(conn) == 0
+    assert _on_duty_at(NOW + timedelta(days=35, hours=3)) == []
+
+
+def test_a_doctor_who_left_the_department_is_not_rolled_onto_its_roster(clocked, moment, engine):
+    _roster(("doc-a", "dept-cardio", 0, 12), ("doc-b", "dept-cardio", 12, 23))
+    hospital = clocked
+    assert hospital.delete("/fhir/PractitionerRole/role-b").status_code in (200, 204)
+    with unit_of_work() as conn:
+        assert duty.roll_rosters(conn, now=NOW + timedelta(days=1)) == 1
+    assert _on_duty_at(NOW + timedelta(days=7, hours=13)) == []
+    assert _on_duty_at(NOW + timedelta(days=7, hours=3)) == ["doc-a"]

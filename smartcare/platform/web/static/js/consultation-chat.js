@@ -71,40 +71,48 @@
     el.title = words.words[s];
   }
 
-  function label(li, key) {
-    var span = document.createElement("span");
-    span.className = "msg__label";
-    span.textContent = words.words[key];
-    li.appendChild(span);
+  function element(tag, className, textContent) {
+    var el = document.createElement(tag);
+    if (className) { el.className = className; }
+    if (textContent) { el.textContent = textContent; }
+    return el;
   }
 
+  // The same markup as the server's history (consultation/_chat.html, macro message): a label by kind, then
+  // what the kind carries.
   function bubble(m) {
     var mine = m.side === side;
-    var li = document.createElement("li");
-    li.className = "msg " + (mine ? "msg--mine" : "msg--theirs") + " msg--" + (m.category || "message");
+    var kind = m.kind || "message";
+    var li = element("li", "msg " + (mine ? "msg--mine" : "msg--theirs") + " msg--" + kind);
+    li.dataset.kind = kind;
     if (m.seq) { li.dataset.seq = m.seq; }
     li.dataset.clientId = m.client_id;
-    if (m.category === "info-request") { label(li, "info_request"); }
-    if (m.category === "summary") { label(li, "summary"); }
-    if (m.triage) { label(li, "triage"); }
+    if (words.labels[kind]) { li.appendChild(element("span", "msg__label", words.labels[kind])); }
     if (m.photo) {
-      var a = document.createElement("a");
+      var a = element("a");
       a.href = base + "/photos/" + encodeURIComponent(m.photo);
       a.target = "_blank";
       a.rel = "noopener";
-      var img = document.createElement("img");
-      img.className = "msg__photo";
+      var img = element("img", "msg__photo");
       img.src = a.href;
       img.alt = words.words.photo;
       a.appendChild(img);
       li.appendChild(a);
     }
-    if (m.text) {
-      var p = document.createElement("p");
-      p.className = "msg__text";
-      p.textContent = m.text;
+    if (kind === "video" && m.video) {
+      var p = element("p", "msg__text", words.words.video_started + " ");
+      var link = element("a", "msg__link", words.words.open_video);
+      link.href = (side === "doctor" ? "/workstation" : "/app") + "/video/" + encodeURIComponent(m.video);
+      p.appendChild(link);
       li.appendChild(p);
+    } else if (kind === "reports" && m.text) {
+      var list = element("ul", "msg__list");
+      m.text.split("; ").forEach(function (title) { list.appendChild(element("li", "", title)); });
+      li.appendChild(list);
+    } else if (m.text) {
+      li.appendChild(element("p", "msg__text", m.text));
     }
+    if (kind === "prescription") { li.appendChild(element("p", "msg__note", words.words.reviewed)); }
     var meta = document.createElement("span");
     meta.className = "msg__meta";
     var time = document.createElement("time");
@@ -141,7 +149,7 @@
       Array.prototype.forEach.call(log.querySelectorAll("li[data-seq]"), function (x) {
         if (Number(x.dataset.seq) > m.seq && after === null) { after = x; }
       });
-      log.insertBefore(li, after || log.querySelector("li:not([data-seq])"));
+      log.insertBefore(li, after || log.querySelector(":scope > li:not([data-seq])"));
     }
     delete pending[m.client_id];
     lastSeq = Math.max(lastSeq, m.seq);
