@@ -6,7 +6,7 @@ parameters). Types outside the Patient compartment are directory records, not pe
 
 Every part of a reach is answered from the search-index tables (reference, token and date rows,
 each looked up by its leading (res_type, param, value) index) and the break-the-glass grants, at
-the time the query runs: consents, care teams and grants take effect at once. The Consent shapes
+the time the query runs: consents, care teams, referrals and grants take effect at once. The Consent shapes
 read here are described in platform/security/policy.py.
 """
 
@@ -29,6 +29,8 @@ from smartcare.platform.security.policy import (
     CONSENT_SCOPE_PRIVACY,
     CONSENT_SCOPE_SYSTEM,
     DIRECTORY_WRITERS,
+    ENDED_TASK_STATUSES,
+    OPEN_REFERRAL_STATUSES,
     PROXY_ACCESS,
     REGIONAL_SHARING,
     TELECONSULT_SHARE,
@@ -100,7 +102,8 @@ def _holds_token(pk: sa.ColumnElement, res_type: str, param: str, codes: tuple[s
 
 
 def _cared_for(practitioner: str) -> list[sa.Select]:
-    """Patients of the practitioner's encounters, appointments, referrals and active care teams."""
+    """Patients of the practitioner's encounters, appointments, referrals, active care teams, and of the open
+    referrals to the departments they work in."""
     parts = []
     for res_type, param, void in CARE_LINKS:
         linked = _refs(res_type, param, "Practitioner", practitioner).where(
@@ -111,7 +114,39 @@ def _cared_for(practitioner: str) -> list[sa.Select]:
         _holds_token(REF.c.res_pk, "CareTeam", "status", ("active",))
     )
     parts.append(_patients_of("CareTeam", teams))
+    parts.append(_referred_to_department(practitioner))
     return parts
+
+
+def _referred_to_department(practitioner: str) -> sa.Select:
+    """Patients of open ServiceRequests performed by a HealthcareService the practitioner has a role in (policy.py).
+
+    From the practitioner's roles (reference index by practitioner) to their services (by res_pk), to the requests
+    performed by those services (by target id), each request's status read by res_pk and its ended Tasks found
+    through Task.focus (by target id): every step an index lookup, so the cost follows the practitioner's
+    departments' referrals, not the size of the store.
+    """
+    role, service, performer, request, focus = REF.alias(), REF.alias(), REF.alias(), R.alias(), REF.alias()
+    ended_task = sa.exists().where(
+        focus.c.res_type == "Task", focus.c.param == "focus", focus.c.target_id == request.c.res_id,
+        focus.c.target_type == "ServiceRequest",
+        _holds_token(focus.c.res_pk, "Task", "status", ENDED_TASK_STATUSES))
+    open_requests = (
+        sa.select(performer.c.res_pk)
+        .select_from(role)
+        .join(service, sa.and_(service.c.res_pk == role.c.res_pk, service.c.res_type == "PractitionerRole",
+                               service.c.param == "service", service.c.target_type == "HealthcareService"))
+        .join(performer, sa.and_(performer.c.res_type == "ServiceRequest", performer.c.param == "performer",
+                                 performer.c.target_id == service.c.target_id,
+                                 performer.c.target_type == "HealthcareService"))
+        .join(request, request.c.pk == performer.c.res_pk)
+        .where(role.c.res_type == "PractitionerRole", role.c.param == "practitioner",
+               role.c.target_id == practitioner, role.c.target_type == "Practitioner",
+               ~_holds_token(role.c.res_pk, "PractitionerRole", "active", ("false",)),
+               _holds_token(performer.c.res_pk, "ServiceRequest", "status", OPEN_REFERRAL_STATUSES),
+               ~ended_task)
+    )
+    return _patients_of("ServiceRequest", open_requests)
 
 
 def _in_force(kind: str, pk: sa.ColumnElement) -> list[sa.ColumnElement]:

@@ -1,6 +1,9 @@
-"""Two-way referrals as FHIR: a ServiceRequest (the referral order) and a Task that tracks it, a CareTeam that
-brings the receiving department's clinicians into the patient's care, and at discharge a CarePlan with
-follow-up Tasks for the community doctor.
+"""Two-way referrals as FHIR: a ServiceRequest (the referral order) performed by the receiving department and a
+Task that tracks it, and at discharge a CarePlan with follow-up Tasks for the community doctor.
+
+The receiving department's clinicians reach the patient through the access policy's own rule for open
+referrals to a department they work in (platform/security/policy.py): rejecting, cancelling or completing the
+referral ends that at once, with nothing else to undo.
 
 Access: every check is the one access policy's, made with the acting clinician's own context
 (`access.check_write` for each resource written, store reads and searches through the gateway, audited).
@@ -26,7 +29,7 @@ from smartcare.hospital.referral import states
 from smartcare.hospital.scheduling import errors as booking_errors
 from smartcare.hospital.scheduling import service as scheduling
 from smartcare.hospital.scheduling.schedules import region_zone
-from smartcare.platform import audit, clock
+from smartcare.platform import audit, clock, i18n
 from smartcare.platform.notifications.service import notify
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tables import user_account
@@ -277,7 +280,7 @@ def create(conn: Connection, *, ctx: AccessContext, draft: ReferralDraft) -> Ref
     department = _department(conn, service_id)
     attachments = _attachments(conn, ctx, draft, patient_id)
     now = clock.format_instant(clock.now())
-    request_id, task_id, team_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    request_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
     patient, owner = {"reference": f"Patient/{patient_id}"}, {"reference": f"HealthcareService/{service_id}",
                                                               "display": department.get("name", "")[:200]}
     direction = {"system": DIRECTION_SYSTEM, "code": draft.direction}
@@ -313,20 +316,12 @@ def create(conn: Connection, *, ctx: AccessContext, draft: ReferralDraft) -> Ref
         "description": draft.reason.strip(), "focus": {"reference": f"ServiceRequest/{request_id}"}, "for": patient,
         "authoredOn": now, "lastModified": now, "requester": {"reference": ctx.fhir_user}, "owner": owner,
         "note": [_note(ctx, "requested")],
-        "input": [{"type": {"text": "care-team"}, "valueReference": {"reference": f"CareTeam/{team_id}"}}],
-    }
-    members = [ctx.fhir_user, *(p for p in _department_practitioners(conn, service_id) if p != ctx.fhir_user)]
-    team = {
-        "resourceType": "CareTeam", "status": "active", "name": f"Referral to {department.get('name', '')}"[:200],
-        "subject": patient, "period": {"start": now}, "managingOrganization": [{"reference": ctx.organization}],
-        "participant": [{"member": {"reference": m}} for m in members],
-        "reasonCode": [{"coding": [REFERRAL_CATEGORY]}],
     }
     writes = [store.Write("POST", "ServiceRequest", request_id, request), store.Write("POST", "Task", task_id, task),
-              store.Write("POST", "CareTeam", team_id, team), *writes]
+              *writes]
     _write(conn, ctx, writes, patient_id)
     referral = read(conn, ctx=ctx, task_id=task_id)
-    _tell_other_side(conn, ctx, referral, members)
+    _tell_other_side(conn, ctx, referral)
     return referral
 
 
@@ -494,23 +489,26 @@ def transition(conn: Connection, *, ctx: AccessContext, task_id: str, action: st
     if status != request.get("status"):
         writes.append(store.Write("PUT", "ServiceRequest", request["id"],
                                   {**{k: v for k, v in request.items() if k != "meta"}, "status": status}))
-    if step.target in ("rejected", "cancelled"):
-        writes += _end_care_team(conn, ctx, task, now)
+    if step.target in states.FINAL:
+        writes += _end_legacy_care_team(conn, ctx, task, now)
     stored = _write(conn, ctx, writes, current.patient.removeprefix("Patient/"))
     # Built from what was written: a rejected or cancelled referral may be out of the writer's reach already.
     referral = _view(conn, ctx, stored[0].resource, stored[1].resource if len(stored) > 1
                      and stored[1].res_type == "ServiceRequest" else request)
-    _tell_other_side(conn, ctx, referral, None)
+    _tell_other_side(conn, ctx, referral)
     return referral
 
 
-def _end_care_team(conn: Connection, ctx: AccessContext, task: dict, now: str) -> list[store.Write]:
-    """The referral's care team made inactive: a rejected or cancelled referral no longer brings the patient in."""
+def _end_legacy_care_team(conn: Connection, ctx: AccessContext, task: dict, now: str) -> list[store.Write]:
+    """The care team that referrals made before the policy's department rule wrote (Task.input), made inactive
+    when the referral ends, so that such a team does not keep the department in the patient's care."""
     writes = []
     for given in task.get("input", []):
         reference = (given.get("valueReference") or {}).get("reference", "")
         if reference.startswith("CareTeam/"):
             team = _get(conn, ctx, reference)
+            if team.get("status") != "active":
+                continue
             ended = {k: v for k, v in team.items() if k != "meta"}
             writes.append(store.Write("PUT", "CareTeam", team["id"], {**ended, "status": "inactive",
                                                                      "period": {**team.get("period", {}), "end": now}}))
@@ -555,22 +553,42 @@ def book(conn: Connection, *, ctx: AccessContext, task_id: str, slot_id: str, ve
                       appointment=f"Appointment/{booked.id}")
 
 
-def _users_of(conn: Connection, practitioners: list[str]) -> list[str]:
-    if not practitioners:
-        return []
-    return list(conn.execute(sa.select(user_account.c.id).where(user_account.c.fhir_ref.in_(practitioners),
-                                                                user_account.c.locked.is_(False))).scalars())
+def _(message: str) -> str:
+    """Mark a message for the catalog; it is translated in each recipient's language when sent."""
+    return message
 
 
-def _tell_other_side(conn: Connection, ctx: AccessContext, referral: Referral, members: list[str] | None) -> None:
-    """Notify the side that did not act: the department's clinicians, or the referring clinician."""
+# A notice's title for each state the referral reached, and the words it is filled with.
+_TITLES = {
+    "requested": _("New referral: %(direction)s, %(urgency)s"),
+    "accepted": _("Referral accepted: %(direction)s, %(urgency)s"),
+    "rejected": _("Referral rejected: %(direction)s, %(urgency)s"),
+    "scheduled": _("Referral booked: %(direction)s, %(urgency)s"),
+    "arrived": _("Referred patient arrived: %(direction)s, %(urgency)s"),
+    "completed": _("Referral completed: %(direction)s, %(urgency)s"),
+    "cancelled": _("Referral cancelled: %(direction)s, %(urgency)s"),
+}
+_DIRECTION_WORDS = {states.UPWARD: _("Upward referral"), states.DOWNWARD: _("Downward referral")}
+_URGENCY_WORDS = {"routine": _("Routine"), "urgent": _("Urgent"), "asap": _("As soon as possible"),
+                  "stat": _("Immediately")}
+
+
+def _tell_other_side(conn: Connection, ctx: AccessContext, referral: Referral) -> None:
+    """Notify the side that did not act, each account in its own language: the department's clinicians, or the
+    referring clinician. The reason is sent as it was typed."""
     if referral.side == states.RECEIVER:
         others = [referral.requester]
     else:
-        others = members if members is not None else _department_practitioners(
-            conn, referral.department.removeprefix("HealthcareService/"))
+        others = _department_practitioners(conn, referral.department.removeprefix("HealthcareService/"))
     others = [p for p in others if p != ctx.fhir_user]
-    title = f"Referral {referral.state}: {referral.direction}, {referral.priority}"
-    for user_id in _users_of(conn, others):
-        notify(conn, user_id=user_id, kind=NOTIFY_KIND, title=title, body=referral.reason[:300],
+    if not others:
+        return
+    accounts = conn.execute(sa.select(user_account.c.id, user_account.c.locale).where(
+        user_account.c.fhir_ref.in_(others), user_account.c.locked.is_(False))).all()
+    for account in accounts:
+        t = i18n.translations(account.locale)
+        title = t.gettext(_TITLES[referral.state]) % {
+            "direction": t.gettext(_DIRECTION_WORDS[referral.direction]),
+            "urgency": t.gettext(_URGENCY_WORDS.get(referral.priority, _URGENCY_WORDS["routine"]))}
+        notify(conn, user_id=account.id, kind=NOTIFY_KIND, title=title, body=referral.reason[:300],
                link=f"/workstation/referrals/{referral.id}", data={"referral": f"Task/{referral.id}"})

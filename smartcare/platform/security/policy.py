@@ -17,7 +17,14 @@ an ended care team or an expired emergency access takes effect at once.
 - Clinicians (doctor, nurse, pharmacist, lab technician, radiologist) reach the patients of
   their organisation and those in their care: Encounters they took part in, Appointments they
   are an actor in, active CareTeams they are a member of, and referrals (ServiceRequests) with
-  them as performer; entered-in-error, cancelled or revoked ones do not count. A clinician's
+  them as performer; entered-in-error, cancelled or revoked ones do not count. They also reach the
+  patients of open referrals to a department they work in: a ServiceRequest whose performer is a
+  HealthcareService named by one of their PractitionerRoles (`healthcareService`, the role not
+  `active` false), while the request is `active` or `on-hold` (OPEN_REFERRAL_STATUSES) and no Task
+  tracking it (`Task.focus`) has ended (ENDED_TASK_STATUSES). That is what a receiving doctor needs
+  to decide on the referral, book the visit and receive the patient; a rejected, cancelled or
+  completed referral brings nobody in any more (the visit itself, an Appointment or Encounter with
+  the clinician, keeps its own reach). Orders to a department count alike. A clinician's
   own break-the-glass grants (platform/security/break_glass.py) add the granted patients until
   the grant expires or is closed. Hospital administrators reach their organisation's patients.
 - Work needs: doctors and nurses handle every type of personal record; pharmacists, lab
@@ -93,6 +100,10 @@ REGIONAL_SHARING = "regional-sharing"
 TELECONSULT_SHARE = "teleconsult-share"
 # Interactions a teleconsult share allows on the records it names: reading, never writing or exporting.
 SHARE_INTERACTIONS = frozenset({"read", "vread", "search", "history"})
+# A ServiceRequest to a department brings its patient to the department's clinicians while it has one of these
+# statuses and no Task tracking it has one of those (a referral's Task is rejected, cancelled or completed).
+OPEN_REFERRAL_STATUSES = ("active", "on-hold")
+ENDED_TASK_STATUSES = ("rejected", "cancelled", "completed", "failed", "entered-in-error")
 
 
 class AccessDenied(Exception):

@@ -1,6 +1,7 @@
 """A small region for the referral tests: a community clinic, a hospital with a cardiology department and slots,
 an unrelated clinic, their doctors (with accounts, so notifications reach them) and a patient of the clinic."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -15,6 +16,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.scopes import parse_scopes
+from tests.web_support import browser, form_token
 
 HOURS = [{"daysOfWeek": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "availableStartTime": "08:00:00",
           "availableEndTime": "17:30:00"}]
@@ -106,3 +108,25 @@ def as_user(region: Region, key: str) -> AccessContext:
     """The access context of the staff member's real account, as a signed-in page would have it."""
     with unit_of_work(region.engine) as conn:
         return users.context_for(users.get_user(conn, user_id=region.users[key]))
+
+
+@pytest.fixture
+def signed_in(region):
+    """Browsers signed in as staff (key -> client); API writes send the session's CSRF token in a header."""
+    made = {}
+
+    def open_as(key: str):
+        if key not in made:
+            web = browser()
+            token = form_token(web.get("/login"))
+            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
+            assert done.status_code == 303
+            page = web.get("/workstation/referrals")
+            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
+            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
+            made[key] = web
+        return made[key]
+
+    yield open_as
+    for web in made.values():
+        web.close()

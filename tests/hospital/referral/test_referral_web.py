@@ -4,34 +4,10 @@ import re
 
 import pytest
 
-from tests.hospital.referral.conftest import PASSWORD
-from tests.web_support import browser, form_token
+from tests.web_support import form_token
 
 NEW = {"direction": "upward", "patient": "Patient/pa1", "department": "HealthcareService/hcs-cardio",
        "reason": "Palpitations with syncope", "urgency": "urgent", "attachments": ["Observation/obs-bp"]}
-
-
-@pytest.fixture
-def signed_in(region):
-    """Browsers signed in as staff (key -> client); API writes send the session's CSRF token in a header."""
-    made = {}
-
-    def open_as(key: str):
-        if key not in made:
-            web = browser()
-            from tests.hospital.referral.conftest import STAFF
-            token = form_token(web.get("/login"))
-            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
-            assert done.status_code == 303
-            page = web.get("/workstation/referrals")
-            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
-            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
-            made[key] = web
-        return made[key]
-
-    yield open_as
-    for web in made.values():
-        web.close()
 
 
 def test_api_create_read_transition_and_book(signed_in, region):
