@@ -32,6 +32,7 @@ from smartcare.platform.security.policy import (
     ENDED_TASK_STATUSES,
     OPEN_REFERRAL_STATUSES,
     PROXY_ACCESS,
+    REFERRAL_CATEGORY,
     REGIONAL_SHARING,
     TELECONSULT_SHARE,
     AccessDenied,
@@ -119,7 +120,8 @@ def _cared_for(practitioner: str) -> list[sa.Select]:
 
 
 def _referred_to_department(practitioner: str) -> sa.Select:
-    """Patients of open ServiceRequests performed by a HealthcareService the practitioner has a role in (policy.py).
+    """Patients of open referrals (ServiceRequests of the referral category) performed by a HealthcareService the
+    practitioner has a role in (policy.py).
 
     From the practitioner's roles (reference index by practitioner) to their services (by res_pk), to the requests
     performed by those services (by target id), each request's status read by res_pk and its ended Tasks found
@@ -144,6 +146,8 @@ def _referred_to_department(practitioner: str) -> sa.Select:
                role.c.target_id == practitioner, role.c.target_type == "Practitioner",
                ~_holds_token(role.c.res_pk, "PractitionerRole", "active", ("false",)),
                _holds_token(performer.c.res_pk, "ServiceRequest", "status", OPEN_REFERRAL_STATUSES),
+               _holds_token(performer.c.res_pk, "ServiceRequest", "category", (REFERRAL_CATEGORY[1],),
+                            REFERRAL_CATEGORY[0]),
                ~ended_task)
     )
     return _patients_of("ServiceRequest", open_requests)

@@ -1,5 +1,5 @@
 """The remote consultation JSON API under /api/v1/teleconsults: request, list, read, assign, convene, answer,
-cancel. Every route turns strangers away before the body is read; refusals are OperationOutcomes."""
+cancel, and the multi-disciplinary session's video room (read, end; joined over /api/v1/video/rooms/{id}/ws). Every route turns strangers away before the body is read; refusals are OperationOutcomes."""
 
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.teleconsult import service
+from smartcare.hospital.teleconsult import directory, service, sessions
 from smartcare.hospital.teleconsult.schemas import (
     AnswerIn,
     AssignIn,
@@ -75,6 +75,8 @@ async def _act(request: Request, work: Callable[..., Any], model: type[BaseModel
 
         result = await run_in_threadpool(run)
     except service.TeleconsultError as exc:
+        if isinstance(exc, sessions.Refusal):
+            await run_in_threadpool(sessions.audit_refusal, exc)
         return JSONResponse(exc.outcome(), status_code=exc.status, media_type=FHIR_JSON, headers=guard.NO_STORE)
     return JSONResponse(result, status_code=status, headers=guard.NO_STORE)
 
@@ -149,3 +151,22 @@ async def cancel_teleconsult(request: Request, teleconsult_id: str) -> JSONRespo
                               version=body.version).as_json()
 
     return await _act(request, work, CancelIn)
+
+
+def _room_json(conn, ctx, found: sessions.Room) -> dict:
+    return found.as_json(directory.practitioner_names(conn, found.participants))
+
+
+@router.get("/{teleconsult_id}/room", responses=_REFUSALS)
+async def read_room(request: Request, teleconsult_id: str) -> JSONResponse:
+    """The multi-disciplinary session's video room (an Encounter of class VR): its participants, planned time,
+    whether it may still be joined, and, once over, its duration. For its participants only."""
+    return await _act(request, lambda conn, ctx, _: _room_json(
+        conn, ctx, sessions.read(conn, ctx=ctx, task_id=teleconsult_id[:64])))
+
+
+@router.post("/{teleconsult_id}/room/end", responses=_REFUSALS)
+async def end_room(request: Request, teleconsult_id: str) -> JSONResponse:
+    """A participant ends the session for everyone: its end and duration are recorded and the room closes."""
+    return await _act(request, lambda conn, ctx, _: _room_json(
+        conn, ctx, sessions.end(conn, ctx=ctx, task_id=teleconsult_id[:64])))

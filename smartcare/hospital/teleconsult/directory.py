@@ -55,6 +55,16 @@ def hospital_specialists(conn: Connection, service: dict[str, Any]) -> list[str]
     return sorted(found)
 
 
+def roles_of(conn: Connection, practitioners: list[str]) -> dict[str, str]:
+    """One active PractitionerRole reference for each practitioner that has one (the first by id)."""
+    if not practitioners:
+        return {}
+    found: dict[str, str] = {}
+    for r in sorted(_roles(conn, [("practitioner", ",".join(practitioners))]), key=lambda r: r["id"]):
+        found.setdefault(r["practitioner"]["reference"], f"PractitionerRole/{r['id']}")
+    return found
+
+
 def services_of(conn: Connection, practitioner: str) -> list[str]:
     """The departments (HealthcareService references) a practitioner has an active role in."""
     return sorted({s["reference"] for r in _roles(conn, [("practitioner", practitioner)])

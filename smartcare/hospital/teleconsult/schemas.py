@@ -82,6 +82,7 @@ class TeleconsultOut(BaseModel):
     minutes_left: int | None
     specialists: list[str]
     session_start: str | None
+    room: str | None = Field(default=None, description="The multi-disciplinary session's video room (Encounter id)")
     share_expires: str | None
     opinion: str | None = Field(description="The DiagnosticReport holding the opinion, once answered")
     answered: str | None

@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 from smartcare.fhir import access, gateway, store
 from smartcare.fhir.errors import FhirError, PreconditionFailed
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.teleconsult import directory, shares, states
-from smartcare.platform import audit, clock
+from smartcare.hospital.teleconsult import directory, room, shares, states
+from smartcare.platform import audit, clock, i18n
 from smartcare.platform.notifications.service import notify
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import CONSENT_CATEGORY_SYSTEM, TELECONSULT_SHARE
@@ -130,6 +130,7 @@ class Teleconsult:
     due: str
     specialists: list[str] = field(default_factory=list)
     session_start: str | None = None
+    room: str | None = None  # the multi-disciplinary session's video room (an Encounter id)
     share_expires: str | None = None
     opinion: str | None = None
     answered: str | None = None
@@ -155,7 +156,8 @@ class Teleconsult:
                 "department_name": self.department_name, "requester": self.requester, "question": self.question,
                 "records": self.records, "authored": self.authored, "due": self.due, "overdue": self.overdue(),
                 "minutes_left": self.minutes_left(), "specialists": self.specialists,
-                "session_start": self.session_start, "share_expires": self.share_expires, "opinion": self.opinion,
+                "session_start": self.session_start, "room": self.room, "share_expires": self.share_expires,
+                "opinion": self.opinion,
                 "answered": self.answered, "cancel_reason": self.cancel_reason, "history": self.history,
                 "sides": sorted(self.sides), "actions": self.actions}
 
@@ -348,6 +350,7 @@ def _view(loaded: _Loaded, sides: frozenset[str]) -> Teleconsult:
         records=[s["reference"] for s in request.get("supportingInfo", [])], authored=task.get("authoredOn", ""),
         due=task["restriction"]["period"]["end"],
         specialists=[i["valueReference"]["reference"] for i in _inputs(task, "specialist")], session_start=session,
+        room=room.room_id(task["id"]) if session else None,
         share_expires=shares.expires(loaded.share) if loaded.share else None, opinion=opinion,
         answered=task.get("lastModified") if state == "answered" else None,
         cancel_reason=(task.get("statusReason") or {}).get("text") if state == "cancelled" else None,
@@ -495,9 +498,14 @@ def convene(conn: Connection, *, ctx: AccessContext, task_id: str, specialists: 
     task = _moved(ctx, loaded, step.target, f"multi-disciplinary session at {clock.format_instant(start)}",
                   input=[*inputs, *share_inputs, *_specialist_inputs(loaded, chosen),
                          _input("session-start", valueDateTime=clock.format_instant(start))])
-    _write(conn, ctx, [task, *share_writes, *_request_status(loaded, step.target)], current.patient)
+    team = list(dict.fromkeys([*current.specialists, *chosen]))
+    meeting = room.encounter(task_id=current.id, request_id=loaded.request["id"], patient=current.patient,
+                             requester=current.requester, start=start,
+                             specialist_roles=list(directory.roles_of(conn, team).values()))
+    _write(conn, ctx, [task, *share_writes, *_request_status(loaded, step.target),
+                       store.Write("PUT", "Encounter", meeting["id"], meeting)], current.patient)
     done = read(conn, ctx=ctx, task_id=task_id)
-    _tell(conn, ctx, done, chosen, "scheduled")
+    _tell(conn, ctx, done, [*chosen, done.requester], "scheduled")  # the requester is in the session too
     return done
 
 
@@ -530,7 +538,7 @@ def answer(conn: Connection, *, ctx: AccessContext, task_id: str, sections: dict
     reference = f"DiagnosticReport/{report_id}"
     _write(conn, ctx, [store.Write("PUT", "DiagnosticReport", report_id, report), task,
                        store.Write("PUT", "Consent", loaded.share["id"], shares.with_record(loaded.share, reference)),
-                       *_request_status(loaded, step.target)], current.patient)
+                       *_request_status(loaded, step.target), *_room_closing(conn, current)], current.patient)
     done = read(conn, ctx=ctx, task_id=task_id)
     _tell(conn, ctx, done, [done.requester], "answered")
     return done
@@ -544,7 +552,7 @@ def cancel(conn: Connection, *, ctx: AccessContext, task_id: str, reason: str,
     if not 1 <= len(reason) <= MAX_REASON:
         raise InvalidTeleconsult(f"a cancellation needs a reason of 1 to {MAX_REASON} characters")
     writes = [_moved(ctx, loaded, step.target, f"cancelled: {reason}", statusReason={"text": reason}),
-              *_request_status(loaded, step.target)]
+              *_request_status(loaded, step.target), *_room_closing(conn, current)]
     if loaded.share is not None:
         writes.append(store.Write("PUT", "Consent", loaded.share["id"], shares.ended(loaded.share)))
     _write(conn, ctx, writes, current.patient)
@@ -553,6 +561,15 @@ def cancel(conn: Connection, *, ctx: AccessContext, task_id: str, reason: str,
         *directory.department_practitioners(conn, done.department.removeprefix("HealthcareService/")), *done.specialists]
     _tell(conn, ctx, done, others, "cancelled")
     return done
+
+
+def _room_closing(conn: Connection, current: Teleconsult) -> list[store.Write]:
+    """The write that closes the consultation's video room (answered or cancelled), if it has an open one."""
+    if current.room is None:
+        return []
+    found = _search(conn, _PLATFORM, "Encounter", [("_id", current.room)])
+    ended = room.closed(found[0]) if found else None
+    return [store.Write("PUT", "Encounter", ended["id"], ended)] if ended else []
 
 
 def shared_records(conn: Connection, *, ctx: AccessContext, teleconsult: Teleconsult) -> list[dict[str, Any]]:
@@ -580,18 +597,34 @@ def opinion_sections(conn: Connection, *, ctx: AccessContext, teleconsult: Telec
             for f in report.get("presentedForm", [])]
 
 
-def _users_of(conn: Connection, practitioners: list[str]) -> list[str]:
+def _(message: str) -> str:
+    """Mark a message for the catalog; it is translated for each recipient in _tell."""
+    return message
+
+
+# The titles of the notices, by step; the urgency is named in the recipient's language too.
+TITLES = {"requested": _("Remote consultation requested: %(urgency)s"),
+          "assigned": _("Remote consultation assigned: %(urgency)s"),
+          "scheduled": _("Remote consultation scheduled: %(urgency)s"),
+          "answered": _("Remote consultation answered: %(urgency)s"),
+          "cancelled": _("Remote consultation cancelled: %(urgency)s")}
+URGENCY_WORDS = {"routine": _("routine"), "urgent": _("urgent"), "emergency": _("emergency")}
+
+
+def _users_of(conn: Connection, practitioners: list[str]) -> list[tuple[str, str]]:
+    """The unlocked accounts of the practitioners, with each account's language."""
     if not practitioners:
         return []
-    return list(conn.execute(sa.select(user_account.c.id).where(user_account.c.fhir_ref.in_(practitioners),
-                                                                user_account.c.locked.is_(False))).scalars())
+    return [(row.id, row.locale) for row in conn.execute(sa.select(user_account.c.id, user_account.c.locale).where(
+        user_account.c.fhir_ref.in_(practitioners), user_account.c.locked.is_(False)))]
 
 
 def _tell(conn: Connection, ctx: AccessContext, teleconsult: Teleconsult, practitioners: list[str], what: str) -> None:
-    """Notify the people concerned by a step, other than the one who took it."""
+    """Notify the people concerned by a step, other than the one who took it, each in their account's language."""
     others = sorted({p for p in practitioners if p != ctx.fhir_user})
-    title = f"Remote consultation {what}: {teleconsult.urgency}"
-    for user_id in _users_of(conn, others):
+    for user_id, locale in _users_of(conn, others):
+        t = i18n.translations(i18n.supported_locale(locale) or i18n.DEFAULT_LOCALE)
+        title = t.gettext(TITLES[what]) % {"urgency": t.gettext(URGENCY_WORDS[teleconsult.urgency])}
         notify(conn, user_id=user_id, kind=NOTIFY_KIND, title=title, body=teleconsult.question[:300],
                link=f"/workstation/teleconsults/{teleconsult.id}", data={"teleconsult": f"Task/{teleconsult.id}"})
 

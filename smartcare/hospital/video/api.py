@@ -14,20 +14,17 @@ patient socket that is not admitted neither sends nor receives them. A party tha
 the doctor then makes a fresh offer (or an ICE restart when asked to renegotiate).
 """
 
-import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.hospital.video import live, service
+from smartcare.hospital.video import live, relay, service
 from smartcare.hospital.video.schemas import MediaState, NewVisit, Notes, Problem, Signal
 from smartcare.hospital.video.settings import ice_servers_for
 from smartcare.platform.db import unit_of_work
@@ -38,8 +35,7 @@ router = APIRouter(tags=["Video visits"])
 _caller_first = [Depends(guard.api_surface("account"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {s: {"model": Problem} for s in (400, 401, 403, 404, 409, 422)}
 BASE = "/api/v1/video"
-POLICY_VIOLATION = 1008
-MAX_FRAME = 120_000  # an SDP with many codecs and candidates stays well below this
+POLICY_VIOLATION = relay.POLICY_VIOLATION
 
 
 def _run(request: Request, work: Callable[[Any, AccessContext], Any], status: int = 200) -> Any:
@@ -223,41 +219,15 @@ async def signalling(websocket: WebSocket, visit_id: str) -> None:
     await websocket.accept()
     listener = live.hub.subscribe(visit["id"])
     call = _Call(websocket, ctx, visit)
-    receiver: asyncio.Future | None = None
     try:
         await websocket.send_json({"type": "hello", "side": call.side, "peer": call.peer, "visit": visit,
                                    "ice_servers": ice_servers_for(service.ice_user(ctx), int(time.time()))})
         call.announce(True)
-        receiver = asyncio.ensure_future(websocket.receive_text())
-        while not call.closing:
-            event = asyncio.ensure_future(listener[1].get())
-            done, _ = await asyncio.wait({receiver, event}, return_when=asyncio.FIRST_COMPLETED)
-            if event in done:
-                await call.forward(event.result())
-            else:
-                event.cancel()
-            if receiver in done:
-                await call.handle(_frame(receiver.result()))
-                receiver = asyncio.ensure_future(websocket.receive_text())
+        await relay.pump(websocket, listener, call)
         await websocket.close()
     except WebSocketDisconnect:
         return
     finally:
-        if receiver is not None:
-            receiver.cancel()
-            with contextlib.suppress(BaseException):
-                await receiver
         live.hub.unsubscribe(visit["id"], listener)
         if not call.replaced:  # the socket that took over is present; saying this one left would be wrong
             call.announce(False)
-
-
-def _frame(text: str) -> dict[str, Any]:
-    """A browser's frame as a dict ({} for anything too long or not a JSON object, answered as bad-type)."""
-    if len(text) > MAX_FRAME:
-        return {}
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The module's own files, by the name in their URL (never a path built from input). Under /static/ like the
 # shell's own files: public, and cached until their version changes.
-OWN_FILES = {"video.js": "text/javascript", "video.css": "text/css"}
+OWN_FILES = {"video.js": "text/javascript", "video.css": "text/css", "room.js": "text/javascript"}
 STATIC_BASE = "/static/video"
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 

@@ -24,7 +24,9 @@ an ended care team or an expired emergency access takes effect at once.
   tracking it (`Task.focus`) has ended (ENDED_TASK_STATUSES). That is what a receiving doctor needs
   to decide on the referral, book the visit and receive the patient; a rejected, cancelled or
   completed referral brings nobody in any more (the visit itself, an Appointment or Encounter with
-  the clinician, keeps its own reach). Orders to a department count alike. A clinician's
+  the clinician, keeps its own reach). Only referrals count (category REFERRAL_CATEGORY, SNOMED CT
+  3457005): a remote-consultation request to a department shares exactly the records its
+  teleconsult-share Consent names, never the whole patient. A clinician's
   own break-the-glass grants (platform/security/break_glass.py) add the granted patients until
   the grant expires or is closed. Hospital administrators reach their organisation's patients.
 - Work needs: doctors and nurses handle every type of personal record; pharmacists, lab
@@ -103,6 +105,8 @@ SHARE_INTERACTIONS = frozenset({"read", "vread", "search", "history"})
 # A ServiceRequest to a department brings its patient to the department's clinicians while it has one of these
 # statuses and no Task tracking it has one of those (a referral's Task is rejected, cancelled or completed).
 OPEN_REFERRAL_STATUSES = ("active", "on-hold")
+# ServiceRequest.category of a referral (SNOMED CT 3457005 "Patient referral"), as hospital/referral writes it.
+REFERRAL_CATEGORY = ("http://snomed.info/sct", "3457005")
 ENDED_TASK_STATUSES = ("rejected", "cancelled", "completed", "failed", "entered-in-error")
 
 

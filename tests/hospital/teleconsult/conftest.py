@@ -2,6 +2,7 @@
 cardiology department (two cardiologists) and a radiologist doctor in imaging, an unrelated clinic, and a patient
 of the clinic with reports, observations, an imaging study and a letter sent by the clinic."""
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,7 @@ from smartcare.fhir import store
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM, AccessContext
+from tests.web_support import browser, form_token
 
 PASSWORD = "Blue-Harbour-Lantern-42"
 HOURS = [{"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"], "availableStartTime": "08:00:00",
@@ -101,3 +103,26 @@ def region(engine, now) -> Region:
         gp = users.context_for(users.get_user(conn, user_id=made["gp"]))
         store.write_batch(conn, gp, [store.Write("PUT", r["resourceType"], r["id"], r) for r in clinic_records()])
     return Region(engine, made)
+
+
+@pytest.fixture
+def signed_in(region):
+    """Browsers signed in as staff with the session cookie (key -> client); API writes send the CSRF header.
+    Signing in again after the test moves the clock gives a fresh session at the new time."""
+    made = {}
+
+    def open_as(key: str, fresh: bool = False):
+        if fresh or key not in made:
+            web = browser()
+            token = form_token(web.get("/login"))
+            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
+            assert done.status_code == 303
+            page = web.get("/workstation/teleconsults")
+            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
+            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
+            made[key] = web
+        return made[key]
+
+    yield open_as
+    for web in made.values():
+        web.close()

@@ -1,41 +1,17 @@
 """The remote consultation API (JSON, OperationOutcome refusals, OpenAPI), the workstation pages in English and
 Simplified Chinese, and the image viewer opening a shared study for the specialist only while it is shared."""
 
-import re
 from datetime import timedelta
 
 import pytest
 
-from tests.hospital.teleconsult.conftest import PASSWORD, SHARED, STAFF
-from tests.web_support import browser, form_token
+from tests.hospital.teleconsult.conftest import SHARED
+from tests.web_support import form_token
 
 NEW = {"patient": "Patient/pa1", "department": "HealthcareService/hcs-cardio", "urgency": "urgent",
        "question": "Breathless on exertion: heart failure?", "records": SHARED}
 OPINION = {"summary": "EF 35%.", "opinion": "Heart failure with reduced ejection fraction.",
            "recommendations": "ACE inhibitor and beta blocker."}
-
-
-@pytest.fixture
-def signed_in(region):
-    """Browsers signed in as staff with the session cookie (key -> client); API writes send the CSRF header.
-    Signing in again after the test moves the clock gives a fresh session at the new time."""
-    made = {}
-
-    def open_as(key: str, fresh: bool = False):
-        if fresh or key not in made:
-            web = browser()
-            token = form_token(web.get("/login"))
-            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
-            assert done.status_code == 303
-            page = web.get("/workstation/teleconsults")
-            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
-            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
-            made[key] = web
-        return made[key]
-
-    yield open_as
-    for web in made.values():
-        web.close()
 
 
 def _requested(gp) -> str:

@@ -16,6 +16,8 @@ def _role(role_id: str, practitioner: str, service: str, active: bool = True) ->
             "healthcareService": [{"reference": f"HealthcareService/{service}"}]}
 
 
+REFERRAL = {"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}
+CONSULTATION = {"system": "http://snomed.info/sct", "code": "11429006", "display": "Consultation"}
 WORLD = [
     {"resourceType": "Organization", "id": "org-clinic", "name": "Riverside Community Health Centre"},
     {"resourceType": "Organization", "id": "org-hosp", "name": "Harbour Hospital"},
@@ -32,7 +34,7 @@ WORLD = [
     {"resourceType": "Observation", "id": "obs-p1", "status": "final", "code": {"text": "Blood pressure"},
      "subject": {"reference": "Patient/p1"}},
     {"resourceType": "ServiceRequest", "id": "sr-1", "status": "active", "intent": "order",
-     "code": {"text": "Patient referral"}, "subject": {"reference": "Patient/p1"},
+     "category": [{"coding": [REFERRAL]}], "code": {"coding": [REFERRAL]}, "subject": {"reference": "Patient/p1"},
      "performer": [{"reference": "HealthcareService/hcs-cardio"}]},
     {"resourceType": "Task", "id": "task-1", "status": "requested", "intent": "order",
      "focus": {"reference": "ServiceRequest/sr-1"}, "for": {"reference": "Patient/p1"},
@@ -92,6 +94,12 @@ def test_an_ended_referral_task_ends_the_reach_at_once(region, ended):
     change(region, "Task", "task-1", status=ended)
     assert not reaches(region, "doc-cardio")
     assert region.get("/fhir/Task/task-1", headers=doctor("doc-cardio")).status_code == 404
+
+
+def test_a_remote_consultation_request_to_the_department_shares_no_whole_patient(region):
+    # A teleconsult's ServiceRequest (category consultation) shares only what its Consent names (teleconsult tests).
+    change(region, "ServiceRequest", "sr-1", category=[{"coding": [CONSULTATION]}], code={"coding": [CONSULTATION]})
+    assert not reaches(region, "doc-cardio")
 
 
 def test_moving_to_another_department_ends_the_reach(region):

@@ -64,6 +64,7 @@ PUBLIC_ROUTES = {
     "/api/v1/consultations/{consultation_id}/ws": "the consultation chat, a WebSocket that closes without a session "
                                                    "or token (tests/hospital/consultation/test_chat_socket.py)",
     "/api/v1/video/{visit_id}/ws": "a WebSocket that closes without a session or token",
+    "/api/v1/video/rooms/{teleconsult_id}/ws": "a WebSocket that closes without a session or token",
     "/cds-services": "CDS Hooks discovery, public by the CDS Hooks specification (service descriptions only)",
     # The one-stop app's information services (issue 8): knowledge and directory data, nothing personal.
     "/api/v1/triage/assess": "one-shot triage for kiosks and the hotline: stores nothing, returns advice only",
