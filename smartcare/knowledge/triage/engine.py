@@ -508,6 +508,18 @@ def assess(presentation: Presentation) -> Assessment:
                               text_zh=f"未能识别出具体症状，但已持续约{weeks}周，且未提到突然或严重的情况：请在几天内就诊。"
                                       "如突然加重或情况严重，请拨打120。",
                               because=("duration_days",), source=(ESI_SOURCE,)))
+    elif not facts.get("any_symptom") and facts.get("info_request") and not concern and not facts.get("sudden_onset") \
+            and not facts.get("severe_word") and (facts.get("severity") or 0) < 7 and rank(level) <= rank("routine"):
+        # A question (about a medicine, a vaccine, a check, planning a pregnancy) and no symptom told, nothing unread
+        # about the body, blood or a sense: ESI v4 level 5 (no resources today), answered at an appointment in days.
+        level = "routine"
+        reasons.append(Reason(rule="question-no-symptom", level="routine",
+                              text_en="This reads as a question, and no symptom was described: a doctor or pharmacist "
+                                      "can answer it at an appointment in the next few days. If you are unwell, "
+                                      "describe what you feel; if it is severe or sudden, call 120.",
+                              text_zh="这是一个咨询问题，且未描述任何症状：可在几天内预约医生或药师解答。如有不适，请描述具体感受；"
+                                      "如情况严重或突然发生，请拨打120。",
+                              because=("info_request",), source=(ESI_SOURCE,)))
     elif not facts.get("any_symptom"):
         # ESI: when the nurse cannot tell, uncertainty moves the level up, never down.
         if rank(level) <= rank("urgent"):

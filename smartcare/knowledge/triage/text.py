@@ -4,14 +4,15 @@ English is matched phrase by phrase on word tokens; a word that is not in the le
 one that is when it is one typing slip away (two for long words; rapidfuzz's optimal string alignment distance),
 never for short words or common words. Chinese is segmented with rjieba (the lexicon's words added to its
 dictionary), matched directly as phrases, and single-character terms only where they stand as a segmented word.
-Negation follows NegEx's idea: a cue ("no", "denies", "没有", "不") before a term within the same clause.
+Negation follows NegEx's idea: a cue ("no", "denies", "没有", "不") before a term within the same clause, and a
+word of normality straight after it ("breathing is normal", "喘气没问题": NegEx's post-negation triggers).
 A symptom's `patterns` (regular expressions; `~` is up to three filler words) catch looser wordings: other word orders
 and filler words ("blood is still spurting", "拿不住筷子"), never across a clause break or over a negation.
 """
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,23 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "eleven", "fifty", "forty", "thirty", "twenty", "bleed", "breed", "front", "first", "worse",
                       "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
                       "spain", "paris", "wales", "stubbed", "stubbing", "multivitamin", "multivitamins", "vitamin", "vitamins", "cooking", "cooked", "cooker", "cookie",
-                      "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing"})
+                      "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing", "overnight",
+                      "work", "works", "worked", "working"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}
 _ZH_BREAK = re.compile(r"[，。；！？,.;!?：:]|但|却|可是|不过|诱因|以后|之后")
 _ZH_CUES = ("并没有", "没有", "否认", "并无", "从未", "不是", "没", "无", "未", "不")
 _ZH_PSEUDO = {"没": "完事好退用准", "无": "法力聊", "未": "满", "不": "停断止住适舒行了少好清醒省能出上过到得着下动起开敢知见对同"}
+# Post-negation: a word of normality straight after a term ("speech normal", "breathing is fine", "喘气没问题",
+# "咽东西不费劲") says the symptom is absent. Only link words may stand between, never a clause break or another
+# term, and "not normal" / "不正常" never match (the regex must start right after the term).
+_EN_POST_NORMAL = re.compile(r"\s*(?:(?:is|are|was|were|seems?|looks?|sounds?|still|all|both|totally|completely|"
+                             r"perfectly|quite|pretty|seem|look|sound)\s+){0,2}(?:normal(?:ly)?|fine|ok|okay|alright|"
+                             r"all right|unaffected|intact|no problem|not a problem)\b", re.IGNORECASE)
+_ZH_POST_NORMAL = re.compile(r"(?:都|也|倒|倒是|还|基本|完全|一切)?(?:正常|没问题|没啥问题|没什么问题|没事儿?|不费劲|顺畅|"
+                             r"通畅|利索)")
+# Keys that are facts about the person, not symptoms a word of normality could deny ("怀孕正常").
+_NOT_POST_NEGATED = frozenset({"pregnancy"})
 _ZH_CONNECTIVES = re.compile(r"[、和或及也有再会太怎么任何明显出现过感到觉得什么]")
 
 _PREGNANCY_WEEKS = re.compile(r"(?:怀孕|孕)\s*[0-9一二两三四五六七八九十]+\s*(?:周|个月)|\d+\s*weeks?\s*pregnant|"
@@ -722,8 +734,8 @@ _UNREAD_JOIN = re.compile(r"\b(?:and|but|with|plus|also)\b|而且|并且|同时|
 _CONCERN = re.compile(r"\b(?:chest|heart|arm|arms|jaw|neck|head|face|mouth|speech|words|talk\w*|speak\w*|breath\w*|"
                       r"belly|stomach|tummy|abdomen|baby|bump|blood|bleed\w*|legs?|eyes?|vision|throat|back(?! from| home)|side|"
                       r"weight|pressure|squeez\w*|crush\w*|numb\w*|weak\w*|faint\w*|dizz\w*|collaps\w*|fits?|"
-                      r"jump\w*|die|dying|dead|goodbye|pills)\b|胸|心口|心脏|胳膊|手臂|下巴|脖子|头|脸|嘴|说话|呼吸|"
-                      r"喘|气|肚子|孩子|宝宝|胎|血|腿|眼|喉咙|跳|死|遗书|后事|晕|麻|没劲|抽")
+                      r"jump\w*|die|dying|dead|goodbye|pills|tongue|lips?)\b|胸|心口|心脏|胳膊|手臂|下巴|脖子|头|脸|嘴|说话|呼吸|"
+                      r"喘|气|肚子|孩子|宝宝|胎|血|腿|眼|喉咙|跳|死|遗书|后事|晕|麻|没劲|抽|舌|唇")
 _REASSURE = re.compile(r"\b(?:normal\w*|fine|ok|okay|well|better|usual|as always|same as|up to date|cleaned|"
                        r"settled|stopped|gone)\b|正常|没问题|挺好|很好|好了|好一些|好多了|止住|已经好|跟以前一样|和以前一样|"
                        r"能吃|能喝|能玩|能睡|能走|精神好|不厉害|不严重|"
@@ -745,6 +757,25 @@ def _unread(text: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
     return tuple(unread)
 
 
+def _post_negated(text: str, mentions: list[Mention]) -> tuple[list[Mention], list[tuple[int, int]]]:
+    """The mentions with those a word of normality follows marked negated, and where those words stand."""
+    starts = {m.start for m in mentions}
+    out, spans = [], []
+    for m in mentions:
+        if m.negated or m.key in _NOT_POST_NEGATED:
+            out.append(m)
+            continue
+        rest = text[m.end:]
+        hit = (_ZH_POST_NORMAL.match(rest) if _HAN.match(text[m.end - 1:m.end] or " ") else None) \
+            or _EN_POST_NORMAL.match(rest)
+        if hit is None or any(m.end < s < m.end + hit.end() for s in starts):
+            out.append(m)
+            continue
+        out.append(replace(m, negated=True))
+        spans.append((m.end, m.end + hit.end()))
+    return out, spans
+
+
 def read(text: str) -> TextReading:
     """Read a chief complaint (English, Chinese or both mixed): symptoms with negation, and plain numbers."""
     lowered = text.lower()
@@ -754,6 +785,7 @@ def read(text: str) -> TextReading:
     weeks, weeks_spans = _gestation(lowered)
     weeks_pregnant = [m.span() for m in _PREGNANCY_WEEKS.finditer(lowered)] + weeks_spans
     mentions += [Mention(key="pregnancy", start=s, end=e, matched=text[s:e]) for s, e in weeks_pregnant]
+    mentions, normal_spans = _post_negated(text, mentions)
     vitals, v_words, v_spans = _vitals(text, lowered)
     temperature, t_words = _temperature(text, lowered)
     age, age_spans, age_words = _ages(text, lowered)
@@ -767,7 +799,7 @@ def read(text: str) -> TextReading:
     infant = bool(re.search(r"\b(baby|babies|infant|newborn)\b|宝宝|婴儿|新生儿|月子里", lowered))
     short = _SUMMARY_AGE_SEX.search(lowered)
     sex = ("male" if short.group(2) == "m" else "female") if short else _sex(lowered)
-    read_spans = [(m.start, m.end) for m in mentions] + v_spans + age_spans + weeks_pregnant
+    read_spans = [(m.start, m.end) for m in mentions] + v_spans + age_spans + weeks_pregnant + normal_spans
     for words in (t_words, d_words, s_words):
         at = text.find(words) if words else -1
         if at >= 0:
