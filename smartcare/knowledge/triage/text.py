@@ -41,7 +41,7 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "eleven", "fifty", "forty", "thirty", "twenty", "bleed", "breed", "front", "first", "worse",
                       "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
                       "spain", "paris", "wales", "stubbed", "stubbing", "multivitamin", "multivitamins", "vitamin", "vitamins", "cooking", "cooked", "cooker", "cookie",
-                      "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing", "overnight",
+                      "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing", "overnight", "wedding", "weddings", "took",
                       "work", "works", "worked", "working"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}
@@ -393,6 +393,8 @@ def _chinese(text: str) -> list[Mention]:
     taken: list[tuple[int, int]] = []
     raw: list[tuple[int, int, str]] = []
     for term, key in lex.zh_terms:
+        if term not in text:  # a plain substring test first: thousands of terms, few present
+            continue
         for m in re.finditer(re.escape(term), text):
             start, end = m.span()
             if len(term) == 1 and (start, end) not in tokens:
@@ -434,7 +436,8 @@ def _zh_cue_reaches(text: str, cue: str, cue_start: int, cue_end: int, start: in
             s == cue_end for s, _ in spans):
         return False
     previous = text[cue_start - 1:cue_start] if cue_start else ""
-    if (cue == "不" and previous == "是") or (cue == "无" and previous == "有"):
+    # "是不是", "有无", "有没有": a question, not a denial ("不知道有没有发烧" may well be a fever).
+    if (cue == "不" and previous == "是") or (cue in ("无", "没", "没有") and previous == "有"):
         return False
     plain = "".join(ch for k, ch in enumerate(gap, start=cue_end) if not any(s <= k < e for s, e in spans))
     plain = _ZH_CONNECTIVES.sub("", plain)
