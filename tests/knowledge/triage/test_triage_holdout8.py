@@ -24,16 +24,13 @@ dehydrated and listless, a sudden painless blackout of one eye). Those were fixe
 rules_safety.yaml), after which the bar holds: 86.8%, none under-triaged.
 """
 
-from collections import Counter
 
 import pytest
 
 from tests.knowledge.triage.vignette_sets import (
-    age_years,
     check_api,
     check_bar,
-    check_basics,
-    has_chinese,
+    check_shape,
     load,
 )
 
@@ -41,23 +38,7 @@ CASES = load("holdout8")
 
 
 def test_the_holdout8_set_covers_every_level_age_group_and_language_and_cites_its_reasons():
-    check_basics(CASES)
-    levels = Counter(c["expected"] for c in CASES)
-    assert len(CASES) >= 150
-    assert levels["emergency"] >= 50 and min(levels["urgent"], levels["routine"], levels["self_care"]) >= 30
-    chinese = sum(has_chinese(c["text"]) for c in CASES)
-    assert chinese >= 75 and len(CASES) - chinese >= 75, "both languages need a real share"
-    assert all(c["id"].startswith("h8-") for c in CASES)
-    ages = [age_years(c) for c in CASES]
-    assert all(a is not None for a in ages), "every case states an age"
-    young = [c for c in CASES if c.get("age_months") is not None and c["age_months"] < 3]
-    assert len(young) >= 4, "too few infants under 3 months"
-    assert sum(1 for a in ages if a < 1) >= 8, "too few infants"
-    assert sum(1 for a in ages if 1 <= a < 18) >= 20, "too few children"
-    assert sum(1 for a in ages if a >= 75) >= 12, "too few elderly patients"
-    assert sum(1 for a in ages if a >= 90) >= 2, "too few patients over 90"
-    assert all(c.get("sex") in ("male", "female") for c in CASES), "every case states a sex"
-    assert sum(1 for c in CASES if c.get("pregnant")) >= 8, "too few pregnancies"
+    check_shape(CASES, total=150, emergency=50, others=30, per_language=75, young_infants=4, infants=8, children=20, elderly=12, over_90=2, pregnancies=8, prefix="h8-", sexes=True)
 
 
 def test_no_holdout8_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():

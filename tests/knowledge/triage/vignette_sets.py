@@ -58,6 +58,32 @@ def check_basics(cases: list[dict[str, Any]]) -> None:
         assert case["text"].strip() and len(case["text"]) <= 500, case["id"]
 
 
+def check_shape(cases: list[dict[str, Any]], *, total: int, emergency: int, others: int, per_language: int,
+                young_infants: int = 1, infants: int = 0, children: int = 0, elderly: int = 0, over_90: int = 0,
+                pregnancies: int = 0, prefix: str | None = None, sexes: bool = False) -> None:
+    """A set's shape: check_basics, at least total cases, emergency emergencies and others of each other level,
+    per_language cases in each language, and the age groups and pregnancies a fair measure needs."""
+    check_basics(cases)
+    levels = Counter(c["expected"] for c in cases)
+    assert len(cases) >= total
+    assert levels["emergency"] >= emergency and min(levels["urgent"], levels["routine"], levels["self_care"]) >= others
+    chinese = sum(has_chinese(c["text"]) for c in cases)
+    assert chinese >= per_language and len(cases) - chinese >= per_language, "both languages need a real share"
+    if prefix is not None:
+        assert all(c["id"].startswith(prefix) for c in cases)
+    ages = [age_years(c) for c in cases]
+    assert all(a is not None for a in ages), "every case states an age"
+    young = [c for c in cases if c.get("age_months") is not None and c["age_months"] < 3]
+    assert len(young) >= young_infants, "too few infants under 3 months"
+    assert sum(1 for a in ages if a < 1) >= infants, "too few infants"
+    assert sum(1 for a in ages if 1 <= a < 18) >= children, "too few children"
+    assert sum(1 for a in ages if a >= 75) >= elderly, "too few elderly patients"
+    assert sum(1 for a in ages if a >= 90) >= over_90, "too few patients over 90"
+    if sexes:
+        assert all(c.get("sex") in ("male", "female") for c in cases), "every case states a sex"
+    assert sum(1 for c in cases if c.get("pregnant")) >= pregnancies, "too few pregnancies"
+
+
 def check_bar(cases: list[dict[str, Any]]) -> None:
     """Print the matrix, each mismatch with the engine's first reasons and agreement by language; assert the bar."""
     results: list[tuple[dict[str, Any], Assessment]] = [(case, assess(presentation(case))) for case in cases]
