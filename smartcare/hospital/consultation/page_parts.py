@@ -51,6 +51,16 @@ REFUSALS = {
     "bad-report": _("Only released reports from your own record can be shared, at most 10 at a time."),
     "not-yours": _("Pick the consultation up before starting a video visit."),
     "video-refused": _("The video visit could not be started."),
+    "orders-not-follow-up": _("Tests are only ordered online in a follow-up consultation (a condition diagnosed in "
+                              "person). Online advice carries no orders."),
+    "orders-not-in-progress": _("Order tests while the consultation is under way."),
+    "orders-none": _("Choose at least one test or scan."),
+    "orders-too-many": _("Too many tests at once: at most 30."),
+    "orders-unknown": _("Only lab tests, panels and scans in the order catalogue can be ordered online."),
+    "orders-bad-priority": _("Choose routine, urgent or immediately."),
+    "orders-bad-reason": _("The reason is an ICD-10 code, such as I10."),
+    "orders-bad-note": _("A note has at most 500 characters, without control characters."),
+    "orders-refused": _("The orders could not be placed."),
 }
 STATUS_NAMES = {"waiting": _("Waiting"), "in_progress": _("In progress"), "closed": _("Ended"),
                 "refunded": _("Refunded")}
@@ -62,7 +72,7 @@ MESSAGE_LABELS = {
     "photo": _("Photo"), "triage": _("Triage summary"), "questions": _("Answers to the department's questions"),
     "reports": _("Reports shared from the record"), "info-request": _("The doctor asks for more information"),
     "summary": _("Summary and advice"), "video": _("Video visit"), "prescription": _("Online prescription"),
-    "follow-up": _("Follow-up visit booked"),
+    "follow-up": _("Follow-up visit booked"), "orders": _("Tests ordered"),
 }
 # The chat script's words, translated into the page.
 CHAT_WORDS = {
@@ -72,6 +82,8 @@ CHAT_WORDS = {
     "uploading": _("Sending the photo…"), "video_started": _("The doctor started a video visit."),
     "open_video": _("Open the video visit"),
     "reviewed": _("It takes effect once a pharmacist has reviewed it."),
+    "orders_where": _("Go to the department shown for each test; bring your ID card. The results come to your "
+                      "record."),
 }
 
 

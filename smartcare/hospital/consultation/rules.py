@@ -139,6 +139,14 @@ def check_online_diagnosis(kind: str) -> None:
                           code="first-visit", source=f"{MEASURES}, art. 16")
 
 
+def check_online_orders(kind: str) -> None:
+    """Refuse tests ordered in an advice consultation: ordering tests is part of diagnosis and treatment online,
+    which is only a follow-up visit (复诊)."""
+    if kind != FOLLOW_UP:
+        raise RuleRefused("Tests are only ordered online in a follow-up consultation (复诊); online advice carries "
+                          "no orders", code="orders-not-follow-up", source=f"{MEASURES}, art. 16")
+
+
 def check_online_prescription(kind: str, medicines: Iterable[tuple[str, tuple[str, ...] | None]]) -> None:
     """Refuse an online prescription outside a follow-up, or of a medicine that is unknown or controlled.
 

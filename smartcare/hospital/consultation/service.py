@@ -20,7 +20,8 @@ is on its doctor side too. A message may carry references besides its text (payl
 (Media, photos.py), the patient's triage session or their answers to the department's questions
 (QuestionnaireResponse, questions.py), reports shared from their record (DiagnosticReport, attachments.py), a
 video visit the doctor started (Encounter, flows.py), an online prescription sent for the pharmacist's review
-(MedicationRequest, prescriptions.py) or a follow-up visit the doctor booked (Appointment, workstation_views.py).
+(MedicationRequest, prescriptions.py), tests the doctor ordered (ServiceRequest, orders.py) or a follow-up visit
+the doctor booked (Appointment, workstation_views.py).
 """
 
 from collections.abc import Callable
@@ -52,9 +53,11 @@ FHIR_STATUS = {"waiting": "planned", "in_progress": "in-progress", "closed": "fi
 CATEGORIES = ("message", "info-request", "summary")
 # What a message is, as both chat views label it: its category, or for a plain message what it carries.
 MESSAGE_KINDS = ("message", "photo", "triage", "questions", "reports", "info-request", "summary", "video",
-                 "prescription", "follow-up")
-# Messages the doctor may still add once the consultation is closed: a follow-up visit booked afterwards.
-AFTER_CLOSING = ("follow-up",)
+                 "prescription", "follow-up", "orders")
+# Messages the doctor may still add once the consultation is closed: a follow-up visit booked afterwards, and the
+# tests of orders placed just as it closed (orders.py refuses new orders once it is closed; the patient must still
+# hear of those already placed).
+AFTER_CLOSING = ("follow-up", "orders")
 TRIAGE_QUESTIONNAIRE = "https://smartcare.example/fhir/Questionnaire/triage"
 MAX_TEXT = 4000
 MAX_CLIENT_ID = 64
@@ -423,7 +426,7 @@ def _message_view(conn: Connection, row: sa.Row) -> dict[str, Any]:
             "answers": _payload_ref(content, "QuestionnaireResponse") if category == "questions" else None,
             "reports": _payload_refs(content, "DiagnosticReport"), "video": _payload_ref(content, "Encounter"),
             "prescriptions": _payload_refs(content, "MedicationRequest"),
-            "appointment": _payload_ref(content, "Appointment"),
+            "appointment": _payload_ref(content, "Appointment"), "orders": _payload_refs(content, "ServiceRequest"),
             "sent": row.sent, "delivered": row.delivered, "read": row.read}
 
 

@@ -109,10 +109,15 @@
       var list = element("ul", "msg__list");
       m.text.split("; ").forEach(function (title) { list.appendChild(element("li", "", title)); });
       li.appendChild(list);
+    } else if (kind === "orders" && m.text) {
+      var tests = element("ul", "msg__list");
+      m.text.split("\n").forEach(function (line) { tests.appendChild(element("li", "", line)); });
+      li.appendChild(tests);
     } else if (m.text) {
       li.appendChild(element("p", "msg__text", m.text));
     }
     if (kind === "prescription") { li.appendChild(element("p", "msg__note", words.words.reviewed)); }
+    if (kind === "orders") { li.appendChild(element("p", "msg__note", words.words.orders_where)); }
     var meta = document.createElement("span");
     meta.className = "msg__meta";
     var time = document.createElement("time");
