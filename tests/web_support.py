@@ -49,3 +49,14 @@ def sign_in(web: TestClient, username: str, password: str = PASSWORD):
     done = web.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert done.status_code == 303, done.text[:500]
     return done
+
+
+def staff_session(username: str, password: str, landing: str) -> TestClient:
+    """A browser signed in through the login form whose API writes send the CSRF token of landing's page in the
+    X-CSRF-Token header, as the workstation's scripts do."""
+    web = browser()
+    sign_in(web, username, password)
+    page = web.get(landing)
+    csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
+    web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
+    return web

@@ -1,7 +1,6 @@
 """A small region for the referral tests: a community clinic, a hospital with a cardiology department and slots,
 an unrelated clinic, their doctors (with accounts, so notifications reach them) and a patient of the clinic."""
 
-import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -16,7 +15,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.scopes import parse_scopes
-from tests.web_support import browser, form_token
+from tests.web_support import staff_session
 
 HOURS = [{"daysOfWeek": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "availableStartTime": "08:00:00",
           "availableEndTime": "17:30:00"}]
@@ -117,14 +116,7 @@ def signed_in(region):
 
     def open_as(key: str):
         if key not in made:
-            web = browser()
-            token = form_token(web.get("/login"))
-            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
-            assert done.status_code == 303
-            page = web.get("/workstation/referrals")
-            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
-            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
-            made[key] = web
+            made[key] = staff_session(STAFF[key][0], PASSWORD, "/workstation/referrals")
         return made[key]
 
     yield open_as

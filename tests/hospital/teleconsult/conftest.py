@@ -2,7 +2,6 @@
 cardiology department (two cardiologists) and a radiologist doctor in imaging, an unrelated clinic, and a patient
 of the clinic with reports, observations, an imaging study and a letter sent by the clinic."""
 
-import re
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +10,7 @@ from smartcare.fhir import store
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM, AccessContext
-from tests.web_support import browser, form_token
+from tests.web_support import staff_session
 
 PASSWORD = "Blue-Harbour-Lantern-42"
 HOURS = [{"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"], "availableStartTime": "08:00:00",
@@ -113,14 +112,7 @@ def signed_in(region):
 
     def open_as(key: str, fresh: bool = False):
         if fresh or key not in made:
-            web = browser()
-            token = form_token(web.get("/login"))
-            done = web.post("/login", data={"username": STAFF[key][0], "password": PASSWORD, "csrf_token": token})
-            assert done.status_code == 303
-            page = web.get("/workstation/teleconsults")
-            csrf = re.search(r'name="csrf-token" content="([^"]*)"', page.text)
-            web.headers["X-CSRF-Token"] = csrf.group(1) if csrf else ""
-            made[key] = web
+            made[key] = staff_session(STAFF[key][0], PASSWORD, "/workstation/teleconsults")
         return made[key]
 
     yield open_as
