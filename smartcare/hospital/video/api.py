@@ -19,13 +19,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.hospital.video import live, relay, service
-from smartcare.hospital.video.schemas import MediaState, NewVisit, Notes, Problem, Signal
+from smartcare.hospital.video.schemas import NewVisit, Notes, Problem, Signal
 from smartcare.hospital.video.settings import ice_servers_for
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext
@@ -181,13 +181,9 @@ class _Call:
             live.publish(self.visit_id, "signal", side=self.side, peer=self.peer, call=str(data.get("call") or "")[:40],
                          signal=signal.model_dump(exclude_none=True, exclude_defaults=True))
         elif kind == "media":
-            try:
-                state = MediaState.model_validate(data.get("state"))
-            except ValidationError:
-                await self._error("bad-media", "Media state is audio, video and screen, each true or false")
-                return
-            if self._may_exchange():
-                live.publish(self.visit_id, "media", side=self.side, peer=self.peer, state=state.model_dump())
+            state = await relay.media_state(self.websocket, data)
+            if state is not None and self._may_exchange():
+                live.publish(self.visit_id, "media", side=self.side, peer=self.peer, state=state)
         elif kind == "admit":
             if self.side != "doctor":
                 await self._error("forbidden", "Only the visit's doctor admits the patient")
@@ -204,7 +200,7 @@ class _Call:
             await self._error("bad-type", "Send signal, media, admit or leave")
 
     async def _error(self, code: str, message: str) -> None:
-        await self.websocket.send_json({"type": "error", "error": code, "message": message})
+        await relay.refuse(self.websocket, code, message)
 
 
 @router.websocket(BASE + "/{visit_id}/ws")
@@ -217,17 +213,12 @@ async def signalling(websocket: WebSocket, visit_id: str) -> None:
     ctx, visit = joined
     live.install()
     await websocket.accept()
-    listener = live.hub.subscribe(visit["id"])
     call = _Call(websocket, ctx, visit)
-    try:
-        await websocket.send_json({"type": "hello", "side": call.side, "peer": call.peer, "visit": visit,
-                                   "ice_servers": ice_servers_for(service.ice_user(ctx), int(time.time()))})
-        call.announce(True)
-        await relay.pump(websocket, listener, call)
-        await websocket.close()
-    except WebSocketDisconnect:
-        return
-    finally:
-        live.hub.unsubscribe(visit["id"], listener)
+
+    def departed() -> None:
         if not call.replaced:  # the socket that took over is present; saying this one left would be wrong
             call.announce(False)
+
+    hello = {"type": "hello", "side": call.side, "peer": call.peer, "visit": visit,
+             "ice_servers": ice_servers_for(service.ice_user(ctx), int(time.time()))}
+    await relay.converse(websocket, visit["id"], call, hello, arrived=lambda: call.announce(True), departed=departed)

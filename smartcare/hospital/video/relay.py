@@ -9,12 +9,15 @@ both parties; only what they relay differs.
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 
 from smartcare.hospital.video import live
+from smartcare.hospital.video.schemas import MediaState
 
 POLICY_VIOLATION = 1008
 MAX_FRAME = 120_000  # an SDP with many codecs and candidates stays well below this
@@ -60,6 +63,38 @@ async def pump(websocket: WebSocket, listener: live.Listener, party: Party) -> N
         receiver.cancel()
         with contextlib.suppress(BaseException):
             await receiver
+
+
+async def converse(websocket: WebSocket, topic: str, party: Party, hello: dict[str, Any], *,
+                   arrived: Callable[[], None], departed: Callable[[], None]) -> None:
+    """An accepted socket's whole conversation on topic: greet the browser, tell the topic the party arrived,
+    carry frames and events until either side is done, and tell the topic it departed, however it ended."""
+    listener = live.hub.subscribe(topic)
+    try:
+        await websocket.send_json(hello)
+        arrived()
+        await pump(websocket, listener, party)
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
+    finally:
+        live.hub.unsubscribe(topic, listener)
+        departed()
+
+
+async def refuse(websocket: WebSocket, code: str, message: str) -> None:
+    """Tell the browser what it asked for was refused, and why (an "error" frame)."""
+    await websocket.send_json({"type": "error", "error": code, "message": message})
+
+
+async def media_state(websocket: WebSocket, data: dict[str, Any]) -> dict[str, bool] | None:
+    """The microphone, camera and screen state a "media" frame carries, or None once the browser is told it is
+    malformed."""
+    try:
+        return MediaState.model_validate(data.get("state")).model_dump()
+    except ValidationError:
+        await refuse(websocket, "bad-media", "Media state is audio, video and screen, each true or false")
+        return None
 
 
 def addressed_to(event: dict[str, Any], peer: str) -> bool:

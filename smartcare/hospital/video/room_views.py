@@ -1,5 +1,5 @@
 """The workstation page of a multi-disciplinary session's video room: the participants, the records shared on
-the consultation (an imaging study opens in the image viewer), and the call (static/room.js).
+the consultation (an imaging study opens in the image viewer), and the call (static/room.js on static/media.js).
 
 The page reads the room through teleconsult/sessions.py, which lets in only the requesting doctor and the convened
 specialists and audits the look; the shared records are read as the caller through the access policy. A
@@ -39,7 +39,8 @@ def _page(request: Request, teleconsult_id: str) -> HTMLResponse:
                               teleconsult_id=teleconsult_id, refused=True)
     return render_private(request, "video/room.html", user=v.user, room=found, shared=shared, names=names,
                           refused=False, teleconsult_id=teleconsult_id, record_text=service.record_text,
-                          room_js=own_file_url("room.js"), video_css=own_file_url("video.css"))
+                          media_js=own_file_url("media.js"), room_js=own_file_url("room.js"),
+                          video_css=own_file_url("video.css"))
 
 
 @router.get("/workstation/video/rooms/{teleconsult_id}", response_class=HTMLResponse)

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.fhir import tables
 from smartcare.hospital.teleconsult import directory, room, service, sessions
 from smartcare.hospital.video import live, relay
-from smartcare.hospital.video.schemas import MediaState, Signal
+from smartcare.hospital.video.schemas import Signal
 from smartcare.hospital.video.service import ice_user
 from smartcare.hospital.video.settings import ice_servers_for
 from smartcare.platform import events
@@ -119,12 +119,9 @@ class Member:
             live.publish(self.topic, "signal", **{"from": self.peer}, to=sent.to, call=sent.call,
                          signal=sent.signal.model_dump(exclude_none=True, exclude_defaults=True))
         elif kind == "media":
-            try:
-                state = MediaState.model_validate(data.get("state"))
-            except ValidationError:
-                await self._error("bad-media", "Media state is audio, video and screen, each true or false")
-                return
-            live.publish(self.topic, "media", **{"from": self.peer}, state=state.model_dump())
+            state = await relay.media_state(self.websocket, data)
+            if state is not None:
+                live.publish(self.topic, "media", **{"from": self.peer}, state=state)
         elif kind == "show":
             item = data.get("item")
             if not isinstance(item, str) or item not in self.records:
@@ -137,7 +134,7 @@ class Member:
             await self._error("bad-type", "Send signal, media, show or leave")
 
     async def _error(self, code: str, message: str) -> None:
-        await self.websocket.send_json({"type": "error", "error": code, "message": message})
+        await relay.refuse(self.websocket, code, message)
 
 
 @router.websocket(BASE + "/{teleconsult_id}/ws")
@@ -154,24 +151,18 @@ async def room_signalling(websocket: WebSocket, teleconsult_id: str) -> None:
     try:
         roster.enter(member.topic, member.peer, member.participant)
     except relay.RoomFull:
-        await websocket.send_json({"type": "error", "error": "full",
-                                   "message": f"The room is full ({roster.cap} people)"})
+        await relay.refuse(websocket, "full", f"The room is full ({roster.cap} people)")
         await websocket.close(code=relay.POLICY_VIOLATION)
         return
-    listener = live.hub.subscribe(member.topic)
-    try:
-        await websocket.send_json({"type": "hello", "peer": member.peer, "me": member.participant,
-                                   "participants": found["participants"], "records": found["records"],
-                                   "ice_servers": ice_servers_for(ice_user(ctx), int(time.time()))})
-        member.announce("join")
-        await relay.pump(websocket, listener, member)
-        await websocket.close()
-    except WebSocketDisconnect:
-        return
-    finally:
-        live.hub.unsubscribe(member.topic, listener)
+
+    def departed() -> None:
         roster.leave(member.topic, member.peer)
         member.announce("leave")
+
+    hello = {"type": "hello", "peer": member.peer, "me": member.participant, "participants": found["participants"],
+             "records": found["records"], "ice_servers": ice_servers_for(ice_user(ctx), int(time.time()))}
+    await relay.converse(websocket, member.topic, member, hello, arrived=lambda: member.announce("join"),
+                         departed=departed)
 
 
 def _room_changed(event: events.DomainEvent) -> None:

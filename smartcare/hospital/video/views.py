@@ -3,7 +3,8 @@ script and styles.
 
 A page holds no media: it reads the visit through the service (which asks the consultation service and the
 access policy who the caller is, and audits the look) and hands the visit id and the page's words to
-static/video.js, which checks the camera and microphone, opens the signalling socket and runs the WebRTC call.
+static/video.js, which checks the camera and microphone, opens the signalling socket and runs the WebRTC call
+(with static/media.js, what it shares with the room's static/room.js).
 A visit the caller may not see is a 404, as if it did not exist.
 """
 
@@ -24,7 +25,8 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The module's own files, by the name in their URL (never a path built from input). Under /static/ like the
 # shell's own files: public, and cached until their version changes.
-OWN_FILES = {"video.js": "text/javascript", "video.css": "text/css", "room.js": "text/javascript"}
+OWN_FILES = {"media.js": "text/javascript", "video.js": "text/javascript", "video.css": "text/css",
+             "room.js": "text/javascript"}
 STATIC_BASE = "/static/video"
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -52,8 +54,8 @@ def _page(request: Request, visit_id: str, surface: str) -> HTMLResponse:
     if (visit["side"] == "doctor") != doctor:
         return not_found(request)
     template = "video/doctor.html" if doctor else "video/patient.html"
-    return render_private(request, template, user=v.user, visit=visit, video_js=own_file_url("video.js"),
-                          video_css=own_file_url("video.css"))
+    return render_private(request, template, user=v.user, visit=visit, media_js=own_file_url("media.js"),
+                          video_js=own_file_url("video.js"), video_css=own_file_url("video.css"))
 
 
 @router.get("/app/video/{visit_id}", response_class=HTMLResponse)

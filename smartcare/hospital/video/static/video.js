@@ -5,19 +5,19 @@
    Negotiation: only the doctor makes offers, so the two sides never offer at once. Each peer connection
    the doctor builds has a call id carried by every signal; the patient builds a new connection when a new
    call id arrives and ignores signals of an old one. When the patient (re)joins, the doctor offers anew;
-   when a connection fails, the doctor restarts ICE (the patient asks for it with "renegotiate"). */
+   when a connection fails, the doctor restarts ICE (the patient asks for it with "renegotiate").
+   What it does alike with the MDT room (room.js) is in media.js, loaded first. */
 (function () {
   "use strict";
 
   var root = document.getElementById("video-visit");
   if (!root) return;
+  var media = window.smartcareMedia;
+  var el = media.el, fill = media.fill;
   var words = JSON.parse(root.dataset.words);
   var side = root.dataset.side;
   var visitId = root.dataset.visit;
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.content : "";
   var STATS_EVERY_MS = 2000;
-  var RESTART_AFTER_MS = 4000;
 
   var state = {
     local: null, screen: null, pc: null, call: "", ws: null, joined: false, ended: false, retry: 0,
@@ -28,20 +28,11 @@
   // The call's state for tests and for support staff in the browser console.
   window.smartcareVideo = state;
 
-  function el(id) { return document.getElementById(id); }
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, key) { return String(values[key]); });
-  }
   function say(text, kind) {
     el("vv-status").textContent = text;
     root.dataset.state = kind;
   }
   function showError(text) { el("vv-error").textContent = text || ""; }
-  function randomId() {
-    var bytes = new Uint8Array(8);
-    crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-  }
 
   // ---- camera and microphone check ----
 
@@ -49,21 +40,12 @@
     say(words.checking, "checking");
     var result = el("vv-check-result");
     result.textContent = "";
-    try {
-      state.local = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true },
-        video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" }
-      });
-      result.textContent = words.checked;
-    } catch (cameraError) {
-      try {
-        state.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-        result.textContent = words.noCamera;
-      } catch (micError) {
-        state.local = new MediaStream();
-        result.textContent = words.noDevices;
-      }
-    }
+    var opened = await media.openDevices({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" }
+    });
+    state.local = opened.stream;
+    result.textContent = { both: words.checked, microphone: words.noCamera, none: words.noDevices }[opened.found];
     el("vv-preview").srcObject = state.local;
     el("vv-local").srcObject = state.local;
     watchMicrophone(state.local);
@@ -94,35 +76,17 @@
   // ---- the signalling socket ----
 
   function connect() {
-    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws = new WebSocket(scheme + "//" + location.host + "/api/v1/video/" + encodeURIComponent(visitId) + "/ws");
-    state.ws = ws;
-    ws.onmessage = function (event) {
-      var frame;
-      try { frame = JSON.parse(event.data); } catch (e) { return; }
-      onFrame(frame);
-    };
-    ws.onclose = function (event) {
-      if (state.ws !== ws) return;
-      state.ws = null;
-      if (state.ended || !state.joined) return;
-      if (event.code === 1008) {
-        state.joined = false;
-        say(words.refused, "refused");
-        return;
-      }
-      say(words.reconnecting, "reconnecting");
-      var delay = Math.min(8000, 500 * Math.pow(2, state.retry++));
-      setTimeout(function () { if (state.joined && !state.ws) connect(); }, delay);
-    };
+    media.connect(state, "/api/v1/video/" + encodeURIComponent(visitId) + "/ws", {
+      frame: onFrame,
+      refused: function () { say(words.refused, "refused"); },
+      reconnecting: function () { say(words.reconnecting, "reconnecting"); }
+    });
   }
 
-  function send(frame) {
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
-  }
-
-  function sendMedia() {
-    send({ type: "media", state: { audio: !state.muted, video: !state.cameraOff, screen: state.sharing } });
+  function send(frame) { media.send(state, frame); }
+  function sendMedia() { media.sendMedia(state); }
+  function signal(callId) {
+    return function (sent) { send({ type: "signal", call: callId, signal: sent }); };
   }
 
   function onFrame(frame) {
@@ -141,9 +105,7 @@
       case "presence": onPresence(frame); break;
       case "admitted": onAdmitted(); break;
       case "signal":
-        state.chain = state.chain.then(function () { return onSignal(frame); }).catch(function (error) {
-          showError(String(error && error.message || error));
-        });
+        media.inTurn(state, function () { return onSignal(frame); }, showError);
         break;
       case "media": showRemoteMedia(frame.state || {}); break;
       case "ended": finish(words.ended); break;
@@ -204,120 +166,66 @@
 
   function newPeer(callId) {
     closePeer();
-    var pc = new RTCPeerConnection({ iceServers: state.iceServers });
-    state.pc = pc;
-    state.call = callId;
-    state.queued = [];
     state.statsPrev = null;
-    var stream = state.local || new MediaStream();
-    stream.getTracks().forEach(function (track) { pc.addTrack(track, stream); });
-    if (side === "doctor") {
-      // Receive both kinds even without a device, and keep a video sender for screen sharing.
-      ["audio", "video"].forEach(function (kind) {
-        if (!stream.getTracks().some(function (t) { return t.kind === kind; })) {
-          pc.addTransceiver(kind, { direction: kind === "video" ? "sendrecv" : "recvonly" });
-        }
-      });
-    }
-    if (state.sharing && state.screen) replaceVideo(state.screen.getVideoTracks()[0]);
-    pc.ontrack = function (event) {
-      var remote = el("vv-remote");
-      var stream = event.streams[0] || new MediaStream([event.track]);
-      if (remote.srcObject !== stream) remote.srcObject = stream;
-    };
-    pc.onicecandidate = function (event) {
-      if (event.candidate) send({ type: "signal", call: callId, signal: { candidate: event.candidate.toJSON() } });
-    };
-    pc.onconnectionstatechange = function () { onPeerState(pc); };
-    return pc;
+    return media.newPeer(state, state, callId, {
+      offerer: side === "doctor",
+      video: function () { return el("vv-remote"); },
+      signal: signal(callId),
+      changed: onPeerState
+    });
   }
 
   function closePeer() {
-    clearTimeout(state.restartTimer);
     clearInterval(state.statsTimer);
     state.statsTimer = null;
-    if (state.pc) {
-      state.pc.onconnectionstatechange = null;
-      state.pc.close();
-    }
-    state.pc = null;
+    media.closePeer(state);
     root.dataset.pc = "closed";
   }
 
   async function startCall(iceRestart) {
     if (!state.joined) return;
-    var pc = iceRestart && state.pc ? state.pc : newPeer(randomId());
+    var pc = iceRestart && state.pc ? state.pc : newPeer(media.randomId());
     var callId = state.call;
     say(words.connecting, "connecting");
-    var offer = await pc.createOffer(iceRestart ? { iceRestart: true } : {});
-    if (pc !== state.pc) return;
-    await pc.setLocalDescription(offer);
-    send({ type: "signal", call: callId, signal: { description: { type: "offer", sdp: pc.localDescription.sdp } } });
+    await media.offer(state, pc, iceRestart, signal(callId));
   }
 
   async function onSignal(frame) {
-    var signal = frame.signal || {};
+    var sent = frame.signal || {};
     if (side === "patient") {
-      if (signal.description && signal.description.type === "offer") {
+      if (sent.description && sent.description.type === "offer") {
         if (frame.call !== state.call || !state.pc) newPeer(frame.call);
-        var pc = state.pc;
-        await pc.setRemoteDescription(signal.description);
-        await flushCandidates(pc);
-        var answer = await pc.createAnswer();
-        await pc.setLocalDescription(answer);
-        send({ type: "signal", call: frame.call, signal: { description: { type: "answer", sdp: pc.localDescription.sdp } } });
-      } else if (signal.candidate && frame.call === state.call) {
-        await addCandidate(signal.candidate);
+        await media.answer(state, sent.description, signal(frame.call));
+      } else if (sent.candidate && frame.call === state.call) {
+        await media.addCandidate(state, sent.candidate);
       }
       return;
     }
     if (frame.call !== state.call || !state.pc) return;
-    if (signal.description && signal.description.type === "answer") {
-      await state.pc.setRemoteDescription(signal.description);
-      await flushCandidates(state.pc);
-    } else if (signal.candidate) {
-      await addCandidate(signal.candidate);
-    } else if (signal.renegotiate) {
+    if (sent.description && sent.description.type === "answer") {
+      await media.answered(state, sent.description);
+    } else if (sent.candidate) {
+      await media.addCandidate(state, sent.candidate);
+    } else if (sent.renegotiate) {
       await startCall(true);
     }
-  }
-
-  async function addCandidate(candidate) {
-    var pc = state.pc;
-    if (!pc) return;
-    if (!pc.remoteDescription) {
-      state.queued.push(candidate);
-      return;
-    }
-    await pc.addIceCandidate(candidate);
-  }
-
-  async function flushCandidates(pc) {
-    var queued = state.queued;
-    state.queued = [];
-    for (var i = 0; i < queued.length; i++) await pc.addIceCandidate(queued[i]);
   }
 
   function onPeerState(pc) {
     if (pc !== state.pc) return;
     var now = pc.connectionState;
     root.dataset.pc = now;
-    clearTimeout(state.restartTimer);
+    media.restartIfStuck(state, now, function () {
+      if (side === "doctor") startCall(true);
+      else send({ type: "signal", call: state.call, signal: { renegotiate: true } });
+    });
     if (now === "connected") {
       say(words.connected, "connected");
       showError("");
       startStats();
     } else if (now === "disconnected" || now === "failed") {
       say(words.reconnecting, "reconnecting");
-      // A brief "disconnected" often heals itself; one that lasts, or a failure, needs new ICE candidates.
-      state.restartTimer = setTimeout(askForRestart, now === "failed" ? 0 : RESTART_AFTER_MS);
     }
-  }
-
-  function askForRestart() {
-    if (!state.pc || state.pc.connectionState === "connected") return;
-    if (side === "doctor") startCall(true);
-    else send({ type: "signal", call: state.call, signal: { renegotiate: true } });
   }
 
   // ---- call quality ----
@@ -374,71 +282,17 @@
 
   // ---- controls ----
 
-  function press(button, on) { button.setAttribute("aria-pressed", on ? "true" : "false"); }
+  var share = media.screenShare(state, {
+    replace: function (track) { return media.replaceVideo(state.pc, track); },
+    local: function () { return el("vv-local"); },
+    button: function () { return el("vv-share"); },
+    failed: function () { showError(words.shareFailed); }
+  });
 
-  function toggleMute() {
-    state.muted = !state.muted;
-    if (state.local) state.local.getAudioTracks().forEach(function (t) { t.enabled = !state.muted; });
-    press(el("vv-mute"), state.muted);
-    sendMedia();
-  }
-
-  function toggleCamera() {
-    state.cameraOff = !state.cameraOff;
-    if (state.local) state.local.getVideoTracks().forEach(function (t) { t.enabled = !state.cameraOff; });
-    press(el("vv-camera"), state.cameraOff);
-    sendMedia();
-  }
-
-  function videoSender() {
-    if (!state.pc) return null;
-    var found = state.pc.getTransceivers().filter(function (t) {
-      return t.receiver.track && t.receiver.track.kind === "video" && !t.stopped;
-    });
-    return found.length ? found[0].sender : null;
-  }
-
-  function replaceVideo(track) {
-    var sender = videoSender();
-    if (sender) return sender.replaceTrack(track);
-    return Promise.resolve();
-  }
-
-  async function toggleShare() {
-    if (state.sharing) return stopShare();
-    try {
-      state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    } catch (error) {
-      showError(words.shareFailed);
-      return;
-    }
-    var track = state.screen.getVideoTracks()[0];
-    track.onended = stopShare;
-    state.sharing = true;
-    await replaceVideo(track);
-    el("vv-local").srcObject = state.screen;
-    press(el("vv-share"), true);
-    sendMedia();
-  }
-
-  async function stopShare() {
-    if (!state.sharing) return;
-    state.sharing = false;
-    if (state.screen) state.screen.getTracks().forEach(function (t) { t.stop(); });
-    state.screen = null;
-    var camera = state.local ? state.local.getVideoTracks()[0] || null : null;
-    await replaceVideo(camera);
-    el("vv-local").srcObject = state.local;
-    press(el("vv-share"), false);
-    sendMedia();
-  }
-
-  function showRemoteMedia(media) {
-    var lines = [];
-    if (media.audio === false) lines.push(words.remoteMuted);
-    if (media.video === false && !media.screen) lines.push(words.remoteCameraOff);
-    if (media.screen) lines.push(words.remoteSharing);
-    el("vv-remote-state").textContent = lines.join(" ");
+  function showRemoteMedia(other) {
+    el("vv-remote-state").textContent = media.describeMedia(other, {
+      muted: words.remoteMuted, cameraOff: words.remoteCameraOff, sharing: words.remoteSharing
+    }).join(" ");
   }
 
   function showJoined(joined) {
@@ -465,11 +319,7 @@
   }
 
   function leave() {
-    send({ type: "leave" });
-    state.joined = false;
-    var ws = state.ws;
-    state.ws = null;
-    if (ws) ws.close();
+    media.leave(state);
     closePeer();
     el("vv-remote").srcObject = null;
     state.otherPresent = false;
@@ -478,10 +328,7 @@
   }
 
   function finish(text) {
-    state.ended = true;
-    state.joined = false;
-    if (state.ws) state.ws.close();
-    state.ws = null;
+    media.end(state);
     closePeer();
     el("vv-remote").srcObject = null;
     showJoined(false);
@@ -493,11 +340,7 @@
   // ---- the doctor's notes and ending ----
 
   function post(path, body) {
-    return fetch("/api/v1/video/" + encodeURIComponent(visitId) + path, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body || {})
-    });
+    return media.postJson("/api/v1/video/" + encodeURIComponent(visitId) + path, body);
   }
 
   async function saveNotes(event) {
@@ -527,13 +370,13 @@
   el("vv-check").addEventListener("click", checkDevices);
   el("vv-join").addEventListener("click", join);
   el("vv-leave").addEventListener("click", leave);
-  el("vv-mute").addEventListener("click", toggleMute);
-  el("vv-camera").addEventListener("click", toggleCamera);
-  if (el("vv-share")) el("vv-share").addEventListener("click", toggleShare);
+  el("vv-mute").addEventListener("click", function () { media.toggleMute(state, el("vv-mute")); });
+  el("vv-camera").addEventListener("click", function () { media.toggleCamera(state, el("vv-camera")); });
+  if (el("vv-share")) el("vv-share").addEventListener("click", share.toggle);
   if (el("vv-admit")) el("vv-admit").addEventListener("click", function () { send({ type: "admit" }); });
   if (el("vv-notes-form")) el("vv-notes-form").addEventListener("submit", saveNotes);
   if (el("vv-end")) el("vv-end").addEventListener("click", endVisit);
-  window.addEventListener("pagehide", function () { if (state.joined) send({ type: "leave" }); });
+  media.leaveOnHide(state);
 
   if (root.dataset.status === "finished" || root.dataset.status === "cancelled") finish(words.ended);
 })();
