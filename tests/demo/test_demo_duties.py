@@ -1,11 +1,16 @@
 """The demo hospitals' staff duties: the demo lab technician may release results, and a department head
 is on record for critical values to be escalated to."""
 
+import pytest
+
 from smartcare.demo.accounts import ensure_demo_accounts
 from smartcare.demo.loader import load_region
 from smartcare.hospital.lab import critical, release
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
+
+# scripts/run plays the demo on SQLite; test_demo_accounts shows the loader works on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 def test_the_demo_lab_technician_may_release_and_doctors_have_a_head_to_escalate_to(engine):

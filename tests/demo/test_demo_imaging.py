@@ -15,6 +15,9 @@ from smartcare.platform.security import users
 from tests.hospital.imaging.dicomweb_record import data_dir
 from tests.web_support import browser, sign_in
 
+# scripts/run plays the demo on SQLite; test_demo_accounts shows the loader works on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
 PERFORMED = [key for key, _, performed in ORDERS if performed]
 SCHEDULED = [key for key, _, performed in ORDERS if not performed]
 

@@ -1,12 +1,17 @@
 """The demo laboratory has work at every step for lab.demo, ordered by doctor.demo, and the analyzer simulator
 results only the specimens the laboratory has received."""
 
+import pytest
+
 from smartcare.demo.accounts import ensure_demo_accounts
 from smartcare.demo.loader import load_region
 from smartcare.hospital.lab import simulator, views
 from smartcare.hospital.lab.interface import receive
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
+
+# scripts/run plays the demo on SQLite; test_demo_accounts shows the loader works on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 def test_the_demo_lab_worklist_has_orders_of_the_demo_doctor_at_each_step(engine):

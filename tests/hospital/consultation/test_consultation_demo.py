@@ -3,6 +3,8 @@ round the clock, and the demo patient and doctor accounts find consultations wai
 
 from datetime import timedelta
 
+import pytest
+
 from smartcare.demo.accounts import DEMO_PASSWORD, ensure_demo_accounts
 from smartcare.demo.loader import load_region
 from smartcare.hospital.consultation import duty, service
@@ -14,6 +16,8 @@ from smartcare.platform.security.context import SYSTEM
 from tests.web_support import browser, sign_in
 
 
+# scripts/run plays the demo on SQLite; the loader's PostgreSQL run is tests/demo's.
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_the_demo_has_rosters_and_the_demo_patient_sees_their_consultations(engine):
     load_region(engine=engine, residents=20, seed=5)  # the loader plays the consultation demo
     assert load_consultation_demo(engine) == 0  # once

@@ -16,6 +16,10 @@ FORM = "/workstation/referrals/new"
 UP = {"direction": "upward", "patient": "pa1", "department": "HealthcareService/hcs-cardio", "urgency": "urgent",
       "reason": "Palpitations with syncope", "summary": "Holter pending; BP 150/90", "attachment": "Observation/obs-bp"}
 
+# The form only composes what the service writes; the service and the access rule run on both stores in their own
+# tests, so the pages run on one store.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
 
 def post(web, fields: dict, *, token: str | None = None):
     return web.post(FORM, data={"csrf_token": token or form_token(web.get(f"{FORM}?patient=pa1")), **fields})
