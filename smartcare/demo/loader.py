@@ -18,6 +18,7 @@ from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
 from smartcare.hospital.consultation.demo import load_consultation_demo
 from smartcare.hospital.referral.demo import load_referrals
+from smartcare.hospital.teleconsult.demo import load_teleconsults
 from smartcare.platform.db import refresh_statistics, unit_of_work
 from smartcare.platform.security.context import SYSTEM
 
@@ -69,6 +70,7 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     load_news(engine)  # articles of the news service's own table, not FHIR resources
     loaded += load_emergency_arrivals(engine, seed=seed)  # walk-in Appointments, checked in and called
     loaded += load_referrals(engine)  # an upward and a downward referral between a clinic and a hospital
+    loaded += load_teleconsults(engine)  # remote consultations: waiting, a multi-disciplinary session, answered
     load_consultation_demo(engine)  # on-duty rosters and the demo patient's consultations (counts consultations)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)
