@@ -41,12 +41,16 @@ def hospital_doctor(conn) -> str | None:
     return attending[0] if attending else None
 
 
-def _doctor_at(conn, organization: str) -> tuple[str, str] | None:
-    """A doctor's practitioner reference at organization, from their PractitionerRole."""
-    role = first_resource(conn, "PractitionerRole", [("organization", organization), ("role", "doctor")])
-    if role is None:
-        return None
-    return role["practitioner"]["reference"], organization
+CLINIC = "Organization/org-chc-1"
+CLINIC_GP = "HealthcareService/hcs-chc-1-general-practice"
+
+
+def family_doctor(conn) -> str | None:
+    """The demo's family doctor (gp.demo): the first doctor of the first health centre's general practice (any
+    doctor of the centre where it has none). The demo's referrals and remote consultations are theirs."""
+    role = first_resource(conn, "PractitionerRole", [("service", CLINIC_GP), ("role", "doctor")]) or first_resource(
+        conn, "PractitionerRole", [("organization", CLINIC), ("role", "doctor")])
+    return role["practitioner"]["reference"] if role else None
 
 
 def _parent_of(conn, child_id: str) -> str:
@@ -78,9 +82,9 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
     accounts: list[DemoAccount] = []
     with unit_of_work(engine) as conn:
         wanted = []
-        family = _doctor_at(conn, "Organization/org-chc-1")
+        family = family_doctor(conn)
         if family:
-            wanted.append(("gp.demo", "doctor", family[0], family[1], "family doctor, Jiefang Road health centre"))
+            wanted.append(("gp.demo", "doctor", family, CLINIC, "family doctor, Jiefang Road health centre"))
         # A hospital doctor who has seen patients (and ordered the demo's laboratory tests).
         attending = hospital_doctor(conn)
         if attending:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from smartcare.demo.accounts import family_doctor
 from smartcare.hospital.referral import service
 from smartcare.hospital.referral.service import CarePlanItem, ReferralDraft
 from smartcare.platform import clock
@@ -29,12 +30,12 @@ def _doctor(practitioner: str, organization: str) -> AccessContext:
 def load_referrals(engine: Engine) -> int:
     """Write the demo's two referrals; how many were made (0 when the region lacks the clinic or the hospital)."""
     with unit_of_work(engine) as conn:
-        gp_role = _first(conn, "PractitionerRole", [("service", CLINIC_GP), ("role", "doctor")])
+        gp_ref = family_doctor(conn)  # gp.demo
         patient = _first(conn, "Patient", [("organization", CLINIC)])
         cardiologist = _first(conn, "PractitionerRole", [("service", CARDIOLOGY), ("role", "doctor")])
-    if not (gp_role and patient and cardiologist):
+    if not (gp_ref and patient and cardiologist):
         return 0
-    gp = _doctor(gp_role["practitioner"]["reference"], CLINIC)
+    gp = _doctor(gp_ref, CLINIC)
     cardio = _doctor(cardiologist["practitioner"]["reference"], HOSPITAL)
     made = 0
     with unit_of_work(engine) as conn:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from smartcare.demo.accounts import first_resource, hospital_doctor
+from smartcare.demo.accounts import family_doctor, first_resource, hospital_doctor
 from smartcare.hospital.teleconsult import directory, service
 from smartcare.hospital.teleconsult.service import Draft
 from smartcare.platform import clock
@@ -54,7 +54,7 @@ def load_teleconsults(engine: Engine) -> int:
     the clinic's doctor, the demo patient or the hospital's specialists)."""
     with unit_of_work(engine) as conn:
         # The accounts' own choices (smartcare/demo/accounts.py), so gp.demo, doctor.demo and rad.demo see them.
-        gp_ref = _doctor_of(conn, [("organization", CLINIC)])
+        gp_ref = family_doctor(conn)
         patient = first_resource(conn, "Patient", [("organization", CLINIC)])
         cardiologist = _doctor_of(conn, [("service", CARDIOLOGY)])
         radiologist = _doctor_of(conn, [("service", RADIOLOGY)])

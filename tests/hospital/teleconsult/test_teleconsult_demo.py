@@ -6,6 +6,7 @@ import pytest
 
 from smartcare.demo.accounts import DEMO_PASSWORD, ensure_demo_accounts
 from smartcare.demo.loader import load_region
+from smartcare.hospital.referral import service as referrals
 from smartcare.hospital.teleconsult import service
 from smartcare.hospital.teleconsult.demo import ANSWERED, CONVENED, WAITING, load_teleconsults
 from smartcare.platform import clock
@@ -45,3 +46,6 @@ def test_the_demo_has_a_waiting_a_convened_and_an_answered_teleconsult(engine):
     assert load_teleconsults(engine) == 0
     with unit_of_work(engine) as conn:
         assert len(service.listing(conn, ctx=gp, box="outgoing")) == 3
+        # gp.demo is also the demo referrals' family doctor: they sent the upward one and receive the downward one.
+        assert referrals.listing(conn, ctx=gp, box="outgoing") and referrals.listing(conn, ctx=gp, box="incoming")
+    assert "/workstation/referrals/" in gp_web.get("/workstation/referrals?box=outgoing").text
