@@ -87,11 +87,15 @@ def engine(request) -> Iterator[sa.Engine]:
 
 
 def bearer(scope: str = "system/*.cruds", **claims) -> dict[str, str]:
-    """An Authorization header with a fresh access token (a backend client with all system scopes by default)."""
+    """An Authorization header with a fresh access token (a backend client with all system scopes by default).
+
+    Valid for a day unless `minutes` says otherwise: tokens are checked against real time, and a token built when a
+    module is collected (a constant, a parametrize argument) must outlive a suite that reaches it half an hour on.
+    """
     from smartcare.platform.security.scopes import parse_scopes
     from smartcare.platform.security.tokens import issue_access_token
 
-    args = {"subject": "test-suite", "kind": "client", "name": "test suite", "roles": {"system"}}
+    args = {"subject": "test-suite", "kind": "client", "name": "test suite", "roles": {"system"}, "minutes": 24 * 60}
     args.update(claims)
     token, _ = issue_access_token(scopes=parse_scopes(scope), audience="http://testserver/fhir", **args)
     return {"Authorization": f"Bearer {token}"}

@@ -37,17 +37,21 @@ def test_a_scheduled_visit_keeps_its_planned_time(hospital, consultation):
     assert missing.status_code == 400 and missing.json()["error"] == "bad-time"
 
 
-@pytest.mark.parametrize("headers", [patient_token("p1"), doctor_token("doc-b"), doctor_token("doc-c"),
-                                     patient_token("p2")], ids=["the-patient", "a-colleague", "other-dept",
-                                                                 "a-stranger"])
-def test_only_the_consultations_doctor_opens_a_video_visit(hospital, consultation, headers):
+# Tokens are made in the test, not at collection: they expire in real time, and a long suite reaches a test late.
+CALLERS = {"p1": patient_token, "p2": patient_token, "doc-b": doctor_token, "doc-c": doctor_token}
+
+
+@pytest.mark.parametrize("caller", ["p1", "doc-b", "doc-c", "p2"],
+                         ids=["the-patient", "a-colleague", "other-dept", "a-stranger"])
+def test_only_the_consultations_doctor_opens_a_video_visit(hospital, consultation, caller):
+    headers = CALLERS[caller](caller)
     refused = hospital.post(VIDEO, headers=headers, json={"consultation": consultation})
     assert refused.status_code in (403, 404)
 
 
-@pytest.mark.parametrize("headers", [doctor_token("doc-b"), doctor_token("doc-c"), patient_token("p2")],
-                         ids=["colleague", "other-dept", "other-patient"])
-def test_a_stranger_cannot_read_admit_write_notes_or_end(hospital, visit, headers):
+@pytest.mark.parametrize("caller", ["doc-b", "doc-c", "p2"], ids=["colleague", "other-dept", "other-patient"])
+def test_a_stranger_cannot_read_admit_write_notes_or_end(hospital, visit, caller):
+    headers = CALLERS[caller](caller)
     assert hospital.get(f"{VIDEO}/{visit}", headers=headers).status_code == 404
     assert hospital.post(f"{VIDEO}/{visit}/admit", headers=headers).status_code == 404
     assert hospital.post(f"{VIDEO}/{visit}/notes", headers=headers, json={"text": "x"}).status_code == 404
