@@ -363,7 +363,7 @@ def test_forged_expired_and_malformed_tokens_are_401(world):
     for header in (f"Bearer {forged}", "Bearer nonsense", "Basic abc", f"Bearer {token[:40]}"):
         r = world.get("/fhir/Patient/pa1", headers={"Authorization": header})
         assert r.status_code == 401, header
-    signed = bearer(**ACTORS["doctor-a"])
+    signed = bearer(**ACTORS["doctor-a"], minutes=ACCESS_TOKEN_MINUTES)
     assert world.get("/fhir/Patient/pa1", headers=signed).status_code == 200
     later = datetime.now(UTC) + timedelta(minutes=ACCESS_TOKEN_MINUTES, seconds=5)
     try:
