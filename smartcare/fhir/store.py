@@ -71,6 +71,9 @@ class Write:
     res_id: str
     resource: dict[str, Any] | None = None
     if_match: int | None = None
+    # Who writes this one, when one batch carries several writers' resources (device readings taken together);
+    # None: the batch's context.
+    ctx: AccessContext | None = None
 
 
 def new_id() -> str:
@@ -176,7 +179,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
         row = current.get((w.res_type, w.res_id))
         exists = row is not None and not row.deleted
         action = {"DELETE": "delete", "POST": "create"}.get(w.method, "update" if exists else "create")
-        access.check_write(conn, ctx, action, w.res_type, w.resource, row.pk if exists else None)
+        access.check_write(conn, w.ctx or ctx, action, w.res_type, w.resource, row.pk if exists else None)
         if w.if_match is not None and (row is None or row.version != w.if_match or row.deleted):
             have = "none" if row is None else str(row.version)
             raise PreconditionFailed(
@@ -197,7 +200,7 @@ def write_batch(conn: Connection, ctx: AccessContext, writes: list[Write]) -> li
             "version": stored.version,
             "last_updated": stamp,
             "deleted": stored.deleted,
-            "source": _source(ctx, stored.resource),
+            "source": _source(w.ctx or ctx, stored.resource),
             "content": stored.resource,
         }
         # Serialised once, for the current row and the history row alike.
@@ -359,8 +362,8 @@ def _create_in_one_statement(conn: Connection, ctx: AccessContext, new_rows: lis
         return False
     resources = [{**{k: v for k, v in row.items() if k != "content"},
                   "content": orjson.Fragment(texts[(row["res_type"], row["res_id"])])} for row in new_rows]
-    author = ctx.author[:255]
-    history = [dict(zip(HISTORY_FIELDS, (s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method, author,
+    history = [dict(zip(HISTORY_FIELDS, (s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method,
+                                         (w.ctx or ctx).author[:255],
                                          orjson.Fragment(texts[(s.res_type, s.res_id)])), strict=True))
                for w, s in items]
     batches = _index_batches(items, lambda s: s.res_id)
@@ -423,9 +426,9 @@ def _save_current(
 def _save_history(
     conn: Connection, ctx: AccessContext, items: list[tuple[Write, Stored]], pks: dict, texts: dict
 ) -> None:
-    author = ctx.author[:255]
     rows = [
-        (pks[(s.res_type, s.res_id)], s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method, author,
+        (pks[(s.res_type, s.res_id)], s.res_type, s.res_id, s.version, s.last_updated, s.deleted, w.method,
+         (w.ctx or ctx).author[:255],
          texts[(s.res_type, s.res_id)])
         for w, s in items
     ]
