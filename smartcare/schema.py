@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+import smartcare.family.devices.tables
 import smartcare.fhir.tables
 import smartcare.hospital.cds.models
 import smartcare.hospital.consultation.models

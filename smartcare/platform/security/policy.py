@@ -259,6 +259,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/pacs": frozenset({"hospital_admin"}),  # the PACS's known remote AEs and its reconciliation queue
     # Health news: hospitals write their own organisation's, the health authority everyone's (patient/news).
     "console/news": frozenset({"hospital_admin", "regional_admin", "public_health_officer"}),
+    # Home and ward devices: a hospital's own equipment, every device for the region (family/devices).
+    "console/devices": DIRECTORY_WRITERS,
 }
 
 # Datasets that are not one patient's record: who may have them.

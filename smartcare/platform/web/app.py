@@ -7,6 +7,8 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from smartcare import __version__
+from smartcare.family.devices.api import router as devices_api_router
+from smartcare.family.devices.views import router as devices_console_router
 from smartcare.fhir.api import router as fhir_router
 from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.consultation.api import router as consultation_api_router
@@ -76,6 +78,8 @@ def create_app() -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(dicomweb_router)
     app.include_router(oauth_router)
+    app.include_router(devices_api_router)
+    app.include_router(devices_console_router)
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
     app.include_router(referral_router)

@@ -1,0 +1,1 @@
+"""Family health: home and ward devices, remote monitoring and alerts, the intelligent medication system."""

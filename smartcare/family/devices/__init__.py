@@ -1,0 +1,1 @@
+"""Home and ward devices: the registry, credentials, and readings in over MQTT and HTTPS."""
