@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from smartcare import __version__
+from smartcare.family.devices.mqtt_cli import devices_app  # registers listen, simulate and mosquitto-files
 from smartcare.platform.audit.cli import audit_app
 from smartcare.platform.console import make_console
 from smartcare.platform.jobs.cli import worker_app
@@ -32,6 +33,7 @@ app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: ver
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(worker_app, name="worker")
+app.add_typer(devices_app, name="devices")
 lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener and a sender for testing.")
 app.add_typer(lis_app, name="lis")
 console = make_console()
