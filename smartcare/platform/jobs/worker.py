@@ -31,6 +31,8 @@ HANDLER_MODULES = (
     "smartcare.hospital.imaging.commitment",
     "smartcare.patient.news.jobs",
     "smartcare.hospital.consultation.jobs",
+    "smartcare.family.monitoring.flows",
+    "smartcare.family.monitoring.special",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",

@@ -1,0 +1,1 @@
+"""Remote monitoring: plans, threshold and trend rules, alerts, escalation and the care team dashboard."""
