@@ -31,6 +31,7 @@ HANDLER_MODULES = (
     "smartcare.hospital.imaging.commitment",
     "smartcare.patient.news.jobs",
     "smartcare.hospital.consultation.jobs",
+    "smartcare.family.medication.reminders",
     "smartcare.family.monitoring.flows",
     "smartcare.family.monitoring.special",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),

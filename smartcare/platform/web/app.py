@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from smartcare import __version__
 from smartcare.family.devices.api import router as devices_api_router
 from smartcare.family.devices.views import router as devices_console_router
+from smartcare.family.medication.api import router as medication_api_router
+from smartcare.family.medication.views import router as medication_pages_router
 from smartcare.family.monitoring.api import router as monitoring_api_router
 from smartcare.family.monitoring.views import router as monitoring_pages_router
 from smartcare.fhir.api import router as fhir_router
@@ -137,6 +139,8 @@ def create_app() -> FastAPI:
     app.include_router(directory_api_router)
     app.include_router(directory_pages_router)
     app.include_router(schedules_console_router)
+    app.include_router(medication_api_router)
+    app.include_router(medication_pages_router)
     app.include_router(monitoring_api_router)
     app.include_router(monitoring_pages_router)
 

@@ -1,0 +1,1 @@
+"""The intelligent medication system: dosing schedules, reminders, adherence, remaining dose and warnings."""
