@@ -76,11 +76,21 @@ def _clear(engine: sa.Engine) -> None:
                 conn.exec_driver_sql(statement)
 
 
+def _forget_kept_state() -> None:
+    """What a process keeps from the database (monitoring's kept plans) goes with the database's rows."""
+    from smartcare.family.monitoring.plans import forget_cached_plans
+    from smartcare.family.monitoring.service import forget_kept_history
+
+    forget_cached_plans()
+    forget_kept_history()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request) -> Iterator[sa.Engine]:
     """An empty, migrated store database; every store test runs on SQLite and on PostgreSQL."""
     eng = request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_engine")
     _clear(eng)
+    _forget_kept_state()
     use_engine(eng)
     yield eng
     use_engine(None)

@@ -158,7 +158,9 @@ def _keep(conn: Connection, judged: _Judged, taken: dict[str, _Taken]) -> Ingest
         pending_events(conn).append(DomainEvent(READINGS_STORED, {
             "patient": f"Patient/{device.patient_id}", "device": f"Device/{result.device_id}",
             "observations": list(result.observations),
-            "kinds": list(dict.fromkeys(k for k, _i, _r in judged.resources))}))
+            "kinds": list(dict.fromkeys(k for k, _i, _r in judged.resources)),
+            # In-process only: what was stored, so those judging the readings need not read them back.
+            "resources": [{**r, "resourceType": "Observation", "id": i} for _k, i, r in judged.resources]}))
     return result
 
 

@@ -201,14 +201,23 @@ def _last_reading(conn: Connection, patient: str, kinds: list[str]) -> datetime 
 
 
 def on_readings_stored(event: events.DomainEvent) -> None:
-    """Judge the readings of a stored frame; when that fails, leave a job to judge them again."""
+    """Judge the readings of a stored frame; when that fails, leave a job to judge them again.
+
+    Frames come by the thousand a second: a frame of kinds no kept plan of the patient has a rule about costs no
+    database work, and the device pipeline hands over the stored Observations so a normal reading needs no read.
+    """
     payload = {"patient": str(event.payload.get("patient", ""))[:80],
                "observations": [str(o)[:80] for o in event.payload.get("observations", [])][:200]}
     if not payload["patient"].startswith("Patient/") or not payload["observations"]:
         return
+    kinds = {str(k) for k in event.payload.get("kinds") or []}
+    kept = plans.kept_plans(payload["patient"])
+    if kept is not None and kinds and not kinds & {r.get("reading") for p in kept for r in plans.rules_of(p)}:
+        return
+    resources = event.payload.get("resources")
     try:
         with unit_of_work() as conn:
-            service.evaluate_readings(conn, **payload)
+            service.evaluate_readings(conn, **payload, resources=resources if isinstance(resources, list) else None)
     except Exception:  # the readings are stored; their judgement must still happen, so a job takes it over
         log.exception("judging the readings of %s failed; a job will retry", payload["patient"])
         with unit_of_work() as conn:

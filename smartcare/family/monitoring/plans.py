@@ -8,6 +8,8 @@ alert is judged by the thresholds in force when the reading came and every chang
 
 import json
 import re
+import threading
+import time
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -17,7 +19,7 @@ from smartcare.fhir import gateway
 from smartcare.fhir.audit_trail import record_served
 from smartcare.fhir.http import FhirRequest
 from smartcare.fhir.interactions import dispatch
-from smartcare.platform import clock
+from smartcare.platform import clock, events
 from smartcare.platform.security.context import SYSTEM, AccessContext
 
 LOCAL = "https://smartcare.example/fhir/"
@@ -146,6 +148,46 @@ def active_plans(conn: Connection, patient: str, ctx: AccessContext = SYSTEM) ->
                                       ("category", f"{PLAN_CATEGORY['system']}|{PLAN_CATEGORY['code']}"),
                                       ("_count", "20")], ctx)
     return [p for p in found if rules_of(p)]
+
+
+# Readings come by the thousand a second and most patients' plans change rarely: judging keeps each patient's active
+# plans for a minute. A plan written in this process is seen at once (the cache is dropped on every CarePlan write);
+# one written by another process (the web server, while `smartcare devices listen` judges) within PLAN_CACHE_SECONDS.
+PLAN_CACHE_SECONDS = 60.0
+_plan_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+_plan_cache_lock = threading.Lock()
+
+
+def kept_plans(patient: str) -> list[dict[str, Any]] | None:
+    """The patient's active plans if kept and fresh, else None (no database needed to ask)."""
+    with _plan_cache_lock:
+        hit = _plan_cache.get(patient)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < PLAN_CACHE_SECONDS else None
+
+
+def active_plans_cached(conn: Connection, patient: str) -> list[dict[str, Any]]:
+    """active_plans as the platform sees them, kept for PLAN_CACHE_SECONDS (for judging stored readings)."""
+    kept = kept_plans(patient)
+    if kept is not None:
+        return kept
+    now = time.monotonic()
+    found = active_plans(conn, patient)
+    with _plan_cache_lock:
+        if len(_plan_cache) > 100_000:
+            _plan_cache.clear()
+        _plan_cache[patient] = (now, found)
+    return found
+
+
+def forget_cached_plans(event: events.DomainEvent | None = None) -> None:
+    """Drop the kept plans (after a CarePlan write, or when a test changes the world under them)."""
+    if event is None or event.payload.get("type") == "CarePlan":
+        with _plan_cache_lock:
+            _plan_cache.clear()
+
+
+for _name in ("ResourceCreated", "ResourceUpdated", "ResourceDeleted"):
+    events.subscribe(_name, forget_cached_plans)
 
 
 def expected_per_day(plan: dict[str, Any]) -> dict[str, float]:

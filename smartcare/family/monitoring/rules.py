@@ -171,6 +171,22 @@ def _unique(readings: Iterable[Reading]) -> list[Reading]:
     return out
 
 
+def may_fire(rule: dict[str, Any], latest: Reading) -> bool:
+    """Whether rule can find anything on this reading, judged on the reading alone (no history needed to say no).
+
+    A threshold or an event needs the reading itself to meet it. A days-in-window rule needs the newest reading's
+    day to be raised; a normal reading on a day an earlier reading raised was judged when that reading came, so
+    only a reading that itself meets a condition is judged against the window. A rise always needs the history.
+    """
+    if rule.get("reading") != latest.kind:
+        return False
+    if rule["type"] in ("threshold", "days-in-window"):
+        return _matched(rule, latest.values) is not None
+    if rule["type"] == "event":
+        return latest.values.get("value", 1) not in (0, False)
+    return rule["type"] in _EVALUATE
+
+
 def evaluate(rule: dict[str, Any], latest: Reading, history: list[Reading], *, tz: str = "UTC") -> Finding | None:
     """The finding of rule on the newest reading, with earlier readings of the same kind as history; None when
     the rule is met or is not about this kind of reading (silence rules are checked by silent())."""

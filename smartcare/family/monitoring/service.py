@@ -11,6 +11,8 @@ if higher) instead of raising another. Every write goes through the store as an 
 """
 
 import re
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,12 +121,52 @@ def reading_of(observation: dict[str, Any]) -> rules.Reading | None:
         return None
 
 
-def _history(conn: Connection, patient: str, kind: str, since: datetime) -> list[rules.Reading]:
+def _read_history(conn: Connection, patient: str, kind: str, since: datetime) -> list[rules.Reading]:
     spec = rules.catalogue()["readings"][kind]
     found = plans.search(conn, "Observation", [
         ("patient", patient), ("code", f"{spec.get('system', plans.LOINC)}|{spec['code']}"),
         ("date", f"ge{clock.format_instant(since)}"), ("_sort", "-date"), ("_count", str(HISTORY_LIMIT))])
     return [r for r in map(reading_of, found) if r is not None]
+
+
+# A trend rule (3 of 5 days raised) reads the window's history for every raised reading, and a hypertensive
+# patient's monitor sends many: judging keeps each patient's recent readings of a kind for a few minutes, adding
+# the readings it judges, and reads them again after HISTORY_KEEP_SECONDS (so readings stored by another process
+# count within that time; single readings' thresholds never wait on it).
+HISTORY_KEEP_SECONDS = 300.0
+_kept_history: dict[tuple[str, str], tuple[float, datetime, list[rules.Reading]]] = {}
+_kept_lock = threading.Lock()
+
+
+def _history(conn: Connection, patient: str, kind: str, since: datetime) -> list[rules.Reading]:
+    """The patient's readings of kind since a time, from those kept when fresh, else from the store."""
+    now = time.monotonic()
+    with _kept_lock:
+        hit = _kept_history.get((patient, kind))
+    if hit is not None and now - hit[0] < HISTORY_KEEP_SECONDS and hit[1] <= since:
+        return [r for r in hit[2] if r.at >= since]
+    start = since - timedelta(days=1)  # a day more, so the next readings' windows find it kept
+    found = _read_history(conn, patient, kind, start)
+    with _kept_lock:
+        if len(_kept_history) > 50_000:
+            _kept_history.clear()
+        _kept_history[(patient, kind)] = (now, start, found)
+    return [r for r in found if r.at >= since]
+
+
+def _keep_judged(patient: str, readings: list[rules.Reading]) -> None:
+    """Add newly judged readings to the patient's kept history (duplicates are dropped where it is read)."""
+    with _kept_lock:
+        for reading in readings:
+            hit = _kept_history.get((patient, reading.kind))
+            if hit is not None and reading.at >= hit[1] and len(hit[2]) < HISTORY_LIMIT:
+                hit[2].append(reading)
+
+
+def forget_kept_history() -> None:
+    """Drop the kept histories (when a test changes the world under them)."""
+    with _kept_lock:
+        _kept_history.clear()
 
 
 def _lookback(rule: dict[str, Any]) -> timedelta:
@@ -142,7 +184,7 @@ def findings_for(conn: Connection, plan: dict[str, Any], readings: list[rules.Re
     histories: dict[tuple[str, timedelta], list[rules.Reading]] = {}
     out = []
     for rule in plans.rules_of(plan):
-        mine = [r for r in readings if r.kind == rule.get("reading")]
+        mine = [r for r in readings if rules.may_fire(rule, r)]
         if not mine:
             continue
         back = _lookback(rule)
@@ -158,16 +200,29 @@ def findings_for(conn: Connection, plan: dict[str, Any], readings: list[rules.Re
     return out
 
 
-def evaluate_readings(conn: Connection, *, patient: str, observations: list[str]) -> list[dict[str, Any]]:
-    """Judge newly stored Observations (references) against the patient's active plans; the alerts raised or
-    updated. Runs as the platform (every read and write audited)."""
-    active = plans.active_plans(conn, patient)
+def judged_kinds(conn: Connection, patient: str) -> set[str]:
+    """The kinds of reading the patient's active plans have rules about (from the kept plans)."""
+    return {r.get("reading") for plan in plans.active_plans_cached(conn, patient) for r in plans.rules_of(plan)}
+
+
+def evaluate_readings(conn: Connection, *, patient: str, observations: list[str],
+                      resources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Judge newly stored Observations (references; or the stored resources themselves, as the device pipeline
+    hands them over) against the patient's active plans; the alerts raised or updated. Runs as the platform
+    (every read and write audited); a reading no rule can fire on costs no read at all."""
+    active = plans.active_plans_cached(conn, patient)
     ids = [o.split("/", 1)[1] for o in observations if o.startswith("Observation/") and _ID.fullmatch(o[12:])]
     if not active or not ids:
         return []
-    stored = plans.search(conn, "Observation", [("_id", ",".join(ids[:200])), ("patient", patient),
-                                                ("_count", "200")])
+    wanted = set(ids)
+    if resources is not None:
+        stored = [r for r in resources if r.get("id") in wanted
+                  and (r.get("subject") or {}).get("reference") == patient]
+    else:
+        stored = plans.search(conn, "Observation", [("_id", ",".join(ids[:200])), ("patient", patient),
+                                                    ("_count", "200")])
     readings = [r for r in map(reading_of, stored) if r is not None]
+    _keep_judged(patient, readings)
     alerts = []
     for plan in active:
         for finding in findings_for(conn, plan, readings, patient):

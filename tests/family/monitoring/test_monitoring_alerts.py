@@ -234,3 +234,31 @@ def test_reassigning_a_template_revises_the_plan_instead_of_adding_one(engine, c
     with pytest.raises(plans.PlanError):
         plans.assign_plan(chen["gp"], patient_id="p-chen", template_name="hypertension",
                           adjustments={"glucose-low": {"value": 4}})
+
+
+def test_a_plan_given_between_two_readings_judges_the_second_at_once(engine, chen):
+    # Judging keeps each patient's plans for a minute; a plan written in this process must not wait for that.
+    _readings_stored(stored(engine, blood_pressure(190, 115)))
+    plans.assign_plan(chen["gp"], patient_id="p-chen", template_name="hypertension")
+    _readings_stored(stored(engine, blood_pressure(191, 116)))
+    assert [a["rule"] for a in _alerts()] == ["bp-crisis"]
+
+
+def test_three_raised_days_in_five_count_the_normal_readings_of_the_day_too(engine, chen, now):
+    plans.assign_plan(chen["gp"], patient_id="p-chen", template_name="hypertension")
+    for days_ago in (2, 1):
+        _readings_stored(stored(engine, blood_pressure(150, 95, at=now[0] - timedelta(days=days_ago))))
+    now[0] -= timedelta(hours=2)
+    _readings_stored(stored(engine, blood_pressure(150, 95)))
+    [alert] = _alerts()
+    assert alert["rule"] == "bp-raised-3-of-5" and alert["occurrences"] == 1
+    # A normal reading the same afternoon brings the day's average down: a raised one after it (average now
+    # 135/85.7) must not count as a raised day, whatever the judge keeps in mind between readings.
+    now[0] += timedelta(hours=1)
+    _readings_stored(stored(engine, blood_pressure(110, 70)))
+    now[0] += timedelta(minutes=30)
+    _readings_stored(stored(engine, blood_pressure(145, 92)))
+    assert [a["occurrences"] for a in _alerts()] == [1]
+    now[0] += timedelta(minutes=10)
+    _readings_stored(stored(engine, blood_pressure(170, 105)))  # average 143.75/90.5: raised again
+    assert [a["occurrences"] for a in _alerts()] == [2]

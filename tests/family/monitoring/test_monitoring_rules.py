@@ -167,3 +167,15 @@ def test_every_rule_and_template_has_its_words_in_the_catalog():
     assert set(data["templates"]) == set(texts.TEMPLATE_LABELS)
     assert set(texts.SEVERITY_LABELS) == set(rules.SEVERITIES)
     assert data["symptoms"]["source"] and all(s["code"].isdigit() for s in data["symptoms"]["codes"].values())
+
+
+@pytest.mark.parametrize(("reading", "rule_id", "expected"), [
+    (bp(180, 110), "bp-crisis", True),
+    (bp(179, 109), "bp-crisis", False),
+    (bp(140, 80), "bp-raised-3-of-5", True),  # a raised reading is judged against the window
+    (bp(139, 89), "bp-raised-3-of-5", False),  # a normal one cannot make its day raised on its own
+    (one("glucose", 5.0), "bp-crisis", False),  # another kind of reading
+    (one("body-weight", 60.0), "weight-gain-hf", True),  # a rise always needs the history
+])
+def test_a_reading_is_judged_against_history_only_when_it_could_fire_the_rule(reading, rule_id, expected):
+    assert rules.may_fire(rules.rule(rule_id), reading) is expected
