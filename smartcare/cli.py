@@ -157,7 +157,7 @@ def demo(
     _open_demo_schedules()
     _print_demo_accounts()
     settings = get_settings()
-    with children(LISTENERS):
+    with children((*LISTENERS, *_device_processes())):
         console.print(f"SmartCare is running: open [bold]http://{settings.host}:{settings.port}/[/]  "
                       "(Ctrl+C stops it)")
         serve(host=None, port=None, workers=1)
@@ -165,6 +165,22 @@ def demo(
 
 # The LIS (HL7 v2 over MLLP, port 2575) and the PACS (DICOM, port 11112), run beside the demo's web server.
 LISTENERS = ((("lis",), "HL7 v2 (MLLP) listener"), (("pacs",), "DICOM service (PACS)"))
+# The demo's embedded MQTT broker: not 1883, which a machine's own Mosquitto usually holds.
+DEMO_MQTT_PORT = 1884
+
+
+def _device_processes() -> tuple[tuple[tuple[str, ...], str], ...]:
+    """The device listener (SMARTCARE_MQTT_URL's broker, or an embedded one on DEMO_MQTT_PORT) and the home device
+    simulator publishing for the demo's monitored residents, so the care team's dashboard moves while you look."""
+    from smartcare.family.devices.mqtt import configured_url
+
+    if configured_url():
+        listen, broker = ("devices", "listen"), ()
+    else:
+        listen = ("devices", "listen", "--port", str(DEMO_MQTT_PORT))
+        broker = ("--broker", f"mqtt://127.0.0.1:{DEMO_MQTT_PORT}")
+    simulate = ("devices", "simulate", "--demo-region", "--rate", "0.5", "--quiet", *broker)
+    return (listen, "MQTT device listener"), (simulate, "home device simulator")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -53,6 +53,18 @@ def family_doctor(conn) -> str | None:
     return role["practitioner"]["reference"] if role else None
 
 
+def home_nurse(conn) -> str | None:
+    """The demo's community nurse (cnurse.demo): the first nurse of the health centre's general practice, on the care
+    teams of the residents monitored at home (smartcare/demo/family.py)."""
+    role = first_resource(conn, "PractitionerRole", [("service", CLINIC_GP), ("role", "nurse")])
+    return role["practitioner"]["reference"] if role else None
+
+
+# The daughter smartcare/demo/family.py designates as the family caregiver of a resident living alone.
+FAMILY_CAREGIVER_SID = "https://smartcare.example/fhir/sid/demo-account"
+FAMILY_CAREGIVER = "family.demo"
+
+
 def _parent_of(conn, child_id: str) -> str:
     """A parent (RelatedPerson) of the child with a proxy-access Consent, created once; its reference."""
     rp_id, consent_id = f"rp-parent-{child_id}", f"consent-proxy-{child_id}"
@@ -114,6 +126,16 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         if child:
             wanted.append(("carer.demo", "caregiver", _parent_of(conn, child["id"]), None,
                            "parent and caregiver of a child resident"))
+        # Home monitoring (smartcare/demo/family.py): the centre's nurse on the monitored residents' care teams, and
+        # the daughter designated as the family caregiver of a resident living alone.
+        community_nurse = home_nurse(conn)
+        if community_nurse:
+            wanted.append(("cnurse.demo", "nurse", community_nurse, CLINIC,
+                           "community nurse (home monitoring), Jiefang Road health centre"))
+        daughter = first_resource(conn, "RelatedPerson", [("identifier", f"{FAMILY_CAREGIVER_SID}|{FAMILY_CAREGIVER}")])
+        if daughter:
+            wanted.append((FAMILY_CAREGIVER, "caregiver", f"RelatedPerson/{daughter['id']}", None,
+                           "daughter and designated caregiver of a resident living alone"))
         wanted += [
             ("admin.demo", "hospital_admin", None, "Organization/org-hosp-1",
              "hospital administrator, Riverside City First Hospital"),

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from smartcare.demo.duties import load_duties
 from smartcare.demo.emergency import load_emergency_arrivals
+from smartcare.demo.family import load_family
 from smartcare.demo.generator import count_region, generate_region
 from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
@@ -72,5 +73,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_referrals(engine)  # an upward and a downward referral between a clinic and a hospital
     loaded += load_teleconsults(engine)  # remote consultations: waiting, a multi-disciplinary session, answered
     load_consultation_demo(engine)  # on-duty rosters and the demo patient's consultations (counts consultations)
+    loaded += load_family(engine)  # home monitoring of the GP's residents and the demo patient's medicines
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

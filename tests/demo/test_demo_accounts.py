@@ -10,7 +10,8 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     again, same_app = ensure_demo_accounts(engine)
     assert [a.username for a in again] == [a.username for a in accounts] and same_app == app_id
     assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo", "carer.demo", "admin.demo",
-                                              "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "research.demo"}
+                                              "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "research.demo",
+                                              "cnurse.demo", "family.demo"}
     seen = {}
     for account in accounts:
         r = client.post("/auth/token", data={"grant_type": "password", "client_id": app_id,
@@ -22,6 +23,7 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     everyone = client.get("/fhir/Patient?_total=accurate").json()["total"]
     assert seen["patient.demo"] == 1
     assert seen["carer.demo"] == 1  # the child whose parent they are
+    assert seen["family.demo"] == 1  # the mother living alone whose daughter they are
     assert 0 < seen["doctor.demo"] < everyone
     assert 0 < seen["gp.demo"] < everyone
     managed = client.get("/fhir/Patient?organization=Organization/org-hosp-1&_total=accurate").json()["total"]

@@ -29,6 +29,10 @@ from smartcare.family.devices.credentials import (
 from smartcare.family.devices.mqtt import READINGS_FILTER, SERVICE_USERNAME, TOPIC_PREFIX, BrokerAddress
 
 log = logging.getLogger(__name__)
+# amqtt logs every connection and its state machine (the transitions library) every state change at INFO: a
+# home with six devices would fill the demo's console. Their warnings and errors still show.
+for _noisy in ("amqtt", "transitions"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 # What the service login may do: read every device's readings, answer on every device's error topic.
 SERVICE_ACL = (("read", READINGS_FILTER), ("write", f"{TOPIC_PREFIX}/+/errors"))
 # A device may only publish its own readings and read its own errors (%u is the login, which is the device id).

@@ -86,7 +86,7 @@ def listen(
     subscriber.start()
     console.print(f"Storing readings from {_where(subscriber.address, broker is not None)} as {client_id!r}.")
     last = None
-    while not stop.wait(10):
+    while not stop.wait(60):
         stats = subscriber.stats
         now = (stats.received, stats.stored, stats.duplicates, stats.refused)
         if now != last:
@@ -117,6 +117,27 @@ def _simulation_table(publisher, subscriber, started: float, planned: float | No
     return table
 
 
+class _MinuteLine:
+    """In place of the live table when the simulator runs beside other processes: a line a minute."""
+
+    def __init__(self, publisher) -> None:
+        self.publisher = publisher
+        self.last = time.monotonic()
+
+    def __enter__(self) -> "_MinuteLine":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def update(self, _table: Table) -> None:
+        if time.monotonic() - self.last >= 60:
+            stats = self.publisher.stats
+            console.print(f"Home device simulator: {stats.sent:,} frames sent, {stats.readings:,} readings, "
+                          f"{sum(stats.episodes.values()):,} abnormal episodes")
+            self.last = time.monotonic()
+
+
 @devices_app.command()
 def simulate(
     patients: int = typer.Option(10, min=1, max=2000, help="Simulated homes (a patient with six devices each)."),
@@ -124,6 +145,11 @@ def simulate(
     minutes: float = typer.Option(None, min=0.05, help="Stop after this long (default: until Ctrl-C)."),
     seed: int = typer.Option(1, help="Random seed: the same seed gives the same patients and streams."),
     port: int = typer.Option(1883, help="Port of the embedded broker (only when SMARTCARE_MQTT_URL is unset)."),
+    demo_region: bool = typer.Option(False, "--demo-region", help="Publish for the demo region's monitored "
+                                     "residents (their devices from `smartcare demo load`) instead of new homes."),
+    broker_url: str = typer.Option(None, "--broker", help="Publish to this broker (mqtt://host:port) only, as "
+                                   "the devices; SmartCare's own listener stores what arrives there."),
+    quiet: bool = typer.Option(False, help="A line a minute instead of the live table (when run beside others)."),
 ) -> None:
     """Publish realistic readings from simulated homes for the demo and the benchmark.
 
@@ -135,20 +161,40 @@ def simulate(
     """
     import random
 
-    from smartcare.family.devices.mqtt import configured_url
-    from smartcare.family.devices.simulator import DevicePublisher, demo_homes, next_frame, schedule
+    from smartcare.family.devices.mqtt import configured_url, parse_mqtt_url
+    from smartcare.family.devices.simulator import (
+        DevicePublisher,
+        demo_homes,
+        demo_region_homes,
+        next_frame,
+        schedule,
+    )
     from smartcare.platform import clock
     from smartcare.platform.settings import get_settings
 
-    logins = Path(get_settings().data_dir) / "simulator" / "homes.json"
-    with console.status(f"Registering {patients} simulated homes"):
-        devices, new = demo_homes(_engine(), patients=patients, seed=seed, logins=logins,
-                                  first_seq=int(time.time() * 1000))
-    if new and configured_url():
+    folder = Path(get_settings().data_dir) / "simulator"
+    if demo_region:
+        devices = demo_region_homes(_engine(), seed=seed, logins=folder / "demo-region.json",
+                                    first_seq=int(time.time() * 1000))
+        if not devices:
+            console.print("[red]The demo region has no home devices[/]: load it first (`smartcare demo load`).")
+            raise typer.Exit(1)
+        new = 0
+    else:
+        with console.status(f"Registering {patients} simulated homes"):
+            devices, new = demo_homes(_engine(), patients=patients, seed=seed, logins=folder / "homes.json",
+                                      first_seq=int(time.time() * 1000))
+    if new and (configured_url() or broker_url):
         console.print(f"[yellow]{new} new homes were registered[/]: a Mosquitto with a password file must read "
                       "them first (`smartcare devices mosquitto-files`, then SIGHUP).")
     broker = subscriber = None
-    if not configured_url():
+    if broker_url:
+        try:
+            address = parse_mqtt_url(broker_url)
+        except ValueError as exc:
+            console.print(f"[red]--broker: {exc}[/]")
+            raise typer.Exit(1) from exc
+    elif not configured_url():
         broker, subscriber = _broker_and_subscriber(port, CLIENT_ID, 2)
         subscriber.start()
         address = broker.address
@@ -160,8 +206,9 @@ def simulate(
     started = time.monotonic()
     seconds = minutes * 60 if minutes else None
     try:
-        with Live(_simulation_table(publisher, subscriber, started, seconds), console=console,
-                  refresh_per_second=2) as live:
+        display = _MinuteLine(publisher) if quiet else Live(
+            _simulation_table(publisher, subscriber, started, seconds), console=console, refresh_per_second=2)
+        with display as live:
             shown = started
             for offset, device, _ in schedule(devices, rate=rate, start=clock.now(), seconds=seconds):
                 if stop.is_set():

@@ -270,3 +270,40 @@ def demo_homes(engine, *, patients: int, seed: int, logins: Path, first_seq: int
         devices += [SimulatedDevice(device_id=d["id"], kind=kind, patient=patient, password=d["password"],
                                     seq=first_seq) for kind, d in home["devices"].items()]
     return devices, max(new, 0)
+
+
+# Serial numbers of the home devices the demo region's loader registers for its monitored residents
+# (smartcare/demo/family.py): "DEMO-HOME-<patient id>-<kind>".
+DEMO_REGION_SERIAL = "DEMO-HOME-"
+
+
+def demo_region_homes(engine, *, seed: int, logins: Path, first_seq: int) -> list[SimulatedDevice]:
+    """The devices the demo region's residents were given at load time, to publish for them live. Their passwords
+    were shown once at registration, so each device without a login in the `logins` file (readable by its owner
+    only) gets a fresh MQTT password, kept there; a Mosquitto reading a password file must read it again."""
+    from smartcare.family.devices import credentials
+    from smartcare.family.devices.tables import device_registry
+    from smartcare.platform.db import unit_of_work
+
+    saved: dict[str, str] = orjson.loads(logins.read_bytes()) if logins.exists() else {}
+    r = device_registry.c
+    with unit_of_work(engine) as conn:
+        rows = conn.execute(sa.select(r.device_id, r.kind, r.patient_id).where(
+            r.serial.like(f"{DEMO_REGION_SERIAL}%"), r.status == "active", r.patient_id.is_not(None))
+            .order_by(r.patient_id, r.device_id)).all()
+        fresh = {row.device_id: credentials.new_password() for row in rows if row.device_id not in saved}
+        for device_id, password in fresh.items():
+            conn.execute(device_registry.update().where(r.device_id == device_id)
+                         .values(mqtt_hash=credentials.mosquitto_hash(password)))
+    if fresh:
+        saved = {**{k: v for k, v in saved.items() if any(row.device_id == k for row in rows)}, **fresh}
+        logins.parent.mkdir(parents=True, exist_ok=True)
+        logins.write_bytes(orjson.dumps(saved, option=orjson.OPT_INDENT_2))
+        logins.chmod(0o600)
+    bodies: dict[str, SimulatedPatient] = {}
+    devices = []
+    for row in rows:
+        body = bodies.setdefault(row.patient_id, draw_patient(random.Random(f"{seed}:{row.patient_id}")))
+        devices.append(SimulatedDevice(device_id=row.device_id, kind=row.kind, patient=body,
+                                       password=saved[row.device_id], seq=first_seq))
+    return devices

@@ -309,11 +309,16 @@ def tell(conn: Connection, task: dict[str, Any], people: list[str], *, title: st
     rule_id = rule_of(task) or ""
     label = (task.get("reasonCode") or {}).get("coding", [{}])[0].get("display", "")
     detail = str((inputs(task).get("reading") or {}).get("valueString", ""))
+    family = {row.id for row in conn.execute(sa.select(user_account.c.id).where(
+        user_account.c.id.in_([user_id for user_id, _ in accounts]), user_account.c.fhir_ref.like("RelatedPerson/%")))}
     for user_id, locale in accounts:
+        # A caregiver cannot open the workstation: their notice leads to the app, on the person they look after.
+        link = (f"/app?person={patient.removeprefix('Patient/')}" if user_id in family
+                else f"/workstation/monitoring/alerts/{task['id']}")
         notify(conn, user_id=user_id, kind=ALERT_KIND.name, title=texts.say(locale, title),
                body=texts.alert_body(locale, patient=name, rule_id=rule_id, label=label, detail=detail,
                                      severity=task.get("priority", "routine"))[:2000],
-               link=f"/workstation/monitoring/alerts/{task['id']}",
+               link=link,
                data={"task": f"Task/{task['id']}", "patient": patient, "rule": rule_id,
                      "severity": task.get("priority")})
     return len(accounts)
