@@ -66,6 +66,7 @@ def _quantity_model(kind: str) -> type[BaseModel]:
 
 HeartRate = _quantity_model("heart-rate")
 Spo2 = _quantity_model("spo2")
+RespiratoryRate = _quantity_model("respiratory-rate")
 Glucose = _quantity_model("glucose")
 BodyWeight = _quantity_model("body-weight")
 BodyTemperature = _quantity_model("body-temperature")
@@ -105,7 +106,7 @@ class PillboxOpen(BaseModel):
 
 
 Reading = Annotated[
-    BloodPressure | HeartRate | Spo2 | Glucose | BodyWeight | BodyTemperature  # type: ignore[valid-type]
+    BloodPressure | HeartRate | Spo2 | RespiratoryRate | Glucose | BodyWeight | BodyTemperature  # type: ignore[valid-type]
     | Steps | Fall | Motion | PillboxOpen,
     Field(discriminator="type"),
 ]

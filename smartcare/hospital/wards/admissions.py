@@ -14,7 +14,7 @@ from typing import Any
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError, PreconditionFailed
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.wards import beds, codes
+from smartcare.hospital.wards import beds, codes, monitors
 from smartcare.hospital.wards.errors import NOT_FOUND, WardRefused
 from smartcare.knowledge.diseases import icd10
 from smartcare.platform import clock
@@ -185,6 +185,7 @@ def admit(ctx: AccessContext, *, hospital: str, ward_id: str, bed_id: str, patie
         _team_entry(ctx, patient=encounter["subject"]["reference"], encounter="urn:uuid:stay", members=members,
                     now=now, hospital=hospital),
     ])
+    monitors.follow_stay(ctx, left=None, taken=f"Location/{spot.bed['id']}", patient=encounter["subject"]["reference"])
     return created_id(response, 1)
 
 
@@ -239,3 +240,5 @@ def transfer(ctx: AccessContext, *, hospital: str, encounter_id: str, to_bed_id:
             entries.append(versioned_put({**team, "participant": [*team.get("participant", []),
                                                                   *({"member": {"reference": m}} for m in joining)]}))
     run(ctx, entries)
+    monitors.follow_stay(ctx, left=old_bed, taken=f"Location/{target.bed['id']}",
+                         patient=encounter["subject"]["reference"])

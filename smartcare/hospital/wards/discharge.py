@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from smartcare.fhir import gateway
-from smartcare.hospital.wards import admissions, beds, codes
+from smartcare.hospital.wards import admissions, beds, codes, monitors
 from smartcare.hospital.wards.errors import WardRefused
 from smartcare.knowledge.diseases import icd10
 from smartcare.platform import clock
@@ -180,3 +180,4 @@ def sign(ctx: AccessContext, *, hospital: str, encounter_id: str, disposition: s
         entries.append(admissions.versioned_put({**team, "status": "inactive",
                                                  "period": {**team.get("period", {}), "end": now}}))
     admissions.run(ctx, entries, conflict=admissions.CHANGED)
+    monitors.follow_stay(ctx, left=bed_ref, taken=None, patient=encounter["subject"]["reference"])

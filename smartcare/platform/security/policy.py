@@ -261,6 +261,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/news": frozenset({"hospital_admin", "regional_admin", "public_health_officer"}),
     # Home and ward devices: a hospital's own equipment, every device for the region (family/devices).
     "console/devices": DIRECTORY_WRITERS,
+    # The hospital's equipment register: what, where, assigned patient, last seen, maintenance due (family/devices).
+    "console/equipment": frozenset({"hospital_admin"}),
 }
 
 # Datasets that are not one patient's record: who may have them.

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from smartcare import __version__
 from smartcare.family.devices.api import router as devices_api_router
+from smartcare.family.devices.equipment_views import router as equipment_router
 from smartcare.family.devices.views import router as devices_console_router
 from smartcare.family.medication.api import router as medication_api_router
 from smartcare.family.medication.views import router as medication_pages_router
@@ -40,6 +41,7 @@ from smartcare.hospital.scheduling.api import router as scheduling_api_router
 from smartcare.hospital.scheduling.views import router as schedules_console_router
 from smartcare.hospital.teleconsult.routes import router as teleconsult_router
 from smartcare.hospital.video.routes import router as video_router
+from smartcare.hospital.wards.monitor_views import router as ward_monitors_router
 from smartcare.hospital.wards.views import router as ward_pages_router
 from smartcare.hospital.workstation.notes_views import router as notes_pages_router
 from smartcare.hospital.workstation.ordering_views import router as ordering_pages_router
@@ -84,6 +86,7 @@ def create_app() -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(devices_api_router)
     app.include_router(devices_console_router)
+    app.include_router(equipment_router)
     app.include_router(break_glass_router)
     app.include_router(scheduling_api_router)
     app.include_router(referral_router)
@@ -112,6 +115,7 @@ def create_app() -> FastAPI:
     app.include_router(desk_pages_router)
     app.include_router(pharmacy_pages_router)
     app.include_router(ward_pages_router)
+    app.include_router(ward_monitors_router)
     app.include_router(prescribing_pages_router)
     app.include_router(ordering_pages_router)
     app.include_router(lab_pages_router)

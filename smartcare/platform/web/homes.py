@@ -140,7 +140,8 @@ def _console_home(request: Request) -> HTMLResponse:
         role = v.user.role.value
         tiles = [surface for surface in ("console/audit", "console/clients", "console/public-health",
                                          "console/research", "desk", "console/schedules",
-                                         "console/lab-interface", "console/pacs", "console/news", "console/devices")
+                                         "console/lab-interface", "console/pacs", "console/news", "console/devices",
+                                         "console/equipment")
                  if role in SURFACE_ROLES[surface]]
         counts = None
         refused = []
