@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.wards import admissions, beds, board, codes, discharge, vitals
+from smartcare.hospital.wards import admissions, beds, board, codes, discharge, monitors, vitals
 from smartcare.hospital.wards.errors import WardRefused
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
@@ -87,8 +87,10 @@ def _board(request: Request, ward_id: str) -> HTMLResponse:
     rows = [{**_row(r, locale), "room": _local_name(room.location, locale)}
             for room, r in _paired(layout, board.rows(v.ctx, layout))]
     counts = {code: sum(1 for r in rows if r["status"] == code) for code in ("U", "O", "H")}
+    # A monitor's complete set is scored only with the nurse's own consciousness and oxygen: say where it waits.
+    waiting = monitors.needs_charting(v.ctx, [r["encounter"] for r in rows if r["encounter"]])
     return render_private(request, "wards/board.html", user=v.user, ward={"id": ward["id"], "name": _local_name(ward, locale)},
-                 rows=rows, counts=counts, statuses=_status_names(locale))
+                 rows=rows, counts=counts, statuses=_status_names(locale), waiting=waiting)
 
 
 def _paired(layout: list[beds.Room], rows: list[board.BedRow]) -> list[tuple[beds.Room, board.BedRow]]:

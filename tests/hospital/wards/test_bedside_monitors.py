@@ -143,6 +143,9 @@ def test_without_recent_acvpu_and_oxygen_there_is_no_score_and_the_board_says_so
     assert vitals.latest_scores(nurse, [encounter_id]) == {}
     assert monitors.needs_charting(nurse, [encounter_id]) == {encounter_id}
     assert _inbox(engine, "zhou.nurse") == []
+    board_page = hospital["web"].get("/workstation/wards/ward-med")
+    bed = board_page.text.split("needs consciousness and oxygen charted")
+    assert len(bed) == 2 and "/workstation/wards/ward-med/monitors" in board_page.text
 
     _chart(nurse, encounter_id)  # charted now: later frames are scored
     now[0] += timedelta(hours=11)
