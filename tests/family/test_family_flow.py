@@ -58,7 +58,7 @@ def test_a_crisis_reading_from_home_reaches_the_gp_and_son_and_climbs_to_the_nur
     [gp_notice] = _inbox(people["gp_id"])
     [son_notice] = _inbox(people["son_id"])
     assert "Chen Guoqiang" in gp_notice["body"] and "186/114" in gp_notice["body"]
-    assert son_notice["link"] == "/app?person=p-chen"
+    assert son_notice["link"] == "/app/family?person=p-chen"
     assert _inbox(people["nurse_id"]) == []
 
     # Nobody acknowledges it: half an hour later (an urgent alert's deadline) the nurse has it.

@@ -313,7 +313,7 @@ def tell(conn: Connection, task: dict[str, Any], people: list[str], *, title: st
         user_account.c.id.in_([user_id for user_id, _ in accounts]), user_account.c.fhir_ref.like("RelatedPerson/%")))}
     for user_id, locale in accounts:
         # A caregiver cannot open the workstation: their notice leads to the app, on the person they look after.
-        link = (f"/app?person={patient.removeprefix('Patient/')}" if user_id in family
+        link = (f"/app/family?person={patient.removeprefix('Patient/')}" if user_id in family
                 else f"/workstation/monitoring/alerts/{task['id']}")
         notify(conn, user_id=user_id, kind=ALERT_KIND.name, title=texts.say(locale, title),
                body=texts.alert_body(locale, patient=name, rule_id=rule_id, label=label, detail=detail,

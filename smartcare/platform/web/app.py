@@ -7,6 +7,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from smartcare import __version__
+from smartcare.family.care.views import router as family_care_router
 from smartcare.family.devices.api import router as devices_api_router
 from smartcare.family.devices.equipment_views import router as equipment_router
 from smartcare.family.devices.views import router as devices_console_router
@@ -147,6 +148,7 @@ def create_app() -> FastAPI:
     app.include_router(medication_pages_router)
     app.include_router(monitoring_api_router)
     app.include_router(monitoring_pages_router)
+    app.include_router(family_care_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -53,7 +53,7 @@ def test_a_crisis_reading_raises_an_alert_the_gp_and_the_son_are_told_of(engine,
     assert "Chen Guoqiang" in gp_notice["body"] and "180/110" in gp_notice["body"]
     assert gp_notice["link"] == f"/workstation/monitoring/alerts/{alert['id']}"
     [son_notice] = _inbox(chen["son_id"])
-    assert son_notice["link"] == "/app?person=p-chen"  # the workstation is not his: the app, on his father
+    assert son_notice["link"] == "/app/family?person=p-chen"  # not the workstation: his family view
     assert _inbox(chen["nurse_id"]) == []  # the nurse is next in line, told only if the GP does not answer
 
 
