@@ -183,7 +183,8 @@ def test_with_outbound_off_nothing_is_queued(lab, monkeypatch):
 
 def test_an_aa_marks_it_sent_with_the_ack_and_it_is_never_sent_again(lab, peer, engine):
     acc.accession(lab["tech"], request_id=place(lab["doctor"], "potassium"))
-    assert run_due(engine) == 1
+    # Other modules' jobs may be due too (the record's conditions queue medicine reviews): this one is sent once.
+    run_due(engine)
     [row] = _rows()
     assert row["status"] == "sent" and row["attempts"] == 1 and f"MSA|AA|{row['control_id']}" in row["ack"]
     assert row["sent_at"] and len(peer.received) == 1 and peer.received[0].startswith("MSH|^~\\&|SMARTCARE|")
