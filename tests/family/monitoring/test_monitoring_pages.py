@@ -96,5 +96,5 @@ def test_the_chart_script_is_served():
 
     from smartcare.platform.web.app import create_app
     with TestClient(create_app()) as web:
-        assert "echarts.init" in web.get("/static/monitoring/monitoring.js").text
+        assert "SmartCareTimeChart.draw" in web.get("/static/monitoring/monitoring.js").text
         assert web.get("/static/monitoring/../views.py").status_code == 404
