@@ -200,11 +200,6 @@ def findings_for(conn: Connection, plan: dict[str, Any], readings: list[rules.Re
     return out
 
 
-def judged_kinds(conn: Connection, patient: str) -> set[str]:
-    """The kinds of reading the patient's active plans have rules about (from the kept plans)."""
-    return {r.get("reading") for plan in plans.active_plans_cached(conn, patient) for r in plans.rules_of(plan)}
-
-
 def evaluate_readings(conn: Connection, *, patient: str, observations: list[str],
                       resources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Judge newly stored Observations (references; or the stored resources themselves, as the device pipeline
