@@ -157,7 +157,7 @@ def _keep(conn: Connection, judged: _Judged, taken: dict[str, _Taken]) -> Ingest
     if judged.resources:
         pending_events(conn).append(DomainEvent(READINGS_STORED, {
             "patient": f"Patient/{device.patient_id}", "device": f"Device/{result.device_id}",
-            "observations": list(result.observations),
+            "deviceKind": device.kind, "observations": list(result.observations),
             "kinds": list(dict.fromkeys(k for k, _i, _r in judged.resources)),
             # In-process only: what was stored, so those judging the readings need not read them back.
             "resources": [{**r, "resourceType": "Observation", "id": i} for _k, i, r in judged.resources]}))
@@ -216,7 +216,7 @@ def _devices(conn: Connection, ids: set[str]) -> dict[str, sa.Row]:
     if not wanted:
         return {}
     r = device_registry.c
-    rows = conn.execute(sa.select(r.device_id, r.status, r.patient_id, r.client_id).where(r.device_id.in_(wanted)))
+    rows = conn.execute(sa.select(r.device_id, r.kind, r.status, r.patient_id, r.client_id).where(r.device_id.in_(wanted)))
     return {row.device_id: row for row in rows}
 
 

@@ -435,7 +435,13 @@ def needs_charting(ctx: AccessContext, encounter_ids: list[str]) -> set[str]:
 
 
 def on_readings_stored(event: events.DomainEvent) -> None:
-    """Chart a stored frame into the ward when it came from a bedside monitor; when that fails, a job retries."""
+    """Chart a stored frame into the ward when it came from a bedside monitor; when that fails, a job retries.
+
+    The event says which kind of device sent the frame, so the frames of home devices (nearly all of them) return
+    at once, without asking the database."""
+    kind = event.payload.get("deviceKind")
+    if kind is not None and kind != equipment.BEDSIDE_MONITOR:
+        return
     payload = {"device": str(event.payload.get("device", ""))[:80],
                "patient": str(event.payload.get("patient", ""))[:80],
                "observations": [str(o)[:80] for o in event.payload.get("observations", [])][:200]}

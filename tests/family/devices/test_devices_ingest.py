@@ -207,7 +207,7 @@ def test_readings_stored_is_published_after_commit_with_the_contracts_payload(en
     finally:
         events.unsubscribe(service.READINGS_STORED, seen.append)
     assert [{k: v for k, v in e.payload.items() if k != "resources"} for e in seen] == [{
-        "patient": f"Patient/{patient}", "device": f"Device/{device.device.device_id}",
+        "patient": f"Patient/{patient}", "device": f"Device/{device.device.device_id}", "deviceKind": "bp-monitor",
         "observations": result.observations, "kinds": ["blood-pressure", "heart-rate"]}]
     # The stored Observations ride along in-process, so whoever judges them need not read them back.
     handed = seen[0].payload["resources"]
