@@ -173,6 +173,11 @@ class AlertClock:
         events.subscribe("ResourceCreated", self.note)
         events.subscribe("ResourceUpdated", self.note)
 
+    def close(self) -> None:
+        """Stop listening (the next database's run has its own clock)."""
+        events.unsubscribe("ResourceCreated", self.note)
+        events.unsubscribe("ResourceUpdated", self.note)
+
     def note(self, event: events.DomainEvent) -> None:
         if event.payload.get("type") != "Task":
             return
@@ -191,6 +196,10 @@ class StoredClock:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
         events.subscribe(READINGS_STORED, self.note)
+
+    def close(self) -> None:
+        """Stop listening."""
+        events.unsubscribe(READINGS_STORED, self.note)
 
     def note(self, event: events.DomainEvent) -> None:
         with self.lock:
@@ -286,6 +295,8 @@ def bench(kind: str, homes: int, frames: int, steady_rate: float, steady_seconds
         if subscriber.stats.refused:
             print(f"{kind:10} {subscriber.stats.refused} frames refused (simulated readings should all pass)")
     finally:
+        alerted.close()
+        stored.close()
         subscriber.stop()
         mosquitto.terminate()
         mosquitto.wait()
