@@ -1,7 +1,7 @@
 """The medication record of one patient, read and written through the FHIR gateway as the caller (policy + audit)."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,12 +11,19 @@ from sqlalchemy.engine import Connection
 from smartcare.family.medication import schedule
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
+from smartcare.knowledge.prescribing import facts
+from smartcare.knowledge.prescribing.audit import PatientFacts
 from smartcare.platform.clock import format_instant
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.tables import user_account
 from smartcare.platform.settings import get_settings
 
 PAGE = "1000"
+# The Observations the prescription audit reads facts from (eGFR, creatinine, weight, height, pregnancy and
+# breastfeeding status); the newest FACT_READINGS of them are enough, since only the latest of each code counts.
+FACT_CODES = ",".join(sorted(facts.EGFR_CODES | set(facts.CREATININE_CODES) | facts.WEIGHT_CODES
+                             | facts.HEIGHT_CODES | {facts.PREGNANCY_STATUS, facts.BREASTFEEDING_STATUS}))
+FACT_READINGS = "100"
 
 
 class MedicationProblem(Exception):
@@ -53,10 +60,11 @@ class Record:
         return found
 
 
-def search(conn: Connection, ctx: AccessContext, res_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The resources of res_type ctx may see matching query, inside the caller's transaction."""
+def search(conn: Connection, ctx: AccessContext, res_type: str, query: list[tuple[str, str]], *,
+           count: str = PAGE) -> list[dict[str, Any]]:
+    """The resources of res_type ctx may see matching query (the first `count`), inside the caller's transaction."""
     body = gateway.serve_within(conn, ctx, FhirRequest(method="GET", path=res_type,
-                                                       query=[*query, ("_count", PAGE)])).body or {}
+                                                       query=[*query, ("_count", count)])).body or {}
     return [e["resource"] for e in body.get("entry", []) if e.get("search", {}).get("mode") != "outcome"]
 
 
@@ -92,6 +100,29 @@ def gather(conn: Connection, ctx: AccessContext, *, patient_id: str, since: date
         dispenses=search(conn, ctx, "MedicationDispense", [("patient", reference)]),
         statements=search(conn, ctx, "MedicationStatement", [("patient", reference)]),
     )
+
+
+def read_facts(conn: Connection, ctx: AccessContext, *, patient_id: str, today: date,
+               leave_out: str | None = None) -> PatientFacts:
+    """What the prescription audit needs to know of the patient, from their record as ctx may see it: age, sex,
+    kidney and liver function, pregnancy, allergies, conditions, and as current medicines both the active orders and
+    what the patient reports taking; leave_out: a "Type/id" medicine not to count as current (the one under review)."""
+    reference = f"Patient/{patient_id}"
+    of_patient = [("patient", reference), ("_total", "none")]
+
+    def kept(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in resources if f"{r.get('resourceType')}/{r.get('id')}" != leave_out]
+
+    orders = kept(search(conn, ctx, "MedicationRequest", [*of_patient, ("status", "active")]))
+    reported = kept(search(conn, ctx, "MedicationStatement", of_patient))
+    readings = search(conn, ctx, "Observation", [*of_patient, ("code", FACT_CODES), ("_sort", "-date")],
+                      count=FACT_READINGS)
+    found, _how = facts.patient_facts(
+        patient=read(conn, ctx, reference), observations=readings,
+        conditions=search(conn, ctx, "Condition", of_patient),
+        allergies=search(conn, ctx, "AllergyIntolerance", of_patient),
+        medications=facts.current_medicines(orders, reported), today=today)
+    return found
 
 
 def own_patient(ctx: AccessContext, asked: str | None) -> str:

@@ -270,12 +270,17 @@ def _on_readings(event: events.DomainEvent) -> None:
 
 def _on_write(event: events.DomainEvent) -> None:
     """After a write that can change a patient's schedule or warnings: jobs to re-plan and to review (one
-    transaction for both; other types return at once, as device readings come by the thousand)."""
+    transaction for both; other types return at once, as device readings come by the thousand). A condition,
+    allergy or report of a patient who takes no medicine is not reviewed: there is nothing to warn of, and a
+    medicine added later is checked against the whole record then."""
     res_type = event.payload.get("type")
     if res_type not in warnings.TRIGGERS:
         return
-    res_id, version = event.payload.get("id"), event.payload.get("version")
+    res_id, version = str(event.payload.get("id")), event.payload.get("version")
     with unit_of_work() as conn:
+        if res_type not in warnings.NEW_MEDICINE and not warnings.concerns_medicines(conn, res_type=res_type,
+                                                                                      res_id=res_id):
+            return
         warnings.enqueue_review(conn, trigger=f"{res_type}/{res_id}", version=version)
         if res_type == "MedicationRequest":
             enqueue(conn, kind=PLAN_JOB, payload={"request": res_id},

@@ -1,23 +1,23 @@
 """Contraindication and interaction warnings when a medicine is added (prescribed or self-reported) or the patient's
 condition changes (pregnancy, a new allergy, falling eGFR).
 
-The checks and their data are the workstation's prescription audit (smartcare.hospital.pharmacy.audit over the drug
-knowledge in smartcare.knowledge.drugs): this module only gathers the patient's facts, asks the audit, keeps the
-findings a patient must hear of, and records each as a FHIR DetectedIssue (once) with why it fired and its source.
+The checks and their data are the prescription audit the workstation uses too (smartcare.knowledge.prescribing over
+the drug knowledge in smartcare.knowledge.drugs): this module takes the patient's facts (records.read_facts), asks
+the audit, keeps the findings a patient must hear of, and records each as a FHIR DetectedIssue (once) with why it
+fired and its source.
 """
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcare.family.medication import records
-from smartcare.family.medication.records import accounts_of
-from smartcare.hospital.pharmacy import audit, facts
-from smartcare.hospital.pharmacy import records as audit_records
+from smartcare.family.medication.records import accounts_of, read_facts
+from smartcare.fhir import tables
+from smartcare.knowledge.prescribing import audit, facts
 from smartcare.platform import clock, i18n
 from smartcare.platform.clock import format_instant
 from smartcare.platform.jobs import Job, enqueue, handler
@@ -35,6 +35,10 @@ EXT = "https://smartcare.example/fhir/StructureDefinition/medication-warning-"
 # picked up by the daily review: device readings are too many to review one by one).
 TRIGGERS = ("MedicationRequest", "MedicationStatement", "AllergyIntolerance", "Condition", "DiagnosticReport")
 NEW_MEDICINE = ("MedicationRequest", "MedicationStatement")
+# A medicine the patient takes now, as read_facts counts it: an active order, or a self-reported medicine that is
+# active or intended (no MedicationRequest is ever "intended", so one list serves both).
+TAKING = ("active", "intended")
+_PATIENT_PARAMS = ("patient", "subject")
 
 
 def _(message: str) -> str:
@@ -61,29 +65,6 @@ class Warning:
     advice_en: str
     advice_zh: str
     source: str
-
-
-def read_facts(conn: Connection, ctx: AccessContext, *, patient_id: str, today: date,
-               leave_out: str | None = None) -> audit.PatientFacts:
-    """What the audit needs of the patient (their record as ctx sees it), with active orders and self-reported
-    medicines as current medicines; leave_out: a "Type/id" reference not to count as current."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for key, query in audit_records.QUERIES.items():
-        path, _sep, params = query.format(patient=patient_id).partition("?")
-        if "/" in path:
-            found[key] = [records.read(conn, ctx, path)]
-        else:
-            found[key] = records.search(conn, ctx, path, [p for p in parse_qsl(params) if p[0] != "_count"])
-    statements = records.search(conn, ctx, "MedicationStatement", [("subject", f"Patient/{patient_id}")])
-    requests = found.get("medications", [])
-    keep = [r for r in requests if f"MedicationRequest/{r.get('id')}" != leave_out]
-    current = facts.current_medicines(keep, [s for s in statements if f"MedicationStatement/{s.get('id')}"
-                                             != leave_out])
-    patient_facts, _how = facts.patient_facts(
-        patient=(found.get("patient") or [None])[0], observations=found.get("observations", []),
-        conditions=found.get("conditions", []), allergies=found.get("allergies", []), medications=current,
-        today=today)
-    return patient_facts
 
 
 def _warning(finding: audit.Finding, patient_id: str) -> Warning:
@@ -220,6 +201,27 @@ def _patient_of(resource: dict[str, Any]) -> str:
         if reference.startswith("Patient/"):
             return reference.removeprefix("Patient/")
     return ""
+
+
+def concerns_medicines(conn: Connection, *, res_type: str, res_id: str) -> bool:
+    """Whether the resource's patient takes a medicine now (so a change to their record may change their
+    warnings): one query over the store's reference and token indexes, without reading any resource."""
+    resource = tables.resource.c
+    written, medicine = tables.idx_reference.alias("written"), tables.idx_reference.alias("medicine")
+    status = tables.idx_token.alias("medicine_status")
+    query = (
+        sa.select(sa.literal(1))
+        .select_from(tables.resource)
+        .join(written, sa.and_(written.c.res_pk == resource.pk, written.c.param.in_(_PATIENT_PARAMS),
+                               written.c.target_type == "Patient"))
+        .join(medicine, sa.and_(medicine.c.res_type.in_(NEW_MEDICINE), medicine.c.param.in_(_PATIENT_PARAMS),
+                                medicine.c.target_id == written.c.target_id, medicine.c.target_type == "Patient"))
+        .join(status, sa.and_(status.c.res_pk == medicine.c.res_pk, status.c.param == "status",
+                              status.c.code.in_(TAKING)))
+        .where(resource.res_type == res_type, resource.res_id == res_id)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def enqueue_review(conn: Connection, *, trigger: str, version: object) -> None:

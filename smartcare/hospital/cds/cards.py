@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 from smartcare.hospital.cds.care_gaps import Gap
-from smartcare.hospital.pharmacy.audit import Finding
 from smartcare.hospital.pharmacy.signing import (
     ATC,
     LOCAL,
@@ -19,6 +18,7 @@ from smartcare.hospital.pharmacy.signing import (
     RULE_SYSTEM,
     finding_key,
 )
+from smartcare.knowledge.prescribing.audit import Finding
 
 GAP_SYSTEM = LOCAL + "CodeSystem/care-gap"
 LOINC = "http://loinc.org"

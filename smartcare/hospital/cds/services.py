@@ -14,8 +14,9 @@ from pydantic import BaseModel
 from smartcare.hospital.cds import care_gaps
 from smartcare.hospital.cds.cards import finding_card, gap_card
 from smartcare.hospital.cds.schemas import OrderSelectContext, OrderSignContext, PatientContext
-from smartcare.hospital.pharmacy import audit, facts, records
+from smartcare.hospital.pharmacy import records
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing import audit, facts
 
 _GAP_CODES = sorted({care_gaps.HBA1C, care_gaps.BP_PANEL, *care_gaps.UACR_CODES})
 

@@ -1,1 +1,1 @@
-"""Pharmacy: the prescription audit (合理用药审方) and what it reads about the patient."""
+"""Pharmacy: signing prescriptions, the pharmacist's review and labels, and reading the audit's patient facts."""

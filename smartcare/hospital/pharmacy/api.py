@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.pharmacy import audit, records
+from smartcare.hospital.pharmacy import records
 from smartcare.hospital.pharmacy.schemas import (
     InlinePatient,
     MedicineLine,
@@ -23,6 +23,7 @@ from smartcare.hospital.pharmacy.schemas import (
     PrescriptionCheckResult,
 )
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing import audit
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from smartcare.hospital.pharmacy.dosage import parse_frequency
-from smartcare.hospital.pharmacy.facts import ROUTES_BY_SNOMED
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing.dosage import parse_frequency
+from smartcare.knowledge.prescribing.facts import ROUTES_BY_SNOMED
 
 ATC = "http://www.whocc.no/atc"
 _FREQUENCY_WORDS = {

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.pharmacy import facts
-from smartcare.hospital.pharmacy.audit import PatientFacts
+from smartcare.knowledge.prescribing import facts
+from smartcare.knowledge.prescribing.audit import PatientFacts
 from smartcare.platform.security.context import AccessContext
 
 _CODES = ",".join(sorted(facts.EGFR_CODES | set(facts.CREATININE_CODES) | facts.WEIGHT_CODES | facts.HEIGHT_CODES

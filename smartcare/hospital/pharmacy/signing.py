@@ -12,10 +12,11 @@ from typing import Any
 
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.pharmacy import audit, records
-from smartcare.hospital.pharmacy.dosage import parse_frequency
-from smartcare.hospital.pharmacy.facts import ROUTES_BY_SNOMED
+from smartcare.hospital.pharmacy import records
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing import audit
+from smartcare.knowledge.prescribing.dosage import parse_frequency
+from smartcare.knowledge.prescribing.facts import ROUTES_BY_SNOMED
 from smartcare.platform import clock
 from smartcare.platform.security.context import AccessContext
 

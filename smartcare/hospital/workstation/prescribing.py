@@ -15,9 +15,10 @@ from typing import Any
 from smartcare.hospital.cds import feedback
 from smartcare.hospital.cds.cards import FINDING_EXTENSION, finding_card
 from smartcare.hospital.cds.schemas import AcceptedSuggestion, Feedback, OverrideReason
-from smartcare.hospital.pharmacy import audit, signing
+from smartcare.hospital.pharmacy import signing
 from smartcare.hospital.pharmacy.signing import Override, PrescriptionLine
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing import audit
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import AccessContext

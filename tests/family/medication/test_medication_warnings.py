@@ -1,9 +1,12 @@
 """Warnings when a medicine is added or a condition changes, from the workstation's prescription audit and the drug
 knowledge: each says why it fired and names the source of its rule."""
 
+import sqlalchemy as sa
+
 from smartcare.family.medication import records, service, warnings
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import run_due
+from smartcare.platform.jobs.tables import job
 from smartcare.platform.notifications import service as inbox
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
@@ -17,9 +20,19 @@ PREGNANT = {"resourceType": "Condition", "id": "c-preg", "subject": {"reference"
 QD = [{"timing": {"code": {"coding": [{"code": "QD"}]}}, "doseAndRate": tablets()}]
 
 
-def _issues() -> list[dict]:
+def _issues(patient_id: str = "pa1") -> list[dict]:
     with unit_of_work() as conn:
-        return warnings.current(conn, SYSTEM, patient_id="pa1")
+        return warnings.current(conn, SYSTEM, patient_id=patient_id)
+
+
+def _reviews_queued(trigger: str) -> int:
+    with unit_of_work() as conn:
+        payloads = conn.execute(sa.select(job.c.payload).where(job.c.kind == warnings.REVIEW_JOB)).scalars()
+        return sum(1 for payload in payloads if payload.get("trigger") == trigger)
+
+
+def _condition(cid: str, patient: str) -> dict:
+    return {**PREGNANT, "id": cid, "subject": {"reference": f"Patient/{patient}"}}
 
 
 def test_an_ace_inhibitor_prescribed_in_pregnancy_warns_the_patient_and_the_prescriber_with_its_source(
@@ -100,3 +113,29 @@ def test_a_medicine_name_out_of_bounds_is_refused(family, now):
             except records.MedicationProblem as exc:
                 status = exc.status
         assert status == 422
+
+
+def test_a_condition_of_a_patient_who_takes_no_medicine_queues_no_review(family, now, engine):
+    write(request("r-old", "Enalapril 10 mg", "C09AA02", QD, patient="pa2") | {"status": "stopped"})
+    write(_condition("c-pa2", "pa2"),
+          {"resourceType": "AllergyIntolerance", "id": "a-pa2", "patient": {"reference": "Patient/pa2"},
+           "code": {"text": "Penicillin"}})
+    assert _reviews_queued("Condition/c-pa2") == 0 and _reviews_queued("AllergyIntolerance/a-pa2") == 0
+    assert _reviews_queued("MedicationRequest/r-old") == 1  # a change of medicine is always looked at
+    write(_condition("c-pa1", "pa1"))
+    assert _reviews_queued("Condition/c-pa1") == 1
+
+
+def test_a_self_reported_medicine_is_enough_for_a_new_condition_to_be_reviewed(family, now, engine):
+    write({"resourceType": "Patient", "id": "pa3", "gender": "female", "birthDate": "1990-03-01"},
+          {"resourceType": "MedicationStatement", "id": "s-ena", "status": "active",
+           "subject": {"reference": "Patient/pa3"}, "informationSource": {"reference": "Patient/pa3"},
+           "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "C09AA02"}],
+                                         "text": "Enalapril 10 mg"}, "dosage": QD})
+    run_due(engine)
+    write(_condition("c-pa3", "pa3"))
+    assert _reviews_queued("Condition/c-pa3") == 1
+    run_due(engine)
+    fired = [warnings.shown(i, zh=False) for i in _issues("pa3")]
+    assert any(w["rule"] == "pregnancy" and "MedicationStatement/s-ena" in w["medicines"]
+               and w["trigger"] == "Condition/c-pa3" for w in fired)

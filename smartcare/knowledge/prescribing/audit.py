@@ -10,7 +10,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from smartcare.hospital.pharmacy.dosage import (
+from smartcare.knowledge.drugs import DoseLimit, Drug, Formulary, OrganRule, TypicalDose, default
+from smartcare.knowledge.prescribing.dosage import (
     body_surface_area,
     canonical_unit,
     comparable,
@@ -22,7 +23,7 @@ from smartcare.hospital.pharmacy.dosage import (
     round_down,
     scale,
 )
-from smartcare.hospital.pharmacy.rules import (
+from smartcare.knowledge.prescribing.rules import (
     allergy,
     conditions,
     dosing,
@@ -33,7 +34,7 @@ from smartcare.hospital.pharmacy.rules import (
     pregnancy,
     route,
 )
-from smartcare.hospital.pharmacy.rules.base import (
+from smartcare.knowledge.prescribing.rules.base import (
     RULES,
     SEVERITY_RANK,
     Finding,
@@ -42,7 +43,6 @@ from smartcare.hospital.pharmacy.rules.base import (
     PatientFacts,
     Prescription,
 )
-from smartcare.knowledge.drugs import DoseLimit, Drug, Formulary, OrganRule, TypicalDose, default
 
 __all__ = ["Finding", "MedicineOrder", "PatientFacts", "audit", "suggest_dose"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from smartcare.hospital.pharmacy.audit import MedicineOrder, PatientFacts
 from smartcare.knowledge import calculators
+from smartcare.knowledge.prescribing.audit import MedicineOrder, PatientFacts
 
 ATC = "http://www.whocc.no/atc"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from smartcare.hospital.pharmacy import dosage
+from smartcare.knowledge.prescribing import dosage
 
 
 @pytest.mark.parametrize(("text", "code", "per_day"), [

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from smartcare.hospital.pharmacy.dosage import Frequency
 from smartcare.knowledge.drugs.model import Drug
+from smartcare.knowledge.prescribing.dosage import Frequency
 
 SEVERITY_RANK = {"high": 0, "moderate": 1, "low": 2}
 RULES = ("interaction", "allergy", "duplicate", "dose", "renal", "hepatic", "pregnancy", "lactation", "condition",

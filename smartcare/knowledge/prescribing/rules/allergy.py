@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, sentences
 from smartcare.knowledge.drugs.formulary import Formulary
 from smartcare.knowledge.drugs.model import AllergyClass, Drug
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, cite, sentences
 
 # The stated cross-sensitivity risk opens with its level ("Low, about 1-2% ...", "High in ..."); a high or moderate
 # risk is a moderate finding, the rest (low, very low, small) a low one. Classes without meaningful

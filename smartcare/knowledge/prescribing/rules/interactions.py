@@ -1,8 +1,8 @@
 """Drug-drug interactions between new lines, and between a new line and a medicine already taken."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, pairs, severity_of
 from smartcare.knowledge.drugs.formulary import Formulary
 from smartcare.knowledge.drugs.model import Interaction
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, cite, pairs, severity_of
 
 SEVERITY_ZH = {"contraindicated": "禁忌联用", "major": "严重", "moderate": "中度", "minor": "轻度"}
 

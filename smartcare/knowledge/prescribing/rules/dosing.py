@@ -8,7 +8,8 @@ drug has them, everyone else by the adult limits. Heavy children are held to the
 from collections import defaultdict
 from dataclasses import dataclass
 
-from smartcare.hospital.pharmacy.dosage import (
+from smartcare.knowledge.drugs.model import DoseLimit, Drug
+from smartcare.knowledge.prescribing.dosage import (
     absolute_amount,
     comparable,
     convert,
@@ -18,9 +19,15 @@ from smartcare.hospital.pharmacy.dosage import (
     round_down,
     scale,
 )
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, missing_fact, sentences
-from smartcare.hospital.pharmacy.rules.route import route_zh
-from smartcare.knowledge.drugs.model import DoseLimit, Drug
+from smartcare.knowledge.prescribing.rules.base import (
+    Finding,
+    Line,
+    Prescription,
+    cite,
+    missing_fact,
+    sentences,
+)
+from smartcare.knowledge.prescribing.rules.route import route_zh
 
 ADULT_AGE = 18
 ELDERLY_AGE = 65

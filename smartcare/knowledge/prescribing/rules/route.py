@@ -1,6 +1,6 @@
 """Routes of administration: the words prescriptions use for them, and the check that the drug comes that way."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, cite
 
 ROUTE_ZH = {
     "oral": "口服", "intravenous": "静脉", "intramuscular": "肌内注射", "subcutaneous": "皮下注射",

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smartcare.hospital.pharmacy import audit as engine
-from smartcare.hospital.pharmacy.audit import MedicineOrder, PatientFacts, audit
-from smartcare.hospital.pharmacy.rules.base import RULES
 from smartcare.knowledge.drugs import formulary
+from smartcare.knowledge.prescribing import audit as engine
+from smartcare.knowledge.prescribing.audit import MedicineOrder, PatientFacts, audit
+from smartcare.knowledge.prescribing.rules.base import RULES
 
 CASES_FILE = Path(engine.__file__).parent / "data" / "audit_cases.yaml"
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))

@@ -2,7 +2,8 @@
 
 from collections import defaultdict
 
-from smartcare.hospital.pharmacy.dosage import (
+from smartcare.knowledge.drugs.model import Drug, OrganRule
+from smartcare.knowledge.prescribing.dosage import (
     absolute_amount,
     comparable,
     convert,
@@ -10,8 +11,14 @@ from smartcare.hospital.pharmacy.dosage import (
     format_amount,
     round_down,
 )
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, missing_fact, sentences
-from smartcare.knowledge.drugs.model import Drug, OrganRule
+from smartcare.knowledge.prescribing.rules.base import (
+    Finding,
+    Line,
+    Prescription,
+    cite,
+    missing_fact,
+    sentences,
+)
 
 ACTION_RANK = {"contraindicated": 0, "avoid": 1, "reduce": 2, "caution": 3}
 HEPATIC_RANK = {"mild": 1, "moderate": 2, "severe": 3}

@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from smartcare.hospital.pharmacy.audit import Finding, MedicineOrder, PatientFacts, audit, suggest_dose
 from smartcare.knowledge.drugs import (
     AllergyClass,
     ConditionRule,
@@ -20,6 +19,7 @@ from smartcare.knowledge.drugs import (
     OrganRule,
     TypicalDose,
 )
+from smartcare.knowledge.prescribing.audit import Finding, MedicineOrder, PatientFacts, audit, suggest_dose
 
 SRC = "test source"
 

@@ -1,6 +1,6 @@
 """Pregnancy (FDA letter category) and breastfeeding checks for the new lines."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, sentences
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, cite, sentences
 
 PREGNANCY_SEVERITY = {"X": "high", "D": "high", "C": "moderate"}
 LACTATION_SEVERITY = {"avoid": "moderate", "caution": "low"}

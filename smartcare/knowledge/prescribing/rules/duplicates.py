@@ -1,6 +1,6 @@
 """Therapeutic duplication: the same ingredient twice, or two drugs of one chemical subgroup (ATC level 4)."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, pairs
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, pairs
 
 SOURCE = "WHO Collaborating Centre for Drug Statistics Methodology, ATC classification structure (levels 1-5)"
 ATC_LEVEL_4 = 5

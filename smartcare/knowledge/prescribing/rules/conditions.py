@@ -1,7 +1,14 @@
 """Drug-disease contraindications: a new line against the patient's recorded conditions (ICD-10 prefixes)."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite, sentences, severity_of
 from smartcare.knowledge.drugs.model import ConditionRule
+from smartcare.knowledge.prescribing.rules.base import (
+    Finding,
+    Line,
+    Prescription,
+    cite,
+    sentences,
+    severity_of,
+)
 
 
 def check(prescription: Prescription) -> list[Finding]:

@@ -1,6 +1,6 @@
 """Frequency checks: codes the audit cannot read, and once-weekly drugs ordered every day."""
 
-from smartcare.hospital.pharmacy.rules.base import Finding, Line, Prescription, cite
+from smartcare.knowledge.prescribing.rules.base import Finding, Line, Prescription, cite
 
 
 def weekly_only(line: Line) -> bool:
