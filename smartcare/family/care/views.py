@@ -25,6 +25,7 @@ from smartcare.family.monitoring import views as monitoring_views
 from smartcare.fhir.errors import FhirError
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
@@ -37,6 +38,8 @@ EMERGENCY_NUMBER = "120"
 # The home readings a family member is shown, in this order (the brief of the family view).
 READINGS = ("blood-pressure", "glucose", "spo2", "body-weight", "body-temperature")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# What the page says when the medication module refuses the mark (its own reasons are English, for the API).
+NOT_MARKED = _("This dose could not be marked taken. Reload the page and try again.")
 
 
 def holds_reminder_copy(conn: Connection, ctx: AccessContext, patient: str) -> bool:
@@ -127,7 +130,7 @@ def _mark_taken(request: Request, fields: dict[str, str]) -> Response:
     except MedicationProblem as exc:
         if exc.status == 404:
             return not_found(request)
-        return _page(request, message=exc.message, status_code=exc.status)
+        return _page(request, message=NOT_MARKED, status_code=exc.status)
     except FhirError:
         return not_found(request)
     return guard.see_other(f"/app/family?person={person}&done=taken")

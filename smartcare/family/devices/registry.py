@@ -27,6 +27,7 @@ from smartcare.family.devices.tables import device_pairing, device_registry
 from smartcare.fhir import store
 from smartcare.fhir.errors import FhirError
 from smartcare.platform import audit, clock
+from smartcare.platform.i18n import _
 from smartcare.platform.security import clients
 from smartcare.platform.security.context import SYSTEM, AccessContext
 
@@ -42,9 +43,16 @@ _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class DeviceError(ValueError):
-    """A device request that cannot be carried out; the message is safe to show."""
+    """A device request that cannot be carried out; the message is safe to show.
+
+    str(exc) is the English sentence; `message` is its catalog msgid with `values` apart (filled in with %), so a page
+    says it in the visitor's language, and `field` names the form field it is about, if any."""
 
     status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, **values: str) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values, self.field = message, values, field
 
 
 class DeviceNotFound(DeviceError):
@@ -102,18 +110,27 @@ def _info(row: sa.Row) -> DeviceInfo:
                       row.client_id, row.created, row.last_seen)
 
 
-def _text(value: str | None, what: str) -> str | None:
+_TEXT_RULES = {
+    "serial": _("The serial number is 1-64 letters, digits, spaces or . , : / ( ) + -"),
+    "model": _("The model is 1-64 letters, digits, spaces or . , : / ( ) + -"),
+    "manufacturer": _("The maker is 1-64 letters, digits, spaces or . , : / ( ) + -"),
+}
+_NOT_AN_ID = {"Patient": _("'%(value)s' is not a Patient id"),
+              "Organization": _("'%(value)s' is not an Organization id")}
+
+
+def _text(value: str | None, field: str) -> str | None:
     if value is None or not value.strip():
         return None
     if not _TEXT.fullmatch(value.strip()):
-        raise DeviceError(f"The {what} is 1-64 letters, digits, spaces or . , : / ( ) + -")
+        raise DeviceError(_TEXT_RULES[field], field=field)
     return value.strip()
 
 
 def _plain_id(value: str, res_type: str) -> str:
     plain = (value or "").strip().removeprefix(f"{res_type}/")
     if not _ID.fullmatch(plain):
-        raise DeviceError(f"'{value[:80]}' is not a {res_type} id")
+        raise DeviceError(_NOT_AN_ID[res_type], field=res_type.lower(), value=(value or "")[:80])
     return plain
 
 
@@ -138,13 +155,13 @@ def _check_patient(conn: Connection, patient_id: str) -> None:
     try:
         store.read(conn, SYSTEM, res_type="Patient", res_id=patient_id)
     except FhirError as exc:
-        raise DeviceError(f"There is no patient {patient_id}") from exc
+        raise DeviceError(_("There is no patient %(patient)s"), field="patient", patient=patient_id) from exc
 
 
 def _row(conn: Connection, device_id: str) -> sa.Row:
     row = conn.execute(sa.select(device_registry).where(device_registry.c.device_id == (device_id or "")[:64])).first()
     if row is None:
-        raise DeviceNotFound(f"There is no device {device_id[:64]}")
+        raise DeviceNotFound(_("There is no device %(device)s"), device=(device_id or "")[:64])
     return row
 
 
@@ -153,8 +170,9 @@ def register_device(conn: Connection, *, ctx: AccessContext, kind: str, patient_
                     organization: str | None = None) -> Registered:
     """Register a device (owned by patient_id, or unowned until paired) and issue its HTTPS and MQTT credentials."""
     if kind not in device_kinds()["kinds"]:
-        raise DeviceError(f"The kind of device is one of {', '.join(device_kinds()['kinds'])}")
-    serial, model, manufacturer = _text(serial, "serial number"), _text(model, "model"), _text(manufacturer, "maker")
+        raise DeviceError(_("The kind of device is one of %(kinds)s"), field="kind",
+                          kinds=", ".join(device_kinds()["kinds"]))
+    serial, model, manufacturer = _text(serial, "serial"), _text(model, "model"), _text(manufacturer, "manufacturer")
     if patient_id is not None:
         patient_id = _plain_id(patient_id, "Patient")
         _check_patient(conn, patient_id)
@@ -162,7 +180,8 @@ def register_device(conn: Connection, *, ctx: AccessContext, kind: str, patient_
     if serial and conn.execute(sa.select(device_registry.c.device_id).where(
             device_registry.c.serial == serial, device_registry.c.kind == kind,
             device_registry.c.status == "active")).first():
-        raise DeviceError(f"An active {kind} with serial number {serial} is already registered")
+        raise DeviceError(_("An active %(kind)s with serial number %(serial)s is already registered"), field="serial",
+                          kind=kind, serial=serial)
     device_id = f"dev-{uuid.uuid4().hex[:20]}"
     now = clock.format_instant(clock.now())
     device: dict[str, Any] = {"resourceType": "Device", "status": "active", "type": _device_type(kind)}
@@ -262,9 +281,9 @@ def pairing_code(conn: Connection, *, ctx: AccessContext, device_id: str) -> Pai
     """A fresh pairing code (valid PAIRING_MINUTES) for an active device that has no owner yet."""
     row = _row(conn, device_id)
     if row.status != "active":
-        raise DeviceError("A revoked device cannot be paired")
+        raise DeviceError(_("A revoked device cannot be paired"))
     if row.patient_id:
-        raise DeviceError("This device already belongs to a patient")
+        raise DeviceError(_("This device already belongs to a patient"))
     code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
     expires = clock.format_instant(clock.now() + timedelta(minutes=PAIRING_MINUTES))
     conn.execute(device_pairing.insert().values(code_hash=_code_hash(code), device_id=row.device_id,
@@ -281,10 +300,10 @@ def pair_device(conn: Connection, *, ctx: AccessContext, code: str, patient_id: 
     now = clock.format_instant(clock.now())
     found = conn.execute(sa.select(device_pairing).where(device_pairing.c.code_hash == _code_hash(normal))).first()
     if found is None or found.used or found.expires <= now:
-        raise DeviceError("This pairing code is wrong or has expired; ask for a new one")
+        raise DeviceError(_("This pairing code is wrong or has expired; ask for a new one"))
     row = _row(conn, found.device_id)
     if row.status != "active" or row.patient_id:
-        raise DeviceError("This device can no longer be paired")
+        raise DeviceError(_("This device can no longer be paired"))
     _check_patient(conn, patient_id)
     conn.execute(device_pairing.update().where(device_pairing.c.code_hash == found.code_hash).values(used=now))
     conn.execute(device_registry.update().where(device_registry.c.device_id == row.device_id)

@@ -1,6 +1,7 @@
 """Device pages: the console's register (/console/devices: each device's kind, owner, last reading and status,
-a pairing QR code for an unowned device, revoking a device), and the patient's own devices in the app
-(/app/devices), where a device is paired by entering the code under its QR code."""
+registering a device and showing its credentials once, a pairing QR code for an unowned device, revoking a device),
+and the patient's own devices in the app (/app/devices), where a device is paired by entering the code under its QR
+code."""
 
 from typing import Any
 
@@ -9,7 +10,9 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.family.devices import api, registry
+from smartcare.platform import i18n
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import _
 from smartcare.platform.security import throttle
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render
@@ -17,6 +20,11 @@ from smartcare.platform.web.pages import render
 router = APIRouter(include_in_schema=False)
 SURFACE = "console/devices"
 APP_SURFACE = "app"
+# The register form's fields; each is cut to MAX_FIELD before the register checks it (64 characters at most).
+REGISTER_FIELDS = ("kind", "patient", "serial", "model", "manufacturer")
+MAX_FIELD = 80
+NOT_OURS = _("There is no such device of your organisation")
+NO_ORGANISATION = _("Your account belongs to no organisation, so it cannot register devices.")
 
 
 def _scope(v: guard.Visitor) -> str | None:
@@ -24,8 +32,15 @@ def _scope(v: guard.Visitor) -> str | None:
     return None if "regional_admin" in v.ctx.roles else (v.ctx.organization or "Organization/none")
 
 
+def _say(request: Request, exc: registry.DeviceError) -> str:
+    """The register's refusal in the visitor's language."""
+    text = i18n.translations(i18n.current_locale(request)).gettext(exc.message)
+    return text % exc.values if exc.values else text
+
+
 def _page(request: Request, v: guard.Visitor, conn: Any, status_code: int = 200, **values: Any) -> HTMLResponse:
     devices = registry.list_devices(conn, organization=_scope(v))
+    values.setdefault("entered", {})
     response = render(request, "devices/console.html", status_code=status_code, devices=devices,
                       kinds=registry.device_kinds()["kinds"], **values)
     response.headers.update(guard.NO_STORE)
@@ -52,10 +67,10 @@ def _revoke(request: Request, device_id: str, form: dict[str, str]) -> HTMLRespo
         try:
             device = registry.get_device(conn, device_id=device_id[:64])
             if scope is not None and device.organization != scope:
-                raise registry.DeviceNotFound("There is no such device of your organisation")
+                raise registry.DeviceNotFound(NOT_OURS)
             registry.revoke_device(conn, ctx=v.ctx, device_id=device.device_id)
         except registry.DeviceError as exc:
-            return _page(request, v, conn, status_code=exc.status, error=str(exc))
+            return _page(request, v, conn, status_code=exc.status, error=_say(request, exc))
         return _page(request, v, conn, revoked=device.device_id)
 
 
@@ -66,6 +81,37 @@ async def revoke(request: Request, device_id: str) -> HTMLResponse:
     return await run_in_threadpool(_revoke, request, device_id, form)
 
 
+def _register(request: Request, form: dict[str, str]) -> HTMLResponse:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, SURFACE)
+        guard.check_csrf(request, v, form.get("csrf_token"))
+    entered = {name: form.get(name, "").strip()[:MAX_FIELD] for name in REGISTER_FIELDS}
+    scope = _scope(v)
+    if scope == "Organization/none":
+        with unit_of_work() as conn:
+            return _page(request, v, conn, status_code=403, entered=entered,
+                         error=i18n.translations(i18n.current_locale(request)).gettext(NO_ORGANISATION))
+    try:
+        with unit_of_work() as conn:
+            made = registry.register_device(
+                conn, ctx=v.ctx, kind=entered["kind"], patient_id=entered["patient"] or None,
+                serial=entered["serial"] or None, model=entered["model"] or None,
+                manufacturer=entered["manufacturer"] or None, organization=scope)
+    except registry.DeviceError as exc:
+        with unit_of_work() as conn:
+            return _page(request, v, conn, status_code=exc.status, error=_say(request, exc), entered=entered,
+                         problem=exc.field or "")
+    with unit_of_work() as conn:
+        return _page(request, v, conn, registered=made.as_json())
+
+
+@router.post("/console/devices/register", response_class=HTMLResponse)
+async def register(request: Request) -> HTMLResponse:
+    """Register a device (for a patient, or unowned until paired) and show its credentials this once."""
+    form = await guard.form_fields(request)
+    return await run_in_threadpool(_register, request, form)
+
+
 def _pairing(request: Request, device_id: str, form: dict[str, str]) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, SURFACE)
@@ -74,10 +120,10 @@ def _pairing(request: Request, device_id: str, form: dict[str, str]) -> HTMLResp
         try:
             device = registry.get_device(conn, device_id=device_id[:64])
             if scope is not None and device.organization != scope:
-                raise registry.DeviceNotFound("There is no such device of your organisation")
+                raise registry.DeviceNotFound(NOT_OURS)
             code = registry.pairing_code(conn, ctx=v.ctx, device_id=device.device_id)
         except registry.DeviceError as exc:
-            return _page(request, v, conn, status_code=exc.status, error=str(exc))
+            return _page(request, v, conn, status_code=exc.status, error=_say(request, exc))
         return _page(request, v, conn, pairing=code, paired_device=device)
 
 

@@ -153,3 +153,18 @@ def test_the_designated_reminder_holder_marks_a_dose_taken_for_the_person(family
     token = re.search(r'name="csrf-token" content="([^"]+)"', neighbour.get("/app/family").text).group(1)
     refused = neighbour.post("/app/family", data={"csrf_token": token, "person": "p-chen", "dose": dose})
     assert refused.status_code == 404
+
+
+def test_a_dose_that_cannot_be_marked_is_explained_in_the_caregivers_language(family, engine):
+    son = {"resourceType": "RelatedPerson", "id": "rp-son", "active": True, "patient": {"reference": "Patient/p-chen"},
+           "name": [{"text": "Chen Ming"}], "extension": [{"url": reminders.CAREGIVER_COPY, "valueBoolean": True}]}
+    _write(engine, son)
+    web = _signed_in("chen.son")
+    page = web.get("/app/family?lang=zh_Hans")
+    refused = web.post("/app/family", data={"csrf_token": form_token(page), "person": "p-chen",
+                                            "dose": "not-a-dose-key"})
+    assert refused.status_code == 422
+    assert '<p role="alert" class="form-error">无法将此剂标记为已服。请刷新页面后重试。</p>' in refused.text
+    assert "MedicationRequest id" not in refused.text
+    with unit_of_work(engine) as conn:
+        assert records.search(conn, SYSTEM, "MedicationAdministration", [("patient", "Patient/p-chen")]) == []
