@@ -27,11 +27,13 @@ from smartcare.platform.web.pages import not_found, render_private
 router = APIRouter(include_in_schema=False)
 SURFACE = "workstation"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-OWN_FILES = {"monitoring.js": "text/javascript"}
+OWN_FILES = {"monitoring.js": "text/javascript", "dashboard-live.js": "text/javascript"}
 STATIC_BASE = "/static/monitoring"
 ADHERENCE_DAYS = 7
 CHART_DAYS = 30
 MAX_PATIENTS = 100
+# How often the open dashboard reads its patient list again (static/dashboard-live.js); ?refresh=N (3-300 s) changes it.
+REFRESH_SECONDS = 15
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 UNITS = {"blood-pressure": "mmHg", "heart-rate": "/min", "spo2": "%", "glucose": "mmol/L", "body-weight": "kg",
          "body-temperature": "°C", "steps": "", "fall": "", "motion": ""}
@@ -161,12 +163,19 @@ def _patient_page(request: Request, patient_id: str) -> HTMLResponse:
         template_of=plans.template_of, error=request.query_params.get("error") == "1")
 
 
+def _refresh_seconds(request: Request) -> int:
+    asked = request.query_params.get("refresh", "")
+    return min(max(int(asked), 3), 300) if asked.isdigit() and len(asked) <= 4 else REFRESH_SECONDS
+
+
 def _dashboard_page(request: Request) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, SURFACE)
         rows = dashboard(conn, v.ctx)
     return render_private(request, "monitoring/dashboard.html", user=v.user, rows=rows, texts=texts,
-                          units=UNITS, days=ADHERENCE_DAYS)
+                          units=UNITS, days=ADHERENCE_DAYS, refresh_seconds=_refresh_seconds(request),
+                          live_js=own_file_url("dashboard-live.js"))
+
 
 
 @router.get("/workstation/monitoring", response_class=HTMLResponse)
@@ -235,7 +244,7 @@ async def alert_action(request: Request, alert_id: str, action: str) -> Response
 
 @router.get(STATIC_BASE + "/{name}")
 def own_file(name: str) -> Response:
-    """The pages' chart script."""
+    """The pages' scripts: the patient's charts and the dashboard's live refresh."""
     media_type = OWN_FILES.get(name)
     if media_type is None:
         return Response(status_code=404)
