@@ -30,6 +30,7 @@ from smartcare.platform import audit, clock
 from smartcare.platform.i18n import _
 from smartcare.platform.security import clients
 from smartcare.platform.security.context import SYSTEM, AccessContext
+from smartcare.platform.settings import get_settings
 
 SERIAL_SID = "https://smartcare.example/fhir/sid/device-serial"
 PAIRING_EXTENSION = "https://smartcare.example/fhir/StructureDefinition/device-pairing"
@@ -259,8 +260,14 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def _normal_code(code: str) -> str:
+def normal_code(code: str) -> str:
+    """A pairing code as typed or scanned, without spaces and dashes, in capitals."""
     return re.sub(r"[\s\-]", "", (code or "")[:32]).upper()
+
+
+def looks_like_code(code: str) -> bool:
+    """True when a normalised code has the length and letters of the codes pairing_code makes."""
+    return len(code) == _CODE_LENGTH and all(c in _CODE_ALPHABET for c in code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +277,7 @@ class PairingCode:
     code: str
     expires: str
     qr_svg: str
+    url: str  # what the QR code holds: the app's pairing page with the code filled in
 
     @property
     def shown(self) -> str:
@@ -289,14 +297,17 @@ def pairing_code(conn: Connection, *, ctx: AccessContext, device_id: str) -> Pai
     conn.execute(device_pairing.insert().values(code_hash=_code_hash(code), device_id=row.device_id,
                                                 expires=expires, used=None))
     audit.record(conn, ctx=ctx, action="E", subtype="security-config", entities=[f"Device/{row.device_id}"])
-    qr = segno.make(f"smartcare:pair:{code}", error="m")
-    return PairingCode(code, expires, qr.svg_inline(scale=4, title="SmartCare device pairing code"))
+    # A phone's camera opens a link it scans: the app's devices page, with the code in the form, waiting for the
+    # patient to confirm (the pairing itself is a POST, never the GET of a scanned link).
+    url = f"{get_settings().public_base_url}/app/devices?code={code}"
+    qr = segno.make(url, error="m")
+    return PairingCode(code, expires, qr.svg_inline(scale=4, title="SmartCare device pairing code"), url)
 
 
 def pair_device(conn: Connection, *, ctx: AccessContext, code: str, patient_id: str) -> DeviceInfo:
     """Attach the unowned device a pairing code stands for to patient_id (the patient scanning it)."""
     patient_id = _plain_id(patient_id, "Patient")
-    normal = _normal_code(code)
+    normal = normal_code(code)
     now = clock.format_instant(clock.now())
     found = conn.execute(sa.select(device_pairing).where(device_pairing.c.code_hash == _code_hash(normal))).first()
     if found is None or found.used or found.expires <= now:

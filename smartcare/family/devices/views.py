@@ -143,10 +143,16 @@ def _own_page(request: Request, v: guard.Visitor, conn: Any, status_code: int = 
     return response
 
 
+def _scanned_code(request: Request) -> str:
+    """The pairing code of a scanned QR link (/app/devices?code=...), when it looks like one, to fill in the form."""
+    code = registry.normal_code(request.query_params.get("code", ""))
+    return code if registry.looks_like_code(code) else ""
+
+
 def _own(request: Request) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, APP_SURFACE)
-        return _own_page(request, v, conn)
+        return _own_page(request, v, conn, scanned=_scanned_code(request))
 
 
 @router.get("/app/devices", response_class=HTMLResponse)

@@ -81,3 +81,27 @@ def test_a_patient_pairs_the_device_handed_over_with_its_qr_code(engine, registe
     assert done.status_code == 200 and "设备已归您使用" in done.text and "血糖仪 · GM-5" in done.text
     with unit_of_work(engine) as conn:
         assert registry.get_device(conn, device_id=unowned.device.device_id).patient_id == patient
+
+
+def test_the_pairing_qr_code_is_a_link_that_opens_the_app_with_the_code_filled_in(engine, register):
+    unowned = register("pulse-oximeter", patient_id=None, serial="OX-9")
+    make_user(engine, "regional_admin")
+    admin = browser()
+    sign_in(admin, "regional.admin.test")
+    shown = admin.post(f"/console/devices/{unowned.device.device_id}/pairing",
+                       data={"csrf_token": form_token(admin.get("/console/devices"))})
+    code = re.search(r'class="pairing-code">([A-Z0-9]{4}-[A-Z0-9]{4})<', shown.text).group(1)
+    link = re.search(r'class="pairing-url">([^<]+)<', shown.text).group(1)
+    assert link.endswith(f"/app/devices?code={code.replace('-', '')}") and link.startswith("http")
+
+    make_user(engine, "patient")
+    me = browser()
+    sign_in(me, "patient.test")
+    scanned = me.get(link.split("/app/", 1)[1].join(["/app/", ""]))
+    assert f'value="{code}"' in scanned.text and "Filled in from the QR code" in scanned.text
+    # Scanning alone pairs nothing: the patient still confirms with the form.
+    with unit_of_work(engine) as conn:
+        assert registry.get_device(conn, device_id=unowned.device.device_id).patient_id is None
+    # Anything else in the link is not echoed into the page.
+    hostile = me.get('/app/devices?code="><script>alert(1)</script>')
+    assert "<script>alert(1)" not in hostile.text and "Filled in from the QR code" not in hostile.text
