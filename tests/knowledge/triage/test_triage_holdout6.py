@@ -13,7 +13,8 @@ agreement >= 85%.
 History: its first run (2026-11-27, after the holdout5 safety additions and the primary-care lexicon) gave 66.2%
 agreement (102/154), 29 over-triaged and 19 of 56 emergencies under-triaged; the bar test is a strict xfail recording
 that. The failures were then fixed by kind (lexicon_discriminators.yaml, lexicon_safety.yaml), so from then on this set
-is a regression test, not an unseen measure; holdout7 was written for that.
+is a regression test, not an unseen measure; holdout7 was written for that. The same-day pass (lexicon_same_day.yaml,
+rules_same_day.yaml, written by kind from the sources' same-day lists) took it to 85.1%, over the bar.
 Run with ``-s`` to see the confusion matrix and every mismatch with the engine's reasons.
 """
 
@@ -34,9 +35,6 @@ def test_the_holdout6_set_covers_every_level_age_group_and_language_and_cites_it
     check_shape(CASES, total=110, emergency=40, others=22, per_language=50, young_infants=1, infants=4, children=12, elderly=10, pregnancies=6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout6 first run 2026-11-27: agreement 66.2% (102/154), over-triaged 29, 19 of 56 emergencies under-triaged "
-    "(h6-em-09, -11, -12, -13, -14, -15, -19, -20, -21, -23, -27, -31, -34, -35, -39, -40, -41, -44, -52)"))
 def test_no_holdout6_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 
