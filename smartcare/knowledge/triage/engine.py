@@ -298,7 +298,7 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
         settled.add(m.key)
         f = _symptom_finding(m.key, not m.negated, "text", m.matched, m.fuzzy)
         findings.append(f)
-        if not m.negated:
+        if not m.negated and not m.explained:  # words a harmless finding explains are shown, not counted
             present.setdefault(m.key, f)
     by_id = {q.id: q for q in questions()}
     values: dict[str, tuple[Any, str, str | None]] = {}
@@ -346,13 +346,18 @@ def _gather(p: Presentation, answers: dict[str, Any]) -> tuple[dict[str, Any], l
     if facts.get("age_years") is not None:
         facts["age_months"] = facts["age_years"] * 12
     facts["pain"] = any(symptoms[k].pain for k in present)
-    facts["any_symptom"] = any(not symptoms[k].modifier for k in present)
+    # A harmless finding told by its benign features (milia or hiccups in a newborn, a painless blood spot on the
+    # white of the eye, pink urine after beetroot) is read, but it is not a sign of being unwell: the rules for "any
+    # symptom" (a baby under 3 months, pregnancy, a sudden start, a long course) do not lift it on its own.
+    ill = [k for k in present if not symptoms[k].modifier and not symptoms[k].harmless]
+    facts["any_symptom"] = bool(ill)
+    facts["benign_finding"] = any(symptoms[k].harmless for k in present)
     # Only harmless complaints (a cold, hay fever, dandruff...): pregnancy or a "really bad" does not lift them.
-    facts["only_minor"] = facts["any_symptom"] and all(symptoms[k].minor for k in present if not symptoms[k].modifier)
+    facts["only_minor"] = facts["any_symptom"] and all(symptoms[k].minor for k in ill)
     # Only the common complaints of pregnancy that antenatal care manages with advice (NICE NG201: nausea, heartburn,
     # constipation, haemorrhoids, leg cramps...): pregnancy alone does not lift them to "see your obstetric team".
     facts["only_pregnancy_common"] = facts["any_symptom"] and all(
-        symptoms[k].pregnancy_common or symptoms[k].minor for k in present if not symptoms[k].modifier)
+        symptoms[k].pregnancy_common or symptoms[k].minor for k in ill)
     facts["_unread"] = reading.unread
     facts["_unread_concern"] = reading.unread_concern
     return facts, findings, settled, reading.infant_mentioned
@@ -496,7 +501,8 @@ def assess(presentation: Presentation) -> Assessment:
     long_standing = ((facts.get("duration_days") or 0) >= LONG_STANDING_DAYS and not facts.get("sudden_onset")
                      and not facts.get("severe_word") and (facts.get("severity") or 0) < 7 and not concern
                      and not facts.get("pregnant"))
-    if not facts.get("any_symptom") and long_standing and rank(level) <= rank("routine"):
+    told = facts.get("any_symptom") or facts.get("benign_finding")  # something was read: a symptom or a finding
+    if not told and long_standing and rank(level) <= rank("routine"):
         # Not understood, but told as long-standing and nothing sudden or severe: a stable chronic complaint is not a
         # same-day problem (ESI v4 ch.6, level 5), yet it cannot be judged safe for self-care: a doctor within days.
         level = "routine"
@@ -508,7 +514,7 @@ def assess(presentation: Presentation) -> Assessment:
                               text_zh=f"未能识别出具体症状，但已持续约{weeks}周，且未提到突然或严重的情况：请在几天内就诊。"
                                       "如突然加重或情况严重，请拨打120。",
                               because=("duration_days",), source=(ESI_SOURCE,)))
-    elif not facts.get("any_symptom") and facts.get("info_request") and not concern and not facts.get("sudden_onset") \
+    elif not told and facts.get("info_request") and not concern and not facts.get("sudden_onset") \
             and not facts.get("severe_word") and (facts.get("severity") or 0) < 7 and rank(level) <= rank("routine"):
         # A question (about a medicine, a vaccine, a check, planning a pregnancy) and no symptom told, nothing unread
         # about the body, blood or a sense: ESI v4 level 5 (no resources today), answered at an appointment in days.
@@ -520,7 +526,7 @@ def assess(presentation: Presentation) -> Assessment:
                               text_zh="这是一个咨询问题，且未描述任何症状：可在几天内预约医生或药师解答。如有不适，请描述具体感受；"
                                       "如情况严重或突然发生，请拨打120。",
                               because=("info_request",), source=(ESI_SOURCE,)))
-    elif not facts.get("any_symptom"):
+    elif not told:
         # ESI: when the nurse cannot tell, uncertainty moves the level up, never down.
         if rank(level) <= rank("urgent"):
             advice_en, advice_zh = UNREAD_EN, UNREAD_ZH

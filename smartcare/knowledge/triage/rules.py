@@ -15,7 +15,7 @@ from smartcare.knowledge.triage.text import DATA_DIR
 LEVELS = ("self_care", "routine", "urgent", "emergency")
 FACTS = frozenset({"age_years", "age_months", "sex", "pregnant", "temperature", "duration_days", "severity", "onset",
                    "pain", "any_symptom", "heart_rate", "resp_rate", "spo2", "systolic_bp", "diastolic_bp", "gcs",
-                   "gestation_weeks", "only_minor",
+                   "gestation_weeks", "only_minor", "benign_finding",
                    "only_pregnancy_common"})
 _COMPARISON = re.compile(r"^([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|<|>)\s*([A-Za-z0-9_.\-]+)$")
 

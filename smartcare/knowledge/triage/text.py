@@ -42,9 +42,9 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
                       "nurse", "doctor", "water", "after", "under", "over", "older", "elder", "child", "days", "being",
                       "spain", "paris", "wales", "stubbed", "stubbing", "multivitamin", "multivitamins", "vitamin", "vitamins", "cooking", "cooked", "cooker", "cookie",
                       "cookies", "beach", "consulting", "conversion", "conversions", "crashing", "writing", "overnight", "wedding", "weddings", "took",
-                      "work", "works", "worked", "working"})
+                      "work", "works", "worked", "working", "hello", "hallo", "camping", "camped", "glove", "gloves"})
 # Words a typo fallback must never add or drop ("can swallow" is not "can't swallow").
-_EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right"}
+_EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right", "but"}
 _ZH_BREAK = re.compile(r"[，。；！？,.;!?：:]|但|却|可是|不过|诱因|以后|之后")
 _ZH_CUES = ("并没有", "没有", "否认", "并无", "从未", "不是", "没", "无", "未", "不")
 _ZH_PSEUDO = {"没": "完事好退用准", "无": "法力聊", "未": "满", "不": "停断止住适舒行了少好清醒省能出上过到得着下动起开敢知见对同"}
@@ -100,6 +100,8 @@ class Symptom:
     patterns: tuple[re.Pattern[str], ...] = ()
     minor: bool = False
     pregnancy_common: bool = False
+    harmless: bool = False
+    explains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Mention:
     matched: str
     negated: bool = False
     fuzzy: bool = False
+    explained: bool = False  # told inside the words of a harmless finding that explains it (see _explained)
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,15 @@ def _merged_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> lis
     return list(merged.values())
 
 
+def check_explains(symptoms: Mapping[str, Symptom]) -> None:
+    """A symptom's `explains` names only known keys that are not emergencies and explain nothing themselves: a harmless
+    finding may explain away ordinary words, never a red-flag symptom's (ValueError otherwise)."""
+    for s in symptoms.values():
+        for key in s.explains:
+            if key not in symptoms or symptoms[key].level == "emergency" or symptoms[key].explains:
+                raise ValueError(f"lexicon: {s.key} explains {key}, which is unknown, an emergency or explains others")
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """The shipped symptom lexicon (loaded once; its Chinese words are added to rjieba's dictionary)."""
@@ -223,7 +235,8 @@ def lexicon() -> Lexicon:
                     en=tuple(row.get("en", ())), zh=tuple(row.get("zh", ())), covers=tuple(row.get("covers", ())),
                     patterns=tuple(re.compile(_ZH_GAP.sub(_ZH_GAP_CLASS, _FILLERS.sub(_FILLER, p)))
                                    for p in row.get("patterns", ())),
-                    minor=bool(row.get("minor")), pregnancy_common=bool(row.get("pregnancy_common")))
+                    minor=bool(row.get("minor")), pregnancy_common=bool(row.get("pregnancy_common")),
+                    harmless=bool(row.get("harmless")), explains=tuple(row.get("explains", ())))
         if s.key in symptoms:
             raise ValueError(f"lexicon: duplicate symptom {s.key}")
         symptoms[s.key] = s
@@ -234,6 +247,7 @@ def lexicon() -> Lexicon:
         for term in s.zh:
             zh_terms.append((term, s.key))
             rjieba.add_word(term, None, None)
+    check_explains(symptoms)
     for entries in phrases.values():
         entries.sort(key=lambda e: -len(e[0]))
     zh_terms.sort(key=lambda t: -len(t[0]))
@@ -779,6 +793,20 @@ def _post_negated(text: str, mentions: list[Mention]) -> tuple[list[Mention], li
     return out, spans
 
 
+def _explained(mentions: list[Mention]) -> list[Mention]:
+    """The mentions, those a harmless finding told in the same words explains marked `explained`: "sneezes" in "my 2
+    week old sneezes after feeds" is no cold, "pink" in "my wee is pink after beetroot" no blood, the "red patch" on
+    the white of an eye no red eye. The engine shows them but no rule or level counts them. Only mentions that overlap
+    the finding's own words are explained, so a symptom told elsewhere in the text ("... and a runny nose") still
+    stands; a negated finding explains nothing."""
+    symptoms = lexicon().symptoms
+    spans = {key: [(m.start, m.end) for m in mentions if not m.negated and key in symptoms[m.key].explains]
+             for key in {k for m in mentions for k in symptoms[m.key].explains}}
+    return [replace(m, explained=True) if not m.negated and any(s < m.end and m.start < e
+                                                                 for s, e in spans.get(m.key, ())) else m
+            for m in mentions]
+
+
 def read(text: str) -> TextReading:
     """Read a chief complaint (English, Chinese or both mixed): symptoms with negation, and plain numbers."""
     lowered = text.lower()
@@ -789,6 +817,7 @@ def read(text: str) -> TextReading:
     weeks_pregnant = [m.span() for m in _PREGNANCY_WEEKS.finditer(lowered)] + weeks_spans
     mentions += [Mention(key="pregnancy", start=s, end=e, matched=text[s:e]) for s, e in weeks_pregnant]
     mentions, normal_spans = _post_negated(text, mentions)
+    mentions = _explained(mentions)
     vitals, v_words, v_spans = _vitals(text, lowered)
     temperature, t_words = _temperature(text, lowered)
     age, age_spans, age_words = _ages(text, lowered)

@@ -14,6 +14,9 @@ Run with ``-rxX -s`` to see the confusion matrix and every mismatch with the eng
 History: its first run (2026-11-27, after the MTS discriminator pass and the context safety screens) gave 61.8%
 agreement (97/157), 37 over-triaged and 15 of 59 emergencies under-triaged in one-shot text mode; the bar test is a
 strict xfail recording that.
+The same-day and reassurance passes (2026-11-27; their authors saw this set's mismatches to learn the kinds and
+wrote each kind from its sources) took it to 90.4% with no emergency under-triaged, so the strict xfail is gone.
+It is a regression test now; the blind measure of those passes is holdout10.
 """
 
 
@@ -33,9 +36,6 @@ def test_the_holdout7_set_covers_every_level_age_group_and_language_and_cites_it
     check_shape(CASES, total=120, emergency=45, others=25, per_language=55, young_infants=2, infants=5, children=14, elderly=12, pregnancies=7, sexes=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout7 first run 2026-11-27: agreement 61.8% (97/157), over-triaged 37, 15 of 59 emergencies under-triaged "
-    "(h7-em-02, -11, -13, -24, -25, -27, -36, -37, -44, -45, -53, -54, -55, -56, -58)"))
 def test_no_holdout7_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 

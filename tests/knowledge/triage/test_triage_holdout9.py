@@ -29,6 +29,9 @@ recession, stimulant toxicity, a high-voltage shock, and Stevens-Johnson syndrom
 part of lexicon_safety.yaml; rules_safety.yaml rf-post-operative, rf-fever-with-bleeding, rf-severe-skin-reaction,
 rf-postpartum-psychosis, rf-stimulant-toxicity): none under-triaged since, agreement 75.7%, so the bar test is a
 strict xfail on agreement.
+The same-day and reassurance passes (2026-11-27; their authors saw this set's mismatches to learn the kinds and
+wrote each kind from its sources) took it to 91.0% with no emergency under-triaged, so the strict xfail is gone.
+It is a regression test now; the blind measure of those passes is holdout10.
 """
 
 import pytest
@@ -44,9 +47,6 @@ def test_the_holdout9_set_covers_every_level_age_group_and_language_and_cites_it
     assert all(c["sex"] == "female" for c in CASES if c.get("pregnant")), "only women are pregnant"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout9 first run 2026-11-27: agreement 66.1% (117/177), 17 of 64 emergencies under-triaged; after fixes by "
-    "kind none under-triaged but agreement 75.7%"))
 def test_no_holdout9_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 

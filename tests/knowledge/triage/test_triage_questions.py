@@ -36,6 +36,14 @@ def level(text: str, **kw) -> tuple[str, list[str]]:
 @pytest.mark.parametrize("text", [
     "Is it safe to take ibuprofen with my blood pressure tablets?",
     "我在吃降压药，想问问能不能吃点布洛芬？",
+])
+def test_whether_two_medicines_go_together_is_a_question_for_the_pharmacist(text):
+    got, rules = level(text)
+    assert got == "self_care", rules
+    assert "symptom:medicine_question" in rules
+
+
+@pytest.mark.parametrize("text", [
     "Can I still have a glass of wine while I'm on metformin?",
     "准备要宝宝了，孕前要做什么检查？",
     "How much vitamin D should my mum take each day?",

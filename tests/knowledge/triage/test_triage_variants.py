@@ -254,7 +254,7 @@ COMPLAINTS = [
     ("need my pill prescription renewed", RT, "medication_request"),
     ("want to have my coil checked", RT, "contraception"),
     ("positive pregnancy test, how do I book in", RT, "medication_request"),
-    ("morning sickness, can keep fluids down", RT, "pregnancy_sickness"),
+    ("morning sickness, can keep fluids down", SC, "pregnancy_sickness"),
     ("想要二胎了，需要做什么准备", RT, "pregnancy_question"),
     ("想上环", RT, "contraception"),
     ("验孕棒两条杠了，下一步怎么办", RT, "medication_request"),
@@ -292,7 +292,7 @@ COMPLAINTS = [
     ("需要开个病假条", RT, "medication_request"),
     # children
     ("toddler has a runny nose and a temp of 37.8, playing fine", SC, "runny_nose", 2),
-    ("son keeps getting verrucas", RT, "skin_lesion"),
+    ("son keeps getting verrucas", SC, "common_wart"),
     ("my 2 year old has tantrums all the time", RT, "child_behaviour", 2),
     ("daughter still wets the bed at 7", RT, "bedwetting", 7),
     ("宝宝打嗝，吃奶正常", SC, "hiccups", 0.4),
@@ -378,15 +378,16 @@ REQUESTS = [
     ("高血压复诊开药", RT, "medication_request"),
     ("想做个骨密度检查", RT, "medication_request"),
     ("孩子入学体检", RT, "medication_request", 6),
-    # questions about medicines (the info_request reading)
-    ("can I take ibuprofen with my blood pressure tablets?", RT, "info_request"),
-    ("is it safe to take paracetamol while breastfeeding", RT, "info_request"),
+    # questions about medicines (the info_request reading); whether two medicines go together, or how to take one,
+    # is a pharmacist's question (self-care: lexicon_reassurance.yaml medicine_question)
+    ("can I take ibuprofen with my blood pressure tablets?", SC, "medicine_question"),
+    ("is it safe to take paracetamol while breastfeeding", SC, "medicine_question"),
     ("how much calpol can I give my 6 year old", RT, "info_request", 6),
     ("can I drink alcohol on antibiotics", RT, "info_request"),
     ("should I stop my statin before my operation", RT, "info_request"),
-    ("阿莫西林和布洛芬能一起吃吗", RT, "info_request"),
+    ("阿莫西林和布洛芬能一起吃吗", SC, "medicine_question"),
     ("哺乳期能吃感冒药吗", RT, "info_request"),
-    ("这个药饭前吃还是饭后吃", RT, "info_request"),
+    ("这个药饭前吃还是饭后吃", SC, "medicine_question"),
     ("孕妇可以打流感疫苗吗", RT, "medication_request"),
     ("降压药能不能停", RT, "info_request"),
 ]
@@ -492,7 +493,7 @@ def test_colloquial_complaint_is_read_and_given_the_nurses_level(case):
 
 
 @pytest.mark.parametrize("case", REQUESTS, ids=lambda c: c[0][:40])
-def test_request_without_a_symptom_is_routine_not_unrecognised(case):
+def test_request_without_a_symptom_is_answered_not_unrecognised(case):
     _check(*case)
 
 
