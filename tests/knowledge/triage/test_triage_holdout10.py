@@ -23,6 +23,12 @@ History: its first run (2026-11-27, engine at b9050f7, before anything was chang
 toddler who drank oven cleaner (-18), a man on insulin who cannot be woken properly with a glucose of 1.9 (-20, read
 as self-care), a toddler who may have eaten glibenclamide (-37), intussusception (-39) and a thunderclap headache in
 Chinese (-54).
+Then, without anyone reading it, the same-day pass took it to 77.2% and the reassurance pass to 80.6% (the blind
+measure of those two passes; the same 6 emergencies still under-triaged). Then its emergencies were fixed by kind
+(lexicon_safety10.yaml, rules_safety10.yaml: torsion in slang, caustic ingestion, glucose values written in the text
+and lay words for hard to wake, 'one pill can kill' medicines in a child, intussusception, thunderclap headache,
+and snoring pauses and months-long numb feet no longer read as emergencies): 85.0%, none under-triaged. From then
+on it is a regression test, not an unseen measure.
 """
 
 import pytest
@@ -38,8 +44,6 @@ def test_the_holdout10_set_covers_every_level_age_group_and_language_and_cites_i
     assert all(c["sex"] == "female" for c in CASES if c.get("pregnant")), "only women are pregnant"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout10 first run 2026-11-27: agreement 75.0% (135/180), 6 of 60 emergencies under-triaged"))
 def test_no_holdout10_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 
