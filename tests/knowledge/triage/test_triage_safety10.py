@@ -19,6 +19,10 @@ def flags(a):
 
 
 EMERGENCIES = [
+    # drooling because the child will not (cannot) swallow, with fever: a swelling airway (MTS, NICE CKS Sore throat)
+    ("my 3 year old has a high fever, drooling a lot and won't swallow, sitting leaning forward", 3, None),
+    ("孩子3岁，发高烧，一直流口水，不肯咽东西，坐着往前趴", 3, None),
+    ("my 2 year old won't swallow and is drooling, fever", 2, None),
     # testicular torsion told in slang or with one side (NICE CKS Scrotal pain and swelling)
     ("Woke at 4 with really bad pain in my right ball, came on out of nowhere, been sick once", 15, "male"),
     ("My left nut is killing me since this morning and I feel sick", 16, "male"),
@@ -145,3 +149,9 @@ def test_a_low_reading_is_read_as_hypoglycaemia_and_a_high_one_is_not():
 def test_sleep_apnoea_is_routine_and_a_toddler_with_pauses_is_not():
     assert result("I snore loudly and stop breathing for a few seconds at night, 40", 40).level == "routine"
     assert result("My 1 year old snores and stops breathing for a few seconds at night", 1).level == "emergency"
+
+
+@pytest.mark.parametrize("text", ["宝宝8个月，长牙，发烧39.5度，一直睡", "my 8 month old has a fever and has been sleeping all day"])
+def test_a_feverish_baby_who_sleeps_all_day_is_seen_today(text):
+    # NICE NG143 amber: decreased activity, wakes only with prolonged stimulation.
+    assert assess(Presentation(text=text, age_years=0.7)).level in ("urgent", "emergency")
