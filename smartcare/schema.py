@@ -20,7 +20,8 @@ import smartcare.platform.security.break_glass
 import smartcare.platform.security.clients
 import smartcare.platform.security.tables
 import smartcare.platform.security.verification
-import smartcare.platform.web.sessions  # noqa: F401  (the imports above register their tables)
+import smartcare.platform.web.sessions
+import smartcare.regional.mpi.tables  # noqa: F401  (the imports above register their tables)
 from smartcare.platform.schema import metadata
 
 

@@ -73,6 +73,7 @@ from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
 from smartcare.platform.web.signup_pages import router as signup_router
+from smartcare.regional.mpi import fhir_operations  # noqa: F401  (registers Patient/$match, $ihe-pix; MPI hook)
 from smartcare.regional.public_health.api import router as public_health_api_router
 from smartcare.regional.public_health.views import router as public_health_pages_router
 from smartcare.regional.research.api import router as research_api_router
