@@ -279,9 +279,10 @@ _FACT_NAMES = {"age_years": ("age (years)", "年龄（岁）"), "temperature": (
                                                                            "收缩压（mmHg）"),
                "diastolic_bp": ("diastolic blood pressure (mmHg)", "舒张压（mmHg）"),
                "gcs": ("Glasgow Coma Scale (3-15)", "格拉斯哥昏迷评分（3-15）"),
-               "gestation_weeks": ("weeks of pregnancy", "孕周")}
+               "gestation_weeks": ("weeks of pregnancy", "孕周"),
+               "tablets_taken": ("tablets taken within a day", "一天内服下的药片数")}
 _TEXT_NUMBERS = ("age_years", "temperature", "duration_days", "severity", "sex", "heart_rate", "resp_rate", "spo2",
-                 "systolic_bp", "diastolic_bp", "gcs", "gestation_weeks")
+                 "systolic_bp", "diastolic_bp", "gcs", "gestation_weeks", "tablets_taken")
 UNREAD_EN = ("We could not understand enough of this. If it is severe or came on suddenly, call 120 now; otherwise see a "
              "doctor today.")
 UNREAD_ZH = "我们未能充分理解您的描述。如果情况严重或突然发生，请立即拨打120；否则请今天就医。"

@@ -16,7 +16,7 @@ LEVELS = ("self_care", "routine", "urgent", "emergency")
 FACTS = frozenset({"age_years", "age_months", "sex", "pregnant", "temperature", "duration_days", "severity", "onset",
                    "pain", "any_symptom", "heart_rate", "resp_rate", "spo2", "systolic_bp", "diastolic_bp", "gcs",
                    "gestation_weeks", "only_minor", "benign_finding",
-                   "only_pregnancy_common"})
+                   "only_pregnancy_common", "tablets_taken"})
 _COMPARISON = re.compile(r"^([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|<|>)\s*([A-Za-z0-9_.\-]+)$")
 
 

@@ -47,7 +47,7 @@ _EN_KEEP = frozenset({"never", "ever", "fewer", "later", "couch", "touch", "toug
 _EXACT = _EN_CUES | {"cant", "cannot", "wont", "can", "unable", "able", "one", "both", "left", "right", "but"}
 _ZH_BREAK = re.compile(r"[，。；！？,.;!?：:]|但|却|可是|不过|诱因|以后|之后")
 _ZH_CUES = ("并没有", "没有", "否认", "并无", "从未", "不是", "没", "无", "未", "不")
-_ZH_PSEUDO = {"没": "完事好退用准", "无": "法力聊", "未": "满", "不": "停断止住适舒行了少好清醒省能出上过到得着下动起开敢知见对同"}
+_ZH_PSEUDO = {"没": "完事好退用准停", "无": "法力聊", "未": "满", "不": "停断止住适舒行了少好清醒省能出上过到得着下动起开敢知见对同"}
 # Post-negation: a word of normality straight after a term ("speech normal", "breathing is fine", "喘气没问题",
 # "咽东西不费劲") says the symptom is absent. Only link words may stand between, never a clause break or another
 # term, and "not normal" / "不正常" never match (the regex must start right after the term).
@@ -146,6 +146,7 @@ class TextReading:
     diastolic_bp: float | None = None
     gcs: float | None = None
     gestation_weeks: float | None = None
+    tablets_taken: float | None = None
     unread: tuple[str, ...] = ()
     unread_concern: tuple[str, ...] = ()
 
@@ -686,6 +687,89 @@ def _gestation(lowered: str) -> tuple[float | None, list[tuple[int, int]]]:
     return weeks, spans
 
 
+# Tablets taken, counted for an overdose (TOXBASE / MHRA 2012: a paracetamol dose is judged in mg/kg over 24 hours,
+# so the count is read per day: "took like 30 paracetomol", "2 packets of panadol", "吃了三十片扑热息痛", "一天吃了
+# 二十片"). Only a past ingestion counts ("took", "swallowed", "been taking ... a day", 吃了), never a regimen ("I take
+# 12 tablets a day for my heart"), and never a dose in a question ("how many can I take"). A pack, packet or box is
+# counted as 16 tablets (the UK pharmacy pack of paracetamol), a 板 as 10, a 盒 as 20.
+_EN_COUNT = r"(\d{1,3}|a dozen|dozens|twenty|thirty|forty|fifty|sixty|a hundred|ten|eleven|twelve|fifteen|sixteen|" \
+            r"two|three|four|five|six|seven|eight|nine)"
+_EN_COUNT_WORDS = {"a dozen": 12, "dozens": 24, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                   "a hundred": 100, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "sixteen": 16}
+_TAB_NOUN = (r"(?:tablets?|tabs?|pills?|capsules?|caps|paracet\w*|parac\w*mol\w*|parecet\w*|paricet\w*|paracemol\w*|"
+             r"panadol\w*|panadeine|calpol|tylenol|acetaminophen|apap|pcm|paras|co-?codamol|cocodamol|solpadeine|"
+             r"ibuprofen|ibuprofens|nurofen|advil|brufen|naproxen|aspirins?|codeine|tramadol|sertraline|citalopram|"
+             r"fluoxetine|amitriptyline|diazepam|zopiclone|sleeping (?:tablets|pills)|quetiapine|iron tablets)")
+_TAB_PACK = r"(?:packs?|packets?|boxes|box|strips?|blister packs?)"
+_EN_TOOK = (r"\b(?:took|taken|had|swallowed|swallow|ate|eaten|downed|necked|popped|chewed|got through|been taking|"
+            r"was taking|were taking|have taken|has taken|'ve taken|ve taken|overdosed on|od'?d on|od on)\b")
+_EN_TABLETS = [
+    (re.compile(_EN_TOOK + r"(?:\s+(?:like|about|around|roughly|maybe|over|at least|nearly|almost|approx|approximately|"
+                           r"between|some|~|all|the|of|my|his|her|their|mums?|dads?|nans?|[a-z]+'s))*\s+" + _EN_COUNT +
+                r"(?:\s*(?:-|to|or)\s*(\d{1,3}))?\s*(?:x\s*)?(?:\w+\s+){0,2}?" + _TAB_NOUN + r"\b"), 1),
+    (re.compile(_EN_TOOK + r"(?:\s+(?:like|about|around|maybe|over|at least|nearly|almost|all))*\s+" + _EN_COUNT +
+                r"\s+(?:whole\s+|full\s+)?" + _TAB_PACK + r"\b"), 16),
+    (re.compile(r"\b" + _TAB_NOUN + r"\s*(?:x|×)\s*(\d{1,3})\b"), 1),
+]
+_ZH_TABLETS = [
+    (re.compile(r"(?:吃|吞|服|喝|嗑)(?:了|下|掉|下去)?了?(?:大概|差不多|快|将近|至少|好像|约|估计|有)?"
+                r"([0-9一二两三四五六七八九十几百]+)多?(片|粒|颗|板|盒)"), None),
+]
+_ZH_UNIT_TABLETS = {"片": 1, "粒": 1, "颗": 1, "板": 10, "盒": 20}
+_OVER_DAYS = re.compile(r"\b(?:over|in|across|within|for)\s+(?:the\s+)?(?:last\s+|past\s+)?(\d{1,2}|two|three|four|"
+                        r"five|six|seven|a few|few|several)\s+days?\b|([0-9一二两三四五六七八九十]+)\s*天(?:里|内|来|之内|下来|一共|总共|共)|"
+                        r"\b(?:over|in|across|within|during)\s+(?:the|a|this|last)\s+(week)\b|(?:一|这|上)(?:周|个星期|个礼拜)(?:里|内|来|一共|总共)?()")
+
+
+def _zh_count(token: str) -> float | None:
+    """A Chinese count of tablets: digits, numerals, 十几 (read as 12), 几十 (30), 二十几 (22), 一百 (100)."""
+    if token.endswith("几") and len(token) > 1 and "十" in token:
+        base = _cn_number(token[:-1])
+        return None if base is None else base + 2
+    if token.startswith("几十"):
+        return 30.0
+    if token in ("一百", "百"):
+        return 100.0
+    return _cn_number(token)
+
+
+def _tablets(text: str, lowered: str) -> tuple[float | None, str]:
+    """The most tablets said to have been taken within a day (a count over several days is divided by the days)."""
+    best: tuple[float, str] | None = None
+    clauses = [(c.start(), c.end()) for c in re.finditer(r"[^。；！？.;!?\n]+", lowered)]
+    for pattern, each in _EN_TABLETS + _ZH_TABLETS:
+        for m in pattern.finditer(lowered):
+            token = m.group(1)
+            if each is None:
+                n = _zh_count(token)
+                per = _ZH_UNIT_TABLETS[m.group(2)]
+            else:
+                n = float(token) if token.isdigit() else _EN_COUNT_WORDS.get(token, _WORD_NUM.get(token))
+                if m.lastindex and m.lastindex >= 2 and m.group(2) and n:  # "3 or 4", "20-30": the larger
+                    n = max(n, float(m.group(2)))
+                per = each
+            if not n:
+                continue
+            before = lowered[max(0, m.start() - 30):m.start()]
+            if re.search(r"\b(?:how many|can i|could i|should i|may i|is it ok|is it safe)\b[^.?!]*$|多少|能不能|可以吗|可不可以",
+                         before):
+                continue
+            lo, hi = next(((s, e) for s, e in clauses if s <= m.start() < e), (m.start(), m.end()))
+            days = _OVER_DAYS.search(lowered[lo:hi])
+            divisor = 1.0
+            if days:
+                word = days.group(1) or days.group(2)
+                d = _WORD_NUM.get(word) if word and not word[0].isdigit() and not _HAN.search(word) else (
+                    _cn_number(word) if word else None)
+                if days.group(3) or days.group(4) is not None:  # over a week
+                    d = 7
+                divisor = max(1.0, float(d)) if d else 1.0
+            count = n * per / divisor
+            if best is None or count > best[0]:
+                best = (round(count, 1), text[m.start():m.end()])
+    return (best[0], best[1]) if best else (None, "")
+
+
 def _sites(text: str, found: list[Mention]) -> list[Mention]:
     """Symptoms told by a body site and a nearby word of a kind: "pain low down on one side of my belly",
     "一只眼睛突然又红又痛", "my face and hands have swollen up". Only in the same clause and where no lexicon term
@@ -823,22 +907,25 @@ def read(text: str) -> TextReading:
     age, age_spans, age_words = _ages(text, lowered)
     duration, d_words = _duration(text, lowered, age_spans + weeks_pregnant + v_spans)
     severity, s_words = _severity(text, lowered)
+    tablets, tab_words = _tablets(text, lowered)
     numbers: dict[str, Any] = {k: v for k, v in (("temperature", t_words), ("age_years", age_words),
                                                   ("duration_days", d_words), ("severity", s_words)) if v}
     numbers.update(v_words)
+    if tablets is not None:
+        numbers["tablets_taken"] = tab_words
     if weeks is not None:
         numbers["gestation_weeks"] = f"{weeks:g}"
     infant = bool(re.search(r"\b(baby|babies|infant|newborn)\b|宝宝|婴儿|新生儿|月子里", lowered))
     short = _SUMMARY_AGE_SEX.search(lowered)
     sex = ("male" if short.group(2) == "m" else "female") if short else _sex(lowered)
     read_spans = [(m.start, m.end) for m in mentions] + v_spans + age_spans + weeks_pregnant + normal_spans
-    for words in (t_words, d_words, s_words):
+    for words in (t_words, d_words, s_words, tab_words):
         at = text.find(words) if words else -1
         if at >= 0:
             read_spans.append((at, at + len(words)))
     unread = _unread(text, read_spans)
     return TextReading(mentions=tuple(sorted(mentions, key=lambda m: m.start)), temperature=temperature,
                        duration_days=duration, age_years=age, severity=severity, sex=sex,
-                       infant_mentioned=infant, numbers=numbers, gestation_weeks=weeks,
+                       infant_mentioned=infant, numbers=numbers, gestation_weeks=weeks, tablets_taken=tablets,
                        unread=unread, unread_concern=tuple(u for u in unread if _CONCERN.search(u.lower())
                                                            and not _REASSURE.search(u.lower())), **vitals)

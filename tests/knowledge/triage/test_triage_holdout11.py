@@ -19,6 +19,11 @@ changed for it) gave 80.6% agreement (145/180) and 5 of 60 emergencies under-tri
 ago by someone who feels fine (h11-em-08), a man on warfarin who hit his head and now vomits and wants to sleep, in
 non-native English (-16), a one-year-old fitting for five minutes in phone Chinese (-35), a board-rigid belly in
 Sichuanese (-45) and a 9-month-old with a day of dry nappies, sunken eyes and no tears (-54).
+Then its emergencies were fixed by kind (lexicon_safety11.yaml, rules_safety11.yaml and a tablet-count reader in
+text.py: paracetamol and other overdoses counted in tablets, head injury on a blood thinner with drowsiness, a fit of
+five minutes or more, a board-rigid belly, severe dehydration in a child under 5), and three misreadings the other way
+(a newborn's 37.4 asked about, a coin-sized palm blister, a pad changed every two hours): 85.0%, none under-triaged.
+From then on it is a regression test, not an unseen measure.
 """
 
 import pytest
@@ -52,8 +57,6 @@ def test_the_holdout11_set_covers_phone_typing_handovers_small_children_and_the_
     assert sum(1 for a in ages if a >= 80) >= 15, "at least 15 people over 80"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holdout11 first run 2026-11-27: agreement 80.6% (145/180), 5 of 60 emergencies under-triaged"))
 def test_no_holdout11_emergency_is_under_triaged_and_agreement_is_at_least_85_percent():
     check_bar(CASES)
 
