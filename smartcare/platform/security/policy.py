@@ -263,6 +263,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/devices": DIRECTORY_WRITERS,
     # The hospital's equipment register: what, where, assigned patient, last seen, maintenance due (family/devices).
     "console/equipment": frozenset({"hospital_admin"}),
+    # The master patient index's review queue and identities, link/unlink/merge for the region (regional/mpi).
+    "console/mpi": frozenset({"regional_admin"}),
 }
 
 # Datasets that are not one patient's record: who may have them.

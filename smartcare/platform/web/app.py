@@ -74,6 +74,7 @@ from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
 from smartcare.platform.web.signup_pages import router as signup_router
 from smartcare.regional.mpi import fhir_operations  # noqa: F401  (registers Patient/$match, $ihe-pix; MPI hook)
+from smartcare.regional.mpi.views import router as mpi_console_router
 from smartcare.regional.public_health.api import router as public_health_api_router
 from smartcare.regional.public_health.views import router as public_health_pages_router
 from smartcare.regional.research.api import router as research_api_router
@@ -150,6 +151,7 @@ def create_app() -> FastAPI:
     app.include_router(monitoring_api_router)
     app.include_router(monitoring_pages_router)
     app.include_router(family_care_router)
+    app.include_router(mpi_console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

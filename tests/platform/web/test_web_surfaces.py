@@ -21,6 +21,7 @@ SURFACE_PAGES = {
     "console/audit": "/console/audit",
     "console/clients": "/console/clients",
     "console/news": "/console/news",
+    "console/mpi": "/console/mpi",
 }
 CLINICAL = {"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"}
 ADMINS = {"hospital_admin", "regional_admin"}
@@ -32,6 +33,7 @@ ALLOWED = {
     "console/audit": ADMINS,
     "console/clients": ADMINS,
     "console/news": ADMINS | {"public_health_officer"},
+    "console/mpi": {"regional_admin"},
 }
 MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]
 
