@@ -14,7 +14,13 @@ import pytest
 from smartcare.knowledge.triage import Presentation, assess
 from smartcare.knowledge.triage import text as reader
 from smartcare.knowledge.triage.text import Mention
-from tests.knowledge.triage.vignette_sets import RANK, check_basics, has_chinese, load, matrix, presentation
+from tests.knowledge.triage.vignette_sets import (
+    RANK,
+    check_bar,
+    check_basics,
+    has_chinese,
+    load,
+)
 
 SC, RT, UR, EM = "self_care", "routine", "urgent", "emergency"
 CASES = load("reassurance")
@@ -34,14 +40,7 @@ def test_reassurance_set_has_both_languages_harmless_cases_and_look_alikes():
 
 
 def test_no_reassurance_emergency_is_under_triaged_and_agreement_is_at_least_90_percent():
-    results = [(case, assess(presentation(case)).level) for case in CASES]
-    print("\n" + matrix(results))
-    missed = [(case, got) for case, got in results if got != case["expected"]]
-    for case, got in missed:
-        print(f"{case['id']}: {case['text']!r} expected {case['expected']} got {got}")
-    under = [case["id"] for case, got in results if case["expected"] == EM and got != EM]
-    assert under == [], f"emergencies triaged lower: {under}"
-    assert 1 - len(missed) / len(results) >= 0.90
+    results = check_bar(CASES, bar=0.90)
     harmless = [(case, got) for case, got in results if case["expected"] == SC]
     assert sum(got == SC for _, got in harmless) >= 0.95 * len(harmless)
 

@@ -84,8 +84,10 @@ def check_shape(cases: list[dict[str, Any]], *, total: int, emergency: int, othe
     assert sum(1 for c in cases if c.get("pregnant")) >= pregnancies, "too few pregnancies"
 
 
-def check_bar(cases: list[dict[str, Any]]) -> None:
-    """Print the matrix, each mismatch with the engine's first reasons and agreement by language; assert the bar."""
+def check_bar(cases: list[dict[str, Any]], bar: float = BAR) -> list[tuple[dict[str, Any], str]]:
+    """Print the matrix, each mismatch with the engine's first reasons and agreement by language; assert no
+    emergency is triaged lower and agreement reaches bar (issue 8's 85% unless a set asks for more); each case with
+    the level it got."""
     results: list[tuple[dict[str, Any], Assessment]] = [(case, assess(presentation(case))) for case in cases]
     print("\n" + matrix([(case, a.level) for case, a in results]))
     missed = [(case, a) for case, a in results if a.level != case["expected"]]
@@ -101,7 +103,8 @@ def check_bar(cases: list[dict[str, Any]]) -> None:
     print(f"agreement {agreement:.1%} ({len(results) - len(missed)}/{len(results)}); over-triaged {over}; "
           f"under-triaged emergencies {under}")
     assert under == [], f"emergencies triaged lower: {under}"
-    assert agreement >= BAR, f"agreement {agreement:.1%} is under {BAR:.0%}"
+    assert agreement >= bar, f"agreement {agreement:.1%} is under {bar:.0%}"
+    return [(case, a.level) for case, a in results]
 
 
 def check_api(cases: list[dict[str, Any]]) -> None:
