@@ -183,6 +183,10 @@ class ReadingsSubscriber:
         self._ingest = ingest or _default_ingest()
         self._connection = 0
         self._connected = threading.Event()
+        # Set when the broker has confirmed the subscription (SUBACK), not when it was asked for: a frame a device
+        # publishes between the two reaches nobody on a broker that holds no session for the subscriber yet.
+        self._subscribed = threading.Event()
+        self._subscribe_mid: int | None = None
         self._stopping = threading.Event()
         self._queues: list[queue.Queue[Delivery]] = [queue.Queue() for _ in range(max(1, workers))]
         self._threads: list[threading.Thread] = []
@@ -204,6 +208,7 @@ class ReadingsSubscriber:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -225,7 +230,7 @@ class ReadingsSubscriber:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """Wait until the subscriber is connected and subscribed; False if not within timeout seconds."""
-        return self._connected.wait(timeout)
+        return self._subscribed.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Store what was already taken in, acknowledge it, then disconnect (the broker keeps the session)."""
@@ -248,13 +253,24 @@ class ReadingsSubscriber:
         self.stats.add(connections=1)
         # The session normally still holds the subscription; subscribing again costs nothing and covers a broker
         # that lost it (restarted without persistence, or the session expired).
-        client.subscribe(READINGS_FILTER, qos=1)
+        _result, self._subscribe_mid = client.subscribe(READINGS_FILTER, qos=1)
         log.info("Subscribed to %s on %s:%s (session %s)", READINGS_FILTER, self.address.host, self.address.port,
                  "resumed" if flags.session_present else "new")
         self._connected.set()
 
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            self.stats.last_error = f"the broker refused the subscription to {READINGS_FILTER}: {refused[0]}"
+            log.error("MQTT broker refused the subscription to %s: %s", READINGS_FILTER, refused[0])
+            return
+        self._subscribed.set()
+
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stopping.is_set():
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
 
