@@ -236,11 +236,31 @@ def queue_review(conn: Connection, *, source: str, candidate: str, probability: 
     return review_id
 
 
-def open_reviews(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Pairs waiting for a person's decision, most likely matches first, with their per-field match weights."""
-    rows = conn.execute(sa.select(mpi_review).where(mpi_review.c.status == OPEN)
-                        .order_by(mpi_review.c.probability.desc(), mpi_review.c.review_id).limit(limit)).all()
-    return [{**row._asdict(), "field_weights": json.loads(row.field_weights)} for row in rows]
+def _review(row: Any) -> dict[str, Any]:
+    return {**row._asdict(), "field_weights": json.loads(row.field_weights)}
+
+
+def open_reviews(conn: Connection, *, limit: int = 100, offset: int = 0,
+                 newest_first: bool = False) -> list[dict[str, Any]]:
+    """Pairs waiting for a person's decision, with their per-field match weights: most likely matches first, or
+    newest first (the console's queue), a page of limit from offset."""
+    c = mpi_review.c
+    order = (c.created.desc(), c.review_id.desc()) if newest_first else (c.probability.desc(), c.review_id)
+    rows = conn.execute(sa.select(mpi_review).where(c.status == OPEN).order_by(*order)
+                        .limit(limit).offset(max(offset, 0))).all()
+    return [_review(row) for row in rows]
+
+
+def count_open_reviews(conn: Connection) -> int:
+    """How many pairs wait for a decision."""
+    return conn.execute(sa.select(sa.func.count()).select_from(mpi_review)
+                        .where(mpi_review.c.status == OPEN)).scalar_one()
+
+
+def get_review(conn: Connection, review_id: str) -> dict[str, Any] | None:
+    """One queued pair, whatever its status, or None."""
+    row = conn.execute(sa.select(mpi_review).where(mpi_review.c.review_id == review_id)).first()
+    return _review(row) if row is not None else None
 
 
 def review_decide(conn: Connection, ctx: AccessContext, *, review_id: str, decision: str,

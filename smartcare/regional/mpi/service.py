@@ -25,6 +25,8 @@ from smartcare.regional.mpi.compare import compare
 from smartcare.regional.mpi.identities import (
     IdentityError,
     IdentityNotFound,
+    count_open_reviews,
+    get_review,
     history,
     identity_of,
     link,
@@ -42,8 +44,8 @@ from smartcare.regional.mpi.stored import block_keys, person_from_json
 from smartcare.regional.mpi.tables import mpi_block, mpi_link
 
 # The index's operations on identities live in identities.py; they are part of this service's interface.
-__all__ = ["Candidate", "IdentityError", "IdentityNotFound", "MatchError", "MatchResult", "find_candidates",
-           "history", "identity_of", "link", "match_record", "merge", "model", "open_reviews", "review_decide",
+__all__ = ["Candidate", "IdentityError", "IdentityNotFound", "MatchError", "MatchResult", "count_open_reviews",
+           "find_candidates", "get_review", "history", "identity_of", "link", "match_record", "merge", "model", "open_reviews", "review_decide",
            "search", "sources_of", "thresholds", "unlink", "unmerge"]
 
 DATA = Path(__file__).parent / "data"

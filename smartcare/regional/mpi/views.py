@@ -32,8 +32,6 @@ router = APIRouter(include_in_schema=False)
 SURFACE = "console/mpi"
 QUEUE = "/console/mpi"
 PAGE_SIZE = 10
-# open_reviews() has no offset and sorts by probability: the queue is read up to this many, newest first here.
-MAX_QUEUE = 2000
 MAX_REASON = identities.MAX_REASON
 # Weights beyond this many bits draw a full half bar; the shipped model's run from about -20 to +18.
 FULL_BAR_BITS = 20.0
@@ -187,13 +185,12 @@ def _page_number(request: Request) -> int:
 
 def _queue(request: Request, v: guard.Visitor, conn: Connection, *, page: int, status_code: int = 200,
            **values: Any) -> HTMLResponse:
-    waiting = sorted(service.open_reviews(conn, limit=MAX_QUEUE), key=lambda r: (r["created"], r["review_id"]),
-                     reverse=True)
-    pages = max((len(waiting) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    waiting = service.count_open_reviews(conn)
+    pages = max((waiting + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     page = min(page, pages)
     names: dict[str, str] = {}
     pairs = []
-    for review in waiting[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+    for review in service.open_reviews(conn, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, newest_first=True):
         weights = review["field_weights"]
         pairs.append({
             "review": review,
@@ -203,7 +200,7 @@ def _queue(request: Request, v: guard.Visitor, conn: Connection, *, page: int, s
         })
     _audit_shown(conn, v, [s for p in pairs for s in (p["review"]["source"], p["review"]["candidate"])])
     return render_private(request, "mpi/queue.html", status_code=status_code, user=v.user, pairs=pairs, page=page,
-                          pages=pages, waiting=len(waiting), capped=len(waiting) >= MAX_QUEUE,
+                          pages=pages, waiting=waiting,
                           field_names=FIELD_NAMES, weight_rows=WEIGHT_ROWS, max_reason=MAX_REASON, **values)
 
 
@@ -241,7 +238,7 @@ def _decide(request: Request, review_id: str, form: dict[str, str]) -> HTMLRespo
         if not _ID.fullmatch(review_id):
             raise Refusal(REVIEW_GONE, 404)
         with unit_of_work() as conn:
-            pair = next((r for r in service.open_reviews(conn, limit=MAX_QUEUE) if r["review_id"] == review_id), {})
+            pair = service.get_review(conn, review_id) or {}
             try:
                 service.review_decide(conn, v.ctx, review_id=review_id, decision=decision, reason=reason)
             except service.IdentityNotFound:
