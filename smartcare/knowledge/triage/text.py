@@ -8,6 +8,10 @@ Negation follows NegEx's idea: a cue ("no", "denies", "没有", "不") before a 
 word of normality straight after it ("breathing is normal", "喘气没问题": NegEx's post-negation triggers).
 A symptom's `patterns` (regular expressions; `~` is up to three filler words) catch looser wordings: other word orders
 and filler words ("blood is still spurting", "拿不住筷子"), never across a clause break or over a negation.
+Chinese in traditional characters (Hong Kong, Taiwan) is first converted to simplified characters (OpenCC's t2s
+table, which leaves simplified text as it is), then Cantonese and Taiwanese function words and set phrases are
+rewritten in Mandarin (the lexicon files' ``colloquial_zh``: 唔 -> 不, 冇 -> 没, 咗 -> 了, 唔系 -> 不是), so the
+lexicon, its negation cues and its patterns read them.
 """
 
 import re
@@ -19,6 +23,7 @@ from typing import Any
 
 import rjieba
 import yaml
+from opencc import OpenCC
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -56,6 +61,14 @@ _EN_POST_NORMAL = re.compile(r"\s*(?:(?:is|are|was|were|seems?|looks?|sounds?|st
                              r"all right|unaffected|intact|no problem|not a problem)\b", re.IGNORECASE)
 _ZH_POST_NORMAL = re.compile(r"(?:都|也|倒|倒是|还|基本|完全|一切)?(?:正常|没问题|没啥问题|没什么问题|没事儿?|不费劲|顺畅|"
                              r"通畅|利索)")
+# A bodily function (not a symptom: "喘气", "呼吸", "吞咽") read as a term, then other functions and "都/也 normal":
+# "喘气吞东西都正常" denies breathlessness. Only the function words themselves, so "肚子痛吃饭睡觉都正常" still has
+# the pain; never over a clause break, a negation or "other" ("胸闷其他都正常").
+_ZH_FUNCTIONS = frozenset({"喘气", "呼吸", "吞咽", "吞东西", "咽东西", "说话", "讲话", "走路", "吃饭", "喝水", "大便", "小便",
+                           "大小便", "睡觉", "精神", "胃口", "视力", "听力", "吃奶", "活动"})
+_ZH_LIST_NORMAL = re.compile(r"((?:[、和跟及与]?[\u3400-\u9fff]){0,8}?)(?:都|也)(?:还|很|挺|基本)?(?:正常|没问题|没啥问题|没什么问题|"
+                             r"不费劲|顺畅|通畅|利索|可以|好)(?![^，。；！？,.;!?\s]{0,2}(?:吗|嘛|么|\?|？))")
+_ZH_LIST_NORMAL_NOT = re.compile(r"其他|其它|其余|别的|别处|另外|以外|之外|除了|但|却|可是|不过|没|不|无|未|痛|疼|血|晕|麻|肿")
 # Keys that are facts about the person, not symptoms a word of normality could deny ("怀孕正常").
 _NOT_POST_NEGATED = frozenset({"pregnancy"})
 _ZH_CONNECTIVES = re.compile(r"[、和或及也有再会太怎么任何明显出现过感到觉得什么]")
@@ -190,7 +203,9 @@ def _en_words(text: str) -> list[str]:
 def _merged_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The symptom rows of lexicon.yaml with those of the further files (lexicon_*.yaml) added: a further file may
     add symptoms (``symptoms``) and add words and patterns to a symptom defined before (``extend``: key, en, zh,
-    patterns, and the flag pregnancy_common). A symptom key defined twice, or an extension of an unknown key, is an error."""
+    patterns, and the flag pregnancy_common). A symptom key defined twice, or an extension of an unknown key, is an error.
+    Every file's symptoms are defined before any extension applies, so a file may extend a symptom that a file later in
+    name order defines."""
     merged = {row["key"]: dict(row) for row in rows}
     if len(merged) != len(rows):
         raise ValueError("lexicon: duplicate symptom key in lexicon.yaml")
@@ -199,6 +214,7 @@ def _merged_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> lis
             if row["key"] in merged:
                 raise ValueError(f"lexicon: duplicate symptom {row['key']}")
             merged[row["key"]] = dict(row)
+    for doc in extra:
         for ext in (doc or {}).get("extend") or ():
             if ext["key"] not in merged:
                 raise ValueError(f"lexicon: extension of unknown symptom {ext['key']}")
@@ -262,6 +278,35 @@ def lexicon() -> Lexicon:
             rjieba.add_word(term, None, None)
     return Lexicon(symptoms=symptoms, source=raw["source"], phrases=phrases, vocabulary=frozenset(vocabulary),
                    zh_terms=tuple(zh_terms), sites=tuple(sites), site_words=kinds)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _colloquial_zh() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Cantonese and Taiwanese words with their Mandarin (the ``colloquial_zh`` maps of the lexicon files), as one
+    alternation, longest first, and the map."""
+    words: dict[str, str] = {}
+    for path in [DATA_DIR / "lexicon.yaml", *sorted(DATA_DIR.glob("lexicon_*.yaml"))]:
+        for source, mandarin in ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("colloquial_zh")
+                                 or {}).items():
+            if source in words:
+                raise ValueError(f"lexicon: colloquial_zh {source} given twice")
+            words[str(source)] = str(mandarin)
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) or "(?!)"
+    return re.compile(alternation), words
+
+
+def normalise_chinese(text: str) -> str:
+    """Text with its Chinese in simplified characters and Cantonese / Taiwanese words in Mandarin ("唔認得人" ->
+    "不认得人"); text with no Chinese is returned as it is."""
+    if not _HAN.search(text):
+        return text
+    pattern, words = _colloquial_zh()
+    return pattern.sub(lambda m: words[m.group()], _t2s().convert(text))
 
 
 def _patterns(text: str, found: list[Mention]) -> list[Mention]:
@@ -488,6 +533,15 @@ def _temperature(text: str, lowered: str) -> tuple[float | None, str]:
         (r"(\d{2}(?:\.\d{1,2})?)\s*(?:度|℃|°)", 1.0),
         (r"(?:体温|烧到|发烧|发热|高烧|烧了)\D{0,3}?(\d{2}(?:\.\d{1,2})?)", 1.0),
         (r"([三四]十[一二三四五六七八九]?)度([一二三四五六七八九])?", 3.0),
+        # A reading told by the thermometer or the place it was taken ("the thermometer says 38.3", "38.1 under the
+        # arm", "腋下38.3", "耳温38.6"): NICE NG143 counts an underarm reading in a baby as measured.
+        (r"\b(?:thermometers?|therm|temp gun|forehead scanner)\b[^.;!?\d]{0,24}?(\d{2}(?:\.\d{1,2})?)(?!\s*(?:min|hour|sec|time))",
+         1.0),
+        (r"(\d{2}(?:\.\d{1,2})?)\s*(?:°|degrees?)?\s*(?:under (?:the|his|her|my|their) (?:arm|armpit|tongue)|in (?:the|his|"
+         r"her|my|their) (?:ear|armpit|mouth|bottom)|(?:from|on) (?:the|his|her|my) (?:ear|forehead)|axillary|tympanic|"
+         r"orally|rectally)", 1.0),
+        (r"(?:腋下|腋温|耳温|肛温|口温|额温|体温计|温度计|耳温枪|额温枪|量了一下|量了下|测了一下|测了下|一量)"
+         r"[^，。；！？,.;!?\d]{0,6}?(\d{2}(?:\.\d{1,2})?)", 1.0),
     ]
     for pattern, how in patterns:
         m = re.search(pattern, lowered)
@@ -522,13 +576,14 @@ def _ages(text: str, lowered: str) -> tuple[float | None, list[tuple[int, int]],
         (r"(\d+(?:\.\d+)?)\s*(?:yo|y/o|y\.o\.|yrs?)\b()", "en"),
         (rf"({_CN_NUM})\s*(周岁|岁半|岁)", "zh"),
         (rf"({_CN_NUM})\s*(个多月|个月|天|周)\s*(?:大|的(?:宝宝|婴儿|孩子|小孩|宝|新生儿|男婴|女婴|男孩|女孩))", "zh"),
-        (rf"(?:出生|生下来|刚出生)\s*({_CN_NUM})\s*(天|周|个月)", "zh"),
+        (rf"(?:出生|生下来|刚出生)\s*({_CN_NUM})\s*(天|周|个月|个礼拜|礼拜|个星期|星期)", "zh"),
         (rf"(?:{_ZH_PERSON})(?:才|刚|刚满|已经|现在|今年|目前|快)?\s*({_CN_NUM})\s*(个多月|个月|周岁|岁半|岁)", "zh"),
         (r"(\d{1,2})\s*(月龄)", "zh"),
         (r"\b(\d{1,2})\s*(mo)s?\b(?!\s*ago)", "en-short"),
     ]
     unit_years = {"year": 1, "yr": 1, "month": 1 / 12, "mo": 1 / 12, "week": 7 / 365, "wk": 7 / 365, "day": 1 / 365,
-                  "": 1, "周岁": 1, "岁": 1, "岁半": 1, "月龄": 1 / 12, "个月": 1 / 12, "个多月": 1 / 12, "天": 1 / 365, "周": 7 / 365}
+                  "": 1, "周岁": 1, "岁": 1, "岁半": 1, "月龄": 1 / 12, "个月": 1 / 12, "个多月": 1 / 12, "天": 1 / 365, "周": 7 / 365,
+                  "个礼拜": 7 / 365, "礼拜": 7 / 365, "个星期": 7 / 365, "星期": 7 / 365}
     for pattern, lang in patterns:
         for m in re.finditer(pattern, lowered):
             if lang == "en-short" and re.search(r"(?:\bfor|\bx|×|\bpast|\blast|\bover|\bsince)\s*$",
@@ -869,6 +924,14 @@ def _post_negated(text: str, mentions: list[Mention]) -> tuple[list[Mention], li
         rest = text[m.end:]
         hit = (_ZH_POST_NORMAL.match(rest) if _HAN.match(text[m.end - 1:m.end] or " ") else None) \
             or _EN_POST_NORMAL.match(rest)
+        if hit is None and text[m.start:m.end] in _ZH_FUNCTIONS:
+            # A bodily function in a list that is normal: "喘气吞东西都正常", "呼吸、说话也没问题".
+            hit = _ZH_LIST_NORMAL.match(rest)
+            if hit is not None and not _ZH_LIST_NORMAL_NOT.search(hit.group(1)):
+                out.append(replace(m, negated=True))
+                spans.append((m.end, m.end + hit.end()))
+                continue
+            hit = None
         if hit is None or any(m.end < s < m.end + hit.end() for s in starts):
             out.append(m)
             continue
@@ -892,7 +955,9 @@ def _explained(mentions: list[Mention]) -> list[Mention]:
 
 
 def read(text: str) -> TextReading:
-    """Read a chief complaint (English, Chinese or both mixed): symptoms with negation, and plain numbers."""
+    """Read a chief complaint (English, Chinese or both mixed): symptoms with negation, and plain numbers. Chinese is
+    read in simplified characters and Mandarin words (`normalise_chinese`); the words shown are those."""
+    text = normalise_chinese(text)
     lowered = text.lower()
     mentions = _english(text) + (_chinese(text) if _HAN.search(text) else [])
     mentions += _sites(text, mentions)
