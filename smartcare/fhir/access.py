@@ -11,6 +11,7 @@ read here are described in platform/security/policy.py.
 """
 
 import dataclasses
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from smartcare.fhir.errors import Forbidden, NotFound
 from smartcare.fhir.search.extract import extract_index_rows
 from smartcare.fhir.search.registry import patient_compartment_params
 from smartcare.platform import clock
-from smartcare.platform.security import break_glass
+from smartcare.platform.security import break_glass, sensitivity
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import (
     BED_KEEPERS,
@@ -31,6 +32,7 @@ from smartcare.platform.security.policy import (
     DIRECTORY_WRITERS,
     ENDED_TASK_STATUSES,
     OPEN_REFERRAL_STATUSES,
+    PATIENT_ROLES,
     PROXY_ACCESS,
     REFERRAL_CATEGORY,
     REGIONAL_SHARING,
@@ -41,6 +43,7 @@ from smartcare.platform.security.policy import (
     decide,
     patient_reach,
 )
+from smartcare.platform.settings import get_settings
 
 R = t.resource
 REF = t.idx_reference
@@ -153,8 +156,9 @@ def _referred_to_department(practitioner: str) -> sa.Select:
     return _patients_of("ServiceRequest", open_requests)
 
 
-def _in_force(kind: str, pk: sa.ColumnElement) -> list[sa.ColumnElement]:
-    """Conditions on a Consent's pk: a Consent of kind (proxy-access, regional-sharing) in force now.
+def _in_force(kind: str, pk: sa.ColumnElement, provision: str = "permit") -> list[sa.ColumnElement]:
+    """Conditions on a Consent's pk: a Consent of kind (proxy-access, regional-sharing) in force now, whose
+    provision.type is provision (permit, or deny for a resident's regional-sharing refusals).
 
     Each is checked on the Consent rows already chosen by patient, through the index tables'
     res_pk index, so the cost follows the patients asked about and not every Consent there is.
@@ -170,7 +174,7 @@ def _in_force(kind: str, pk: sa.ColumnElement) -> list[sa.ColumnElement]:
                            sa.or_(period.c.low > now, period.c.high < now)),
         # provision.type has no search parameter; it is read from the Consent row itself.
         sa.exists().where(row.c.pk == pk, row.c.deleted.is_(False),
-                          row.c.content[("provision", "type")].as_string() == "permit"),
+                          row.c.content[("provision", "type")].as_string() == provision),
     ]
 
 
@@ -249,6 +253,20 @@ def _granted(user_id: str) -> sa.Select:
     )
 
 
+def _linked(patients: sa.Select | sa.CompoundSelect | sa.ColumnElement) -> sa.Select:
+    """Patients the region's master patient index links to one of patients as the same person (policy.py).
+
+    The MPI keeps each golden identity as a FHIR Person whose link.target names every source Patient record
+    (an institution's registration) it holds; only the platform writes Person resources (check_write), so a
+    clinician cannot join two records to widen their reach. patients may be a statement or one id column.
+    """
+    named, other = REF.alias(), REF.alias()
+    match = named.c.target_id == patients if isinstance(patients, sa.ColumnElement) else named.c.target_id.in_(patients)
+    return sa.select(other.c.target_id).select_from(named).join(other, other.c.res_pk == named.c.res_pk).where(
+        named.c.res_type == "Person", named.c.param == "patient", named.c.target_type == "Patient", match,
+        other.c.res_type == "Person", other.c.param == "patient", other.c.target_type == "Patient")
+
+
 @lru_cache(maxsize=4096)
 def _standing_parts(organizations: frozenset[str], practitioner: str | None,
                     performing: frozenset[str] = frozenset()) -> tuple[sa.Select, ...]:
@@ -287,7 +305,10 @@ def patients_in_reach(reach: PatientReach) -> sa.Select | sa.CompoundSelect:
     parts = _reach_parts(reach)
     if not parts:
         return sa.select(R.c.res_id).where(sa.false())
-    return parts[0] if len(parts) == 1 else sa.union(*parts)
+    direct = parts[0] if len(parts) == 1 else sa.union(*parts)
+    # The same person's records at other institutions (the MPI's links); what they hold still follows consent.
+    # One flat UNION: SQLite refuses a parenthesised compound select inside another.
+    return sa.union(*parts, _linked(direct))
 
 
 def _members(res_type: str, patients: sa.Select | sa.CompoundSelect) -> sa.Select:
@@ -335,14 +356,89 @@ def _usual_condition(res_type: str, reach: PatientReach, table: sa.FromClause) -
     condition = table.c.pk.in_(_members(res_type, visible))
     if not reach.consent_for_others:
         return condition
-    # Another institution's records: only of patients who share regionally, or through a grant.
-    shared = _consenting(REGIONAL_SHARING, patients_in_reach(reach))
-    if reach.grantee:
-        shared = sa.union(shared, _granted(reach.grantee))
     own = [table.c.source.is_(None)]
     if reach.own_source:
         own.append(table.c.source == reach.own_source)
-    return sa.and_(condition, sa.or_(*own, table.c.pk.in_(_members(res_type, shared))))
+    others = [_regionally_shared(res_type, reach, table)]
+    if reach.grantee:  # break-the-glass opens everything of the granted patients, whatever they chose
+        others.append(table.c.pk.in_(_members(res_type, _granted(reach.grantee))))
+    return sa.and_(condition, sa.or_(*own, *others))
+
+
+def _regionally_shared(res_type: str, reach: PatientReach, table: sa.FromClause) -> sa.ColumnElement:
+    """Another institution's record of a patient in reach, shown to reach.own_source under the patient's consent.
+
+    Shown when the patient shares regionally (a regional-sharing permit Consent in force; with the region's
+    opt-out default, also every patient without one), unless a regional-sharing deny Consent of theirs in force
+    covers it (_refused), or, under opt-out, it carries a label the region withholds by default and the patient
+    has not chosen (no permit Consent). A choice made on any of the person's records (the MPI's Person links)
+    counts for all of them. Each test is a correlated EXISTS on the row's own patient: the reach is already
+    applied by the caller, and repeating it here made statements too deep for SQLite's parser.
+    """
+    settings = get_settings()
+    chose = _row_consent(res_type, table, "permit")
+    if settings.regional_sharing != "opt-out":
+        return sa.and_(chose, ~_refused(res_type, reach, table))
+    conditions = [~_refused(res_type, reach, table)]
+    withheld = sensitivity.labels_of(settings.regional_withheld_categories)
+    if withheld:
+        conditions.append(sa.or_(~_labelled(res_type, table, withheld), chose))
+    return sa.and_(*conditions)
+
+
+def _labelled(res_type: str, table: sa.FromClause, labels: list[str] | sa.ColumnElement) -> sa.Exists:
+    """The row carries one of the sensitivity labels (meta.security, through the _security index)."""
+    tok = TOKEN.alias()
+    match = tok.c.code.in_(labels) if isinstance(labels, list) else tok.c.code == labels
+    # Everything but tok comes from the enclosing query: inside _refused this sits three subqueries deep, and
+    # SQLAlchemy's auto-correlation would otherwise bring its own fhir_resource into the FROM list.
+    return sa.exists().where(tok.c.res_pk == table.c.pk, tok.c.res_type == res_type, tok.c.param == "_security",
+                             tok.c.system == sensitivity.label_system(), match).correlate_except(tok)
+
+
+def _row_consent(res_type: str, table: sa.FromClause, provision: str,
+                 rules: Callable[[sa.ColumnElement], list[sa.ColumnElement]] | None = None) -> sa.Exists:
+    """A regional-sharing Consent in force, of the given provision type, of the row's patient or of a record
+    the MPI links to them; rules(consent pk) adds conditions on that Consent."""
+    member, consent = REF.alias(), REF.alias()
+    pk = consent.c.res_pk
+    return sa.exists().correlate_except(member, consent).where(
+        member.c.res_pk == table.c.pk, member.c.res_type == res_type,
+        member.c.param.in_(patient_compartment_params(res_type)), member.c.target_type == "Patient",
+        consent.c.res_type == "Consent", consent.c.param == "patient", consent.c.target_type == "Patient",
+        sa.or_(consent.c.target_id == member.c.target_id, consent.c.target_id.in_(_linked(member.c.target_id))),
+        *_in_force(REGIONAL_SHARING, pk, provision), *(rules(pk) if rules else ()),
+    )
+
+
+def _refused(res_type: str, reach: PatientReach, table: sa.FromClause) -> sa.Exists:
+    """A regional-sharing deny Consent in force of the row's patient covers the row for reach.own_source.
+
+    A deny Consent covers a record when each of its restrictions is absent or matches: `provision.actor` (the
+    institutions that may not see; absent: every other institution), `provision.data` with meaning `authoredby`
+    (the institutions whose records are held back; absent: every sender) and `provision.securityLabel` (the
+    sensitive categories held back; absent: every record). A deny with none of them withholds everything.
+    The row's patient comes from its compartment references, the Consent's restrictions from its own index rows.
+    """
+    own_id = (reach.own_source or "").removeprefix("Organization/")
+
+    def restrictions(pk: sa.ColumnElement) -> list[sa.ColumnElement]:
+        recipient, sender, label = REF.alias(), REF.alias(), TOKEN.alias()
+
+        def absent_or(alias: sa.FromClause, param: str, *match: sa.ColumnElement) -> sa.ColumnElement:
+            on = [alias.c.res_pk == pk, alias.c.res_type == "Consent", alias.c.param == param]
+            return sa.or_(~sa.exists().where(*on).correlate_except(alias),
+                          sa.exists().where(*on, *match).correlate_except(alias))
+
+        return [
+            absent_or(recipient, "actor", recipient.c.target_type == "Organization", recipient.c.target_id == own_id),
+            absent_or(sender, "data", sender.c.target_type == "Organization",
+                      sa.literal("Organization/").concat(sender.c.target_id) == table.c.source),
+            absent_or(label, "security-label", label.c.system == sensitivity.label_system(),
+                      _labelled(res_type, table, label.c.code)),
+        ]
+
+    return _row_consent(res_type, table, "deny", restrictions)
 
 
 def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach | None:
@@ -367,9 +463,14 @@ def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:
     if patient_id in reach.patients:
         return sa.true()
     checks = []
+    same_person = _linked(sa.literal(patient_id)).subquery()
     for part in _reach_parts(reach):
         ids = part.subquery()
         checks.append(sa.exists().where(ids.c[0] == patient_id))
+        # Or a record of the same person that is in reach (through the MPI's Person links).
+        checks.append(sa.exists().where(ids.c[0].in_(sa.select(same_person.c[0]))))
+    if reach.patients:
+        checks.append(sa.exists().where(same_person.c[0].in_(sorted(reach.patients))))
     return sa.or_(*checks) if checks else sa.false()
 
 
@@ -454,9 +555,13 @@ def _check_bed_status_change(conn: Connection, ctx: AccessContext, resource: dic
         raise Forbidden("That bed is not in your hospital")
 
 
-def _is_teleconsult_share(resource: dict) -> bool:
-    return any(c.get("code") == TELECONSULT_SHARE for cat in resource.get("category") or () if isinstance(cat, dict)
+def _consent_kind(resource: dict, kind: str) -> bool:
+    return any(c.get("code") == kind for cat in resource.get("category") or () if isinstance(cat, dict)
                for c in cat.get("coding") or () if isinstance(c, dict))
+
+
+def _is_teleconsult_share(resource: dict) -> bool:
+    return _consent_kind(resource, TELECONSULT_SHARE)
 
 
 def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, resource: dict | None,
@@ -467,6 +572,15 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
         # A share opens records to the practitioners it names; only the remote consultation service, which
         # checks what the requester may share, writes one (otherwise anyone could list any record for themselves).
         raise Forbidden("Teleconsult shares are written by the remote consultation service only")
+    if (res_type == "Consent" and ctx.kind == "user" and not ctx.roles & PATIENT_ROLES and resource is not None
+            and _consent_kind(resource, REGIONAL_SHARING)):
+        # Sharing decides what other institutions' staff see: only the resident (or their proxy) chooses it, in the
+        # app; staff could otherwise open another institution's records by writing a consent for the patient.
+        raise Forbidden("Only the resident (or their proxy) chooses what is shared across the region")
+    if res_type == "Person" and not ctx.is_system and ctx.kind != "client":
+        # A Person joins patient records as one person, and so widens whose records reach whom: only the master
+        # patient index (the platform) and backend systems, which reach every patient already, write them.
+        raise Forbidden("Person records (the region's identities) are kept by the master patient index only")
     if res_type == "Location" and ctx.roles & BED_KEEPERS and not ctx.roles & DIRECTORY_WRITERS and not ctx.is_system:
         _check_bed_status_change(conn, ctx, resource, pk)
     if reach is None or not is_personal(res_type):

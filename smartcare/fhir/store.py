@@ -33,6 +33,7 @@ from smartcare.fhir.validation import known_resource_types, validate_resource
 from smartcare.platform import clock
 from smartcare.platform.db import pending_events, run_prepared
 from smartcare.platform.events import DomainEvent
+from smartcare.platform.security import sensitivity
 from smartcare.platform.security.context import AccessContext
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -233,6 +234,7 @@ def _stamped(resource: dict, res_id: str, version: int, stamp: str) -> dict:
     meta["versionId"] = str(version)
     meta["lastUpdated"] = stamp
     out["meta"] = meta
+    sensitivity.label(out)  # HL7 sensitivity labels its codes call for (a resident may withhold those categories)
     # Keep resourceType first, as FHIR JSON is conventionally written.
     return {"resourceType": out.pop("resourceType"), **out}
 

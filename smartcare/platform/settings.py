@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +35,18 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     # The region's local time zone: clinic sessions (morning, afternoon) and the dates people see.
     region_timezone: str = "Asia/Shanghai"
+    # The region's default for sharing records between its institutions, for residents who have not chosen
+    # (fhir/access.py): "opt-in" (nothing another institution sent is shown until the resident agrees) or
+    # "opt-out" (shown unless the resident says no). With opt-out, regional_withheld lists the sensitive
+    # categories (platform/security/data/sensitivity.yaml) still held back until the resident releases them,
+    # comma-separated, e.g. "hiv,mental_health".
+    regional_sharing: Literal["opt-in", "opt-out"] = "opt-in"
+    regional_withheld: str = ""
+
+    @property
+    def regional_withheld_categories(self) -> tuple[str, ...]:
+        """The categories withheld by default (regional_withheld split on commas)."""
+        return tuple(c.strip() for c in self.regional_withheld.split(",") if c.strip())
 
     @property
     def public_base_url(self) -> str:

@@ -1,0 +1,1 @@
+"""Residents' choices about sharing their records across the region (FHIR Consent), and their app page."""
