@@ -36,7 +36,7 @@ class Score:
 
 def score(model: FellegiSunterModel, a: Person, b: Person) -> Score:
     """Score one pair: the same valid PRC identity number links outright, anything else by the model."""
-    weight = model.match_weight(compare(a, b))
+    weight = model.pair_weight(a, compare(a, b))
     if a.id_valid and b.id_valid and a.id_number == b.id_number:
         return Score(weight, 1.0, True)
     return Score(weight, probability(weight), False)
@@ -67,15 +67,19 @@ def find_matches(
     cutoff = weight_for(threshold)
     weights = model.weights
     prior_weight = model.prior_weight
+    adjusted = bool(model.term_frequencies)
     found: list[MatchedPair] = []
     for index in range(len(blocks.blocks)):
         for i, j in blocks.pairs(index):
             a, b = left[i], other[j]
             # The scorer inlined: this loop runs millions of times when deduplicating a region.
             weight = prior_weight
-            for table, level in zip(weights, compare(a, b), strict=True):
+            levels = compare(a, b)
+            for table, level in zip(weights, levels, strict=True):
                 if level >= 0:
                     weight += table[level]
+            if adjusted:
+                weight += model.tf_adjustment(a, levels)
             if a.id_valid and b.id_valid and a.id_number == b.id_number:
                 found.append(MatchedPair(a.record_id, b.record_id, 1.0, weight, DETERMINISTIC))
             elif weight >= cutoff:

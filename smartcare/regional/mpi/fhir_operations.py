@@ -1,4 +1,5 @@
-"""The MPI over FHIR: Patient/$match (FHIR R4) and Patient/$ihe-pix (IHE PIXm identifier cross-reference).
+"""The MPI over FHIR: Patient/$match (FHIR R4) and Patient/$ihe-pix (IHE PIXm identifier cross-reference); the
+PDQm demographics query Patient/$ihe-pdq lives in pdqm.py and is registered by this module's import.
 
 Both answer only with Patients the caller may read (each is read through the store under the access
 policy), and bad input with an OperationOutcome. Importing this module also subscribes the MPI to Patient
@@ -16,7 +17,7 @@ from smartcare.fhir.errors import BadRequest, FhirError, NotFound
 from smartcare.fhir.http import FhirRequest, FhirResponse
 from smartcare.fhir.operations import operation
 from smartcare.platform.security.context import AccessContext
-from smartcare.regional.mpi import jobs, service  # noqa: F401  (jobs: its import subscribes to Patient writes)
+from smartcare.regional.mpi import jobs, pdqm, service  # noqa: F401  (jobs subscribes to Patient writes; pdqm registers)
 from smartcare.regional.mpi.service import Candidate
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"

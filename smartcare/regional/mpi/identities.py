@@ -7,6 +7,7 @@ therefore found by following merged_into to an active identity (effective()).
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from smartcare.platform import audit, clock
 from smartcare.platform.security.context import AccessContext
+from smartcare.regional.mpi import person
 from smartcare.regional.mpi.normalise import Person
 from smartcare.regional.mpi.stored import block_keys, person_json
 from smartcare.regional.mpi.tables import mpi_block, mpi_event, mpi_identity, mpi_link, mpi_review
@@ -25,6 +27,19 @@ OPEN, LINKED, REJECTED = "open", "linked", "rejected"
 MAX_REASON = 500
 # Merges are rare and chains short; a longer chain means a cycle, which merge() refuses to make.
 MAX_CHAIN = 50
+# The index's own reasons are stored as a code (with the record they name, if any) and put into words in the
+# reader's language where they are shown; what people type is stored as typed.
+MACHINE_REASON = "mpi-reason:"
+NOTHING_TO_MATCH, SAME_ID_NUMBER, BEST_MATCH, NONE_CLOSE, REVIEWED = (
+    "nothing-to-match", "same-id-number", "best-match", "none-close", "reviewed")
+MACHINE_REASONS = frozenset({NOTHING_TO_MATCH, SAME_ID_NUMBER, BEST_MATCH, NONE_CLOSE, REVIEWED})
+# How the index worded its reasons before they were stored as codes: such rows are read as their code.
+_ENGLISH_REASONS = (("same identity number as ", SAME_ID_NUMBER), ("best match ", BEST_MATCH),
+                    ("review ", REVIEWED), ("nothing to match on", NOTHING_TO_MATCH),
+                    ("no identity close enough", NONE_CLOSE))
+# What those older reasons named, so that a person's words such as "review later" are not read as one of them.
+_LEGACY_ABOUT = {SAME_ID_NUMBER: re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}"),
+                 BEST_MATCH: re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}"), REVIEWED: re.compile(r"[0-9a-f]{32}")}
 
 
 class IdentityError(ValueError):
@@ -49,6 +64,38 @@ class Link:
     probability: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class MachineReason:
+    """A reason the index gave for its own decision: its code and the record (or review item) it names."""
+
+    code: str
+    about: str | None = None
+
+
+def machine_reason(code: str, about: str | None = None) -> str:
+    """The stored form of one of the index's own reasons (a code of MACHINE_REASONS, and what it names)."""
+    if code not in MACHINE_REASONS:
+        raise ValueError(f"unknown MPI reason code {code!r}")
+    return f"{MACHINE_REASON}{code}" + (f" {about}" if about else "")
+
+
+def read_reason(stored: str | None) -> MachineReason | None:
+    """The index's own reason in a stored reason (coded, or worded in English by older versions), or None for
+    a reason a person typed."""
+    if not stored:
+        return None
+    if stored.startswith(MACHINE_REASON):
+        code, _, about = stored.removeprefix(MACHINE_REASON).partition(" ")
+        return MachineReason(code, about or None) if code in MACHINE_REASONS else None
+    for words, code in _ENGLISH_REASONS:
+        about = stored[len(words):] if stored.startswith(words) else None
+        if code in (NOTHING_TO_MATCH, NONE_CLOSE) and stored == words:
+            return MachineReason(code)
+        if about and _LEGACY_ABOUT[code].fullmatch(about):
+            return MachineReason(code, about)
+    return None
+
+
 def _now() -> str:
     return clock.format_instant(clock.now())
 
@@ -56,6 +103,8 @@ def _now() -> str:
 def _reason(reason: str | None) -> str | None:
     if reason is not None and len(reason) > MAX_REASON:
         raise IdentityError(f"a reason is at most {MAX_REASON} characters")
+    if reason is not None and reason.strip().startswith(MACHINE_REASON):
+        raise IdentityError(f"a reason cannot start with {MACHINE_REASON} (the index's own reasons do)")
     return reason.strip() or None if reason is not None else None
 
 
@@ -65,6 +114,9 @@ def _event(conn: Connection, ctx: AccessContext, *, kind: str, source: str | Non
     conn.execute(mpi_event.insert().values(
         recorded=_now(), kind=kind, actor=ctx.author, source=source, identity_id=identity_id, other_identity=other,
         before=json.dumps(before, sort_keys=True), after=json.dumps(after, sort_keys=True), reason=reason))
+    # Every change ends here, after the index's tables changed: the identities' FHIR Persons follow in the same
+    # transaction (person.py), so the access policy and the regional record see the same links.
+    person.sync(conn, {i for i in (identity_id, other) if i})
 
 
 def _audit(conn: Connection, ctx: AccessContext, sources: list[str]) -> None:
@@ -284,7 +336,7 @@ def review_decide(conn: Connection, ctx: AccessContext, *, review_id: str, decis
         if target is None:
             raise IdentityNotFound(f"the MPI has no record {row.candidate[:80]}")
         move(conn, ctx, source=row.source, identity_id=target, method="manual", probability=row.probability,
-             reason=reason or f"review {review_id}")
+             reason=reason or machine_reason(REVIEWED, review_id))
     _audit(conn, ctx, [row.source, row.candidate])
     return status
 

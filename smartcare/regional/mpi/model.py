@@ -4,6 +4,13 @@ For each field and level, m is the probability of seeing that level when the two
 person and u when they are not; the level's match weight is log2(m/u), the Bayes factor in bits. A
 pair's match weight is the prior's log2 odds plus the weights of its levels (missing fields add nothing),
 and its match probability is 2^w / (1 + 2^w) (Fellegi & Sunter 1969; Winkler's EM estimation, 1988).
+
+Term-frequency adjustment (as splink does it, after Winkler 1989): agreeing on a rare name says more
+than agreeing on 王 or 李. For the name fields with a frequency table, an exact agreement on value v is
+weighed with u = the share of records holding v instead of the field's average u: the level's weight
+gets log2(u_exact / share(v)) added (negative for common names). Shares are clamped below at
+TF_MINIMUM_U, so a name seen once in a small file cannot outweigh everything else; a value missing from
+the table counts as the rarest value in it.
 """
 
 import json
@@ -15,10 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from smartcare.regional.mpi.compare import COMPARISONS, MISSING, Comparison
+from smartcare.regional.mpi.normalise import Person
 
 FORMAT = "smartcare-mpi-fellegi-sunter/1"
 # No level is ever impossible: a probability is kept at least this far from 0 so its weight stays finite.
 FLOOR = 1e-6
+# The fields whose exact agreement is weighed by how common the value is, and the Person attribute holding it.
+TF_FIELDS = {"given_name": "given", "family_name": "family"}
+# The smallest share a value's u may take (splink's tf_minimum_u_value): one in ten thousand records, so a
+# rare name adds at most log2(u_exact / 1e-4) bits, about +5 for FEBRL's given names.
+TF_MINIMUM_U = 1e-4
 
 
 class ModelFileError(ValueError):
@@ -46,6 +59,9 @@ class FellegiSunterModel:
     prior: float
     comparisons: tuple[Comparison, ...] = COMPARISONS
     training: dict = field(default_factory=dict)
+    # Per name field, the share of records holding each (normalised) value, and where the shares come from.
+    term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
+    term_frequency_sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._refresh()
@@ -56,6 +72,38 @@ class FellegiSunterModel:
             for ms, us in zip(self.m, self.u, strict=True)
         ]
         self.prior_weight = math.log2(self.prior / (1 - self.prior))
+        names = [c.name for c in self.comparisons]
+        # (field index, Person attribute, top level, table, weight cache) per adjusted field
+        self._tf = [
+            (names.index(name), TF_FIELDS[name], len(self.comparisons[names.index(name)].levels) - 1, table, {})
+            for name, table in self.term_frequencies.items() if name in TF_FIELDS and name in names and table
+        ]
+        self._tf_unseen = {name: min(table.values()) for name, table in self.term_frequencies.items() if table}
+
+    def tf_weight(self, field_name: str, value: str) -> float:
+        """The bits an exact agreement on value adds to (or takes from) the field's exact-level weight."""
+        index = next((k for k, *_ in self._tf if self.comparisons[k].name == field_name), None)
+        if index is None or not value:
+            return 0.0
+        table = self.term_frequencies[field_name]
+        share = max(table.get(value, self._tf_unseen[field_name]), TF_MINIMUM_U)
+        return math.log2(max(self.u[index][-1], FLOOR) / share)
+
+    def tf_adjustment(self, record: Person, levels: Sequence[int]) -> float:
+        """The term-frequency bits for a pair whose first record is record (exact name levels only)."""
+        total = 0.0
+        for index, attribute, top, _, cache in self._tf:
+            if levels[index] == top:
+                value = getattr(record, attribute)
+                bits = cache.get(value)
+                if bits is None:
+                    bits = cache[value] = self.tf_weight(self.comparisons[index].name, value)
+                total += bits
+        return total
+
+    def pair_weight(self, record: Person, levels: Sequence[int]) -> float:
+        """The pair's match weight with the term-frequency adjustment for record's names."""
+        return self.match_weight(levels) + self.tf_adjustment(record, levels)
 
     def match_weight(self, levels: Sequence[int]) -> float:
         """The pair's match weight in bits: prior log-odds plus each present field's log2(m/u)."""
@@ -65,12 +113,19 @@ class FellegiSunterModel:
                 total += weights[level]
         return total
 
-    def field_weights(self, levels: Sequence[int]) -> dict[str, float | None]:
-        """Each field's contribution to the match weight (None where a value is missing), for review screens."""
-        return {
+    def field_weights(self, levels: Sequence[int], record: Person | None = None) -> dict[str, float | None]:
+        """Each field's contribution to the match weight (None where a value is missing), for review screens;
+        with record, exact name agreements include their term-frequency adjustment."""
+        found = {
             comparison.name: None if level == MISSING else weights[level]
             for comparison, weights, level in zip(self.comparisons, self.weights, levels, strict=True)
         }
+        if record is not None:
+            for index, attribute, top, _, _ in self._tf:
+                name = self.comparisons[index].name
+                if levels[index] == top and found[name] is not None:
+                    found[name] += self.tf_weight(name, getattr(record, attribute))
+        return found
 
     def to_dict(self) -> dict:
         """The model as plain JSON data."""
@@ -85,6 +140,10 @@ class FellegiSunterModel:
                 for c, ms, us, ws in zip(self.comparisons, self.m, self.u, self.weights, strict=True)
             ],
             "training": self.training,
+            "term_frequencies": {
+                name: {"source": self.term_frequency_sources.get(name, ""), "values": dict(sorted(table.items()))}
+                for name, table in self.term_frequencies.items()
+            },
         }
 
     def save(self, path: Path) -> None:
@@ -106,13 +165,22 @@ class FellegiSunterModel:
                 m.append(_normalised([lv["m"] for lv in levels]))
                 u.append(_normalised([lv["u"] for lv in levels]))
             prior = float(data["prior"])
+            term_frequencies, sources = {}, {}
+            for name, table in (data.get("term_frequencies") or {}).items():
+                if name not in TF_FIELDS:
+                    raise ModelFileError(f"term frequencies are kept for {', '.join(TF_FIELDS)} only, not {name}")
+                values = {str(v): float(share) for v, share in table["values"].items()}
+                if any(not 0 < share <= 1 for share in values.values()):
+                    raise ModelFileError(f"the term frequencies of {name} must lie in (0, 1]")
+                term_frequencies[name], sources[name] = values, str(table.get("source", ""))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             if isinstance(error, ModelFileError):
                 raise
             raise ModelFileError(f"the model file is malformed ({error})") from None
         if not 0 < prior < 1:
             raise ModelFileError("the model's prior must lie strictly between 0 and 1")
-        return cls(m=m, u=u, prior=prior, training=data.get("training", {}))
+        return cls(m=m, u=u, prior=prior, training=data.get("training", {}), term_frequencies=term_frequencies,
+                   term_frequency_sources=sources)
 
     @classmethod
     def load(cls, path: Path) -> "FellegiSunterModel":

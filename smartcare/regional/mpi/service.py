@@ -7,6 +7,7 @@ close candidates queued for review, or a new identity. Link, unlink, merge, unme
 are kept in an append-only history (identities.py) and written to the audit trail.
 """
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
+from smartcare.fhir import store
+from smartcare.fhir import tables as fhir_tables
 from smartcare.platform import audit
 from smartcare.platform.security.context import AccessContext
 from smartcare.regional.mpi import identities
@@ -23,6 +26,10 @@ from smartcare.regional.mpi.batch import score
 from smartcare.regional.mpi.blocking import MAX_BLOCK
 from smartcare.regional.mpi.compare import compare
 from smartcare.regional.mpi.identities import (
+    BEST_MATCH,
+    NONE_CLOSE,
+    NOTHING_TO_MATCH,
+    SAME_ID_NUMBER,
     IdentityError,
     IdentityNotFound,
     count_open_reviews,
@@ -30,6 +37,7 @@ from smartcare.regional.mpi.identities import (
     history,
     identity_of,
     link,
+    machine_reason,
     merge,
     open_reviews,
     review_decide,
@@ -45,8 +53,8 @@ from smartcare.regional.mpi.tables import mpi_block, mpi_link
 
 # The index's operations on identities live in identities.py; they are part of this service's interface.
 __all__ = ["Candidate", "IdentityError", "IdentityNotFound", "MatchError", "MatchResult", "count_open_reviews",
-           "find_candidates", "get_review", "history", "identity_of", "link", "match_record", "merge", "model", "open_reviews", "review_decide",
-           "search", "sources_of", "thresholds", "unlink", "unmerge"]
+           "find_candidates", "get_review", "history", "identity_of", "link", "match_all", "match_record", "merge", "model",
+           "open_reviews", "review_decide", "search", "sources_of", "thresholds", "unlink", "unmerge"]
 
 DATA = Path(__file__).parent / "data"
 
@@ -142,7 +150,7 @@ def find_candidates(conn: Connection, record: Person, *, exclude: str | None = N
             best[identity_id] = Candidate(
                 source=row.source, identity_id=identity_id, probability=verdict.match_probability,
                 match_weight=verdict.match_weight, deterministic=verdict.deterministic,
-                field_weights=fs_model.field_weights(compare(record, known)), person=known)
+                field_weights=fs_model.field_weights(compare(record, known), record), person=known)
     return sorted(best.values(), key=lambda c: (-c.probability, -c.match_weight, c.identity_id))
 
 
@@ -160,6 +168,27 @@ def _source_of(patient: Any) -> str:
     return f"Patient/{res_id}"
 
 
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"mpi:{key}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _serialise(conn: Connection, source: str, record: Person) -> None:
+    """Make concurrent matches of records that could be the same person wait for one another (PostgreSQL).
+
+    Two institutions registering the same new resident at once would otherwise each find no candidate and
+    each make an identity. Every match takes a transaction-scoped advisory lock per blocking key of its
+    record (and one for the record itself), so a second match sharing a key waits until the first commits
+    and then finds its link. Locks are taken in ascending order of their ids, so two matches never wait
+    for each other in a circle. SQLite runs one writing transaction at a time and needs none of this.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    locks = sorted({_lock_id(key) for key in (f"source:{source}", *block_keys(record))})
+    # One round trip: unnest yields the sorted ids in order, and each lock is taken as its row is read.
+    conn.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:locks AS bigint[])) AS k"),
+                 {"locks": locks})
+
+
 def match_record(conn: Connection, ctx: AccessContext, patient: dict[str, Any], *,
                  version: int | None = None) -> MatchResult:
     """Link a stored Patient to its golden identity (creating one when no known identity is close enough).
@@ -170,6 +199,7 @@ def match_record(conn: Connection, ctx: AccessContext, patient: dict[str, Any], 
     """
     source = _source_of(patient)
     record = person_of(patient, record_id=source)
+    _serialise(conn, source, record)
     existing = identities.current_link(conn, source)
     candidates = find_candidates(conn, record, exclude=source) if usable(record) else []
     deterministic = next((c for c in candidates if c.deterministic), None)
@@ -177,12 +207,12 @@ def match_record(conn: Connection, ctx: AccessContext, patient: dict[str, Any], 
         result = _rematch(conn, ctx, source, record, version, existing, deterministic, candidates)
     elif not usable(record):
         identity_id = identities.attach(conn, ctx, source=source, record=record, version=version, method="new",
-                                        probability=None, identity_id=None, reason="nothing to match on")
+                                        probability=None, identity_id=None, reason=machine_reason(NOTHING_TO_MATCH))
         result = MatchResult(source, identity_id, "unusable", None, ())
     elif deterministic is not None:
         identity_id = identities.attach(conn, ctx, source=source, record=record, version=version,
                                         method="national-id", probability=1.0, identity_id=deterministic.identity_id,
-                                        reason=f"same identity number as {deterministic.source}")
+                                        reason=machine_reason(SAME_ID_NUMBER, deterministic.source))
         result = MatchResult(source, identity_id, "national-id", 1.0, tuple(candidates))
     else:
         result = _decide(conn, ctx, source, record, version, candidates)
@@ -198,10 +228,10 @@ def _decide(conn: Connection, ctx: AccessContext, source: str, record: Person, v
     if best is not None and best.probability >= limits.auto_link:
         identity_id = identities.attach(conn, ctx, source=source, record=record, version=version,
                                         method="probabilistic", probability=best.probability,
-                                        identity_id=best.identity_id, reason=f"best match {best.source}")
+                                        identity_id=best.identity_id, reason=machine_reason(BEST_MATCH, best.source))
         return MatchResult(source, identity_id, "probabilistic", best.probability, tuple(candidates))
     identity_id = identities.attach(conn, ctx, source=source, record=record, version=version, method="new",
-                                    probability=None, identity_id=None, reason="no identity close enough")
+                                    probability=None, identity_id=None, reason=machine_reason(NONE_CLOSE))
     close = [c for c in candidates if c.probability >= limits.review][: limits.review_candidates]
     reviews = tuple(
         identities.queue_review(conn, source=source, candidate=c.source, probability=c.probability,
@@ -219,7 +249,7 @@ def _rematch(conn: Connection, ctx: AccessContext, source: str, record: Person, 
     if deterministic is not None and deterministic.identity_id != current and existing.method != "manual":
         identity_id = identities.move(conn, ctx, source=source, identity_id=deterministic.identity_id,
                                       method="national-id", probability=1.0,
-                                      reason=f"same identity number as {deterministic.source}")
+                                      reason=machine_reason(SAME_ID_NUMBER, deterministic.source))
         return MatchResult(source, identity_id, "national-id", 1.0, tuple(candidates))
     return MatchResult(source, current, "kept", existing.probability, tuple(candidates))
 
@@ -235,3 +265,22 @@ def search(conn: Connection, ctx: AccessContext, patient: dict[str, Any]) -> tup
     candidates = find_candidates(conn, record)
     audit.record(conn, ctx=ctx, action="E", subtype="operation", entities=["Patient?_operation=match"])
     return record, candidates
+
+
+def match_all(conn: Connection, ctx: AccessContext, *, limit: int = 200) -> dict[str, int]:
+    """Match up to limit stored Patients the index has not seen yet, in id order (a bulk load's catch-up, the same
+    decisions the per-record jobs make); returns how many records each decision took (empty when none is left).
+
+    Call it in a fresh transaction per batch: on PostgreSQL each match holds its advisory locks until commit,
+    and the server's lock table is shared by every connection.
+    """
+    res = fhir_tables.resource.c
+    seen = sa.select(mpi_link.c.source).where(mpi_link.c.source == sa.literal("Patient/") + res.res_id)
+    unseen = sa.select(res.res_id).where(res.res_type == "Patient", res.deleted.is_(False), ~sa.exists(seen))
+    ids = conn.execute(unseen.order_by(res.res_id).limit(limit)).scalars()
+    decisions: dict[str, int] = {}
+    for res_id in list(ids):
+        stored = store.read(conn, ctx, res_type="Patient", res_id=res_id)
+        result = match_record(conn, ctx, stored.resource or {}, version=stored.version)
+        decisions[result.decision] = decisions.get(result.decision, 0) + 1
+    return decisions

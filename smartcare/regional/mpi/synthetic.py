@@ -5,6 +5,7 @@ Used to train the shipped model (`python -m smartcare.regional.mpi.synthetic dat
 and by bench/mpi_realtime.py. Deterministic for a given seed.
 """
 
+import dataclasses
 import random
 import sys
 from dataclasses import dataclass
@@ -128,6 +129,20 @@ def population(count: int, *, duplicates: float = 0.1, seed: int = 7) -> tuple[l
     return first, second, truth
 
 
+def surname_frequencies() -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """The family-name term frequencies of data/surname_shares.yaml, by normalised name (徐 and 许 are both xu)."""
+    import yaml
+
+    from smartcare.regional.mpi.normalise import name_key
+
+    data = yaml.safe_load((Path(__file__).parent / "data" / "surname_shares.yaml").read_text(encoding="utf-8"))
+    shares: dict[str, float] = {}
+    for surname, percent in data["percent"].items():
+        key = name_key(str(surname), family=True)
+        shares[key] = shares.get(key, 0.0) + float(percent) / 100
+    return {"family_name": shares}, {"family_name": " ".join(str(data["source"]).split())}
+
+
 def train_model(out: Path, *, count: int = 20_000, seed: int = 7) -> None:
     """Train the Fellegi-Sunter model on a synthetic population and save it with how it was made."""
     from smartcare.regional.mpi.patients import person_of
@@ -135,6 +150,10 @@ def train_model(out: Path, *, count: int = 20_000, seed: int = 7) -> None:
 
     first, second, _ = population(count, seed=seed)
     model = train([person_of(r) for r in first + second], seed=seed)
+    # The synthetic city draws names uniformly, so its own name frequencies mean nothing: the shipped model
+    # weighs family names by the cited national shares and leaves given names unadjusted.
+    tables, sources = surname_frequencies()
+    model = dataclasses.replace(model, term_frequencies=tables, term_frequency_sources=sources)
     model.training["how"] = (
         f"smartcare.regional.mpi.training.train (unsupervised: u from random pairs, m by EM in blocks) on "
         f"smartcare.regional.mpi.synthetic.population({count}, duplicates=0.1, seed={seed}): {count} synthetic "

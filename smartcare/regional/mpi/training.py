@@ -10,10 +10,13 @@
    catch (the product of m "exact" over its fields), over all possible pairs.
 4. u once more, from the same random pairs weighted by how unlikely each is to be a match, so the few
    true matches among them do not make agreement look common.
+5. Term frequencies of the names: the share of records (both files when linking) holding each value, for
+   the term-frequency adjustment (model.py).
 """
 
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -21,6 +24,7 @@ import numpy as np
 from smartcare.regional.mpi.blocking import TRAINING_RULES, random_pairs, sampled_pairs
 from smartcare.regional.mpi.compare import COMPARISONS, compare
 from smartcare.regional.mpi.model import (
+    TF_FIELDS,
     FellegiSunterModel,
     default_m,
     expectation_maximisation,
@@ -94,10 +98,23 @@ def train(
         m=m,
         u=_at_least(level_frequencies(patterns, counts.astype(float), sizes, not_match), resolution),
         prior=prior,
+        term_frequencies=term_frequencies([*left, *(right or [])]),
+        term_frequency_sources={name: "the records trained on" for name in TF_FIELDS},
         training={"records": [len(left)] + ([] if right is None else [len(other)]),
                   "random_pairs": len(chance), "sessions": sessions, "seed": seed,
                   "m": "estimated" if sessions else "defaults: no training block had enough pairs"},
     )
+
+
+def term_frequencies(records: Sequence[Person]) -> dict[str, dict[str, float]]:
+    """Per name field, the share of the records (with that name given) holding each value."""
+    tables = {}
+    for name, attribute in TF_FIELDS.items():
+        counts = Counter(value for p in records if (value := getattr(p, attribute)))
+        total = sum(counts.values())
+        if total:
+            tables[name] = {value: count / total for value, count in counts.items()}
+    return tables
 
 
 def _at_least(tables: list[list[float]], floor: float) -> list[list[float]]:

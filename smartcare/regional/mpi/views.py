@@ -297,7 +297,8 @@ def _identity(request: Request, v: guard.Visitor, conn: Connection, identity_id:
     by_seq = {e["seq"]: e for e in own}
     for source in sources:
         by_seq.update((e["seq"], e) for e in service.history(conn, source=source))
-    events = [by_seq[seq] for seq in sorted(by_seq, reverse=True)]
+    events = [{**by_seq[seq], "machine_reason": identities.read_reason(by_seq[seq]["reason"])}
+              for seq in sorted(by_seq, reverse=True)]
     merged_into = identities.effective(conn, {identity_id})[identity_id]
     _audit_shown(conn, v, sources)
     return render_private(request, "mpi/identity.html", status_code=status_code, user=v.user,

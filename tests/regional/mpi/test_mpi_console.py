@@ -11,6 +11,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.security.signup import RESIDENT_ID_SYSTEM
 from smartcare.regional.mpi import service
+from smartcare.regional.mpi.tables import mpi_event
 from tests.web_support import browser, form_token, make_user, sign_in
 
 RESIDENT_ID = "110101197502030023"  # a valid PRC resident identity number (its check digit is 3)
@@ -37,15 +38,15 @@ def stored_and_matched(engine, resource: dict) -> service.MatchResult:
 
 @pytest.fixture
 def pair(engine) -> dict[str, str]:
-    """Li Na at hospital A; at hospital B a Li Na without a phone, her birth day and month swapped and another
+    """Zhou Na at hospital A; at hospital B a Zhou Na without a phone, her birth day and month swapped and another
     postcode: a pair to review."""
     with unit_of_work(engine) as conn:
         for org, name in (("org-a", "第一人民医院"), ("org-b", "朝阳社区卫生服务中心")):
             store.update(conn, SYSTEM, {"resourceType": "Organization", "id": org, "name": name},
                          res_type="Organization", res_id=org)
-    first = stored_and_matched(engine, patient("a1", {"text": "李娜"}, "1975-02-03", phone="13900001111",
+    first = stored_and_matched(engine, patient("a1", {"text": "周娜"}, "1975-02-03", phone="13900001111",
                                                source="Organization/org-a", id_number=RESIDENT_ID))
-    second = stored_and_matched(engine, patient("b1", {"family": "Li", "given": ["Na"]}, "1975-03-02",
+    second = stored_and_matched(engine, patient("b1", {"family": "Zhou", "given": ["Na"]}, "1975-03-02",
                                                 source="Organization/org-b", postcode="100022"))
     assert second.decision == "review" and len(second.reviews) == 1
     return {"review": second.reviews[0], "a1": first.identity_id, "b1": second.identity_id}
@@ -67,7 +68,7 @@ def test_the_queue_shows_both_records_side_by_side_with_each_fields_weight(engin
     page = admin.get("/console/mpi")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     shown = section(page, pair["review"])
-    assert "李娜" in shown and "Li" in shown and "Na" in shown
+    assert "周娜" in shown and "Zhou" in shown and "Na" in shown
     assert "1975-02-03" in shown and "1975-03-02" in shown
     assert "第一人民医院" in shown and "朝阳社区卫生服务中心" in shown
     assert "••••••••••••••0023" in shown and RESIDENT_ID not in shown  # the ID number masked but its last 4
@@ -97,7 +98,7 @@ def test_linking_a_pair_joins_the_identities_and_the_identity_page_tells_its_his
     identity = admin.get(f"/console/mpi/identities/{pair['a1']}")
     assert identity.status_code == 200
     records = identity.text.split('id="records-title"')[1].split("</table>")[0]
-    assert "Patient/a1" in records and "Patient/b1" in records and "李娜" in records
+    assert "Patient/a1" in records and "Patient/b1" in records and "周娜" in records
     history = identity.text.split('id="history-title"')[1]
     assert "Review decision" in history and "checked the ID card" in history
     assert "user/regional.admin.test" in history and "same person" in history
@@ -223,3 +224,23 @@ def test_the_review_queue_in_chinese(engine, pair, admin):
     assert "已分开" in done.text
     identity = admin.get(f"/console/mpi/identities/{pair['b1']}?lang=zh_Hans")
     assert "关联的记录" in identity.text and "历史" in identity.text and "审核决定" in identity.text
+
+
+def test_the_index_own_reasons_are_stored_as_codes_and_shown_in_the_readers_language(engine, pair, admin):
+    with unit_of_work(engine) as conn:
+        stored = [e["reason"] for e in service.history(conn, source="Patient/b1")]
+        # A row written before reasons were coded, in English words: still read, and translated.
+        conn.execute(mpi_event.insert().values(
+            recorded="2026-01-01T00:00:00.000Z", kind="link", actor="system", source="Patient/b1",
+            identity_id=pair["b1"], before="{}", after="{}", reason="same identity number as Patient/a1"))
+    assert stored == ["mpi-reason:none-close"]
+    chinese = admin.get(f"/console/mpi/identities/{pair['b1']}?lang=zh_Hans").text
+    assert "没有足够接近的已知身份：新建身份" in chinese and "none-close" not in chinese
+    assert "居民身份证号相同于 <code>Patient/a1</code>" in chinese and "same identity number" not in chinese
+    english = admin.get(f"/console/mpi/identities/{pair['b1']}?lang=en").text
+    assert "No known identity close enough: a new identity" in english
+
+
+def test_a_typed_reason_cannot_pass_for_one_of_the_index_own(engine, pair, admin):
+    with unit_of_work(engine) as conn, pytest.raises(service.IdentityError, match="cannot start with"):
+        service.merge(conn, SYSTEM, keep=pair["a1"], absorb=pair["b1"], reason="mpi-reason:best-match Patient/x")

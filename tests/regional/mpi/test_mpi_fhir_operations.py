@@ -24,6 +24,10 @@ def li_na(res_id: str, mrn_system: str, mrn: str, **fields) -> dict:
 
 @pytest.fixture
 def region(client, engine):
+    return stored_region(client, engine)
+
+
+def stored_region(client, engine):
     """Li Na at hospital A and (in pinyin) at hospital B, Wang Fang at A; stored through the API and matched."""
     for resource in (li_na("pa-1", MRN_A, "A-001"),
                      li_na("pb-7", MRN_B, "B-777", name=[{"family": "Li", "given": ["Na"]}]),

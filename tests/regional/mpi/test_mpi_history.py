@@ -119,3 +119,22 @@ def test_impossible_requests_are_refused_with_a_reason_and_change_nothing(engine
         operation(conn, two_people)
     with unit_of_work(engine) as conn:
         assert {s: service.identity_of(conn, s) for s in two_people} == two_people
+
+
+@pytest.mark.parametrize(("stored", "code", "about"), [
+    ("mpi-reason:best-match Patient/a1", "best-match", "Patient/a1"),
+    ("mpi-reason:none-close", "none-close", None),
+    # Older rows, worded in English, are read as the code they meant.
+    ("same identity number as Patient/a1", "same-id-number", "Patient/a1"),
+    ("review 0123456789abcdef0123456789abcdef", "reviewed", "0123456789abcdef0123456789abcdef"),
+    ("nothing to match on", "nothing-to-match", None),
+    # What people type stays theirs, even when it starts like one of the index's own.
+    ("review later", None, None),
+    ("best match Patient/x on paper", None, None),
+    ("checked ID card", None, None),
+])
+def test_the_index_own_reasons_are_told_from_what_people_typed(stored, code, about):
+    from smartcare.regional.mpi.identities import read_reason
+
+    found = read_reason(stored)
+    assert (found.code, found.about) == (code, about) if code else found is None

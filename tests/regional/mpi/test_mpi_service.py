@@ -137,3 +137,34 @@ def test_storing_a_patient_matches_it_through_a_job_and_audits_the_match(engine)
                                                                                      "Patient/h2-1"]
         trail = audit.search(conn, patient="Patient/h2-1")
     assert any(e["subtype"] == "operation" for e in trail)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_two_institutions_registering_the_same_new_person_at_once_get_one_identity(engine):
+    """Both matches start together; without serialising them each would find no candidate and make an identity."""
+    import threading
+
+    first, second = patient("h1-1", identifier=None), patient("h2-1", identifier=None)
+    start = threading.Barrier(2)
+    results: dict[str, service.MatchResult] = {}
+    errors: list[BaseException] = []
+
+    def run(resource: dict) -> None:
+        try:
+            with unit_of_work(engine) as conn:
+                start.wait(timeout=30)
+                results[resource["id"]] = service.match_record(conn, SYSTEM, resource)
+        except BaseException as error:  # reported in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert sorted(r.decision for r in results.values()) == ["new", "probabilistic"]
+    with unit_of_work(engine) as conn:
+        assert service.identity_of(conn, "Patient/h1-1") == service.identity_of(conn, "Patient/h2-1")
+        assert service.sources_of(conn, service.identity_of(conn, "Patient/h1-1")) == ["Patient/h1-1",
+                                                                                       "Patient/h2-1"]
