@@ -39,6 +39,7 @@ Codes, values, units and statuses, which carry the clinical meaning, stay.
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from typing import Any
 
 AGE_GROUP_EXTENSION = "https://smartcare.example/fhir/StructureDefinition/age-group"
@@ -82,9 +83,15 @@ def pseudonym(res_type: str, res_id: str, *, key: bytes) -> str:
     return digest[:PSEUDONYM_LENGTH]
 
 
-def deidentify(resource: dict[str, Any], *, key: bytes, as_of_year: int) -> dict[str, Any]:
-    """A de-identified copy of resource; ages are judged as of as_of_year. The input is not changed."""
-    return _Scrubber(key, as_of_year).resource(resource, contained=False)
+def deidentify(resource: dict[str, Any], *, key: bytes, as_of_year: int,
+               dates: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """A de-identified copy of resource; ages are judged as of as_of_year. The input is not changed.
+
+    dates rewrites every date, dateTime and instant (default: cut to the year, Safe Harbor's (C));
+    a research extract may pass a per-person shift instead (see extract.py). Other text goes through it
+    unchanged, so it must leave what is not a date as it is.
+    """
+    return _Scrubber(key, as_of_year, dates or year_only).resource(resource, contained=False)
 
 
 def year_only(value: str) -> str:
@@ -129,9 +136,10 @@ def _is_empty(value: Any) -> bool:
 class _Scrubber:
     """One de-identification pass: the pseudonym key and the year ages are judged at."""
 
-    def __init__(self, key: bytes, as_of_year: int):
+    def __init__(self, key: bytes, as_of_year: int, dates: Callable[[str], str]):
         self.key = key
         self.as_of_year = as_of_year
+        self.dates = dates
 
     def resource(self, resource: dict[str, Any], *, contained: bool) -> dict[str, Any]:
         res_type = str(resource.get("resourceType", ""))
@@ -155,7 +163,7 @@ class _Scrubber:
 
     def element(self, value: Any) -> Any:
         if isinstance(value, str):
-            return year_only(value)
+            return self.dates(value)
         if isinstance(value, list):
             kept = [self.element(item) for item in value]
             return [item for item in kept if not _is_empty(item)]
