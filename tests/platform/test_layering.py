@@ -43,6 +43,8 @@ KNOWN_BREACHES = {
     ("smartcare.patient.reports.views", "smartcare.hospital"): "report PDFs rendered by the hospital lab",
     ("smartcare.patient.triage.service", "smartcare.hospital"): "triage suggests hospital doctors and slots",
     ("smartcare.patient.triage.views", "smartcare.hospital"): "today in the region from the directory",
+    # Members' HL7 v2 feeds are taken by the laboratory's HL7 interface (issue 11: reuse it, do not copy it).
+    ("smartcare.regional.exchange.hl7", "smartcare.hospital"): "member HL7 feeds through the lab's HL7 interface",
 }
 
 

@@ -7,6 +7,7 @@ answered AE/AR and kept in hl7_error_queue, where an administrator can correct a
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,9 +138,27 @@ def _take(inbound: Inbound, *, engine: Engine | None, ctx: AccessContext, queue_
     return Outcome(ack=ack, ack_code="AA", resources=refs)
 
 
+# Senders another module takes under its own name (the regional exchange stamps a member's feed with the member and
+# counts it): a route maps a message's header (and the engine it is taken on) to the context to store it as and a
+# function told its outcome, or None. Only messages received without an explicit ctx (the MLLP listener's, reprocessed
+# ones) are routed.
+SenderRoute = Callable[[Header, Engine | None], tuple[AccessContext, Callable[[Outcome], None]] | None]
+sender_routes: list[SenderRoute] = []
+
+
 def receive(raw: str, *, engine: Engine | None = None, ctx: AccessContext | None = None,
             queue_id: int | None = None, resolved_by: str | None = None) -> Outcome:
     """Take one inbound HL7 v2 message and return its ACK; AA only once it is committed."""
+    route = next((found for r in sender_routes if (found := r(header_of(raw), engine)) is not None), None) \
+        if ctx is None and sender_routes else None
+    outcome = _receive(raw, engine=engine, ctx=route[0] if route else ctx, queue_id=queue_id, resolved_by=resolved_by)
+    if route is not None:
+        route[1](outcome)
+    return outcome
+
+
+def _receive(raw: str, *, engine: Engine | None, ctx: AccessContext | None, queue_id: int | None,
+             resolved_by: str | None) -> Outcome:
     ctx = ctx or interface_context()
     try:
         inbound = parse(raw)

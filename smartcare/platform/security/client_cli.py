@@ -1,6 +1,9 @@
 """`smartcare client`: register the systems, devices and apps that may ask for tokens."""
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from smartcare.platform.console import make_console
@@ -21,22 +24,53 @@ def create(
     device: str = typer.Option(None, help="The FHIR Device id this client is (for kind device)."),
     organization: str = typer.Option(None, help="The Organization id it belongs to."),
     public: bool = typer.Option(False, help="An app with no secret (it signs users in with their password)."),
+    jwks: Path = typer.Option(None, exists=True, dir_okay=False, readable=True,
+                              help="A JSON file with the public keys (JWKS) a system or device signs its token "
+                                   "requests with (SMART Backend Services, private_key_jwt)."),
+    secret: bool = typer.Option(None, "--secret/--no-secret",
+                                help="Issue a secret too (by default only clients without --jwks get one)."),
 ) -> None:
     """Register a client and print its id and secret (the secret is shown this once only)."""
+    without_secret = public or (jwks is not None and not secret)
     try:
         with unit_of_work() as conn:
-            client, secret = clients.register_client(
-                conn, name=name, kind=kind, scopes=scope, public=public,
+            client, secret_text = clients.register_client(
+                conn, name=name, kind=kind, scopes=scope, public=without_secret,
+                jwks=jwks.read_text(encoding="utf-8", errors="replace") if jwks else None,
                 fhir_ref=f"Device/{device}" if device else None,
                 organization=f"Organization/{organization}" if organization else None,
             )
     except (clients.ClientError, InvalidScope) as exc:
-        console.print(f"[red]Cannot register the client:[/] {exc}")
+        console.print(f"[red]Cannot register the client:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
     console.print(f"client_id: [bold]{client.client_id}[/]")
-    if secret:
-        console.print(f"client_secret: [bold]{secret}[/]  (store it now: it cannot be shown again)")
+    if secret_text:
+        console.print(f"client_secret: [bold]{secret_text}[/]  (store it now: it cannot be shown again)")
+    if jwks:
+        console.print("It may authenticate with assertions signed by the keys in the set (private_key_jwt).")
     console.print(f"scopes: {client.scopes}")
+
+
+@client_app.command("keys")
+def keys(
+    client_id: str = typer.Argument(..., help="The client to give keys to."),
+    jwks: Path = typer.Option(None, exists=True, dir_okay=False, readable=True,
+                              help="A JSON file with its public keys (JWKS); they replace any it had."),
+    remove: bool = typer.Option(False, help="Take its keys away (it keeps its secret)."),
+) -> None:
+    """Give a backend client the public keys it signs token requests with, or take them away."""
+    if (jwks is None) == (not remove):
+        console.print("[red]Give either --jwks FILE or --remove.[/]")
+        raise typer.Exit(2)
+    try:
+        with unit_of_work() as conn:
+            clients.set_key_set(conn, client_id=client_id,
+                                jwks=jwks.read_text(encoding="utf-8", errors="replace") if jwks else None)
+    except clients.ClientError as exc:
+        console.print(f"[red]Keys not changed:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(f"{escape(client_id)} now authenticates with its secret only." if remove else
+                  f"{escape(client_id)} may authenticate with assertions signed by those keys.", highlight=False)
 
 
 @client_app.command("list")

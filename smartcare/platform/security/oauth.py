@@ -1,8 +1,10 @@
 """OAuth2 endpoints: /auth/token, /auth/introspect and /.well-known/smart-configuration.
 
 Grants: `client_credentials` for systems and devices, `password` for first-party apps, and
-`refresh_token` (rotating). Errors use RFC 6749's JSON form. Requested scopes are narrowed to
-what the client and the user's role may have; the access policy still decides every request.
+`refresh_token` (rotating). Clients authenticate with a secret (Basic or in the form) or, as SMART
+Backend Services do, with a JWT assertion signed by a registered key (`private_key_jwt`). Errors use
+RFC 6749's JSON form. Requested scopes are narrowed to what the client and the user's role may have;
+the access policy still decides every request.
 """
 
 import base64
@@ -16,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import clients, users
+from smartcare.platform.security import assertions, clients, users
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.scopes import InvalidScope, ScopeSet, narrow, parse_scopes
 from smartcare.platform.security.tokens import ISSUER, InvalidToken, issue_access_token, verify_access_token
+from smartcare.platform.settings import get_settings
 
 router = APIRouter(tags=["Authorisation"])
 
@@ -69,6 +72,33 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     return form.get("client_id", ""), form.get("client_secret") or None
 
 
+def _token_urls(request: Request) -> set[str]:
+    """The URLs this token endpoint answers at, one of which a client assertion's aud must name."""
+    urls = {str(request.base_url).rstrip("/") + "/auth/token"}
+    if get_settings().base_url:
+        urls.add(get_settings().public_base_url + "/auth/token")
+    return urls
+
+
+def _authenticated(conn, request: Request, form: dict[str, str]) -> clients.Client:
+    """The client making the request, by its signed assertion or its secret; OAuthError invalid_client if neither."""
+    if "client_assertion" in form or "client_assertion_type" in form:
+        if form.get("client_assertion_type") != assertions.ASSERTION_TYPE:
+            raise OAuthError("invalid_client", f"client_assertion_type must be {assertions.ASSERTION_TYPE}", 401)
+        if request.headers.get("authorization") or form.get("client_secret"):
+            raise OAuthError("invalid_request", "Authenticate one way only: a client assertion or a secret")
+        try:
+            return clients.authenticate_assertion(conn, assertion=form.get("client_assertion", ""),
+                                                  audiences=_token_urls(request), client_id=form.get("client_id"))
+        except clients.ClientError as exc:
+            raise OAuthError("invalid_client", str(exc), 401) from exc
+    client_id, secret = _client_credentials(request, form)
+    try:
+        return clients.authenticate_client(conn, client_id=client_id, secret=secret)
+    except clients.ClientError as exc:
+        raise OAuthError("invalid_client", str(exc), 401) from exc
+
+
 def _token_response(token: str, lifetime: int, scopes: ScopeSet, extra: dict[str, Any]) -> JSONResponse:
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": str(scopes), **extra}
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -90,12 +120,8 @@ def _grant(request: Request, form: dict[str, str]) -> JSONResponse:
     if grant_type not in ("client_credentials", "password", "refresh_token"):
         raise OAuthError("unsupported_grant_type", "grant_type is client_credentials, password or refresh_token")
     audience = _fhir_base(request)
-    client_id, secret = _client_credentials(request, form)
     with unit_of_work() as conn:
-        try:
-            client = clients.authenticate_client(conn, client_id=client_id, secret=secret)
-        except clients.ClientError as exc:
-            raise OAuthError("invalid_client", str(exc), 401) from exc
+        client = _authenticated(conn, request, form)
     if grant_type == "client_credentials":
         if client.kind == "app":
             raise OAuthError("unauthorized_client", "Apps sign in a user; client_credentials is for systems")
@@ -181,12 +207,8 @@ async def token_endpoint(request: Request) -> JSONResponse:
 
 
 def _introspect(request: Request, form: dict[str, str]) -> dict[str, Any]:
-    client_id, secret = _client_credentials(request, form)
     with unit_of_work() as conn:
-        try:
-            clients.authenticate_client(conn, client_id=client_id, secret=secret)
-        except clients.ClientError as exc:
-            raise OAuthError("invalid_client", str(exc), 401) from exc
+        _authenticated(conn, request, form)
     try:
         claims = verify_access_token(form.get("token", ""), audience=_fhir_base(request))
     except InvalidToken:
@@ -222,8 +244,10 @@ def smart_configuration(request: Request) -> dict[str, Any]:
         "token_endpoint": f"{base}/auth/token",
         "introspection_endpoint": f"{base}/auth/introspect",
         "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": list(assertions.ALGORITHMS),
         "scopes_supported": ["openid", "fhirUser", "offline_access", "patient/*.cruds", "user/*.cruds", "system/*.cruds"],
-        "capabilities": ["client-confidential-symmetric", "permission-v1", "permission-v2", "context-standalone-patient"],
+        "capabilities": ["client-confidential-symmetric", "client-confidential-asymmetric", "permission-v1",
+                         "permission-v2", "context-standalone-patient"],
         "code_challenge_methods_supported": [],
     }

@@ -1,4 +1,4 @@
-"""Tables of identity: user accounts and the login-throttling counters."""
+"""Tables of identity: user accounts, the login-throttling counters and the client assertions already used."""
 
 import sqlalchemy as sa
 
@@ -50,4 +50,15 @@ login_throttle = sa.Table(
     sa.Column("key", sa.String(120), primary_key=True),
     sa.Column("window_start", sa.String(32), nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
+)
+
+# The jti of every signed client assertion accepted (SMART Backend Services), kept until the assertion
+# could no longer be accepted anyway, so the same assertion is refused the second time, whichever
+# server process sees it.
+oauth_assertion_jti = sa.Table(
+    "oauth_assertion_jti",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("jti", sa.String(255), primary_key=True),
+    sa.Column("expires", sa.String(32), nullable=False),
 )
