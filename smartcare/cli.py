@@ -17,6 +17,7 @@ from smartcare.platform.console import make_console
 from smartcare.platform.jobs.cli import worker_app
 from smartcare.platform.security.cli import user_app
 from smartcare.platform.security.client_cli import client_app
+from smartcare.regional.exchange.cli import exchange_app
 from smartcare.regional.mpi.cli import mpi_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(worker_app, name="worker")
 app.add_typer(devices_app, name="devices")
 app.add_typer(mpi_app, name="mpi")
+app.add_typer(exchange_app, name="exchange")
 lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener and a sender for testing.")
 app.add_typer(lis_app, name="lis")
 console = make_console()

@@ -21,6 +21,7 @@ import smartcare.platform.security.clients
 import smartcare.platform.security.tables
 import smartcare.platform.security.verification
 import smartcare.platform.web.sessions
+import smartcare.regional.exchange.tables
 import smartcare.regional.mpi.tables  # noqa: F401  (the imports above register their tables)
 from smartcare.platform.schema import metadata
 

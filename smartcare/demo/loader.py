@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import Engine
 
+from smartcare.demo.consents import load_consents
+from smartcare.demo.duplicates import load_duplicates
 from smartcare.demo.duties import load_duties
 from smartcare.demo.emergency import load_emergency_arrivals
 from smartcare.demo.family import load_family
@@ -22,6 +24,7 @@ from smartcare.hospital.referral.demo import load_referrals
 from smartcare.hospital.teleconsult.demo import load_teleconsults
 from smartcare.platform.db import refresh_statistics, unit_of_work
 from smartcare.platform.security.context import SYSTEM
+from smartcare.regional.exchange.demo_feed import feed_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +77,8 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_teleconsults(engine)  # remote consultations: waiting, a multi-disciplinary session, answered
     load_consultation_demo(engine)  # on-duty rosters and the demo patient's consultations (counts consultations)
     loaded += load_family(engine)  # home monitoring of the GP's residents and the demo patient's medicines
+    loaded += load_duplicates(engine, seed=seed)  # residents registered again at hospitals; the MPI matches all
+    loaded += feed_members(engine, seed=seed)  # the institutions register as members and send nightly bundles
+    loaded += load_consents(engine, seed=seed)  # most residents share their records regionally (regional/consent)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

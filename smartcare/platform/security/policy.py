@@ -34,10 +34,19 @@ an ended care team or an expired emergency access takes effect at once.
 - Regional sharing follows consent: staff see the records (other than the Patient resource
   itself) that their own organisation sent. A record's sender is `meta.source` written as
   `Organization/<id>`; the store stamps it from the writer's organisation. Records another
-  institution sent (any other source) are in reach only while the patient has a regional-sharing
-  Consent in force, or through a break-the-glass grant. Records without a source (what patients
-  and devices report, and what the platform loaded without naming an institution) belong to the
-  patient and are not held back.
+  institution sent (any other source) are in reach only while the patient shares regionally, or
+  through a break-the-glass grant (which opens everything, withheld categories too). The patient
+  shares when they have a regional-sharing permit Consent in force or, where the region's policy is
+  opt-out (settings.regional_sharing), when they have not chosen; either way a regional-sharing
+  deny Consent of theirs holds back what it covers (below), and under opt-out the sensitive
+  categories the region withholds by default (settings.regional_withheld) stay back until the
+  resident chooses. Records without a source (what patients and devices report, and what the
+  platform loaded without naming an institution) belong to the patient and are not held back.
+- One resident, several registrations: the master patient index keeps each golden identity that
+  joins source Patient records as a FHIR Person (regional/mpi/person.py) whose link.target names
+  them. Whoever reaches one of those Patients reaches the others too (their records still follow
+  the rules above), and a choice about sharing made on one of them counts for all. Only the
+  platform and backend systems write Person resources, so nobody joins records to widen a reach.
 - Roles whose access needs de-identification or case reports (researcher, public-health officer,
   regional administrator) see no identified records here; they have datasets (below).
 - Directory records (organisations, practitioners, locations, services, schedules) are
@@ -50,8 +59,16 @@ Consents the policy reads (a Consent is "in force" when all of this holds):
   given, covering now. Kinds:
   - `proxy-access`: `provision.actor` has an actor whose reference is RelatedPerson/X (role, as
     FHIR requires, e.g. v3-RoleCode PRN parent, GUARD guardian or FAMMEMB family member).
-  - `regional-sharing`: the patient lets every institution of the region see what the others
-    sent; a policyRule such as v3-ActCode OPTIN records the opt-in (not checked).
+  - `regional-sharing`: with provision.type `permit`, the patient lets every institution of the
+    region see what the others sent (a policyRule such as v3-ActCode OPTIN records the opt-in, not
+    checked). With provision.type `deny` it holds records back: each of provision.actor (the
+    institutions that may not see; role v3-ParticipationType IRCP), provision.data with meaning
+    `authoredby` (the institutions whose records are held back) and provision.securityLabel (the
+    sensitive categories, HL7 v3 ActCode labels the store puts in meta.security,
+    platform/security/sensitivity.py) narrows it when present; a deny with none of them holds back
+    everything another institution sent. A resident's choices (regional/consent/service.py) are one
+    permit-or-deny Consent and deny Consents for the exceptions. Only the resident or their proxy (and the
+    platform or a backend system) writes them; staff cannot choose for the resident (fhir/access.py).
   - `teleconsult-share`: a remote consultation (hospital/teleconsult) shares chosen records with
     the specialists asked: `provision.actor` names each Practitioner/X, `provision.data` lists the
     shared records one by one, and `provision.period.end` is when the share expires. While it is in
@@ -252,6 +269,7 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/jobs": DIRECTORY_WRITERS,
     "console/public-health": frozenset({"public_health_officer", "regional_admin"}),
     "console/research": frozenset({"researcher"}),
+    "console/supervision": frozenset({"regional_admin", "public_health_officer"}),  # quality indicators (regional/supervision)
     "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
     "console/directory": DIRECTORY_WRITERS,
     "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays
@@ -265,6 +283,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/equipment": frozenset({"hospital_admin"}),
     # The master patient index's review queue and identities, link/unlink/merge for the region (regional/mpi).
     "console/mpi": frozenset({"regional_admin"}),
+    # Member institutions' submissions and data quality: the region's, or a hospital's own (regional/exchange).
+    "console/exchange": frozenset({"regional_admin", "hospital_admin"}),
 }
 
 # Datasets that are not one patient's record: who may have them.

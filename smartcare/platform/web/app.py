@@ -73,12 +73,18 @@ from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
 from smartcare.platform.web.signup_pages import router as signup_router
+from smartcare.regional.consent.views import router as consent_pages_router
+from smartcare.regional.exchange.api import router as exchange_api_router
+from smartcare.regional.exchange.views import router as exchange_console_router
 from smartcare.regional.mpi import fhir_operations  # noqa: F401  (registers Patient/$match, $ihe-pix; MPI hook)
 from smartcare.regional.mpi.views import router as mpi_console_router
 from smartcare.regional.public_health.api import router as public_health_api_router
 from smartcare.regional.public_health.views import router as public_health_pages_router
+from smartcare.regional.records.views import router as regional_records_router
 from smartcare.regional.research.api import router as research_api_router
 from smartcare.regional.research.views import router as research_pages_router
+from smartcare.regional.supervision.api import router as supervision_api_router
+from smartcare.regional.supervision.views import router as supervision_pages_router
 
 
 def create_app() -> FastAPI:
@@ -141,6 +147,8 @@ def create_app() -> FastAPI:
     app.include_router(signup_router)
     app.include_router(research_api_router)
     app.include_router(research_pages_router)
+    app.include_router(supervision_api_router)
+    app.include_router(supervision_pages_router)
     app.include_router(public_health_api_router)
     app.include_router(public_health_pages_router)
     app.include_router(directory_api_router)
@@ -151,7 +159,11 @@ def create_app() -> FastAPI:
     app.include_router(monitoring_api_router)
     app.include_router(monitoring_pages_router)
     app.include_router(family_care_router)
+    app.include_router(consent_pages_router)
     app.include_router(mpi_console_router)
+    app.include_router(regional_records_router)
+    app.include_router(exchange_api_router)
+    app.include_router(exchange_console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

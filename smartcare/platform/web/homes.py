@@ -141,7 +141,8 @@ def _console_home(request: Request) -> HTMLResponse:
         tiles = [surface for surface in ("console/audit", "console/clients", "console/public-health",
                                          "console/research", "desk", "console/schedules",
                                          "console/lab-interface", "console/pacs", "console/news", "console/devices",
-                                         "console/equipment", "console/mpi")
+                                         "console/equipment", "console/mpi", "console/exchange",
+                                         "console/supervision")
                  if role in SURFACE_ROLES[surface]]
         counts = None
         refused = []

@@ -22,6 +22,8 @@ SURFACE_PAGES = {
     "console/clients": "/console/clients",
     "console/news": "/console/news",
     "console/mpi": "/console/mpi",
+    "console/exchange": "/console/exchange",
+    "console/supervision": "/console/supervision",
 }
 CLINICAL = {"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"}
 ADMINS = {"hospital_admin", "regional_admin"}
@@ -34,6 +36,8 @@ ALLOWED = {
     "console/clients": ADMINS,
     "console/news": ADMINS | {"public_health_officer"},
     "console/mpi": {"regional_admin"},
+    "console/exchange": ADMINS,
+    "console/supervision": {"regional_admin", "public_health_officer"},
 }
 MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]
 
