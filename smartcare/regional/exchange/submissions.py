@@ -137,6 +137,14 @@ def _reference(location: str | None) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 else None
 
 
+def _accepted(index: int, out: dict[str, Any]) -> dict[str, Any]:
+    """A report's line for an entry the store took: its place in the submission, the record written, the status."""
+    resource = out.get("resource") or {}
+    return {"entry": index, "status": out["response"]["status"],
+            "reference": _reference(out["response"].get("location"))
+            or _reference(f"{resource.get('resourceType')}/{resource.get('id')}")}
+
+
 def provenance_for(submission_id: str, member: Member, kind: str, targets: list[str], now: str) -> dict[str, Any]:
     """The Provenance of a submission: the member as author, the submission's id as source entity, its records."""
     return {
@@ -180,9 +188,7 @@ def _in_one_write(conn: Connection, member: Member, taken: list[Entry], remote: 
     except FhirError:
         del events[raised:]
         return None
-    return [{"entry": e.index, "reference": _reference(out["response"].get("location")) or
-             f"{out.get('resource', {}).get('resourceType')}/{out.get('resource', {}).get('id')}",
-             "status": out["response"]["status"]} for e, out in zip(taken, answer["entry"], strict=True)]
+    return [_accepted(e.index, out) for e, out in zip(taken, answer["entry"], strict=True)]
 
 
 def _write_batch(conn: Connection, member: Member, taken: list[Entry], remote: str | None) -> tuple[list, list]:
@@ -207,21 +213,7 @@ def _write_batch(conn: Connection, member: Member, taken: list[Entry], remote: s
     for e, out in zip(good, answer["entry"], strict=True):
         response = out["response"]
         if response["status"].startswith("2"):
-            accepted.append({"entry": e.index, "reference": _reference(response.get("location")) or
-                             _reference(f"{out.get('resource', {}).get('resourceType')}/"
-                                        f"{out.get('resource', {}).get('id')}"), "status": response["status"]})
-        else:
-            outcome = response.get("outcome") or outcome_of(response["status"])
-            reason = "; ".join(i.get("diagnostics", "") for i in outcome.get("issue", []))[:500]
-            rejected.append({"entry": e.index, "reason": reason or response["status"], "outcome": outcome})
-    return accepted, rejected
-    answer = bundles.batch(conn, submission_context(member, remote_addr=remote), [e.entry for e in taken], "")
-    for e, out in zip(taken, answer["entry"], strict=True):
-        response = out["response"]
-        if response["status"].startswith("2"):
-            accepted.append({"entry": e.index, "reference": _reference(response.get("location")) or
-                             _reference(f"{out.get('resource', {}).get('resourceType')}/"
-                                        f"{out.get('resource', {}).get('id')}"), "status": response["status"]})
+            accepted.append(_accepted(e.index, out))
         else:
             outcome = response.get("outcome") or outcome_of(response["status"])
             reason = "; ".join(i.get("diagnostics", "") for i in outcome.get("issue", []))[:500]
@@ -242,9 +234,7 @@ def _write_transaction(conn: Connection, member: Member, taken: list[Entry], rem
         outcome = exc.outcome()
         return [], [{"entry": e.index, "reason": f"The transaction was rolled back: {exc.message}"[:500],
                      "outcome": outcome} for e in taken]
-    accepted = [{"entry": e.index, "reference": _reference(out["response"].get("location")) or
-                 f"{out.get('resource', {}).get('resourceType')}/{out.get('resource', {}).get('id')}",
-                 "status": out["response"]["status"]} for e, out in zip(taken, answer["entry"], strict=True)]
+    accepted = [_accepted(e.index, out) for e, out in zip(taken, answer["entry"], strict=True)]
     return accepted, []
 
 
