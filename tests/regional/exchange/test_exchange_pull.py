@@ -2,6 +2,7 @@
 process with its own database and signing key, through its /auth/token (client credentials, authenticated with an
 assertion signed by the platform's pull key: SMART Backend Services) and FHIR search."""
 
+import contextlib
 import os
 import re
 import socket
@@ -58,11 +59,9 @@ def member_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     try:
         deadline = time.monotonic() + 90
         while True:
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
-                pass
             if time.monotonic() > deadline or server.poll() is not None:
                 pytest.fail("the member's SmartCare server did not start")
             time.sleep(0.3)
