@@ -19,8 +19,8 @@ def put(client, resource: dict) -> None:
     assert r.status_code in (200, 201), r.text
 
 
-def found(client, actor: str, url: str) -> list[str]:
-    r = client.get(url, headers=as_(actor))
+def found(client, actor: str, url: str, headers: dict | None = None) -> list[str]:
+    r = client.get(url, headers=headers or as_(actor))
     assert r.status_code == 200, r.text
     matches = [e["resource"]["id"] for e in r.json().get("entry", []) if e["search"]["mode"] == "match"]
     assert r.json()["total"] == len(matches)
@@ -90,6 +90,23 @@ def test_another_institutions_records_open_with_regional_consent_and_close_when_
     put(world, consent("c-share-pa3", "pa3", "regional-sharing", status="inactive"))
     assert found(world, "doctor-a", "/fhir/Observation?subject=Patient/pa3") == ["obs-pa3-own"]
     assert world.get("/fhir/Observation/obs-pa3-from-c", headers=as_("doctor-a")).status_code == 404
+
+
+def test_a_regional_sharing_consent_stops_counting_when_its_period_ends_for_a_search_asked_before(world):
+    # The policy's SQL is built once per caller and kept; the time in it must still be the time each search runs.
+    headers = as_("doctor-a")
+    now = datetime.now(UTC)
+    ends = clock.format_instant(now + timedelta(minutes=10))
+    put(world, consent("c-share-pa3", "pa3", "regional-sharing", period={"start": "2020-01-01", "end": ends}))
+    assert "obs-pa3-from-c" in found(world, "doctor-a", "/fhir/Observation")
+    assert world.get("/fhir/Observation/obs-pa3-from-c", headers=headers).status_code == 200
+    clock.set_clock(lambda: now + timedelta(minutes=11))
+    try:
+        after = found(world, "doctor-a", "/fhir/Observation", headers)  # a token signed now, before the clock moved
+        assert "obs-pa3-from-c" not in after and "obs-pa3-own" in after
+        assert world.get("/fhir/Observation/obs-pa3-from-c", headers=headers).status_code == 404
+    finally:
+        clock.set_clock(None)
 
 
 def test_regional_consent_does_not_widen_whose_records_a_clinician_reaches(world):

@@ -43,9 +43,9 @@ def _index_pks(req: SearchRequest) -> sa.Select | sa.CompoundSelect | None:
     return sa.intersect(*req.pk_sets)
 
 
-def base_query(ctx: AccessContext, req: SearchRequest) -> sa.Select:
-    """The filtered selection of fhir_resource rows the request matches (no order, no paging)."""
-    limit = restriction(ctx, req.res_type, R, patient=req.patient)
+def base_query(req: SearchRequest, limit: sa.ColumnElement | None) -> sa.Select:
+    """The filtered selection of fhir_resource rows the request matches (no order, no paging), within limit (the
+    access policy's restriction, built once per search by the caller)."""
     # The policy's condition already names only rows of res_type (pks of that type's compartment
     # members), so the type test is left to it: next to it, SQLite chose the res_type index and
     # walked every row of the type instead of the few pks in reach.
@@ -91,7 +91,7 @@ def run_search(conn: Connection, ctx: AccessContext, req: SearchRequest) -> Sear
     # Answered from the indexes alone when every condition is an index condition: counting and
     # paging then never touch fhir_resource rows that are not on the page.
     index_only = pks is not None and not req.where and limit is None
-    filtered = base_query(ctx, req)
+    filtered = base_query(req, limit)
     total = None
     if req.total != "none" or req.summary == "count":
         counted = pks if index_only else filtered
