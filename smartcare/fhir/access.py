@@ -456,14 +456,13 @@ def _choosing(choices: sa.CTE, provision: str) -> sa.CompoundSelect:
     return sa.union(holders, _linked(holders))
 
 
-def _labelled(res_type: str, table: sa.FromClause, labels: list[str] | sa.ColumnElement) -> sa.Exists:
+def _labelled(res_type: str, table: sa.FromClause, labels: list[str]) -> sa.Exists:
     """The row carries one of the sensitivity labels (meta.security, through the _security index)."""
     tok = TOKEN.alias()
-    match = tok.c.code.in_(labels) if isinstance(labels, list) else tok.c.code == labels
     # Everything but tok comes from the enclosing query, so SQLAlchemy's auto-correlation does not bring its
     # own fhir_resource into the FROM list.
     return sa.exists().where(tok.c.res_pk == table.c.pk, tok.c.res_type == res_type, tok.c.param == "_security",
-                             tok.c.system == sensitivity.label_system(), match).correlate_except(tok)
+                             tok.c.system == sensitivity.label_system(), tok.c.code.in_(labels)).correlate_except(tok)
 
 
 def _row_choice(res_type: str, table: sa.FromClause, choices: sa.CTE, provision: str,
