@@ -178,8 +178,10 @@ def _now_timestamp() -> sa.BindParameter:
     return sa.bindparam("consent_now", callable_=lambda: clock.now().timestamp(), type_=sa.Float, unique=True)
 
 
-def _now_instant() -> str:
-    return clock.format_instant(clock.now())
+def _now_instant() -> sa.BindParameter:
+    """The time a statement runs as an instant (how grants store it), read when it is executed."""
+    return sa.bindparam("grant_now", callable_=lambda: clock.format_instant(clock.now()), type_=sa.String,
+                        unique=True)
 
 
 def _in_force(kind: str, pk: sa.ColumnElement, provision: str | None = "permit") -> list[sa.ColumnElement]:
@@ -191,7 +193,6 @@ def _in_force(kind: str, pk: sa.ColumnElement, provision: str | None = "permit")
     """
     now = _now_timestamp()
     period = DATE.alias()
-    row = R.alias()
     conditions = [
         _holds_token(pk, "Consent", "category", (kind,), CONSENT_CATEGORY_SYSTEM),
         _holds_token(pk, "Consent", "status", ("active",)),
@@ -201,6 +202,7 @@ def _in_force(kind: str, pk: sa.ColumnElement, provision: str | None = "permit")
     ]
     if provision is not None:
         # provision.type has no search parameter; it is read from the Consent row itself.
+        row = R.alias()
         conditions.append(sa.exists().where(row.c.pk == pk, row.c.deleted.is_(False),
                                             row.c.content[("provision", "type")].as_string() == provision))
     return conditions
@@ -279,7 +281,7 @@ def _granted(user_id: str) -> sa.Select:
     grant = break_glass.break_glass_grant
     return sa.select(grant.c.patient_id).where(
         grant.c.user_id == user_id, grant.c.ended.is_(None),
-        grant.c.expires > sa.bindparam("grant_now", callable_=_now_instant, type_=sa.String, unique=True),
+        grant.c.expires > _now_instant(),
     )
 
 
