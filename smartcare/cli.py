@@ -19,6 +19,7 @@ from smartcare.platform.security.cli import user_app
 from smartcare.platform.security.client_cli import client_app
 from smartcare.regional.exchange.cli import exchange_app
 from smartcare.regional.mpi.cli import mpi_app
+from smartcare.regional.risk.cli import score
 
 app = typer.Typer(
     help="SmartCare: the open smart medical care platform for a region.",
@@ -40,6 +41,7 @@ app.add_typer(mpi_app, name="mpi")
 app.add_typer(exchange_app, name="exchange")
 lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener and a sender for testing.")
 app.add_typer(lis_app, name="lis")
+app.command("score")(score)
 console = make_console()
 
 

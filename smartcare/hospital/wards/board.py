@@ -10,7 +10,8 @@ from typing import Any
 
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
-from smartcare.hospital.wards import admissions, beds, codes, news2, vitals
+from smartcare.hospital.wards import admissions, beds, codes, vitals
+from smartcare.knowledge.scores import news2
 from smartcare.platform import clock
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text

@@ -27,8 +27,9 @@ from smartcare.family.devices import equipment, registry
 from smartcare.fhir import gateway, store
 from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest
-from smartcare.hospital.wards import admissions, beds, board, codes, news2, vitals
+from smartcare.hospital.wards import admissions, beds, board, codes, vitals
 from smartcare.hospital.wards.errors import WardRefused
+from smartcare.knowledge.scores import news2
 from smartcare.platform import audit, clock, events, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from smartcare.fhir import gateway
-from smartcare.hospital.wards import admissions, beds, codes, news2
+from smartcare.hospital.wards import admissions, beds, codes
+from smartcare.knowledge.scores import news2
 from smartcare.platform import clock
 from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext

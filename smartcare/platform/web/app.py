@@ -83,6 +83,7 @@ from smartcare.regional.public_health.views import router as public_health_pages
 from smartcare.regional.records.views import router as regional_records_router
 from smartcare.regional.research.api import router as research_api_router
 from smartcare.regional.research.views import router as research_pages_router
+from smartcare.regional.risk.api import router as scores_api_router
 from smartcare.regional.supervision.api import router as supervision_api_router
 from smartcare.regional.supervision.views import router as supervision_pages_router
 
@@ -103,6 +104,7 @@ def create_app() -> FastAPI:
     app.include_router(prescription_check_router)
     app.include_router(cds_router)
     app.include_router(triage_api_router)
+    app.include_router(scores_api_router)
     app.include_router(triage_pages_router)
     app.include_router(triage_rules_router)
     install_pages(app)

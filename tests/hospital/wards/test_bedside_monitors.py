@@ -7,7 +7,8 @@ import pytest
 
 from smartcare.family.devices import registry, service
 from smartcare.fhir import gateway
-from smartcare.hospital.wards import admissions, beds, board, discharge, monitors, news2, vitals
+from smartcare.hospital.wards import admissions, beds, board, discharge, monitors, vitals
+from smartcare.knowledge.scores import news2
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import service as notifications
 from smartcare.platform.security import users

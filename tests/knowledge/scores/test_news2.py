@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from smartcare.hospital.wards import news2
+from smartcare.knowledge.scores import news2
 
 # A set that scores 0 on every parameter; each test changes one parameter.
 CALM = news2.VitalSet(respiratory_rate=16, spo2=97, spo2_scale=1, on_oxygen=False, systolic_bp=125, pulse=72,
