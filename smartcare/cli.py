@@ -19,7 +19,7 @@ from smartcare.platform.security.cli import user_app
 from smartcare.platform.security.client_cli import client_app
 from smartcare.regional.exchange.cli import exchange_app
 from smartcare.regional.mpi.cli import mpi_app
-from smartcare.regional.risk.cli import score
+from smartcare.regional.risk.cli import risk_app, score
 
 app = typer.Typer(
     help="SmartCare: the open smart medical care platform for a region.",
@@ -42,6 +42,7 @@ app.add_typer(exchange_app, name="exchange")
 lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener and a sender for testing.")
 app.add_typer(lis_app, name="lis")
 app.command("score")(score)
+app.add_typer(risk_app, name="risk")
 console = make_console()
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from smartcare.knowledge import scores
@@ -56,3 +57,34 @@ def score(
     body = {"calculator": calculator.name, **result.as_json(zh=chinese),
             "category_label": calculator.label(result.category, zh=chinese)}
     sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+
+
+risk_app = typer.Typer(help="Disease risk across the region: assess residents from their records.",
+                       no_args_is_help=True)
+
+
+@risk_app.command("assess")
+def assess(
+    patients: list[str] = typer.Argument(None, help="Patient ids to assess; leave out with --all for everyone."),
+    everyone: bool = typer.Option(False, "--all", help="Assess every resident in the region."),
+) -> None:
+    """Run the record-based risk calculators (PCE, Chinese diabetes risk, KDIGO, CHA2DS2-VASc) for residents and write
+    a RiskAssessment wherever the inputs changed; prints how many were assessed, unchanged, or short of inputs."""
+    from smartcare.platform.db import unit_of_work
+    from smartcare.platform.security.context import SYSTEM
+    from smartcare.regional.risk import service
+
+    console = make_console()
+    if everyone == bool(patients):
+        raise typer.BadParameter("give patient ids, or --all (not both)")
+    if everyone:
+        with unit_of_work() as conn:
+            patients = service.all_patients(conn)
+    columns = (TextColumn("Assessing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("assess", total=len(patients))
+        counts = service.assess_many(SYSTEM, patients, advance=lambda _a: progress.advance(task))
+    table = Table("outcome", "calculators", title=f"Risk assessment of {len(patients)} residents")
+    for status, count in sorted(counts.items()):
+        table.add_row(status, str(count))
+    console.print(table)
