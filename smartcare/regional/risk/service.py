@@ -26,6 +26,7 @@ from smartcare.regional.risk import inputs as record_inputs
 LOCAL = "https://smartcare.example/fhir/"
 METHOD_SYSTEM = LOCAL + "CodeSystem/risk-calculator"
 CATEGORY_SYSTEM = LOCAL + "CodeSystem/risk-category"
+OUTCOME_SYSTEM = LOCAL + "CodeSystem/risk-outcome"
 INPUTS_EXTENSION = LOCAL + "StructureDefinition/risk-inputs"
 SCORE_EXTENSION = LOCAL + "StructureDefinition/risk-score"
 # The resource types whose change can change a risk, and the searches that read a record's inputs.
@@ -119,10 +120,11 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
     calculator = scores.CALCULATORS[prepared.calculator]
     outcome_en, outcome_zh, years = OUTCOMES[prepared.calculator]
     prediction: dict[str, Any] = {
-        "outcome": {"text": outcome_en},
+        "outcome": {"coding": [{"system": OUTCOME_SYSTEM, "code": calculator.name, "display": outcome_en}],
+                    "text": outcome_zh},
         "qualitativeRisk": {"coding": [{"system": CATEGORY_SYSTEM, "code": result.category,
                                         "display": calculator.label(result.category)}],
-                            "text": calculator.label(result.category)},
+                            "text": calculator.label(result.category, zh=True)},
         "rationale": f"{calculator.title}: {result.value:g} {result.unit}"[:500],
     }
     if result.unit == "%":
@@ -137,7 +139,8 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
         "status": "final",
         "subject": {"reference": f"Patient/{patient_id}"},
         "occurrenceDateTime": format_instant(now),
-        "code": {"text": outcome_zh},
+        "code": {"coding": [{"system": OUTCOME_SYSTEM, "code": calculator.name, "display": outcome_en}],
+                 "text": outcome_zh},
         "method": {"coding": [{"system": METHOD_SYSTEM, "code": calculator.name, "display": calculator.title}],
                    "text": calculator.title},
         "basis": [{"reference": ref} for ref in prepared.basis],
