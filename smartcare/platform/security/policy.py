@@ -270,6 +270,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/public-health": frozenset({"public_health_officer", "regional_admin"}),
     "console/research": frozenset({"researcher"}),
     "console/supervision": frozenset({"regional_admin", "public_health_officer"}),  # quality indicators (regional/supervision)
+    # Counts of residents by latest risk category, small cells hidden (regional/risk/stratify.py).
+    "console/risk": frozenset({"regional_admin", "public_health_officer"}),
     "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
     "console/directory": DIRECTORY_WRITERS,
     "console/schedules": frozenset({"hospital_admin"}),  # their own hospital's templates, leave and holidays

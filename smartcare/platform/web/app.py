@@ -73,6 +73,7 @@ from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
 from smartcare.platform.web.signup_pages import router as signup_router
+from smartcare.regional.chronic.views import router as chronic_pages_router
 from smartcare.regional.consent.views import router as consent_pages_router
 from smartcare.regional.exchange.api import router as exchange_api_router
 from smartcare.regional.exchange.views import router as exchange_console_router
@@ -84,6 +85,8 @@ from smartcare.regional.records.views import router as regional_records_router
 from smartcare.regional.research.api import router as research_api_router
 from smartcare.regional.research.views import router as research_pages_router
 from smartcare.regional.risk.api import router as scores_api_router
+from smartcare.regional.risk.programme_views import router as risk_programme_router
+from smartcare.regional.risk.views import router as risk_pages_router
 from smartcare.regional.supervision.api import router as supervision_api_router
 from smartcare.regional.supervision.views import router as supervision_pages_router
 
@@ -105,6 +108,7 @@ def create_app() -> FastAPI:
     app.include_router(cds_router)
     app.include_router(triage_api_router)
     app.include_router(scores_api_router)
+    app.include_router(risk_programme_router)
     app.include_router(triage_pages_router)
     app.include_router(triage_rules_router)
     install_pages(app)
@@ -151,6 +155,7 @@ def create_app() -> FastAPI:
     app.include_router(research_pages_router)
     app.include_router(supervision_api_router)
     app.include_router(supervision_pages_router)
+    app.include_router(risk_pages_router)
     app.include_router(public_health_api_router)
     app.include_router(public_health_pages_router)
     app.include_router(directory_api_router)
@@ -162,6 +167,7 @@ def create_app() -> FastAPI:
     app.include_router(monitoring_pages_router)
     app.include_router(family_care_router)
     app.include_router(consent_pages_router)
+    app.include_router(chronic_pages_router)
     app.include_router(mpi_console_router)
     app.include_router(regional_records_router)
     app.include_router(exchange_api_router)

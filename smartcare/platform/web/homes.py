@@ -142,7 +142,7 @@ def _console_home(request: Request) -> HTMLResponse:
                                          "console/research", "desk", "console/schedules",
                                          "console/lab-interface", "console/pacs", "console/news", "console/devices",
                                          "console/equipment", "console/mpi", "console/exchange",
-                                         "console/supervision")
+                                         "console/supervision", "console/risk")
                  if role in SURFACE_ROLES[surface]]
         counts = None
         refused = []

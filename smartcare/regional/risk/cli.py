@@ -71,8 +71,7 @@ def assess(
     """Run the record-based risk calculators (PCE, Chinese diabetes risk, KDIGO, CHA2DS2-VASc) for residents and write
     a RiskAssessment wherever the inputs changed; prints how many were assessed, unchanged, or short of inputs."""
     from smartcare.platform.db import unit_of_work
-    from smartcare.platform.security.context import SYSTEM
-    from smartcare.regional.risk import service
+    from smartcare.regional.risk import batch, service
 
     console = make_console()
     if everyone == bool(patients):
@@ -83,7 +82,7 @@ def assess(
     columns = (TextColumn("Assessing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("assess", total=len(patients))
-        counts = service.assess_many(SYSTEM, patients, advance=lambda _a: progress.advance(task))
+        counts = batch.assess_region(patients, advance=lambda done: progress.advance(task, done))
     table = Table("outcome", "calculators", title=f"Risk assessment of {len(patients)} residents")
     for status, count in sorted(counts.items()):
         table.add_row(status, str(count))

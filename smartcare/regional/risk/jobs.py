@@ -13,8 +13,7 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import Job, handler
 from smartcare.platform.jobs.schedules import periodic
-from smartcare.platform.security.context import SYSTEM
-from smartcare.regional.risk import service
+from smartcare.regional.risk import batch, service
 
 SWEEP_JOB = "risk.sweep"
 EVERY_MINUTES = 15
@@ -29,7 +28,7 @@ def sweep(engine: Engine, job: Job) -> None:
     now = clock.now()
     with unit_of_work(engine) as conn:
         changed = service.changed_patients(conn, since=now - LOOK_BACK, limit=MOST_PER_RUN)
-    service.assess_many(SYSTEM, changed, now=now)
+    batch.assess_region(changed, now=now)
 
 
 periodic(SWEEP_JOB, kind=SWEEP_JOB, every_minutes=EVERY_MINUTES)

@@ -99,6 +99,12 @@ def profile_of(record: Record, risks: dict[str, dict[str, Any]]) -> rules.RiskPr
         ckd_egfr=egfr, proteinuria=proteinuria)
 
 
+def _drop_empty(resource: dict[str, Any]) -> None:
+    """FHIR has no empty lists: a list with nothing in it is left out."""
+    for name in [k for k, v in resource.items() if v == []]:
+        del resource[name]
+
+
 def _urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
@@ -138,6 +144,7 @@ def _goal(goal: rules.Goal, patient: str, risks: list[str], now: datetime) -> di
         "note": [{"text": goal.text_en}, {"text": goal.text_zh}],
         "extension": [{"url": SOURCE_EXTENSION, "valueString": goal.source[:1000]}],
     }
+    _drop_empty(resource)
     status = {"achieve": "in-progress", "maintain": "sustaining"}.get(goal.status)
     if status:
         resource["achievementStatus"] = {"coding": [{"system": ACHIEVEMENT, "code": status}]}
@@ -199,6 +206,7 @@ def draft_resources(*, patient_id: str, made: rules.Programme, risks: list[str],
         "activity": [*(_activity(a) for a in made.activities), _review(made.follow_up, now)],
         "note": _notes(made),
     }
+    _drop_empty(plan)
     entries = [{"fullUrl": urn, "resource": goal, "request": {"method": "POST", "url": "Goal"}} for urn, goal in goals]
     entries.append({"fullUrl": _urn(), "resource": plan, "request": {"method": "POST", "url": "CarePlan"}})
     return entries

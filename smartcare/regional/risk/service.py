@@ -7,8 +7,8 @@ Reading and writing go through the access policy as the caller: a doctor on dema
 """
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,32 +162,42 @@ def _run(prepared: record_inputs.Prepared) -> tuple[scores.Result | None, str]:
         return None, str(exc)
 
 
+def decide(patient_id: str, record: record_inputs.Record, current: list[dict[str, Any]], *,
+           now: datetime) -> list[tuple[Outcome, dict[str, Any] | None]]:
+    """Each record-based calculator's outcome for a resident, with the RiskAssessment to write where inputs changed."""
+    latest = latest_by_method(current)
+    decided: list[tuple[Outcome, dict[str, Any] | None]] = []
+    for prepared in record_inputs.prepare(record):
+        if prepared.not_applicable:
+            decided.append((Outcome(prepared.calculator, "not_applicable", reason=prepared.not_applicable), None))
+            continue
+        if prepared.missing:
+            decided.append((Outcome(prepared.calculator, "missing", missing=prepared.missing), None))
+            continue
+        result, refusal = _run(prepared)
+        if result is None:
+            decided.append((Outcome(prepared.calculator, "refused", reason=refusal), None))
+            continue
+        held = latest.get(prepared.calculator)
+        if held is not None and _inputs_of(held) == json.loads(json.dumps(prepared.inputs, sort_keys=True)):
+            decided.append((Outcome(prepared.calculator, "unchanged", result,
+                                    risk_assessment=f"RiskAssessment/{held.get('id', '')}"), None))
+            continue
+        body = to_fhir(patient_id=patient_id, prepared=prepared, result=result, now=now)
+        decided.append((Outcome(prepared.calculator, "assessed", result), body))
+    return decided
+
+
 def assess(ctx: AccessContext, patient_id: str, *, now: datetime | None = None) -> Assessment:
     """Run every record-based calculator for one resident and write a RiskAssessment where the inputs changed."""
     now = now or clock.now()
     _patient, record, current = read_record(ctx, patient_id, now=now)
-    latest = latest_by_method(current)
     outcomes = []
-    for prepared in record_inputs.prepare(record):
-        if prepared.not_applicable:
-            outcomes.append(Outcome(prepared.calculator, "not_applicable", reason=prepared.not_applicable))
-            continue
-        if prepared.missing:
-            outcomes.append(Outcome(prepared.calculator, "missing", missing=prepared.missing))
-            continue
-        result, refusal = _run(prepared)
-        if result is None:
-            outcomes.append(Outcome(prepared.calculator, "refused", reason=refusal))
-            continue
-        held = latest.get(prepared.calculator)
-        if held is not None and _inputs_of(held) == json.loads(json.dumps(prepared.inputs, sort_keys=True)):
-            outcomes.append(Outcome(prepared.calculator, "unchanged", result,
-                                    risk_assessment=f"RiskAssessment/{held.get('id', '')}"))
-            continue
-        body = to_fhir(patient_id=patient_id, prepared=prepared, result=result, now=now)
-        written = gateway.serve(ctx, FhirRequest(method="POST", path="RiskAssessment", body=body)).body or {}
-        outcomes.append(Outcome(prepared.calculator, "assessed", result,
-                                risk_assessment=f"RiskAssessment/{written.get('id', '')}"))
+    for outcome, body in decide(patient_id, record, current, now=now):
+        if body is not None:
+            written = gateway.serve(ctx, FhirRequest(method="POST", path="RiskAssessment", body=body)).body or {}
+            outcome = replace(outcome, risk_assessment=f"RiskAssessment/{written.get('id', '')}")
+        outcomes.append(outcome)
     return Assessment(patient_id, tuple(outcomes))
 
 
@@ -209,16 +219,3 @@ def all_patients(conn: Connection) -> list[str]:
     resource = tables.resource
     return [row[0] for row in conn.execute(sa.select(resource.c.res_id).where(
         resource.c.res_type == "Patient", resource.c.deleted.is_(False)).order_by(resource.c.res_id))]
-
-
-def assess_many(ctx: AccessContext, patient_ids: Iterable[str], *, now: datetime | None = None,
-                advance: Callable[[Assessment], None] | None = None) -> dict[str, int]:
-    """Assess many residents; counts of each outcome status (advance is called after each resident)."""
-    counts: dict[str, int] = {}
-    for patient_id in patient_ids:
-        assessment = assess(ctx, patient_id, now=now)
-        for outcome in assessment.outcomes:
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        if advance is not None:
-            advance(assessment)
-    return counts

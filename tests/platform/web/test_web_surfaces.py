@@ -24,6 +24,7 @@ SURFACE_PAGES = {
     "console/mpi": "/console/mpi",
     "console/exchange": "/console/exchange",
     "console/supervision": "/console/supervision",
+    "console/risk": "/console/risk",
 }
 CLINICAL = {"doctor", "nurse", "pharmacist", "lab_technician", "radiologist"}
 ADMINS = {"hospital_admin", "regional_admin"}
@@ -38,6 +39,7 @@ ALLOWED = {
     "console/mpi": {"regional_admin"},
     "console/exchange": ADMINS,
     "console/supervision": {"regional_admin", "public_health_officer"},
+    "console/risk": {"regional_admin", "public_health_officer"},
 }
 MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]
 
@@ -74,6 +76,10 @@ PUBLIC_ROUTES = {
     "/cds-services": "CDS Hooks discovery, public by the CDS Hooks specification (service descriptions only)",
     # The one-stop app's information services (issue 8): knowledge and directory data, nothing personal.
     "/api/v1/triage/assess": "one-shot triage for kiosks and the hotline: stores nothing, returns advice only",
+    # The risk calculators as an API for other systems (issue 12): inputs in, a result out, nothing stored.
+    "/api/v1/scores": "the calculator catalogue: names, inputs, units, ranges and sources",
+    "/api/v1/scores/{name}": "one calculator described (GET) or run on the posted inputs (POST); stores nothing",
+    "/risk/progress-chart.js": "the script that draws goal progress charts (no data in it)",
     "/app/triage": "the symptom check: open to anyone; only a signed-in patient's finished session is stored",
     "/app/triage/nearest-emergency": "the nearest emergency department to a position the visitor gives",
     "/app/first-aid": "first-aid guides, open to anyone in an emergency (and cached offline)",

@@ -117,3 +117,10 @@ def test_a_new_programme_replaces_the_active_one(smoker_with_diabetes):
     with pytest.raises(plans.PlanRefused):
         plans.accept(SYSTEM, smoker_with_diabetes, first.plan["id"], keep_goals=keep, keep_activities=set(),
                      targets={})
+
+
+def test_a_record_never_assessed_still_gets_a_draft_saying_what_is_missing(engine, now):
+    patient = _post({"resourceType": "Patient", "gender": "female", "birthDate": "1970-01-01"})["id"]
+    drafted = plans.draft(SYSTEM, patient)
+    assert "supportingInfo" not in drafted.plan
+    assert any("Not known" in n["text"] for n in drafted.plan["note"])

@@ -159,3 +159,21 @@ def test_the_command_line_assesses_the_whole_region(man_of_55):
     assert "assessed" in result.output and "missing" in result.output
     refused = CliRunner().invoke(app, ["risk", "assess"])
     assert refused.exit_code == 2
+
+
+def test_the_region_run_gives_the_same_result_as_one_resident_and_audits_its_reads(man_of_55, now):
+    from smartcare.platform.audit import service as audit
+    from smartcare.regional.risk import batch
+
+    patient, records = man_of_55
+    bare = _post({"resourceType": "Patient", "gender": "female", "birthDate": "1950-01-01"})["id"]
+    counts = batch.assess_region([patient, bare], chunk=1)
+    assert counts["assessed"] == 1 and counts["missing"] >= 2
+    risk = gateway.search(SYSTEM, "RiskAssessment", [("patient", f"Patient/{patient}")])[0]
+    assert {f"Observation/{r['id']}" for r in records.values()} <= {b["reference"] for b in risk["basis"]}
+    alone = next(o for o in service.assess(SYSTEM, patient).outcomes if o.calculator == "pce-ascvd")
+    assert alone.status == "unchanged" and alone.risk_assessment == f"RiskAssessment/{risk['id']}"
+    assert batch.assess_region([patient, bare]).get("assessed", 0) == 0
+    with unit_of_work() as conn:
+        reads = [e for e in audit.search(conn, limit=500) if "risk assessment run" in str(e)]
+    assert len(reads) >= 3 and any(patient in str(e) for e in reads)
