@@ -61,6 +61,14 @@ class Prescription:
 
 
 @dataclass(slots=True)
+class Relative:
+    """A relative whose health the family doctor asked about: HL7 v3 RoleCode and the disease keys they have."""
+
+    code: str
+    diseases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Visit:
     """One encounter and what happens at it."""
 
@@ -81,11 +89,14 @@ class Visit:
     panels: list[str] = field(default_factory=list)
     prescriptions: list[Prescription] = field(default_factory=list)
     via_emergency: bool = False
+    smoking: bool = False  # tobacco smoking status is asked and recorded
+    relatives: list[Relative] = field(default_factory=list)  # family history taken at this visit
 
     def resource_count(self) -> int:
         """Number of resources this visit renders to."""
         panels = load("observations")["panels"]
-        return (1 + (self.episode is not None and self.kind != "screening") + len(self.vitals)
+        return (1 + (self.episode is not None and self.kind != "screening") + len(self.vitals) + self.smoking
+                + len(self.relatives)
                 + len(self.discharge_vitals) + len(self.singles) + len(self.prescriptions)
                 + sum(len(panels[p]["tests"]) + 1 for p in self.panels))
 
@@ -118,6 +129,7 @@ class ResidentPlan:
     self_care: list[tuple[str, str, date]] = field(default_factory=list)
     unattached: list[tuple[Prescription, date]] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
+    smoking: str | None = None  # key of risk_factors.json smoking answers, for adults
 
     def resource_count(self) -> int:
         """Number of resources this resident renders to."""
@@ -157,6 +169,7 @@ class _Planner:
             self._screening()
         plan.visits.sort(key=lambda visit: visit.start)
         self._prescribe()
+        self._risk_factors()
         return plan
 
     def _guardian(self, child: PersonName, birth: date) -> Guardian:
@@ -258,7 +271,12 @@ class _Planner:
 
     def _checkups(self) -> None:
         rng = self.rng
-        share = 1.0 if self.age < 7 else 0.3 if self.age < 18 else 0.25 if self.age < 65 else 0.7
+        # The basic public health service checks residents of 65 and over and those under hypertension or diabetes
+        # management every year; the Chinese lipid guideline (2023) asks for lipids yearly from 40, which employers'
+        # and the community's physicals often provide.
+        managed = any(c.key in ("hypertension", "diabetes") for c in self.resident.conditions)
+        share = (1.0 if self.age < 7 else 0.3 if self.age < 18 else 0.7 if self.age >= 65 or managed
+                 else 0.25 if self.age < 40 else 0.45)
         for first, last in self._years():
             if rng.random() >= share:
                 continue
@@ -269,7 +287,8 @@ class _Planner:
                 visit = self._visit("checkup", day, chc, "paediatrics")
             else:
                 visit = self._visit("checkup", day, chc, "general-practice", doctor=self.resident.gp_id)
-            visit.vitals = _growth_vitals(age) if age < 18 else ["bp", "hr", "temp", "weight", "height", "bmi"]
+            visit.vitals = (_growth_vitals(age) if age < 18
+                            else ["bp", "hr", "temp", "weight", "height", "bmi", "waist"])
             if age >= 18:
                 visit.panels = ["cbc", "glucose", "lipid", "renal", "liver"] if age >= 65 else ["cbc", "glucose", "lipid"]
                 if age < 65:
@@ -291,7 +310,7 @@ class _Planner:
                 visit = self._visit("follow-up", day, self.resident.chc_id, "general-practice",
                                     doctor=self.resident.gp_id)
                 visit.reasons = reasons
-                visit.vitals = ["bp", "hr", "weight", "bmi"]
+                visit.vitals = ["bp", "hr", "weight", "bmi", "waist"]
                 visit.singles = ["glucose"] if "diabetes" in reasons else []
                 self.resident.visits.append(visit)
             day += timedelta(days=91 + rng.randint(-10, 10))
@@ -403,6 +422,49 @@ class _Planner:
             visit.episode = row
             visit.vitals = ["bp"]
             self.resident.visits.append(visit)
+
+    # --- risk factors -----------------------------------------------------------------------
+
+    def _risk_factors(self) -> None:
+        """Smoking status at an adult's first visit and at most later checkups; family history at the first checkup
+        or follow-up. Drawn after the rest of the plan, whose draws then do not shift with these."""
+        data = load("risk_factors")
+        smoking, family = data["smoking"], data["family_history"]
+        adult_visits = [v for v in self.resident.visits if self._age_at(v.start.date()) >= smoking["min_age"]]
+        if not adult_visits:
+            return
+        self.resident.smoking = self._smoking_status(smoking)
+        adult_visits[0].smoking = True
+        for visit in adult_visits[1:]:
+            if visit.kind == "checkup" and self.rng.random() < smoking["recheck_at_checkup"]:
+                visit.smoking = True
+        history_visit = next((v for v in adult_visits if v.kind in ("checkup", "follow-up")
+                              and self._age_at(v.start.date()) >= family["min_age"]), None)
+        if history_visit is not None:
+            history_visit.relatives = self._relatives(family)
+
+    def _smoking_status(self, smoking: dict[str, Any]) -> str:
+        male = self.resident.sex == "male"
+        row = next(r for r in smoking["bands"] if r[0] <= self.age <= r[1])
+        current, former = (row[2], row[3]) if male else (row[4], row[5])
+        draw = self.rng.random()
+        if draw < current:
+            return "daily" if self.rng.random() < smoking["daily_share"] else "some_days"
+        return "ex" if draw < current + former else "never"
+
+    def _relatives(self, family: dict[str, Any]) -> list[Relative]:
+        rng = self.rng
+        relatives = []
+        for relative in family["relatives"]:
+            parent = relative["always"]
+            found = Relative(relative["code"])
+            for key, _, _, _, parent_share, sibling_share, if_own in family["diseases"]:
+                share = (parent_share if parent else sibling_share) * (if_own if self._condition(key) else 1)
+                if rng.random() < share:
+                    found.diseases.append(key)
+            if parent or found.diseases:
+                relatives.append(found)
+        return relatives
 
     # --- prescriptions ----------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class Physiology:
         self.potassium = _clip(rng.gauss(4.2, 0.28), 3.6, 5.1) + (0.3 if self.ckd_stage == 3 else 0)
         self.sodium = _clip(rng.gauss(141, 1.8), 138, 146)
         self.spo2 = 93.0 if "copd" in conditions else 98.0
+        # Drawn after the other baselines, which then do not shift with it.
+        self.waist_offset = rng.gauss(0, load("risk_factors")["waist"][sex]["person_sd"])
 
     def _draw_pressure(self) -> None:
         rng = self.rng
@@ -187,7 +189,17 @@ class Physiology:
             return round(self.height(when), 1)
         if key == "weight":
             return round(self.weight(when), 1)
+        if key == "waist":
+            return round(self.waist(when), 1)
         raise KeyError(key)
+
+    def waist(self, when: date) -> float:
+        """Waist circumference in cm on a given day: from the adult BMI, sex and age, as measured with a tape."""
+        data = load("risk_factors")["waist"]
+        model = data[self.sex]
+        usual = (model["intercept"] + model["slope"] * self.bmi
+                 + model["per_year_over_40"] * max(self.age_at(when) - 40, 0) + self.waist_offset)
+        return _clip(usual + self.rng.gauss(0, data["measurement_sd"]), *data["limits"])
 
     def _blood_pressure(self, age: float) -> tuple[int, int]:
         rng = self.rng

@@ -7,7 +7,14 @@ from typing import Any
 
 from smartcare.demo import fhirtypes as ft
 from smartcare.demo.facilities import Directory
-from smartcare.demo.history import ChronicCondition, Prescription, ResidentPlan, Visit, current_drugs
+from smartcare.demo.history import (
+    ChronicCondition,
+    Prescription,
+    Relative,
+    ResidentPlan,
+    Visit,
+    current_drugs,
+)
 from smartcare.demo.people import age_on
 from smartcare.demo.physiology import Physiology
 from smartcare.demo.reference import load
@@ -241,6 +248,10 @@ class _Renderer:
         performer = visit.nurse or visit.doctor
         taken = visit.start + timedelta(minutes=3)
         self._vitals(visit.vitals, taken, encounter_id, visit, performer)
+        if visit.smoking:
+            self.out.append(self._smoking(visit.start + timedelta(minutes=5), encounter_id, visit.doctor))
+        for relative in visit.relatives:
+            self.out.append(self._family_member(relative, visit.start.date()))
         lab = self.directory.laboratory_for(visit.org_id)
         technician = self.rng.choice(lab.staff["lab-technician"])
         drawn = visit.start + timedelta(minutes=15)
@@ -358,6 +369,32 @@ class _Renderer:
         else:
             observation["valueQuantity"] = ft.quantity(value, ucum, unit)
         return observation
+
+    def _smoking(self, moment: datetime, encounter_id: str, doctor: str) -> dict[str, Any]:
+        row = load("risk_factors")["smoking"]
+        code = ft.concept(ft.LOINC, row["loinc"], row["display"], row["zh"])
+        observation = self._observation("social-history", "Social History", code, moment, encounter_id, doctor)
+        answer, display, zh = row["answers"][self.plan.smoking or "never"]
+        observation["valueCodeableConcept"] = ft.concept(ft.SNOMED, answer, display, zh)
+        return observation
+
+    def _family_member(self, relative: Relative, day: date) -> dict[str, Any]:
+        """A relative's history; one with no conditions records that the family doctor asked about them."""
+        family = load("risk_factors")["family_history"]
+        row = next(r for r in family["relatives"] if r["code"] == relative.code)
+        diseases = {d[0]: d for d in family["diseases"]}
+        history: dict[str, Any] = {
+            "resourceType": "FamilyMemberHistory",
+            "id": self._id("fmh", 1),
+            "status": "completed",
+            "patient": self._patient_ref(),
+            "date": ft.day(day),
+            "relationship": ft.concept(ft.V3_ROLE_CODE, row["code"], row["display"], row["zh"]),
+            "sex": ft.concept("http://hl7.org/fhir/administrative-gender", row["sex"], row["sex"].capitalize()),
+        }
+        if relative.diseases:
+            history["condition"] = [{"code": ft.concept(ft.ICD10, *diseases[key][1:4])} for key in relative.diseases]
+        return history
 
     def _observation(self, category: str, display: str, code: dict[str, Any], moment: datetime, encounter_id: str,
                      performer: str, issued: datetime | None = None) -> dict[str, Any]:
