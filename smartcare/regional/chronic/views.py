@@ -15,15 +15,17 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _, current_locale, translations
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import not_found, render_private
-from smartcare.regional.chronic import service
+from smartcare.regional.chronic import indicators, service
+from smartcare.regional.chronic.form import CHOICES, MAX_TEXT, NUMBERS, FollowUpInvalid, symptoms_for
+from smartcare.regional.chronic.resources import Visit
 
 router = APIRouter(include_in_schema=False)
 CLINICIANS = frozenset({"doctor", "nurse"})
 MAX_ID = 64
-MAX_FIELD = service.MAX_TEXT + 1
+MAX_FIELD = MAX_TEXT + 1
 BASE = "/workstation/chronic"
 # The form's fields a posted form may carry (anything else is dropped before checking).
-FORM_FIELDS = ("registry", *service.NUMBERS, *service.CHOICES, "adverse_reaction_text",
+FORM_FIELDS = ("registry", *NUMBERS, *CHOICES, "adverse_reaction_text",
                "adverse_reaction_unmanageable", "new_complication", "complication_text")
 # Fields worth carrying from the last visit into the new form: the slowly changing ones.
 PREFILLED = ("height", "weight", "cigarettes", "alcohol", "exercise_sessions", "exercise_minutes", "salt",
@@ -102,7 +104,7 @@ async def chronic_work_list(request: Request) -> HTMLResponse:
     return await run_in_threadpool(_work, request)
 
 
-def _prefill(visits: list[service.Visit]) -> dict[str, str]:
+def _prefill(visits: list[Visit]) -> dict[str, str]:
     if not visits:
         return {}
     last = visits[-1].answers
@@ -127,8 +129,8 @@ def _form_page(request: Request, v: guard.Visitor, patient_id: str, *, status_co
               "diastolic": visit.answers.get("diastolic"), "glucose": visit.answers.get("fasting_glucose"),
               "classification": visit.classification} for visit in visits[-12:]]
     known = followup.rules()["classification"]["emergency"]["symptoms"]
-    symptoms = [(code, known[code]["zh" if _zh(request) else "en"]) for code in service.symptoms_for(chosen)]
-    units = {name: spec[4] for name, spec in service.NUMBERS.items()}
+    symptoms = [(code, known[code]["zh" if _zh(request) else "en"]) for code in symptoms_for(chosen)]
+    units = {name: spec[4] for name, spec in NUMBERS.items()}
     return render_private(request, "chronic/follow_up.html", status_code=status_code, user=v.user,
                           patient={"id": patient_id, "name": found.name, "age": found.age,
                                    "sex": found.patient.get("gender", "")},
@@ -160,7 +162,7 @@ def _record(request: Request, patient_id: str, posted: dict[str, str]) -> Respon
             return not_found(request)
         return _form_page(request, v, patient_id, status_code=exc.status, form=form,
                           errors={"registry": _say(request, exc.message)})
-    except service.FollowUpInvalid as exc:
+    except FollowUpInvalid as exc:
         errors = {}
         for key, (message, values) in exc.errors.items():
             shown = dict(values)
@@ -184,17 +186,17 @@ def _indicators(request: Request) -> HTMLResponse:
     text = request.query_params.get("year", "")
     year = int(text) if text.isdigit() and len(text) == 4 else current
     values: dict[str, Any] = {"user": v.user, "years": list(range(current, current - 5, -1)),
-                              "rates": service.prevalence(), "registry_names": REGISTRY_NAMES, "zh": _zh(request),
+                              "rates": indicators.prevalence(), "registry_names": REGISTRY_NAMES, "zh": _zh(request),
                               "report": None, "chart": None, "error": "", "year": year}
     if not v.ctx.organization:
         return render_private(request, "chronic/indicators.html", status_code=403,
                               **{**values, "error": _say(request, service.NO_CENTRE)})
     status = 200
     try:
-        report = service.indicators(v.ctx, organizations=[v.ctx.organization], year=year)
+        report = indicators.indicators(v.ctx, organizations=[v.ctx.organization], year=year)
     except service.ChronicRefused as exc:
         status, values["error"], values["year"] = 400, _say(request, exc.message), current
-        report = service.indicators(v.ctx, organizations=[v.ctx.organization], year=current)
+        report = indicators.indicators(v.ctx, organizations=[v.ctx.organization], year=current)
     months = [m for m, _ in report.centres[0].monthly_control["hypertension"]] if report.centres else []
     values["chart"] = {"months": months, "series": [
         {"name": f"{c.alias if _zh(request) else c.name} · {_say(request, REGISTRY_NAMES[k])}",

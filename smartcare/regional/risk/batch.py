@@ -2,8 +2,8 @@
 
 Reading a resident at a time through the REST layer costs six searches each; a region is read here in chunks of
 residents with one SQL query per resource type over the store's reference index (the same tables any SQL engine,
-or Spark at province scale, can scan). The platform reads as itself, and each chunk's read is one audit entry naming
-the residents; the RiskAssessments are written through the FHIR gateway, validated and audited like any write.
+or Spark at province scale, can scan). The platform reads as itself, with one audit entry per resident read; the
+RiskAssessments are written through the FHIR gateway, validated and audited like any write.
 """
 
 from collections import defaultdict
@@ -26,6 +26,7 @@ from smartcare.regional.risk import inputs as record_inputs
 from smartcare.regional.risk import service
 
 CHUNK = 400
+PKS_PER_QUERY = 5000  # under SQLite's limit of bound parameters per statement
 TYPES = ("Observation", "Condition", "MedicationRequest", "MedicationStatement", "FamilyMemberHistory",
          "RiskAssessment")
 
@@ -50,22 +51,23 @@ def read_chunk(conn: Connection, patient_ids: list[str], *, now: datetime) -> di
     oldest = max(spec["max_age_days"] for spec in record_inputs.codes()["observations"].values())
     since = format_instant(now - timedelta(days=oldest + 1))
     for res_type in TYPES:
-        query = sa.select(ref.c.target_id, resource.c.content).select_from(
-            resource.join(ref, ref.c.res_pk == resource.c.pk)).where(
-            resource.c.res_type == res_type, resource.c.deleted.is_(False), ref.c.res_type == res_type,
-            ref.c.param.in_(("subject", "patient")), ref.c.target_type == "Patient",
-            ref.c.target_id.in_(list(patients)))
-        if res_type == "Observation":
-            coded = sa.select(token.c.res_pk).where(token.c.res_type == "Observation",
-                                                    token.c.param == "combo-code",
-                                                    token.c.code.in_(_observation_codes()))
-            query = query.where(resource.c.pk.in_(coded), resource.c.last_updated >= since)
-        seen: set[tuple[str, str]] = set()
-        for patient_id, content in conn.execute(query):
-            key = (patient_id, str((content or {}).get("id")))
-            if key not in seen:  # a resource referring to its patient twice (subject and patient) is read once
-                seen.add(key)
-                found[patient_id].append(content)
+        # Two steps, so every engine starts from the residents' references (a join let SQLite start from every
+        # Observation in the region and probe the residents for each).
+        owner: dict[int, str] = {}
+        for pk, patient_id in conn.execute(sa.select(ref.c.res_pk, ref.c.target_id).where(
+                ref.c.res_type == res_type, ref.c.param.in_(("subject", "patient")), ref.c.target_type == "Patient",
+                ref.c.target_id.in_(list(patients)))):
+            owner[pk] = patient_id
+        pks = sorted(owner)
+        for start in range(0, len(pks), PKS_PER_QUERY):
+            query = sa.select(resource.c.pk, resource.c.content).where(
+                resource.c.pk.in_(pks[start:start + PKS_PER_QUERY]), resource.c.deleted.is_(False))
+            if res_type == "Observation":
+                query = query.where(resource.c.last_updated >= since, sa.exists().where(
+                    token.c.res_pk == resource.c.pk, token.c.res_type == "Observation",
+                    token.c.param == "combo-code", token.c.code.in_(_observation_codes())))
+            for pk, content in conn.execute(query):
+                found[owner[pk]].append(content)
     return {pid: (patient, found.get(pid, [])) for pid, patient in patients.items()}
 
 
@@ -93,9 +95,10 @@ def assess_region(patient_ids: Iterable[str], *, now: datetime | None = None, ch
     for ids in _chunks(sorted(set(patient_ids)), chunk):
         with unit_of_work() as conn:
             records = read_chunk(conn, ids, now=now)
-            audit.record(conn, ctx=SYSTEM, action="R", subtype="search", purpose="PUBHLTH",
-                         entities=[f"Patient?_id={','.join(sorted(records))}"[:2000]],
-                         description=f"risk assessment run: records of {len(records)} residents read")
+            for patient_id in records:  # so each resident sees, in who opened their record, that the run read it
+                audit.record(conn, ctx=SYSTEM, action="R", subtype="search", purpose="PUBHLTH",
+                             patient=f"Patient/{patient_id}", entities=[f"Patient/{patient_id}"],
+                             description="risk assessment run: the record's risk inputs read")
         outcomes: list[service.Outcome] = []
         bodies: list[dict[str, Any]] = []
         for patient_id, (patient, resources) in records.items():

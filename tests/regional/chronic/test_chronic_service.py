@@ -23,7 +23,9 @@ from smartcare.fhir import bundles, gateway
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
-from smartcare.regional.chronic import service
+from smartcare.regional.chronic import indicators, service
+from smartcare.regional.chronic.form import FollowUpInvalid
+from smartcare.regional.chronic.resources import CLASS_SYSTEM, FOLLOW_UP, QUESTIONNAIRE, REGISTRY_SYSTEM
 from tests.web_support import make_user
 
 CENTRE = "Organization/org-chc-t"
@@ -59,11 +61,11 @@ def _medicine(mid: str, pid: str, atc: str, authored: str) -> dict[str, Any]:
 
 
 def _earlier_visit(pid: str, day: str, classification: str, at_target: bool) -> dict[str, Any]:
-    return {"resourceType": "QuestionnaireResponse", "id": f"qr-{pid}-{day}", "questionnaire": service.QUESTIONNAIRE,
+    return {"resourceType": "QuestionnaireResponse", "id": f"qr-{pid}-{day}", "questionnaire": QUESTIONNAIRE,
             "status": "completed", "subject": {"reference": f"Patient/{pid}"}, "authored": f"{day}T02:00:00.000Z",
-            "item": [{"linkId": "registry", "answer": [{"valueCoding": {"system": service.REGISTRY_SYSTEM,
+            "item": [{"linkId": "registry", "answer": [{"valueCoding": {"system": REGISTRY_SYSTEM,
                                                                         "code": "hypertension"}}]},
-                     {"linkId": "classification", "answer": [{"valueCoding": {"system": service.CLASS_SYSTEM,
+                     {"linkId": "classification", "answer": [{"valueCoding": {"system": CLASS_SYSTEM,
                                                                               "code": classification}}]},
                      {"linkId": "at_target", "answer": [{"valueBoolean": at_target}]}]}
 
@@ -164,7 +166,7 @@ def test_recording_a_visit_writes_one_transaction_and_moves_the_patient_off_the_
     assert done.next_due == date(2026, 5, 31)  # 2 March + 90 days
     encounter = gateway.read(SYSTEM, f"Encounter/{done.encounter_id}")
     assert encounter["class"]["code"] == "AMB"
-    assert encounter["type"][0]["coding"][0]["code"] == service.FOLLOW_UP
+    assert encounter["type"][0]["coding"][0]["code"] == FOLLOW_UP
     assert encounter["reasonCode"][0]["coding"][0]["code"] == "I10"
     assert encounter["serviceProvider"]["reference"] == CENTRE
     assert encounter["participant"][0]["individual"]["reference"] == GP
@@ -220,7 +222,7 @@ def test_a_danger_sign_is_an_urgent_referral_whatever_the_reading(centre):
     ({"weight": "", "height": "9999"}, {"weight", "height"}),
 ])
 def test_a_bad_form_names_each_field_and_writes_nothing(centre, change, fields):
-    with pytest.raises(service.FollowUpInvalid) as caught:
+    with pytest.raises(FollowUpInvalid) as caught:
         service.record_follow_up(centre, patient_id="p-htn", form={**GOOD_VISIT, **change})
     assert set(caught.value.errors) == fields
     assert _resources("Encounter") == [] and _resources("Observation") == []
@@ -228,7 +230,7 @@ def test_a_bad_form_names_each_field_and_writes_nothing(centre, change, fields):
 
 
 def test_a_diabetes_form_needs_the_glucose(centre):
-    with pytest.raises(service.FollowUpInvalid) as caught:
+    with pytest.raises(FollowUpInvalid) as caught:
         service.record_follow_up(centre, patient_id="p-dm", form={**GOOD_VISIT, "registry": "diabetes"})
     assert set(caught.value.errors) == {"fasting_glucose"}
 
@@ -243,7 +245,7 @@ def test_residents_out_of_reach_are_not_found(centre):
 def test_indicators_on_a_small_population(centre, now):
     # Two more visits for p-seen (controlled 1 Feb already): p-seen uncontrolled on 2 March. p-other none.
     service.record_follow_up(centre, patient_id="p-seen", form={**GOOD_VISIT, "systolic": "150"})
-    report = service.indicators(centre, organizations=[CENTRE], year=2026)
+    report = indicators.indicators(centre, organizations=[CENTRE], year=2026)
     (centre_row,) = report.centres
     assert (centre_row.name, centre_row.alias) == ("Test Road Health Centre", "测试路社区卫生服务中心")
     # Residents aged 18 and over managed by the centre: every one of the 8 (p-young is 26).
@@ -270,4 +272,4 @@ def test_indicators_on_a_small_population(centre, now):
 
 def test_indicators_refuse_a_year_not_begun(centre):
     with pytest.raises(service.ChronicRefused):
-        service.indicators(centre, organizations=[CENTRE], year=2027)
+        indicators.indicators(centre, organizations=[CENTRE], year=2027)
