@@ -17,6 +17,7 @@ from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
 from smartcare.demo.lab_qc import load_lab_qc
 from smartcare.demo.news import load_news
+from smartcare.demo.risk import load_risk
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
 from smartcare.hospital.consultation.demo import load_consultation_demo
@@ -80,5 +81,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_duplicates(engine, seed=seed)  # residents registered again at hospitals; the MPI matches all
     loaded += feed_members(engine, seed=seed)  # the institutions register as members and send nightly bundles
     loaded += load_consents(engine, seed=seed)  # most residents share their records regionally (regional/consent)
+    loaded += load_risk(engine)  # every resident's risks, and the demo patient's prevention programme (regional/risk)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

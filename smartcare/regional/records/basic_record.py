@@ -126,6 +126,7 @@ def _answer_keys(observation: dict[str, Any], spec: dict[str, Any]) -> list[str]
         for coding_system, code in reconcile.codings(concept):
             for answer in spec["answers"]:
                 if (answer.get("system"), answer.get("code")) == (coding_system, code) or (
+                        coding_system == answer.get("system") and code in answer.get("also", ())) or (
                         coding_system == system and code == answer["key"]):
                     keys.append(answer["key"])
     return keys

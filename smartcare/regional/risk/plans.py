@@ -125,7 +125,7 @@ def _target(target: rules.Target, due: str | None) -> dict[str, Any]:
         if target.comparator in ("<", "<=", ">=", ">"):
             quantity["comparator"] = target.comparator
         if target.unit:
-            quantity |= {"unit": target.unit, "system": UCUM, "code": target.unit}
+            quantity |= {"unit": service.unit_text(target.unit), "system": UCUM, "code": target.unit}
         out["detailQuantity"] = quantity
     if due:
         out["dueDate"] = due

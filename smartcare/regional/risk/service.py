@@ -31,6 +31,16 @@ INPUTS_EXTENSION = LOCAL + "StructureDefinition/risk-inputs"
 SCORE_EXTENSION = LOCAL + "StructureDefinition/risk-score"
 # The resource types whose change can change a risk, and the searches that read a record's inputs.
 INPUT_TYPES = ("Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement", "FamilyMemberHistory")
+# How UCUM units are written for people (the code stays in Quantity.code); annotations like {score} are not units.
+UNIT_TEXT = {"mm[Hg]": "mmHg", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "kg/m2": "kg/m²", "{score}": "", "{grade}": "",
+             "min/wk": "min/week", "g/d": "g/day"}
+
+
+def unit_text(ucum: str) -> str:
+    """A UCUM unit as people write it."""
+    return UNIT_TEXT.get(ucum, ucum)
+
+
 OUTCOMES = {
     "pce-ascvd": ("First hard atherosclerotic cardiovascular event within 10 years", "10年内首次动脉粥样硬化性心血管病事件", 10),
     "cds-diabetes-risk": ("Undiagnosed type 2 diabetes", "未诊断的2型糖尿病", None),
@@ -125,7 +135,7 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
         "qualitativeRisk": {"coding": [{"system": CATEGORY_SYSTEM, "code": result.category,
                                         "display": calculator.label(result.category)}],
                             "text": calculator.label(result.category, zh=True)},
-        "rationale": f"{calculator.title}: {result.value:g} {result.unit}"[:500],
+        "rationale": f"{calculator.title}: {result.value:g} {unit_text(result.unit)}".strip()[:500],
     }
     if result.unit == "%":
         prediction["probabilityDecimal"] = round(result.value / 100, 4)
@@ -148,7 +158,8 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
         "note": notes,
         "extension": [
             {"url": INPUTS_EXTENSION, "valueString": json.dumps(prepared.inputs, sort_keys=True, ensure_ascii=False)},
-            {"url": SCORE_EXTENSION, "valueQuantity": {"value": result.value, "unit": result.unit}},
+            {"url": SCORE_EXTENSION, "valueQuantity": {"value": result.value, "unit": unit_text(result.unit),
+                                                       "system": "http://unitsofmeasure.org", "code": result.unit}},
         ],
     }
 

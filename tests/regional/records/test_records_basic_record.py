@@ -127,7 +127,8 @@ def test_what_the_feeds_send_appears_in_the_basic_record_at_once(engine, communi
             "resourceType": "Observation", "id": "rr-smoke-feed", "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "72166-2"}]},
             "subject": {"reference": "Patient/rr-c"}, "effectiveDateTime": "2026-01-15",
-            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "77176002"}]}}),
+            # "Current every day smoker", as hospitals and the demo send it: read as smoking like 77176002.
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "449868002"}]}}),
             res_type="Observation", res_id="rr-smoke-feed")
         store.update(conn, SYSTEM, sent(ORG_C, {
             "resourceType": "Condition", "id": "rr-dm-feed", "subject": {"reference": "Patient/rr-c"},

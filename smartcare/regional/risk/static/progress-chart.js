@@ -13,7 +13,7 @@
     var line = spec.target === null ? [] : [{ yAxis: spec.target }];
     chart.setOption({
       animation: false,
-      grid: { left: 44, right: 12, top: 16, bottom: 28 },
+      grid: { left: 44, right: 56, top: 24, bottom: 28 },
       textStyle: { color: ink },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: spec.points.map(function (p) { return p[0]; }), axisLabel: { color: ink } },
