@@ -98,7 +98,15 @@ class Visit:
         return (1 + (self.episode is not None and self.kind != "screening") + len(self.vitals) + self.smoking
                 + len(self.relatives)
                 + len(self.discharge_vitals) + len(self.singles) + len(self.prescriptions)
-                + sum(len(panels[p]["tests"]) + 1 for p in self.panels))
+                + sum(len(panels[p]["tests"]) + 1 for p in self.panels) + len(self.follow_up_registries()))
+
+    def follow_up_registries(self) -> list[str]:
+        """The registries whose follow-up form this visit fills in (records.py): a follow-up visit with blood
+        pressure and weight, for hypertension, and for diabetes when the fasting glucose was taken."""
+        if self.kind != "follow-up" or "bp" not in self.vitals or "weight" not in self.vitals:
+            return []
+        return [r for r in ("hypertension", "diabetes")
+                if r in self.reasons and (r != "diabetes" or "glucose" in self.singles)]
 
 
 @dataclass(slots=True)

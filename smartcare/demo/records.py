@@ -18,6 +18,8 @@ from smartcare.demo.history import (
 from smartcare.demo.people import age_on
 from smartcare.demo.physiology import Physiology
 from smartcare.demo.reference import load
+from smartcare.regional.chronic import form as chronic_form
+from smartcare.regional.chronic import resources as chronic_resources
 
 _ENCOUNTER_TYPES = {
     "checkup": ("185349003", "Encounter for check up", "健康体检"),
@@ -50,6 +52,7 @@ class _Renderer:
         self.tag = f"{plan.index:0{width}d}"
         self.counters: dict[str, int] = {}
         self.condition_ids: dict[str, str] = {}
+        self.follow_up_classes: dict[str, str] = {}  # registry -> class of the last follow-up form
         self.body = Physiology(rng, sex=plan.sex, birth=plan.birth,
                                conditions={c.key: c for c in plan.conditions}, drugs=current_drugs(plan))
         self.out: list[dict[str, Any]] = []
@@ -247,7 +250,7 @@ class _Renderer:
             self.out.append(self._episode_condition(visit, encounter_id))
         performer = visit.nurse or visit.doctor
         taken = visit.start + timedelta(minutes=3)
-        self._vitals(visit.vitals, taken, encounter_id, visit, performer)
+        vitals = self._vitals(visit.vitals, taken, encounter_id, visit, performer)
         if visit.smoking:
             self.out.append(self._smoking(visit.start + timedelta(minutes=5), encounter_id, visit.doctor))
         for relative in visit.relatives:
@@ -255,8 +258,10 @@ class _Renderer:
         lab = self.directory.laboratory_for(visit.org_id)
         technician = self.rng.choice(lab.staff["lab-technician"])
         drawn = visit.start + timedelta(minutes=15)
-        for test, value in self.body.labs(visit.singles, drawn.date(), visit.findings).items():
+        singles = self.body.labs(visit.singles, drawn.date(), visit.findings)
+        for test, value in singles.items():
             self.out.append(self._lab(test, value, drawn, drawn + timedelta(minutes=30), encounter_id, technician))
+        self.out.extend(self._follow_up_forms(visit, vitals, singles, encounter_id))
         for panel in visit.panels:
             self._panel(panel, drawn, encounter_id, visit, lab.dept_org_id, technician)
         if visit.discharge_vitals and visit.end is not None:
@@ -264,6 +269,39 @@ class _Renderer:
         for prescription in visit.prescriptions:
             moment = visit.start + timedelta(minutes=8)
             self.out.append(self._request(prescription, moment, visit, visit.doctor, encounter_id))
+
+    def _follow_up_forms(self, visit: Visit, vitals: dict[str, Any], labs: dict[str, Any],
+                         encounter_id: str) -> list[dict[str, Any]]:
+        """The family doctor's filled-in follow-up form (national basic public health service) for each registry the
+        visit followed up, classified by the specification's rules from the visit's readings (no random draws, so the
+        rest of the region stays as it was)."""
+        day = visit.start.date()
+        registries = visit.follow_up_registries()
+        if not registries:
+            return []
+        systolic, diastolic = vitals["bp"]
+        weight, height = vitals["weight"], self.body.height(day)  # height draws nothing; weight would
+        forms = []
+        for registry in registries:
+            glucose = labs["glucose"] if registry == "diabetes" else None
+            form = chronic_form.Form(
+                registry=registry, symptoms=(), systolic=int(systolic), diastolic=int(diastolic),
+                heart_rate=int(vitals.get("hr", 76)), fasting_glucose=glucose, weight=weight, height=height,
+                bmi=round(weight / (height / 100) ** 2, 1), cigarettes=None, alcohol=None, exercise_sessions=None,
+                exercise_minutes=None, salt="moderate", psychology="good", adherence="regular",
+                adverse_reaction=False, adverse_reaction_text="", adverse_reaction_unmanageable=False,
+                new_complication=False, complication_text="")
+            previous = self.follow_up_classes.get(registry)
+            result = chronic_form.classify(form, age=int(self.body.age_at(day)), previous=previous)
+            self.follow_up_classes[registry] = result.key
+            forms.append(chronic_resources.response_resource(
+                patient_ref=f"Patient/pat-{self.tag}", encounter_ref=f"Encounter/{encounter_id}",
+                when=ft.instant(visit.start + timedelta(minutes=10)), form=form, result=result,
+                next_due=day + timedelta(days=result.next_due_in_days), previous=previous,
+                doctor=f"Practitioner/{visit.doctor}"))
+        for response in forms:
+            response["id"] = self._id("bphs", 3)
+        return forms
 
     def _encounter(self, visit: Visit, encounter_id: str) -> dict[str, Any]:
         dept = self.directory.department(visit.org_id, visit.dept)
@@ -345,7 +383,8 @@ class _Renderer:
 
     # --- observations -----------------------------------------------------------------------------
 
-    def _vitals(self, keys: list[str], moment: datetime, encounter_id: str, visit: Visit, performer: str) -> None:
+    def _vitals(self, keys: list[str], moment: datetime, encounter_id: str, visit: Visit,
+                performer: str) -> dict[str, Any]:
         day = moment.date()
         values = {key: self.body.vital(key, day, visit.findings) for key in keys if key != "bmi"}
         if "bmi" in keys:
@@ -353,6 +392,7 @@ class _Renderer:
             values["bmi"] = round(weight / (self.body.height(day) / 100) ** 2, 1)
         for key in keys:
             self.out.append(self._vital(key, values[key], moment, encounter_id, performer))
+        return values
 
     def _vital(self, key: str, value: Any, moment: datetime, encounter_id: str, performer: str) -> dict[str, Any]:
         row = load("observations")["vital_signs"][key]

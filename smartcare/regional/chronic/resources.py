@@ -214,6 +214,20 @@ def questionnaire_items(form: Form, result: followup.Classification, next_due: d
     return items
 
 
+def response_resource(*, patient_ref: str, encounter_ref: str, when: str, form: Form,
+                      result: followup.Classification, next_due: date, previous: str | None,
+                      doctor: str | None) -> dict[str, Any]:
+    """The filled-in follow-up form as a QuestionnaireResponse of the visit's Encounter."""
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse", "questionnaire": QUESTIONNAIRE, "status": "completed",
+        "subject": {"reference": patient_ref}, "encounter": {"reference": encounter_ref}, "authored": when,
+        "item": questionnaire_items(form, result, next_due, previous),
+    }
+    if doctor:
+        response["author"] = {"reference": doctor}
+    return response
+
+
 def visit_bundle(*, patient_id: str, when: str, form: Form, result: followup.Classification, next_due: date,
                  previous: str | None, codings: list[dict[str, Any]], doctor: str | None,
                  centre: str | None) -> dict[str, Any]:
@@ -244,13 +258,8 @@ def visit_bundle(*, patient_id: str, when: str, form: Form, result: followup.Cla
     bmi = next(o for o in made if o["code"]["coding"][0]["code"] == "39156-5")
     # obs-2 and obs-3 are the weight and height, in the order observations() makes them.
     bmi["derivedFrom"] = [{"reference": "urn:uuid:obs-2"}, {"reference": "urn:uuid:obs-3"}]
-    response: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse", "questionnaire": QUESTIONNAIRE, "status": "completed",
-        "subject": {"reference": patient_ref}, "encounter": {"reference": "urn:uuid:visit"}, "authored": when,
-        "item": questionnaire_items(form, result, next_due, previous),
-    }
-    if doctor:
-        response["author"] = {"reference": doctor}
+    response = response_resource(patient_ref=patient_ref, encounter_ref="urn:uuid:visit", when=when, form=form,
+                                 result=result, next_due=next_due, previous=previous, doctor=doctor)
     entries = [{"fullUrl": "urn:uuid:visit", "resource": encounter, "request": {"method": "POST", "url": "Encounter"}},
                *({"fullUrl": f"urn:uuid:obs-{i}", "resource": o, "request": {"method": "POST", "url": "Observation"}}
                  for i, o in enumerate(made)),

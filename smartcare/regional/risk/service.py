@@ -99,6 +99,13 @@ def read_record(ctx: AccessContext, patient_id: str, *, now: datetime) -> tuple[
     return patient, record, current
 
 
+def _score_quantity(result: scores.Result) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": result.value, "system": "http://unitsofmeasure.org", "code": result.unit}
+    if unit_text(result.unit):  # a score has no unit to write ({score} is a UCUM annotation)
+        quantity["unit"] = unit_text(result.unit)
+    return quantity
+
+
 def _inputs_of(risk: dict[str, Any]) -> dict[str, Any] | None:
     for ext in risk.get("extension") or []:
         if ext.get("url") == INPUTS_EXTENSION:
@@ -158,8 +165,7 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
         "note": notes,
         "extension": [
             {"url": INPUTS_EXTENSION, "valueString": json.dumps(prepared.inputs, sort_keys=True, ensure_ascii=False)},
-            {"url": SCORE_EXTENSION, "valueQuantity": {"value": result.value, "unit": unit_text(result.unit),
-                                                       "system": "http://unitsofmeasure.org", "code": result.unit}},
+            {"url": SCORE_EXTENSION, "valueQuantity": _score_quantity(result)},
         ],
     }
 

@@ -178,3 +178,12 @@ def test_the_region_run_gives_the_same_result_as_one_resident_and_audits_its_rea
         reads = [e for e in audit.search(conn, patient=f"Patient/{patient}", limit=500)
                  if "risk assessment run" in str(e)]
     assert len(reads) == 2  # each run that read the record says so in the resident's access log
+
+
+def test_a_points_score_is_stored_without_a_unit_and_shown_without_one(man_of_55):
+    patient, _records = man_of_55
+    _condition(patient, "I48.0")
+    cha = next(o for o in service.assess(SYSTEM, patient).outcomes if o.calculator == "cha2ds2-vasc")
+    risk = gateway.read(SYSTEM, cha.risk_assessment)
+    score = next(e["valueQuantity"] for e in risk["extension"] if e["url"] == service.SCORE_EXTENSION)
+    assert score == {"value": 0, "system": "http://unitsofmeasure.org", "code": "{score}"}
