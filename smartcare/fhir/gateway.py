@@ -65,6 +65,19 @@ def search(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] =
     return [entry["resource"] for entry in bundle.get("entry", []) if entry.get("search", {}).get("mode") != "outcome"]
 
 
+def search_all(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] = (), *,
+               page: int = 1000) -> list[dict]:
+    """Every resource of res_type that ctx may see matching query, page by page (`_count`, `_offset`)."""
+    asked = [(k, v) for k, v in query if k not in ("_count", "_offset")]
+    found: list[dict] = []
+    while True:
+        batch = [r for r in search(ctx, res_type, [*asked, ("_count", str(page)), ("_offset", str(len(found)))])
+                 if r.get("resourceType") == res_type]
+        found += batch
+        if len(batch) < page:
+            return found
+
+
 def read(ctx: AccessContext, reference: str) -> dict:
     """The resource at reference ("Patient/p1") if ctx may see it; NotFound/Forbidden otherwise."""
     return serve(ctx, FhirRequest(method="GET", path=reference)).body or {}

@@ -300,6 +300,12 @@ def get_by_username(conn: Connection, *, username: str) -> User | None:
     return _user(row) if row is not None else None
 
 
+def linked_to(conn: Connection, *, fhir_ref: str) -> list[User]:
+    """The accounts linked to a FHIR Patient, RelatedPerson or Practitioner (e.g. "Patient/p1")."""
+    query = sa.select(user_account).where(user_account.c.fhir_ref == fhir_ref).order_by(user_account.c.username_key)
+    return [_user(row) for row in conn.execute(query)]
+
+
 def list_users(conn: Connection, *, role: Role | str | None = None) -> list[User]:
     """All accounts, or those of one role, ordered by username."""
     query = sa.select(user_account).order_by(user_account.c.username_key)

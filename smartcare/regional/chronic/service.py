@@ -30,7 +30,6 @@ from smartcare.regional.chronic.resources import (
     visit_of,
 )
 
-PAGE = 1000
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _ORG = re.compile(r"Organization/[A-Za-z0-9\-.]{1,64}")
 _PRACTITIONER = re.compile(r"Practitioner/[A-Za-z0-9\-.]{1,64}")
@@ -130,18 +129,6 @@ def age_on(birth: date | None, on: date) -> int | None:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def _search_all(ctx: AccessContext, res_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Every resource of res_type matching query that ctx may see, page by page."""
-    found: list[dict[str, Any]] = []
-    while True:
-        page = [r for r in gateway.search(ctx, res_type, [*query, ("_count", str(PAGE)),
-                                                          ("_offset", str(len(found)))])
-                if r.get("resourceType") == res_type]
-        found += page
-        if len(page) < PAGE:
-            return found
-
-
 def _codes(concept: Mapping[str, Any] | None, system: str) -> list[str]:
     return [c["code"] for c in (concept or {}).get("coding", []) if c.get("system") == system and c.get("code")]
 
@@ -157,7 +144,7 @@ def _patient_filter(organization: str, practitioner: str | None, *, chained: boo
 def _evidence(ctx: AccessContext, query: list[tuple[str, str]]) -> tuple[dict[str, list], dict[str, list]]:
     """ICD-10 conditions and ATC medicines by patient id, each as (code, first recorded day)."""
     conditions: dict[str, list[tuple[str, date | None]]] = {}
-    for condition in _search_all(ctx, "Condition", query):
+    for condition in gateway.search_all(ctx, "Condition", query):
         verification = _codes(condition.get("verificationStatus"), TERMINOLOGY + "condition-ver-status")
         clinical = _codes(condition.get("clinicalStatus"), TERMINOLOGY + "condition-clinical")
         if set(verification) & _NOT_CONDITIONS or set(clinical) & _ENDED_CONDITIONS:
@@ -167,7 +154,7 @@ def _evidence(ctx: AccessContext, query: list[tuple[str, str]]) -> tuple[dict[st
         conditions.setdefault(patient, []).extend((code, day) for code in _codes(condition.get("code"), ICD10))
     medicines: dict[str, list[tuple[str, date | None]]] = {}
     for res_type in ("MedicationRequest", "MedicationStatement"):
-        for item in _search_all(ctx, res_type, [*query, ("status", "active")]):
+        for item in gateway.search_all(ctx, res_type, [*query, ("status", "active")]):
             patient = (item.get("subject") or {}).get("reference", "").removeprefix("Patient/")
             day = local_day(item.get("authoredOn") or item.get("effectiveDateTime")
                              or (item.get("effectivePeriod") or {}).get("start"))
@@ -178,7 +165,7 @@ def _evidence(ctx: AccessContext, query: list[tuple[str, str]]) -> tuple[dict[st
 
 def _visits(ctx: AccessContext, query: list[tuple[str, str]]) -> dict[tuple[str, str], list[Visit]]:
     by_key: dict[tuple[str, str], list[Visit]] = {}
-    for response in _search_all(ctx, "QuestionnaireResponse", [*query, ("status", "completed")]):
+    for response in gateway.search_all(ctx, "QuestionnaireResponse", [*query, ("status", "completed")]):
         visit = visit_of(response)
         if visit is not None:
             by_key.setdefault((visit.patient_id, visit.registry), []).append(visit)
@@ -189,7 +176,7 @@ def _visits(ctx: AccessContext, query: list[tuple[str, str]]) -> dict[tuple[str,
 
 def _last_checks(ctx: AccessContext, query: list[tuple[str, str]], year: int) -> dict[str, date]:
     found: dict[str, date] = {}
-    for encounter in _search_all(ctx, "Encounter", [*query, ("type", CHECKUP), ("date", f"ge{year}-01-01")]):
+    for encounter in gateway.search_all(ctx, "Encounter", [*query, ("type", CHECKUP), ("date", f"ge{year}-01-01")]):
         patient = (encounter.get("subject") or {}).get("reference", "").removeprefix("Patient/")
         day = local_day((encounter.get("period") or {}).get("start"))
         if day is not None and (patient not in found or day > found[patient]):
@@ -205,7 +192,7 @@ def registry(ctx: AccessContext, *, organization: str, practitioner: str | None 
     if practitioner is not None and not _PRACTITIONER.fullmatch(practitioner):
         raise ChronicRefused(NOT_FOUND, status=404)
     day = on or today()
-    residents = _search_all(ctx, "Patient", _patient_filter(organization, practitioner, chained=False))
+    residents = gateway.search_all(ctx, "Patient", _patient_filter(organization, practitioner, chained=False))
     chained = _patient_filter(organization, practitioner, chained=True)
     conditions, medicines = _evidence(ctx, chained)
     visits = _visits(ctx, chained)

@@ -8,7 +8,7 @@ plan becomes `active`, replacing (and revoking) the resident's previous programm
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from smartcare.fhir import gateway
@@ -282,6 +282,20 @@ def _retire(old: Programme, *, plan_status: str, goal_status: str) -> list[dict[
     goals = [_update({**g, "lifecycleStatus": goal_status}) for g in old.goals
              if g.get("lifecycleStatus") in ("proposed", "active", "accepted", "planned")]
     return [*goals, _update({**old.plan, "status": plan_status})]
+
+
+def next_review(plan: dict[str, Any], today: date) -> date | None:
+    """The programme's next review day on or after today: the first review, then every interval after it."""
+    review = next((a for a in plan.get("activity") or [] if activity_key(a) == REVIEW), None)
+    timing = ((review or {}).get("detail") or {}).get("scheduledTiming") or {}
+    try:
+        first = date.fromisoformat(str((timing.get("event") or [""])[0])[:10])
+    except ValueError:
+        return None
+    every = int((timing.get("repeat") or {}).get("period") or 0)
+    if first >= today or every <= 0:
+        return first
+    return first + timedelta(days=-(-(today - first).days // every) * every)
 
 
 def goal_key(goal: dict[str, Any]) -> str:

@@ -23,12 +23,17 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _, current_locale, translations
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
-from smartcare.regional.risk import inputs, plans, progress, service
+from smartcare.regional.risk import inputs, plans, progress, reminders, service
 
 router = APIRouter(include_in_schema=False)
 CHART_JS = Path(__file__).parent / "static" / "progress-chart.js"
 SAFE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 ACTIONS = ("assess", "draft", "accept")
+# Where the app's health news (patient/news) keeps articles on an education activity's topic: its categories, with
+# articles on the reader's own conditions listed for them by the news service's targeting.
+EDUCATION_NEWS = {"hypertension": "chronic-disease", "diabetes": "chronic-disease", "cholesterol": "chronic-disease",
+                  "medication": "chronic-disease", "smoking": "health-tips", "diet": "health-tips",
+                  "exercise": "health-tips", "alcohol": "health-tips", "weight": "health-tips"}
 NOTICES = {"assessed": _("Risks assessed from the record."), "drafted": _("A draft programme is ready for review."),
            "accepted": _("The programme is active. The patient can follow it in the app.")}
 
@@ -66,6 +71,24 @@ def _risk_rows(current: list[dict[str, Any]], preview: list[inputs.Prepared], zh
         row["missing"] = [_field_label(prepared.calculator, m, zh) for m in prepared.missing]
         rows.append(row)
     return rows
+
+
+def _latest_row(name: str, risk: dict[str, Any], zh: bool) -> dict[str, Any]:
+    """A calculator's latest RiskAssessment as the app shows it."""
+    calculator = scores.CALCULATORS.get(name)
+    score = next((e.get("valueQuantity") for e in risk.get("extension", [])
+                  if e.get("url") == service.SCORE_EXTENSION), {}) or {}
+    category = next((c.get("code", "") for c in (risk.get("prediction") or [{}])[0].get("qualitativeRisk", {})
+                     .get("coding", [])), "")
+    title = (calculator.title_zh if zh else calculator.title) if calculator else name
+    return {"title": title, "value": score.get("value"), "unit": score.get("unit", ""), "category": category,
+            "label": calculator.label(category, zh=zh) if calculator else category,
+            "date": str(risk.get("occurrenceDateTime", ""))[:10]}
+
+
+def _topic(activity: dict[str, Any]) -> str:
+    return next((e.get("valueString", "") for e in activity.get("extension", [])
+                 if e.get("url") == plans.TOPIC_EXTENSION), "")
 
 
 def _doctor_page(request: Request, patient_id: str, *, error: str = "", error_field: str = "",
@@ -122,6 +145,8 @@ def _act(request: Request, patient_id: str, action: str, form: dict[str, str]) -
                          keep_goals={k[5:] for k, val in form.items() if k.startswith("goal:") and val == "on"},
                          keep_activities={k[9:] for k, val in form.items() if k.startswith("activity:") and val == "on"},
                          targets={k[7:]: val for k, val in form.items() if k.startswith("target:")})
+            with unit_of_work() as conn:
+                reminders.programme_active(conn, patient_id=patient_id)
             done = "accepted"
     except plans.PlanRefused as exc:
         return _doctor_page(request, patient_id, error=_say(request, exc.message), error_field=exc.field,
@@ -150,17 +175,23 @@ def _app_page(request: Request) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
     people, person = _people(v, request.query_params.get("patient", "")[:64])
-    active, tracked = None, []
+    active, tracked, risks = None, [], []
     now: datetime = clock.now()
+    zh = current_locale(request) == "zh-Hans"
     if person is not None:
         active = plans.current(v.ctx, person["id"], status="active")
         if active is not None:
             tracked = progress.goal_progress(v.ctx, person["id"], active.goals, now=now)
+        current = gateway.search(v.ctx, "RiskAssessment", [("patient", f"Patient/{person['id']}"),
+                                                           ("status", "final"), ("_count", "200")])
+        risks = [_latest_row(name, risk, zh) for name, risk in service.latest_by_method(current).items()]
     charts = {t.key: {"points": t.points, "target": t.target, "comparator": t.comparator, "unit": t.unit}
               for _goal, targets in tracked for t in targets if t.points}
     return render_private(request, "risk/app_programme.html", user=v.user, people=people, person=person,
-                          active=active, tracked=tracked, charts=charts, zh=current_locale(request) == "zh-Hans",
-                          activity_key=plans.activity_key, review_code=plans.REVIEW)
+                          active=active, tracked=tracked, charts=charts, zh=zh, risks=risks,
+                          next_review=plans.next_review(active.plan, now.date()) if active else None,
+                          news=EDUCATION_NEWS, activity_key=plans.activity_key, review_code=plans.REVIEW,
+                          topic_of=_topic)
 
 
 @router.get("/app/programme", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ import pytest
 
 from smartcare.fhir import store
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.notifications.service import inbox
 from smartcare.platform.security.context import SYSTEM
 from tests.web_support import browser, form_token, make_user, sign_in
 
@@ -84,6 +85,11 @@ def test_a_doctor_assesses_drafts_adjusts_and_activates_and_the_patient_follows_
     app = patient.get("/app/programme")
     assert app.status_code == 200
     assert "My goals" in app.text and "Next review" in app.text
+    assert "My risks" in app.text and "10-year ASCVD risk" in app.text
+    assert 'href="/app/news?category=chronic-disease">Read about it</a>' in app.text
+    with unit_of_work() as conn:
+        told = inbox(conn, user_id=people["patient"].id)
+    assert [n["title"] for n in told] == ["Your health programme"] and told[0]["link"] == "/app/programme"
     data = re.search(r'<script type="application/json" id="goal-progress-data">(.*?)</script>', app.text, re.S).group(1)
     assert '"target": 135' in data.replace('"target":135', '"target": 135')
     assert "148" in data and "152" in data  # both readings drawn against the target
