@@ -34,6 +34,7 @@ HANDLER_MODULES = (
     "smartcare.family.medication.reminders",
     "smartcare.family.monitoring.flows",
     "smartcare.family.monitoring.special",
+    "smartcare.family.monitoring.from_programmes",
     "smartcare.hospital.wards.monitors",
     "smartcare.regional.mpi.jobs",
     "smartcare.regional.exchange.pull",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest
@@ -18,6 +20,7 @@ from smartcare.knowledge.interventions import programme as rules
 from smartcare.platform import clock
 from smartcare.platform.clock import format_instant
 from smartcare.platform.i18n import _
+from smartcare.platform.jobs import enqueue
 from smartcare.platform.security.context import AccessContext
 from smartcare.regional.risk import service
 from smartcare.regional.risk.inputs import Record
@@ -34,6 +37,9 @@ UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 REVIEW = "follow-up-review"
+# The job the family health module handles to give a resident a home-monitoring plan (family/monitoring/
+# from_programmes.py): modules hand work to each other through the job outbox, not by importing each other.
+MONITORING_JOB = "monitoring.from-programme"
 MG_DL_PER_MMOL_CHOLESTEROL = 38.67
 MG_DL_PER_MMOL_GLUCOSE = 18.016
 # Targets a doctor may set, per UCUM unit: anything outside is a typing error, not a choice.
@@ -296,6 +302,18 @@ def next_review(plan: dict[str, Any], today: date) -> date | None:
     if first >= today or every <= 0:
         return first
     return first + timedelta(days=-(-(today - first).days // every) * every)
+
+
+def ask_for_monitoring(conn: Connection, programme: Programme) -> str | None:
+    """Queue home monitoring for the templates the active programme's kept activities name (the family health
+    module's job MONITORING_JOB assigns them); the job's id, or None when no activity asks for monitoring."""
+    templates = sorted({e.get("valueString", "") for a in programme.plan.get("activity") or []
+                        for e in a.get("extension", []) if e.get("url") == TEMPLATE_EXTENSION and e.get("valueString")})
+    if not templates:
+        return None
+    patient = str((programme.plan.get("subject") or {}).get("reference", "")).removeprefix("Patient/")
+    return enqueue(conn, kind=MONITORING_JOB, payload={"patient": patient, "templates": templates},
+                   key=f"programme:{programme.plan.get('id')}:monitoring")
 
 
 def goal_key(goal: dict[str, Any]) -> str:

@@ -141,12 +141,14 @@ def _act(request: Request, patient_id: str, action: str, form: dict[str, str]) -
             plans.draft(v.ctx, patient_id)
             done = "drafted"
         else:
-            plans.accept(v.ctx, patient_id, form.get("plan", "")[:64],
-                         keep_goals={k[5:] for k, val in form.items() if k.startswith("goal:") and val == "on"},
-                         keep_activities={k[9:] for k, val in form.items() if k.startswith("activity:") and val == "on"},
-                         targets={k[7:]: val for k, val in form.items() if k.startswith("target:")})
+            kept_goals = {k[5:] for k, val in form.items() if k.startswith("goal:") and val == "on"}
+            kept_activities = {k[9:] for k, val in form.items() if k.startswith("activity:") and val == "on"}
+            targets = {k[7:]: val for k, val in form.items() if k.startswith("target:")}
+            active = plans.accept(v.ctx, patient_id, form.get("plan", "")[:64], keep_goals=kept_goals,
+                                  keep_activities=kept_activities, targets=targets)
             with unit_of_work() as conn:
                 reminders.programme_active(conn, patient_id=patient_id)
+                plans.ask_for_monitoring(conn, active)
             done = "accepted"
     except plans.PlanRefused as exc:
         return _doctor_page(request, patient_id, error=_say(request, exc.message), error_field=exc.field,

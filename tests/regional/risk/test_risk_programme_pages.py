@@ -5,8 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from smartcare.fhir import store
+from smartcare.family.monitoring.plans import TEMPLATE_URI
+from smartcare.fhir import gateway, store
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.jobs import run_due
+from smartcare.platform.jobs.worker import load_handlers
 from smartcare.platform.notifications.service import inbox
 from smartcare.platform.security.context import SYSTEM
 from tests.web_support import browser, form_token, make_user, sign_in
@@ -58,7 +61,7 @@ def _post(web, path: str, page, **fields) -> object:
     return web.post(path, data={"csrf_token": form_token(page), **fields})
 
 
-def test_a_doctor_assesses_drafts_adjusts_and_activates_and_the_patient_follows_it(people):
+def test_a_doctor_assesses_drafts_adjusts_and_activates_and_the_patient_follows_it(people, engine):
     doctor = browser()
     sign_in(doctor, "doctor.test")
     page = doctor.get("/workstation/patients/pa1/risk")
@@ -90,6 +93,12 @@ def test_a_doctor_assesses_drafts_adjusts_and_activates_and_the_patient_follows_
     with unit_of_work() as conn:
         told = inbox(conn, user_id=people["patient"].id)
     assert [n["title"] for n in told] == ["Your health programme"] and told[0]["link"] == "/app/programme"
+    # The kept home-measurement activity starts the family health module's blood-pressure monitoring plan.
+    load_handlers()  # as the worker does
+    run_due(engine)
+    monitoring = gateway.search(SYSTEM, "CarePlan", [("patient", "Patient/pa1"), ("status", "active"),
+                                                     ("instantiates-uri", TEMPLATE_URI + "hypertension")])
+    assert len(monitoring) == 1
     data = re.search(r'<script type="application/json" id="goal-progress-data">(.*?)</script>', app.text, re.S).group(1)
     assert '"target": 135' in data.replace('"target":135', '"target": 135')
     assert "148" in data and "152" in data  # both readings drawn against the target
