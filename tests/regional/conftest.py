@@ -12,6 +12,9 @@ plus records that must not count: one entered in error, one refuted, one outside
 one coded in SNOMED only.
 """
 
+import os
+import shutil
+import sys
 from typing import Any
 
 import pytest
@@ -146,3 +149,31 @@ def user_token(role: str, name: str | None = None, **claims: Any) -> dict[str, s
         claims = {"fhir_user": "Patient/ph-pat-1", "patient": "Patient/ph-pat-1", **claims}
     return bearer(ROLE_SCOPES.get(role, "user/*.cruds"), kind="user", name=name or role.replace("_", "."),
                   roles={role}, subject=f"u-{role}", **claims)
+
+
+@pytest.fixture(scope="module")
+def spark_session():
+    """A local[1] PySpark session whose Python workers are this virtual environment's interpreter (Java 17 needed)."""
+    pytest.importorskip("pyspark", reason="pyspark is a test dependency (requirements-test.lock)")
+    from pyspark.sql import SparkSession
+
+    from tests.support import IN_CI
+
+    if shutil.which("java") is None:
+        message = "Spark needs Java 17 (Debian's openjdk-17-jre-headless, in scripts/test-packages.txt)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    before = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+    os.environ.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    spark = (SparkSession.builder.master("local[1]").appName("smartcare-test")
+             .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+             .config("spark.pyspark.python", sys.executable).config("spark.pyspark.driver.python", sys.executable)
+             .getOrCreate())
+    yield spark
+    spark.stop()
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

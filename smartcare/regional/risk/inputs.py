@@ -90,12 +90,16 @@ def _quantities(observation: dict[str, Any]) -> Iterable[tuple[str, dict[str, An
                 yield code, component["valueQuantity"]
 
 
-def _recent(when: str, today: date, max_age_days: int) -> bool:
+def _day(text: Any) -> date | None:
     try:
-        taken = date.fromisoformat(when[:10])
+        return date.fromisoformat(str(text or "")[:10])
     except ValueError:
-        return False
-    return today - timedelta(days=max_age_days) <= taken <= today
+        return None
+
+
+def _recent(when: str, today: date, max_age_days: int) -> bool:
+    taken = _day(when)
+    return taken is not None and today - timedelta(days=max_age_days) <= taken <= today
 
 
 def _keep(record: Record, name: str, fact: Fact) -> None:
@@ -142,12 +146,9 @@ def read_record(*, patient: dict[str, Any], resources: Iterable[dict[str, Any]],
     """The facts a record holds on a day: age, sex, the latest recent observations, conditions, medicines, family."""
     record = Record(today=today)
     ref = f"Patient/{patient.get('id', '')}"
-    if patient.get("birthDate"):
-        try:
-            born = date.fromisoformat(str(patient["birthDate"])[:10])
-            record.facts["age"] = Fact(calculators.age_in_years(born, today), "a", "", ref)
-        except ValueError:
-            pass
+    born = _day(patient.get("birthDate"))
+    if born is not None:  # a year-only or unreadable birth date leaves the age missing, to be reported
+        record.facts["age"] = Fact(calculators.age_in_years(born, today), "a", "", ref)
     if patient.get("gender") in ("female", "male"):
         record.facts["sex"] = Fact(patient["gender"], "", "", ref)
     groups = codes()

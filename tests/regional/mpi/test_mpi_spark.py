@@ -1,47 +1,20 @@
 """Spark mode: the shipped engine's model run on PySpark (local[1]) finds the same pairs as the embedded path."""
 
-import os
 import random
-import shutil
-import sys
 
 import pytest
 
 from smartcare.regional.mpi.batch import find_matches
 from smartcare.regional.mpi.febrl import febrl4
 from smartcare.regional.mpi.training import train
-from tests.support import IN_CI
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is a test dependency (requirements-test.lock)")
 
 
-def _need_java() -> None:
-    if shutil.which("java") is None:
-        message = "Spark needs Java 17 (Debian's openjdk-17-jre-headless, in scripts/test-packages.txt)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
-def session():
-    from pyspark.sql import SparkSession
-
-    _need_java()
-    # The Python workers must be this virtual environment's interpreter (with smartcare and its dependencies).
-    before = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    os.environ.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    spark = (SparkSession.builder.master("local[1]").appName("smartcare-mpi-test")
-             .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
-             .config("spark.pyspark.python", sys.executable).config("spark.pyspark.driver.python", sys.executable)
-             .getOrCreate())
-    yield spark
-    spark.stop()
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+def session(spark_session):
+    """The shared local[1] Spark session (tests/regional/conftest.py)."""
+    return spark_session
 
 
 @pytest.fixture(scope="module")

@@ -1,45 +1,16 @@
 """Spark mode: a province's NDJSON export run on PySpark (local[1]) gives the same outcomes as the embedded decision."""
 
 import json
-import os
-import shutil
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from smartcare.regional.risk import inputs, service
 from smartcare.regional.risk import spark as risk_spark
-from tests.support import IN_CI
 
 pytest.importorskip("pyspark", reason="pyspark is a test dependency (requirements-test.lock)")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LOINC = "http://loinc.org"
-
-
-@pytest.fixture(scope="module")
-def session():
-    from pyspark.sql import SparkSession
-
-    if shutil.which("java") is None:
-        message = "Spark needs Java 17 (Debian's openjdk-17-jre-headless, in scripts/test-packages.txt)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    # The Python workers must be this virtual environment's interpreter (with smartcare and its dependencies).
-    before = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    os.environ.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    spark = (SparkSession.builder.master("local[1]").appName("smartcare-risk-test")
-             .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
-             .config("spark.pyspark.python", sys.executable).config("spark.pyspark.driver.python", sys.executable)
-             .getOrCreate())
-    yield spark
-    spark.stop()
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def _quantity(rid: str, patient: str, code: str, value: float, unit: str) -> dict:
@@ -78,7 +49,8 @@ def _embedded(resources: list[dict]) -> set[tuple[str, str, str]]:
     return found
 
 
-def test_spark_gives_the_embedded_outcomes_and_the_same_risk_assessment(session, tmp_path):
+def test_spark_gives_the_embedded_outcomes_and_the_same_risk_assessment(spark_session):
+    session = spark_session
     region = _region()
     lines = session.createDataFrame([(json.dumps(r),) for r in region] + [("not json",)], schema="value string")
     rows = risk_spark.assess(session, lines, now=NOW).collect()
