@@ -59,13 +59,7 @@ def _risk_rows(current: list[dict[str, Any]], preview: list[inputs.Prepared], zh
         row: dict[str, Any] = {"name": calculator.name, "title": calculator.title_zh if zh else calculator.title,
                                "risk": None, "missing": [], "not_applicable": prepared.not_applicable}
         if risk is not None:
-            score = next((e.get("valueQuantity") for e in risk.get("extension", [])
-                          if e.get("url") == service.SCORE_EXTENSION), {}) or {}
-            category = next((c.get("code", "") for c in (risk.get("prediction") or [{}])[0].get("qualitativeRisk", {})
-                             .get("coding", [])), "")
-            row["risk"] = {"id": risk.get("id", ""), "value": score.get("value"), "unit": score.get("unit", ""),
-                           "category": category, "label": calculator.label(category, zh=zh),
-                           "date": str(risk.get("occurrenceDateTime", ""))[:10],
+            row["risk"] = {**_latest_row(prepared.calculator, risk, zh), "id": risk.get("id", ""),
                            "basis": [b.get("reference", "") for b in risk.get("basis", [])],
                            "notes": [n.get("text", "") for n in risk.get("note", [])]}
         row["missing"] = [_field_label(prepared.calculator, m, zh) for m in prepared.missing]

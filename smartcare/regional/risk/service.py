@@ -173,9 +173,7 @@ def to_fhir(*, patient_id: str, prepared: record_inputs.Prepared, result: scores
 def _run(prepared: record_inputs.Prepared) -> tuple[scores.Result | None, str]:
     try:
         return scores.calculate(prepared.calculator, prepared.inputs), ""
-    except scores.ScoreInputError as exc:
-        return None, str(exc)
-    except scores.NotApplicable as exc:
+    except (scores.ScoreInputError, scores.NotApplicable) as exc:
         return None, str(exc)
 
 
