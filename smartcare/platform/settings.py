@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # comma-separated, e.g. "hiv,mental_health".
     regional_sharing: Literal["opt-in", "opt-out"] = "opt-in"
     regional_withheld: str = ""
+    # The notifiable-disease list public health works to: empty for China's 2025 list
+    # (knowledge/notifiable/data/china-2025.yaml), or the path of another list in the same shape.
+    notifiable_list: str = ""
 
     @property
     def regional_withheld_categories(self) -> tuple[str, ...]:
