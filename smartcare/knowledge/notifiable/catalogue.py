@@ -16,6 +16,9 @@ import yaml
 
 DEFAULT_LIST = Path(__file__).parent / "data" / "china-2025.yaml"
 CLASSES = ("A", "B", "C")
+DISEASE_KEYS = frozenset({"id", "class", "managed_as_a", "en", "zh", "icd10", "classifications", "standard", "subtypes",
+                          "labs", "urgent_icd10", "urgent_note", "note"})
+SUBTYPE_KEYS = frozenset({"id", "en", "zh", "icd10"})
 
 
 class NotifiableListInvalid(ValueError):
@@ -180,8 +183,18 @@ def _codes(entry: dict[str, Any], key: str, where: str, *, required: bool = True
     return tuple(str(c).strip() for c in value)
 
 
+def _known_keys(entry: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    # A comma left unquoted in a YAML flow mapping splits a name into a stray key: refuse it rather than show "Hand".
+    unknown = sorted(str(key) for key in entry if key not in allowed)
+    if unknown:
+        raise NotifiableListInvalid(f"{where}: unknown key {', '.join(unknown)}")
+
+
 def _disease(entry: dict[str, Any], classifications: dict[str, Any]) -> Disease:
     where = f"disease {entry.get('id')!r}"
+    _known_keys(entry, DISEASE_KEYS, where)
+    for subtype in entry.get("subtypes") or []:
+        _known_keys(subtype, SUBTYPE_KEYS, f"{where} subtype {subtype.get('id')!r}")
     if entry.get("class") not in CLASSES:
         raise NotifiableListInvalid(f"{where}: class must be one of {', '.join(CLASSES)}")
     allowed = _codes(entry, "classifications", where)

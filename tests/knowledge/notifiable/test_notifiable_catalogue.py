@@ -105,3 +105,15 @@ def test_an_unreadable_list_file_is_refused(tmp_path):
     broken.write_text("diseases: [unclosed", encoding="utf-8")
     with pytest.raises(NotifiableListInvalid, match="cannot read"):
         load(broken)
+
+
+def test_names_with_commas_are_read_whole():
+    assert CHINA.disease("hand-foot-mouth").name_en == "Hand, foot and mouth disease"
+    assert CHINA.match_diagnosis("B19").subtype.name_en == "Viral hepatitis, unspecified"
+
+
+def test_a_stray_key_from_an_unquoted_comma_is_refused():
+    entry = {"id": "x", "class": "C", "en": "Hand", "foot and mouth disease": None, "zh": "手足口病",
+             "icd10": ["B08.4"], "classifications": ["clinical"]}
+    with pytest.raises(NotifiableListInvalid, match="unknown key foot and mouth disease"):
+        parse(_list_with(diseases=[entry]))
