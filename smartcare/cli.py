@@ -19,6 +19,7 @@ from smartcare.platform.security.cli import user_app
 from smartcare.platform.security.client_cli import client_app
 from smartcare.regional.exchange.cli import exchange_app
 from smartcare.regional.mpi.cli import mpi_app
+from smartcare.regional.public_health.cli import surveillance_app
 from smartcare.regional.risk.cli import risk_app, score
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ lis_app = typer.Typer(help="The laboratory's HL7 v2 interface: the MLLP listener
 app.add_typer(lis_app, name="lis")
 app.command("score")(score)
 app.add_typer(risk_app, name="risk")
+app.add_typer(surveillance_app, name="surveillance")
 console = make_console()
 
 
