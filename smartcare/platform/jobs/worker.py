@@ -40,6 +40,8 @@ HANDLER_MODULES = (
     "smartcare.regional.exchange.pull",
     "smartcare.regional.risk.jobs",
     "smartcare.regional.risk.reminders",
+    "smartcare.regional.public_health.reporting",
+    "smartcare.regional.public_health.deadlines",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",

@@ -80,6 +80,13 @@ from smartcare.regional.exchange.views import router as exchange_console_router
 from smartcare.regional.mpi import fhir_operations  # noqa: F401  (registers Patient/$match, $ihe-pix; MPI hook)
 from smartcare.regional.mpi.views import router as mpi_console_router
 from smartcare.regional.public_health.api import router as public_health_api_router
+from smartcare.regional.public_health.detect_api import router as surveillance_detect_router
+from smartcare.regional.public_health.public_api import router as public_figures_api_router
+from smartcare.regional.public_health.public_views import router as public_page_router
+from smartcare.regional.public_health.release_views import router as public_releases_router
+from smartcare.regional.public_health.report_views import router as case_report_pages_router
+from smartcare.regional.public_health.review_api import router as public_health_review_api_router
+from smartcare.regional.public_health.review_views import router as public_health_review_router
 from smartcare.regional.public_health.views import router as public_health_pages_router
 from smartcare.regional.records.views import router as regional_records_router
 from smartcare.regional.research.api import router as research_api_router
@@ -108,6 +115,7 @@ def create_app() -> FastAPI:
     app.include_router(cds_router)
     app.include_router(triage_api_router)
     app.include_router(scores_api_router)
+    app.include_router(surveillance_detect_router)
     app.include_router(risk_programme_router)
     app.include_router(triage_pages_router)
     app.include_router(triage_rules_router)
@@ -158,6 +166,12 @@ def create_app() -> FastAPI:
     app.include_router(risk_pages_router)
     app.include_router(public_health_api_router)
     app.include_router(public_health_pages_router)
+    app.include_router(case_report_pages_router)
+    app.include_router(public_health_review_router)
+    app.include_router(public_health_review_api_router)
+    app.include_router(public_releases_router)
+    app.include_router(public_page_router)
+    app.include_router(public_figures_api_router)
     app.include_router(directory_api_router)
     app.include_router(directory_pages_router)
     app.include_router(schedules_console_router)

@@ -40,6 +40,12 @@ DISEASE_SYSTEM = LOCAL + "CodeSystem/notifiable-disease"
 DISTRICT_SYSTEM = LOCAL + "CodeSystem/district"
 REPORT_CARD = LOCAL + "Questionnaire/infectious-disease-report-card"
 INVESTIGATION = LOCAL + "Questionnaire/case-investigation"
+# Why the doctor discarded a draft (valueCodeableConcept: a DISCARD_REASON_SYSTEM code and the doctor's words).
+DISCARD_REASON = EXTENSION + "discard-reason"
+DISCARD_REASON_SYSTEM = LOCAL + "CodeSystem/case-report-discard-reason"
+# Composition.section.code: the diagnosing Condition, the laboratory Observations, the report card's answers.
+SECTION_SYSTEM = LOCAL + "CodeSystem/case-report-section"
+DIAGNOSIS_SECTION, LABORATORY_SECTION, REPORT_CARD_SECTION = "diagnosis", "laboratory", "report-card"
 
 STATES = ("draft", "submitted", "correction-requested", "verified", "closed", "discarded", "duplicate")
 # The states whose cases count: reported and not withdrawn.
@@ -203,3 +209,34 @@ def facts(composition: dict[str, Any]) -> CaseFacts:
 def count_date(case: CaseFacts) -> date | None:
     """The date a case is counted on: its onset, else the day it was diagnosed."""
     return case.onset or (case.diagnosed_at.date() if case.diagnosed_at else None)
+
+
+def _section_code(section: Any) -> str | None:
+    codings = ((section.get("code") or {}).get("coding") or []) if isinstance(section, dict) else []
+    return next((str(c.get("code")) for c in codings if isinstance(c, dict) and c.get("system") == SECTION_SYSTEM),
+                None)
+
+
+def section_entries(composition: dict[str, Any], code: str) -> list[str]:
+    """The references in a report's section of this SECTION_SYSTEM code (diagnosis, laboratory, report-card)."""
+    return [ref for section in composition.get("section") or [] if _section_code(section) == code
+            for ref in map(_reference, section.get("entry") or []) if ref]
+
+
+def add_section_entry(composition: dict[str, Any], code: str, title: str, reference: str) -> bool:
+    """Add reference to the report's section of this code (made when missing), in place; False if already there."""
+    if reference in section_entries(composition, code):
+        return False
+    sections = composition.setdefault("section", [])
+    found = next((s for s in sections if _section_code(s) == code), None)
+    if found is None:
+        found = {"title": title, "code": {"coding": [{"system": SECTION_SYSTEM, "code": code}]}, "entry": []}
+        sections.append(found)
+    found.setdefault("entry", []).append({"reference": reference})
+    return True
+
+
+def replace_section_entry(composition: dict[str, Any], code: str, title: str, reference: str) -> None:
+    """Make reference the only entry of the report's section of this code (made when missing), in place."""
+    composition["section"] = [s for s in composition.get("section") or [] if _section_code(s) != code]
+    add_section_entry(composition, code, title, reference)

@@ -80,6 +80,9 @@ PUBLIC_ROUTES = {
     "/api/v1/scores": "the calculator catalogue: names, inputs, units, ranges and sources",
     "/api/v1/scores/{name}": "one calculator described (GET) or run on the posted inputs (POST); stores nothing",
     "/risk/progress-chart.js": "the script that draws goal progress charts (no data in it)",
+    # Outbreak detection on a posted count series (issue 13): counts in, bounds out, nothing personal, nothing stored.
+    "/api/v1/surveillance/methods": "the outbreak detectors' catalogue: parameters, defaults, ranges and sources",
+    "/api/v1/surveillance/detect": "runs a detector on posted period counts (no personal data); stores nothing",
     "/app/triage": "the symptom check: open to anyone; only a signed-in patient's finished session is stored",
     "/app/triage/nearest-emergency": "the nearest emergency department to a position the visitor gives",
     "/app/first-aid": "first-aid guides, open to anyone in an emergency (and cached offline)",
@@ -98,6 +101,15 @@ PUBLIC_ROUTES = {
     "/api/v1/knowledge/drugs/check": "the interaction checker API (stores nothing)",
     "/app/news": "health news (targeted articles only after sign-in)", "/app/news/{article_id}": "a news article",
     "/news/feed.atom": "the public health news feed", "/api/v1/news": "public health news API",
+    # The public epidemic page (issue 13): approved releases of suppressed counts and announcements, nothing personal.
+    "/public": "the epidemic page: the latest approved release (small counts hidden) and announcements",
+    "/public/feed.atom": "the Atom feed of approved releases and announcements",
+    "/public/districts.geojson": "the district boundaries the epidemic map draws (illustrative, no data)",
+    "/public/charts.js": "the script that draws the epidemic curves and map (no data in it)",
+    "/public/public.css": "the epidemic page's styles",
+    "/public/api/releases": "the list of approved releases (period and links)",
+    "/public/api/releases/latest": "the current release's suppressed figures",
+    "/public/api/releases/{release_id}": "an approved release's suppressed figures (404 for any other)",
 }
 
 
