@@ -36,6 +36,7 @@ TRIGGER = EXTENSION + "trigger"
 REASON = EXTENSION + "reason"
 DUPLICATE_OF = EXTENSION + "duplicate-of"
 CORRECTION = EXTENSION + "correction"
+OUTCOME = EXTENSION + "outcome"  # set when an officer closes the case: recovered, died ... not-a-case
 DISEASE_SYSTEM = LOCAL + "CodeSystem/notifiable-disease"
 DISTRICT_SYSTEM = LOCAL + "CodeSystem/district"
 REPORT_CARD = LOCAL + "Questionnaire/infectious-disease-report-card"
@@ -48,8 +49,9 @@ SECTION_SYSTEM = LOCAL + "CodeSystem/case-report-section"
 DIAGNOSIS_SECTION, LABORATORY_SECTION, REPORT_CARD_SECTION = "diagnosis", "laboratory", "report-card"
 
 STATES = ("draft", "submitted", "correction-requested", "verified", "closed", "discarded", "duplicate")
-# The states whose cases count: reported and not withdrawn.
+# The states whose cases count: reported and not withdrawn (see counts(): a case closed as not a case does not).
 COUNTED = frozenset({"submitted", "correction-requested", "verified", "closed"})
+NOT_A_CASE = "not-a-case"
 OPEN_FOR_DOCTOR = frozenset({"draft", "correction-requested"})
 STATUS_OF_STATE = {
     "draft": "preliminary", "correction-requested": "preliminary", "submitted": "final", "verified": "final",
@@ -93,6 +95,7 @@ class CaseFacts:
     escalated_at: datetime | None
     district: str | None  # the district code of the case's address when reported
     duplicate_of: str | None  # Composition/id
+    outcome: str | None = None  # the outcome an officer closed the case with
 
     @property
     def overdue(self) -> bool:
@@ -203,7 +206,13 @@ def facts(composition: dict[str, Any]) -> CaseFacts:
         escalated_at=_instant(_ext_value(composition, ESCALATED_AT, "valueDateTime")),
         district=district.get("code") if isinstance(district, dict) else None,
         duplicate_of=_reference(_ext_value(composition, DUPLICATE_OF, "valueReference")),
+        outcome=_ext_value(composition, OUTCOME, "valueCode"),
     )
+
+
+def counts(case: CaseFacts) -> bool:
+    """Whether a case counts in figures and detection: reported, not withdrawn, not closed as not a case."""
+    return case.state in COUNTED and case.outcome != NOT_A_CASE
 
 
 def count_date(case: CaseFacts) -> date | None:

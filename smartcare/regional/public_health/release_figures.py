@@ -1,7 +1,7 @@
 """The figures of a public release: case reports counted by disease, ISO week and district, small cells hidden.
 
 Plain functions over case facts (case_model.CaseFacts); releases.py reads the store, audits and keeps the result.
-A case counts when its report is in a counted state (case_model.COUNTED), in the ISO week of its count date
+A case counts when its report is in a counted state and not closed as not a case (case_model.counts), in the ISO week of its count date
 (onset, else diagnosis), in the district its report names when that is one of the region's districts
 (data/districts.geojson), else under "elsewhere or unknown". Every table the public sees is published from one set
 of counts with the existing small-cell rule (suppression.py), so no hidden count can be taken back from a total:
@@ -26,7 +26,8 @@ from smartcare.knowledge import notifiable
 from smartcare.platform.i18n import _
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health.aggregates import week_of
-from smartcare.regional.public_health.case_model import COUNTED, CaseFacts, count_date
+from smartcare.regional.public_health.case_model import CaseFacts, count_date
+from smartcare.regional.public_health.case_model import counts as case_counts
 from smartcare.regional.public_health.suppression import HIDDEN, DisclosureRule, hidden_counts, published
 
 DISTRICTS_FILE = Path(__file__).resolve().parent / "data" / "districts.geojson"
@@ -157,7 +158,7 @@ def count_cases(cases: Iterable[CaseFacts], period: Period, districts: Sequence[
     counts: Counter = Counter()
     for case in cases:
         day = count_date(case)
-        if case.state not in COUNTED or not case.disease or day is None or not period.start <= day <= period.end:
+        if not case_counts(case) or not case.disease or day is None or not period.start <= day <= period.end:
             continue
         counts[(case.disease, week_of(day), case.district if case.district in known else None)] += 1
     return counts

@@ -413,7 +413,7 @@ def decide(trigger: Trigger, reports: list[dict[str, Any]]) -> tuple[str, dict[s
     for report in reports:
         case = model.facts(report)
         reported = case.submitted_at or case.diagnosed_at
-        if case.state in model.COUNTED and reported is not None and reported >= since:
+        if model.counts(case) and reported is not None and reported >= since:
             return "skip", report
     return "create", None
 

@@ -46,8 +46,8 @@ from smartcare.regional.public_health.case_reports import document_type, person_
 CASE_REPORTS = "case-reports"
 PURPOSE = "PUBHLTH"
 OFFICER_ACTS = ("verify", "request-correction", "mark-duplicate", "close")
-OUTCOMES = ("recovered", "under-treatment", "died", "lost-to-follow-up", "moved-away", "not-a-case")
-OUTCOME = model.EXTENSION + "outcome"
+OUTCOMES = ("recovered", "under-treatment", "died", "lost-to-follow-up", "moved-away", model.NOT_A_CASE)
+OUTCOME = model.OUTCOME
 REVIEW_ACT = model.EXTENSION + "review-act"  # the officer act that made this version: act, by, note
 DUPLICATE = model.EXTENSION + "duplicate"  # on the kept report, one per report marked as its duplicate
 MAX_TEXT = 1000
@@ -277,7 +277,7 @@ def _id_number(patient: dict[str, Any]) -> str:
 
 def possible_duplicates(conn: Connection, reports: list[Loaded]) -> dict[str, list[PossibleDuplicate]]:
     """For every counted report among reports, the others that are possibly the same case (see the module's text)."""
-    counted = [r for r in reports if r.facts.state in model.COUNTED and r.facts.disease and r.facts.patient]
+    counted = [r for r in reports if model.counts(r.facts) and r.facts.disease and r.facts.patient]
     by_disease: dict[str, list[Loaded]] = {}
     for report in counted:
         by_disease.setdefault(report.facts.disease or "", []).append(report)

@@ -87,7 +87,7 @@ def aggregates(conn: Connection, *, ctx: AccessContext, query: AggregateQuery) -
 
 
 def case_reports(conn: Connection, *, ctx: AccessContext, limit: int = DEFAULT_CASE_REPORTS) -> list[CaseReport]:
-    """The newest case reports with the case, condition and reporting organisation; each one listed is audited.
+    """The newest submitted case reports with the case, condition and reporting organisation; each one listed is audited.
 
     Raises AccessDenied when the policy refuses ctx the case reports.
     """
@@ -95,6 +95,8 @@ def case_reports(conn: Connection, *, ctx: AccessContext, limit: int = DEFAULT_C
     wanted = document_type()
     params = [
         ("type", f"{wanted['system']}|{wanted['code']}"),
+        # Reported cases only: drafts are still the doctor's, and withdrawn reports (entered-in-error) count for nothing.
+        ("status", "final,amended"),
         ("_sort", "-date"),
         ("_include", "Composition:subject:Patient"),
         ("_include", "Composition:author:Organization"),

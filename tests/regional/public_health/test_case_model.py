@@ -65,3 +65,13 @@ def test_a_report_from_before_the_workflow_counts_as_submitted():
     report = draft()
     model.set_extension(report, model.STATE, None)
     assert model.state_of(report) == "submitted" and "submitted" in model.COUNTED
+
+
+def test_a_case_closed_as_not_a_case_no_longer_counts_but_one_closed_as_recovered_does():
+    report = draft()
+    for act in ("submit", "verify", "close"):
+        model.move(report, act)
+    model.set_extension(report, model.OUTCOME, {"valueCode": "recovered"})
+    assert model.counts(model.facts(report))
+    model.set_extension(report, model.OUTCOME, {"valueCode": model.NOT_A_CASE})
+    assert model.facts(report).outcome == "not-a-case" and not model.counts(model.facts(report))

@@ -4,7 +4,7 @@ import pytest
 
 from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
-from tests.regional.conftest import HEDONG, HEXI, IDENTIFYING, user_token
+from tests.regional.conftest import HEDONG, HEXI, IDENTIFYING, case_report, user_token
 
 AGGREGATES = "/api/public-health/aggregates"
 CASE_REPORTS = "/api/public-health/case-reports"
@@ -112,3 +112,12 @@ def test_a_refused_listing_is_audited(region, client, engine):
     with unit_of_work(engine) as conn:
         refused = audit.search(conn, agent="user/reggie", subtype="access-refused")
     assert len(refused) == 1 and "case-reports" in refused[0]["event"]["outcomeDesc"]
+
+
+def test_drafts_and_withdrawn_reports_are_not_listed_as_reported_cases(region, client):
+    for rid, status in (("ph-draft", "preliminary"), ("ph-withdrawn", "entered-in-error")):
+        report = case_report(rid, "ph-pat-1", "ph-cond-1", "2026-01-25T08:00:00+08:00")
+        report["status"] = status
+        assert client.put(f"/fhir/Composition/{rid}", json=report).status_code in (200, 201)
+    body = client.get(CASE_REPORTS, headers=user_token("public_health_officer")).json()
+    assert [r["id"] for r in body["case_reports"]] == ["ph-report-2", "ph-report-1"]

@@ -23,12 +23,12 @@ ORDER = ["viral-hepatitis", "influenza"]
 
 
 def case(n: int, disease: str = "influenza", *, onset: str | None = "2026-02-24", state: str = "submitted",
-         district: str | None = HEDONG, diagnosed: str | None = None) -> CaseFacts:
+         district: str | None = HEDONG, diagnosed: str | None = None, outcome: str | None = None) -> CaseFacts:
     return CaseFacts(
         id=f"r{n}", state=state, disease=disease, subtype=None, classification="confirmed", patient=f"Patient/p{n}",
         practitioner=None, organization=None, onset=date.fromisoformat(onset) if onset else None,
         diagnosed_at=datetime.fromisoformat(diagnosed) if diagnosed else None, deadline=None, submitted_at=None,
-        escalated_at=None, district=district, duplicate_of=None)
+        escalated_at=None, district=district, duplicate_of=None, outcome=outcome)
 
 
 def cases(count: int, start: int = 0, **kw) -> list[CaseFacts]:
@@ -52,6 +52,7 @@ def test_only_reports_in_counted_states_count_in_the_week_and_district_of_the_ca
         *cases(6, state="submitted"), *cases(2, 10, state="verified"), *cases(1, 20, state="closed"),
         *cases(1, 30, state="correction-requested"),
         case(40, state="draft"), case(41, state="discarded"), case(42, state="duplicate"),
+        case(46, state="closed", outcome="not-a-case"),
         case(43, onset="2025-12-31"),  # before the period
         case(44, onset=None, diagnosed="2026-03-02T09:00:00+08:00"),  # after it
         case(45, onset=None, diagnosed="2026-02-25T09:00:00+08:00", district=HEXI),  # counted on diagnosis day
