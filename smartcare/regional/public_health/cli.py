@@ -163,3 +163,30 @@ def detect_command(
     alarms = sum(r.alarm for r in rows)
     make_console(stderr=True).print(f"Wrote {len(rows):,} periods ({alarms} alarms) to {escape(str(output))}",
                                     highlight=False)
+
+
+@surveillance_app.command("import-history")
+def import_history_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="A CSV of weekly counts with the header disease,district,week,count."),
+    source: str = typer.Option("imported weekly counts", help="Where the counts come from (kept with them)."),
+) -> None:
+    """Import the weekly notifiable-disease counts of the years before SmartCare, for the detectors that compare a
+    week with the same weeks of earlier years. Disease ids are the notifiable list's, districts the region's codes
+    (empty when unknown), weeks YYYY-Www or the Monday's date. A year imported again replaces the earlier import."""
+    from smartcare.platform.db import unit_of_work
+    from smartcare.platform.security.context import SYSTEM
+    from smartcare.regional.public_health import history
+
+    console = make_console()
+    try:
+        counts = history.parse_csv(file.read_text(encoding="utf-8-sig"))
+    except (history.HistoryInvalid, UnicodeDecodeError) as exc:
+        problems = exc.problems if isinstance(exc, history.HistoryInvalid) else ["the file is not UTF-8 text"]
+        console.print("[red]Nothing imported:[/]", highlight=False)
+        for problem in problems:
+            console.print(f"  {escape(problem)}", highlight=False)
+        raise typer.Exit(2) from None
+    with console.status(f"Importing {len(counts):,} weekly counts"), unit_of_work() as conn:
+        written = history.import_history(conn, ctx=SYSTEM, counts=counts, source=source)
+    console.print(f"Imported {len(counts):,} weekly counts as {written} disease-years.", highlight=False)
