@@ -143,6 +143,8 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
              "pharmacist, Riverside City First Hospital (prescription review and dispensing)"),
             ("region.demo", "regional_admin", None, None, "regional administrator"),
             ("cdc.demo", "public_health_officer", None, None, "public health officer"),
+            ("epi.demo", "public_health_officer", None, None,
+             "second public health officer (approves what cdc.demo prepares: releases are decided by four eyes)"),
             ("research.demo", "researcher", None, None, "researcher (de-identified data only)"),
         ]
         for username, role, ref, org, description in wanted:

@@ -17,6 +17,7 @@ from smartcare.demo.imaging import load_imaging
 from smartcare.demo.lab_orders import load_lab_orders
 from smartcare.demo.lab_qc import load_lab_qc
 from smartcare.demo.news import load_news
+from smartcare.demo.public_health import load_public_health
 from smartcare.demo.risk import load_risk
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
@@ -82,5 +83,7 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += feed_members(engine, seed=seed)  # the institutions register as members and send nightly bundles
     loaded += load_consents(engine, seed=seed)  # most residents share their records regionally (regional/consent)
     loaded += load_risk(engine)  # every resident's risks, and the demo patient's prevention programme (regional/risk)
+    # Notifiable diseases: years of weekly counts, twelve weeks of case reports with an outbreak, an approved release.
+    loaded += load_public_health(engine, seed=seed)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

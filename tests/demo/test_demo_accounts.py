@@ -10,7 +10,8 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     again, same_app = ensure_demo_accounts(engine)
     assert [a.username for a in again] == [a.username for a in accounts] and same_app == app_id
     assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo", "carer.demo", "admin.demo",
-                                              "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "research.demo",
+                                              "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "epi.demo",
+                                              "research.demo",
                                               "cnurse.demo", "family.demo"}
     seen = {}
     for account in accounts:
@@ -37,4 +38,4 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
             same_people |= linked
     assert seen["admin.demo"] == len(same_people)
     # Regional administrators, officers and researchers see no identified records through the FHIR API.
-    assert seen["region.demo"] == seen["cdc.demo"] == seen["research.demo"] == 403
+    assert seen["region.demo"] == seen["cdc.demo"] == seen["epi.demo"] == seen["research.demo"] == 403

@@ -1,0 +1,79 @@
+"""The demo's notifiable diseases: years of weekly history, case reports in every state, an outbreak the detectors
+find, and an approved release on the public page."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from smartcare.demo.loader import load_region
+from smartcare.demo.public_health import OUTBREAK, load_public_health
+from smartcare.knowledge.surveillance import detect
+from smartcare.platform import migrate
+from smartcare.platform.db import make_engine, unit_of_work, use_engine
+from smartcare.regional.public_health import case_model as model
+from smartcare.regional.public_health import history, releases
+from smartcare.regional.public_health.releases import search_as_platform
+
+HEXI = "339902"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    # Loaded once for the module into its own SQLite file (the demo's database), apart from the shared test stores.
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('public-health-demo')}/demo.db")
+    migrate.upgrade(engine)
+    use_engine(engine)
+    load_region(engine=engine, residents=20, seed=5)
+    yield engine
+    use_engine(None)
+    engine.dispose()
+
+
+def _reports(engine) -> list[model.CaseFacts]:
+    with unit_of_work(engine) as conn:
+        found = search_as_platform(conn, "Composition", [("type", "http://loinc.org|55751-2")], count=1000)
+    return [model.facts(s.resource) for s in found.matches]
+
+
+def test_the_demo_has_five_years_of_weekly_history_and_reports_in_each_state_of_the_workflow(demo):
+    with unit_of_work(demo) as conn:
+        weeks = history.weekly_history(conn)
+    assert len(weeks[("influenza", HEXI)]) == 5 * 52
+    states = Counter(case.state for case in _reports(demo))
+    assert {"draft", "submitted", "correction-requested", "verified", "closed"} <= set(states)
+    assert states["verified"] > states["submitted"] > states["draft"]
+    assert load_public_health(demo, seed=5) == 0, "loading again adds nothing"
+
+
+def test_the_detectors_find_this_weeks_outbreak_of_diarrhoea_in_hexi_and_nothing_there_for_influenza(demo):
+    with unit_of_work(demo) as conn:
+        weeks = history.weekly_history(conn)
+    cases = [c for c in _reports(demo) if model.counts(c) or c.state == "draft"]
+
+    def series(disease: str) -> list[int]:
+        counts = dict(weeks[(disease, HEXI)])
+        for case in cases:
+            if case.disease == disease and case.district == HEXI:
+                day = model.count_date(case)
+                monday = day - timedelta(days=day.weekday())
+                counts[monday] = counts.get(monday, 0) + 1
+        return [counts[m] for m in sorted(counts)]
+
+    assert OUTBREAK[:2] == ("infectious-diarrhoea", "hexi")
+    assert detect("noufaily", series("infectious-diarrhoea"), frequency=52)[-1].alarm
+    assert not detect("noufaily", series("influenza"), frequency=52)[-1].alarm
+
+
+def test_an_approved_release_and_announcement_are_on_the_public_page(demo):
+    from fastapi.testclient import TestClient
+
+    from smartcare.platform.web.app import create_app
+
+    use_engine(demo)  # the page reads the process's database; another module's test may have run in between
+    with unit_of_work(demo) as conn:
+        current = releases.approved(conn, limit=1)[0]
+    assert (current.decision.prepared_by, current.decision.decided_by) == ("cdc.demo", "epi.demo")
+    with TestClient(create_app(), base_url="http://testserver") as web:
+        page = web.get("/public")
+    assert page.status_code == 200 and "Diarrhoea: wash hands" in page.text
