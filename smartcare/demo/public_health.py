@@ -119,18 +119,21 @@ def live_cases(*, today: date, seed: int, zone: ZoneInfo) -> list[Case]:
     return cases
 
 
-def _state(case: Case, now: datetime) -> str:
-    """Where a case's report stands: the last 18 hours' still drafts (and now and then one left past its 24-hour
-    deadline), this fortnight's submitted (one in twenty sent back for a correction), older ones verified or closed."""
+def _state(case: Case, now: datetime, newest: set[int]) -> str:
+    """Where a case's report stands: the last 18 hours' and each hospital's two newest still drafts (and now and then
+    one left past its 24-hour deadline), this fortnight's submitted (one in twenty sent back for a correction), older
+    ones verified or closed."""
     age = now - case.diagnosed
-    if age < timedelta(hours=18) or (timedelta(hours=26) < age < timedelta(hours=48) and case.number % 7 == 0):
+    if age < timedelta(hours=18) or case.number in newest or (
+            timedelta(hours=26) < age < timedelta(hours=48) and case.number % 7 == 0):
         return "draft"
     if age < timedelta(days=14):
         return "correction-requested" if case.number % 20 == 0 else "submitted"
     return "closed" if case.number % 4 == 0 else "verified"
 
 
-def _resources(case: Case, *, rng: random.Random, doctors: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+def _resources(case: Case, *, rng: random.Random, doctors: dict[str, str], now: datetime,
+               newest: set[int]) -> list[dict[str, Any]]:
     """The case's Patient, its diagnosing Condition and its case report, as the reporting sweep would draft it."""
     age, sex = sample_age_sex(rng)
     birth = sample_birth_date(rng, age, case.diagnosed.date())
@@ -164,7 +167,7 @@ def _resources(case: Case, *, rng: random.Random, doctors: dict[str, str], now: 
                                    district={"system": model.DISTRICT_SYSTEM, "code": case.district["code"]},
                                    now=case.diagnosed)
     report["id"] = f"ph-report-{case.number}"
-    state = _state(case, now)
+    state = _state(case, now, newest)
     if state != "draft":
         submitted = case.diagnosed + timedelta(hours=rng.choice((1, 3, 6, 20)))
         model.set_extension(report, model.SUBMITTED_AT, {"valueDateTime": clock.format_instant(submitted)})
@@ -232,8 +235,11 @@ def load_public_health(engine: Engine, *, seed: int) -> int:
                                          source="the city's notifiable disease reporting system before SmartCare")
     doctors = _doctors(engine)
     rng = random.Random(seed + 3)
-    resources = [r for case in live_cases(today=today, seed=seed, zone=zone) if case.diagnosed <= now
-                 for r in _resources(case, rng=rng, doctors=doctors, now=now)]
+    cases = [case for case in live_cases(today=today, seed=seed, zone=zone) if case.diagnosed <= now]
+    newest = {case.number for hospital in set(HOSPITALS.values())
+              for case in sorted((c for c in cases if HOSPITALS[c.district["key"]] == hospital),
+                                 key=lambda c: c.diagnosed)[-2:]}
+    resources = [r for case in cases for r in _resources(case, rng=rng, doctors=doctors, now=now, newest=newest)]
     for chunk in _chunks(_entries(resources), BUNDLE):
         with unit_of_work(engine) as conn:
             bundles.transaction(conn, SYSTEM, chunk, "")

@@ -222,6 +222,8 @@ def test_a_report_sent_back_for_correction_is_prefilled_with_the_answers_and_res
     model.move(report, "request-correction")
     model.set_extension(report, model.CORRECTION, {"valueString": "The onset date looks wrong."})
     gateway.serve(SYSTEM, FhirRequest(method="PUT", path=f"Composition/{report_id}", body=report))
+    listed = web.get("/workstation/case-reports").text
+    assert "Reported in time; correct it and send it again" in listed and "overdue" not in listed
     again, token = _card(web, report_id, onset="2026-02-28")
     page = web.get(f"/workstation/case-reports/{report_id}").text
     assert "The onset date looks wrong." in page and '<option value="teacher" selected>' in page
