@@ -1,6 +1,6 @@
-"""The demo region's notifiable diseases: five years of weekly counts from before SmartCare, twelve weeks of case
-reports in every state of their workflow, an outbreak of infectious diarrhoea in Hexi this week for the detectors
-to find, and an approved public release with an announcement.
+"""The demo region's notifiable diseases: six years of weekly counts from before SmartCare, twelve weeks of case
+reports in every state of their workflow, an outbreak of infectious diarrhoea in Hexi over the last eleven days,
+an approved public release with an announcement, and the morning's detection run with the signals it raised.
 
 The city's usual mix is modelled per disease as a weekly mean with a seasonal peak (influenza in winter, hand, foot
 and mouth disease in early summer, diarrhoea in summer with a winter norovirus bump) and spread over the districts
@@ -27,7 +27,7 @@ from smartcare.fhir import bundles
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
-from smartcare.regional.public_health import announcements, history, releases, reporting
+from smartcare.regional.public_health import announcements, detection, history, releases, reporting
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health.release_figures import default_period
 
@@ -54,9 +54,9 @@ PATTERNS = (
     Pattern("scarlet-fever", "A38", "Scarlet fever", 1.2, 0.6, 20),
     Pattern("mumps", "B26.9", "Mumps without complication", 1.0, 0.5, 18),
 )
-HISTORY_YEARS = 5
+HISTORY_YEARS = 6
 LIVE_WEEKS = 12
-OUTBREAK = ("infectious-diarrhoea", "hexi", 6, 3.5)  # disease, district, last days, extra cases a day
+OUTBREAK = ("infectious-diarrhoea", "hexi", 11, 3.0)  # disease, district, last days, extra cases a day
 HOSPITALS = {"hedong": "org-hosp-1", "xincheng": "org-hosp-1", "hexi": "org-hosp-2", "hubin": "org-hosp-2",
              "shanqian": "org-hosp-2"}
 BUNDLE = 150
@@ -244,4 +244,6 @@ def load_public_health(engine: Engine, *, seed: int) -> int:
         with unit_of_work(engine) as conn:
             bundles.transaction(conn, SYSTEM, chunk, "")
     _release(engine)
-    return written + len(resources)
+    with unit_of_work(engine) as conn:  # this morning's detection run, as the daily job makes it
+        raised = detection.run(conn, ctx=PREPARER).signals
+    return written + len(resources) + len(raised)

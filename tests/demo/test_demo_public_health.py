@@ -12,10 +12,16 @@ from smartcare.knowledge.surveillance import detect
 from smartcare.platform import migrate
 from smartcare.platform.db import make_engine, unit_of_work, use_engine
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import history, releases
+from smartcare.regional.public_health import history, releases, signals
 from smartcare.regional.public_health.releases import search_as_platform
 
 HEXI = "339902"
+
+
+def releases_officer():
+    from smartcare.demo.public_health import PREPARER
+
+    return PREPARER
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def _reports(engine) -> list[model.CaseFacts]:
 def test_the_demo_has_five_years_of_weekly_history_and_reports_in_each_state_of_the_workflow(demo):
     with unit_of_work(demo) as conn:
         weeks = history.weekly_history(conn)
-    assert len(weeks[("influenza", HEXI)]) == 5 * 52
+    assert len(weeks[("influenza", HEXI)]) == 6 * 52
     states = Counter(case.state for case in _reports(demo))
     assert {"draft", "submitted", "correction-requested", "verified", "closed"} <= set(states)
     assert states["verified"] > states["submitted"] > states["draft"]
@@ -63,6 +69,10 @@ def test_the_detectors_find_this_weeks_outbreak_of_diarrhoea_in_hexi_and_nothing
     assert OUTBREAK[:2] == ("infectious-diarrhoea", "hexi")
     assert detect("noufaily", series("infectious-diarrhoea"), frequency=52)[-1].alarm
     assert not detect("noufaily", series("influenza"), frequency=52)[-1].alarm
+    with unit_of_work(demo) as conn:
+        raised = signals.listed(conn, ctx=releases_officer())
+    assert ("infectious-diarrhoea", HEXI, "noufaily", "weekly") in {
+        (s.key.subject, s.key.place, s.method, s.key.frequency) for s in raised}
 
 
 def test_an_approved_release_and_announcement_are_on_the_public_page(demo):

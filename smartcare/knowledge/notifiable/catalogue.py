@@ -6,7 +6,7 @@ limits. Another country's list in the same shape replaces it. Codes are matched 
 longest prefix, so a national extension (A01.000x001) matches its WHO category.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -19,6 +19,9 @@ CLASSES = ("A", "B", "C")
 DISEASE_KEYS = frozenset({"id", "class", "managed_as_a", "en", "zh", "icd10", "classifications", "standard", "subtypes",
                           "labs", "urgent_icd10", "urgent_note", "note"})
 SUBTYPE_KEYS = frozenset({"id", "en", "zh", "icd10"})
+CONTROL_KEYS = frozenset({"source", "observation_days", "isolation_days", "isolation_en", "isolation_zh", "vaccines"})
+VACCINE_KEYS = frozenset({"en", "zh", "cvx", "atc"})
+MAX_CONTROL_DAYS = 120
 
 
 class NotifiableListInvalid(ValueError):
@@ -70,6 +73,58 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Vaccine:
+    """A vaccine against a disease, as a record's Immunization.vaccineCode may carry it: CVX codes, ATC prefixes."""
+
+    id: str
+    name_en: str
+    name_zh: str
+    cvx: tuple[str, ...]
+    atc: tuple[str, ...]
+
+    def name(self, lang: str) -> str:
+        """The vaccine's name in lang ("zh" for Chinese, else English)."""
+        return self.name_zh if lang.startswith("zh") else self.name_en
+
+    def matches(self, system: str, code: str) -> bool:
+        """Whether a coding (system, code) names this vaccine: a listed CVX code, or an ATC code under a listed one."""
+        if system == CVX_SYSTEM:
+            return code.strip() in self.cvx
+        return system == ATC_SYSTEM and any(code.strip().upper().startswith(prefix) for prefix in self.atc)
+
+
+CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
+ATC_SYSTEM = "http://www.whocc.no/atc"
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """How one disease (or subtype) is controlled: contacts' observation, the case's isolation, its vaccines."""
+
+    id: str  # the disease's or subtype's id
+    source: str
+    observation_days: int | None  # from the last contact; None: no fixed period
+    isolation_days: int | None  # from onset; None: the rule in words decides
+    isolation_en: str
+    isolation_zh: str
+    vaccines: tuple[Vaccine, ...]
+
+    def isolation_rule(self, lang: str) -> str:
+        """The isolation rule in words, in lang."""
+        return self.isolation_zh if lang.startswith("zh") else self.isolation_en
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRules:
+    """The list's control facts: per disease, and what a fever and a day's reports are in home isolation."""
+
+    source: str
+    fever_celsius: float
+    reports_per_day: int
+    diseases: dict[str, Control]
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """A whole notifiable-disease list, ready to match codes against."""
 
@@ -85,6 +140,7 @@ class Catalogue:
     labs: dict[str, tuple[Disease, str | None, str]]  # LOINC -> (disease, subtype id, classification)
     positive_codes: frozenset[str]
     positive_texts: frozenset[str]
+    control: ControlRules | None = field(default=None)
 
     def disease(self, disease_id: str) -> Disease | None:
         """The disease with this id, or None."""
@@ -147,6 +203,12 @@ class Catalogue:
 
     def _limit(self, urgent: bool) -> timedelta:
         return self.urgent_within if urgent else self.standard_within
+
+    def control_for(self, disease_id: str | None, subtype_id: str | None = None) -> Control | None:
+        """How a disease is controlled (its subtype's entry first, when it has one), or None when the list says nothing."""
+        if self.control is None:
+            return None
+        return self.control.diseases.get(subtype_id or "") or self.control.diseases.get(disease_id or "")
 
 
 def _normal(code: str) -> str:
@@ -230,6 +292,66 @@ def _labs(raw: list[dict[str, Any]], diseases: tuple[Disease, ...],
     return labs
 
 
+def _days(entry: dict[str, Any], key: str, where: str) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CONTROL_DAYS:
+        raise NotifiableListInvalid(f"{where}: '{key}' must be a whole number of days from 1 to {MAX_CONTROL_DAYS}")
+    return value
+
+
+def _vaccines(raw: Any) -> dict[str, Vaccine]:
+    if not isinstance(raw, dict):
+        raise NotifiableListInvalid("control: 'vaccines' must map vaccine ids to their names and codes")
+    found = {}
+    for vaccine_id, entry in raw.items():
+        where = f"control vaccine {vaccine_id!r}"
+        if not isinstance(entry, dict):
+            raise NotifiableListInvalid(f"{where}: must be a mapping")
+        _known_keys(entry, VACCINE_KEYS, where)
+        cvx, atc = _codes(entry, "cvx", where, required=False), _codes(entry, "atc", where, required=False)
+        if not cvx and not atc:
+            raise NotifiableListInvalid(f"{where}: give CVX or ATC codes")
+        found[str(vaccine_id)] = Vaccine(str(vaccine_id), _text(entry, "en", where), _text(entry, "zh", where), cvx,
+                                         tuple(code.upper() for code in atc))
+    return found
+
+
+def _control(raw: Any, diseases: tuple[Disease, ...]) -> ControlRules | None:
+    """The control facts of a list (None when it has none), for the diseases and subtypes it holds, checked."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("diseases"), dict):
+        raise NotifiableListInvalid("control: needs a 'diseases' mapping")
+    vaccines = _vaccines(raw.get("vaccines") or {})
+    known = {d.id for d in diseases} | {s.id for d in diseases for s in d.subtypes}
+    entries: dict[str, Control] = {}
+    for key, entry in raw["diseases"].items():
+        where = f"control of {key!r}"
+        if key not in known:  # a list cut down to fewer diseases keeps the control facts of the rest
+            continue
+        if not isinstance(entry, dict):
+            raise NotifiableListInvalid(f"{where}: must be a mapping")
+        _known_keys(entry, CONTROL_KEYS, where)
+        named = _codes(entry, "vaccines", where, required=False)
+        unknown = [v for v in named if v not in vaccines]
+        if unknown:
+            raise NotifiableListInvalid(f"{where}: unknown vaccine {', '.join(unknown)}")
+        rule_en, rule_zh = str(entry.get("isolation_en") or "").strip(), str(entry.get("isolation_zh") or "").strip()
+        isolation_days = _days(entry, "isolation_days", where)
+        if bool(rule_en) != bool(rule_zh) or (isolation_days and not rule_en):
+            raise NotifiableListInvalid(f"{where}: give the isolation rule in English and Chinese")
+        entries[str(key)] = Control(str(key), _text(entry, "source", where), _days(entry, "observation_days", where),
+                                    isolation_days, rule_en, rule_zh, tuple(vaccines[v] for v in named))
+    fever, reports = raw.get("fever_celsius"), raw.get("reports_per_day")
+    if isinstance(fever, bool) or not isinstance(fever, int | float) or not 35 < fever < 42:
+        raise NotifiableListInvalid("control: 'fever_celsius' must be a temperature between 35 and 42")
+    if isinstance(reports, bool) or not isinstance(reports, int) or not 0 < reports <= 24:
+        raise NotifiableListInvalid("control: 'reports_per_day' must be a whole number from 1 to 24")
+    return ControlRules(_text(raw, "source", "control"), float(fever), reports, entries)
+
+
 def parse(raw: dict[str, Any]) -> Catalogue:
     """A catalogue from a list's parsed YAML, checked for consistency."""
     if not isinstance(raw, dict) or not isinstance(raw.get("diseases"), list):
@@ -250,6 +372,7 @@ def parse(raw: dict[str, Any]) -> Catalogue:
         labs=_labs(raw["diseases"], diseases, classifications),
         positive_codes=frozenset(str(c) for c in positive.get("codes") or ()),
         positive_texts=frozenset(str(t).lower() for t in positive.get("texts") or ()),
+        control=_control(raw.get("control"), diseases),
     )
 
 

@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "smartcare.family.monitoring.flows",
     "smartcare.family.monitoring.special",
     "smartcare.family.monitoring.from_programmes",
+    "smartcare.family.monitoring.from_public_health",
     "smartcare.hospital.wards.monitors",
     "smartcare.regional.mpi.jobs",
     "smartcare.regional.exchange.pull",
@@ -42,6 +43,8 @@ HANDLER_MODULES = (
     "smartcare.regional.risk.reminders",
     "smartcare.regional.public_health.reporting",
     "smartcare.regional.public_health.deadlines",
+    "smartcare.regional.public_health.detection",
+    "smartcare.regional.public_health.isolation",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",

@@ -297,6 +297,9 @@ DATASET_ROLES: dict[str, frozenset[str]] = {
     "aggregates": frozenset({"public_health_officer", "regional_admin", "researcher"}),
     # Notifiable-disease case reports and the cases they name.
     "case-reports": frozenset({"public_health_officer"}),
+    # The people in home isolation in a community health centre's districts, for its doctors and nurses
+    # (regional/public_health/isolation.py narrows it to their own centre's).
+    "home-isolation": frozenset({"doctor", "nurse"}),
 }
 
 

@@ -80,6 +80,7 @@ from smartcare.regional.exchange.views import router as exchange_console_router
 from smartcare.regional.mpi import fhir_operations  # noqa: F401  (registers Patient/$match, $ihe-pix; MPI hook)
 from smartcare.regional.mpi.views import router as mpi_console_router
 from smartcare.regional.public_health.api import router as public_health_api_router
+from smartcare.regional.public_health.control_views import router as public_health_control_router
 from smartcare.regional.public_health.detect_api import router as surveillance_detect_router
 from smartcare.regional.public_health.public_api import router as public_figures_api_router
 from smartcare.regional.public_health.public_views import router as public_page_router
@@ -87,6 +88,7 @@ from smartcare.regional.public_health.release_views import router as public_rele
 from smartcare.regional.public_health.report_views import router as case_report_pages_router
 from smartcare.regional.public_health.review_api import router as public_health_review_api_router
 from smartcare.regional.public_health.review_views import router as public_health_review_router
+from smartcare.regional.public_health.signal_views import router as public_health_signals_router
 from smartcare.regional.public_health.views import router as public_health_pages_router
 from smartcare.regional.records.views import router as regional_records_router
 from smartcare.regional.research.api import router as research_api_router
@@ -168,7 +170,9 @@ def create_app() -> FastAPI:
     app.include_router(public_health_pages_router)
     app.include_router(case_report_pages_router)
     app.include_router(public_health_review_router)
+    app.include_router(public_health_signals_router)
     app.include_router(public_health_review_api_router)
+    app.include_router(public_health_control_router)
     app.include_router(public_releases_router)
     app.include_router(public_page_router)
     app.include_router(public_figures_api_router)

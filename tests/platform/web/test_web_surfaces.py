@@ -106,6 +106,7 @@ PUBLIC_ROUTES = {
     "/public/feed.atom": "the Atom feed of approved releases and announcements",
     "/public/districts.geojson": "the district boundaries the epidemic map draws (illustrative, no data)",
     "/public/charts.js": "the script that draws the epidemic curves and map (no data in it)",
+    "/public-health/signal-chart.js": "the script that draws an outbreak signal's chart (no data in it)",
     "/public/public.css": "the epidemic page's styles",
     "/public/api/releases": "the list of approved releases (period and links)",
     "/public/api/releases/latest": "the current release's suppressed figures",
