@@ -4,7 +4,7 @@ twice-daily home-isolation reports read back from the store, and vaccination sta
 
 Control facts (contacts' observation period, the isolation rule, the fever line, reports a day, the vaccines) are
 data in the notifiable list (knowledge/notifiable, its `control` section, each with a source). The districts and the
-centre serving each come from the region's data (demo/data/region.json, "chc"), as the case reports' districts do.
+centre serving each come from the region's map file (data/districts.geojson, "chc"), as the case reports' districts do.
 Home-isolation reports are the Observations the family health module writes (family/monitoring/special.py): they
 are read through the store, never through family code, so their codes are restated below.
 """
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,8 +31,8 @@ from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health import review
+from smartcare.regional.public_health.release_figures import DISTRICTS_FILE
 
-REGION_FILE = Path(__file__).resolve().parents[2] / "demo" / "data" / "region.json"
 PURPOSE = "PUBHLTH"
 SEARCH_PAGE = 500
 MAX_MATCHES = 50_000
@@ -140,10 +139,10 @@ def control_of(facts: model.CaseFacts) -> Control | None:
 
 @cache
 def districts() -> tuple[District, ...]:
-    """The region's districts with the community health centre serving each."""
-    data = json.loads(REGION_FILE.read_text(encoding="utf-8"))
-    return tuple(District(str(d["code"]), str(d["name_en"]), str(d["name_zh"]), f"Organization/{d['chc']}")
-                 for d in data["districts"] if d.get("chc"))
+    """The region's districts with the community health centre serving each (the map file's `chc`)."""
+    data = json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))
+    return tuple(District(str(p["code"]), str(p["name_en"]), str(p["name_zh"]), str(p["chc"]))
+                 for p in (f["properties"] for f in data["features"]) if p.get("chc"))
 
 
 def district_of(patient: dict[str, Any]) -> District | None:

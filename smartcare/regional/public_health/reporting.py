@@ -16,13 +16,10 @@ while one was reported in the last REPEAT_WINDOW, nothing is drafted. The platfo
 it reads or writes for a case is audited with purpose of use PUBHLTH.
 """
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +42,9 @@ from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
+from smartcare.regional.public_health import release_figures
 from smartcare.regional.public_health.case_reports import document_type, person_name
+from smartcare.regional.public_health.release_figures import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,6 @@ NOT_A_DIAGNOSIS = ("entered-in-error", "refuted")
 # How far each case classification goes; a result raises a draft's hint, never lowers it.
 CLASSIFICATION_RANK = {"suspected": 1, "positive-screen": 2, "clinical": 2, "carrier": 2, "confirmed": 3}
 # The region's districts (GB/T 2260 codes and names): the demo region's description is the region's.
-REGION_FILE = Path(__file__).resolve().parents[2] / "demo" / "data" / "region.json"
 LINK = "/workstation/case-reports/{id}"
 CLASS_NAMES = {"A": _("Class A"), "B": _("Class B"), "C": _("Class C")}
 
@@ -91,12 +89,6 @@ class Trigger:
     def is_result(self) -> bool:
         """True for a laboratory result, False for a diagnosis."""
         return self.reference.startswith("Observation/")
-
-
-def catalogue() -> notifiable.Catalogue:
-    """The notifiable-disease list public health works to: settings.notifiable_list, else China's 2025 list."""
-    configured = get_settings().notifiable_list.strip()
-    return notifiable.load(Path(configured)) if configured else notifiable.load()
 
 
 def region_zone() -> ZoneInfo:
@@ -306,11 +298,9 @@ def attribution(conn: Connection, trigger: Trigger) -> tuple[str | None, str | N
     return practitioner, hospital_of(conn, organization)
 
 
-@cache
 def region_districts() -> tuple[dict[str, str], ...]:
-    """The region's districts: GB/T 2260 code, English and Chinese name."""
-    data = json.loads(REGION_FILE.read_text(encoding="utf-8"))
-    return tuple({"code": d["code"], "en": d["name_en"], "zh": d["name_zh"]} for d in data["districts"])
+    """The region's districts (the map file, data/districts.geojson): GB/T 2260 code, English and Chinese name."""
+    return tuple({"code": d.code, "en": d.name_en, "zh": d.name_zh} for d in release_figures.region_districts())
 
 
 def district_of(patient: dict[str, Any]) -> dict[str, Any] | None:

@@ -17,8 +17,6 @@ import copy
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +27,6 @@ from smartcare.fhir.errors import PreconditionFailed
 from smartcare.fhir.history import history
 from smartcare.fhir.search.execute import run_search
 from smartcare.fhir.search.query import QueryCompiler
-from smartcare.knowledge import notifiable
 from smartcare.platform import audit, clock, i18n
 from smartcare.platform.i18n import _
 from smartcare.platform.notifications.preferences import notification_kind
@@ -42,6 +39,7 @@ from smartcare.regional.mpi.national_id import clean
 from smartcare.regional.mpi.patients import national_id_of
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health.case_reports import document_type, person_name
+from smartcare.regional.public_health.release_figures import catalogue
 
 CASE_REPORTS = "case-reports"
 PURPOSE = "PUBHLTH"
@@ -184,16 +182,6 @@ class HistoryEntry:
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(get_settings().region_timezone)
-
-
-@cache
-def _catalogue_at(path: str) -> notifiable.Catalogue:
-    return notifiable.load(Path(path)) if path else notifiable.load()
-
-
-def catalogue() -> notifiable.Catalogue:
-    """The notifiable-disease list the region is set to use (settings.notifiable_list, else China's)."""
-    return _catalogue_at(get_settings().notifiable_list)
 
 
 def disease_name(code: str | None, lang: str, subtype: str | None = None) -> str:

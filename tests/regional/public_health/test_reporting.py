@@ -11,8 +11,9 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import enqueue, run_due
 from smartcare.platform.notifications.service import inbox
 from smartcare.platform.security.context import SYSTEM
+from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import reporting
+from smartcare.regional.public_health import reporting, review
 from smartcare.regional.public_health.case_reports import document_type
 from tests.web_support import make_user
 
@@ -229,8 +230,14 @@ def test_the_configured_list_replaces_the_default(monkeypatch, tmp_path):
                       "classifications: {confirmed: {en: Confirmed, zh: 确诊}}\n"
                       "diseases: [{id: flu, class: C, en: Flu, zh: 流感, icd10: [J10], classifications: [confirmed]}]\n",
                       encoding="utf-8")
-    monkeypatch.setattr(reporting, "get_settings", lambda: type("S", (), {"notifiable_list": str(listed)})())
-    assert [d.id for d in reporting.catalogue().diseases] == ["flu"]
+    monkeypatch.setenv("SMARTCARE_NOTIFIABLE_LIST", str(listed))
+    get_settings.cache_clear()
+    try:
+        assert [d.id for d in reporting.catalogue().diseases] == ["flu"]
+        assert [d.id for d in review.catalogue().diseases] == ["flu"], "every part of public health reads one list"
+    finally:
+        monkeypatch.delenv("SMARTCARE_NOTIFIABLE_LIST")
+        get_settings.cache_clear()
 
 
 def test_the_district_is_coded_when_the_region_knows_its_name():
