@@ -12,7 +12,7 @@ from smartcare.platform.notifications.service import inbox
 from smartcare.platform.security.context import SYSTEM
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health import deadlines, reporting
-from tests.regional.public_health.test_reporting import (
+from tests.regional.public_health.test_case_reporting import (
     HOSPITAL,
     diagnosis,
     doctor,

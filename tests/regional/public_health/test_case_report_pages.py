@@ -12,7 +12,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health import reporting, service
-from tests.regional.public_health.test_reporting import (
+from tests.regional.public_health.test_case_reporting import (
     COLLEAGUE,
     HOSPITAL,
     OTHER_HOSPITAL,
