@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from smartcare.regional.public_health.districts import current_addresses
 from smartcare.regional.public_health.suppression import DisclosureRule, hidden_counts, published
 
 ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10"})
@@ -125,9 +126,7 @@ def case_day(condition: dict[str, Any]) -> date | None:
 
 def district_of(patient: dict[str, Any] | None) -> str | None:
     """The district of the patient's home address (or city when no district is given); None when unknown."""
-    addresses = [a for a in (patient or {}).get("address") or [] if isinstance(a, dict) and a.get("use") != "old"]
-    addresses.sort(key=lambda a: a.get("use") != "home")
-    for address in addresses:
+    for address in current_addresses(patient):
         for part in ("district", "city"):
             place = address.get(part)
             if isinstance(place, str) and place.strip():

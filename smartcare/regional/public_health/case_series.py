@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from smartcare.platform.settings import get_settings
-from smartcare.regional.public_health.aggregates import district_of
 from smartcare.regional.public_health.case_model import CaseFacts, counts, facts
 from smartcare.regional.public_health.case_reports import document_type
-from smartcare.regional.public_health.release_figures import district_code, region_districts
+from smartcare.regional.public_health.districts import code_of, region_districts
 from smartcare.regional.public_health.releases import search_as_platform
 
 REGION = "region"
@@ -45,11 +44,9 @@ def zone() -> ZoneInfo:
 
 def district_for(case: CaseFacts, patient: dict[str, Any] | None) -> str | None:
     """The region's district code of a case: the report's own, else its patient's home district, else None."""
-    districts = region_districts()
-    codes = {d.code for d in districts}
-    if case.district in codes:
+    if case.district in {d.code for d in region_districts()}:
         return case.district
-    return district_code(district_of(patient), districts) if patient else None
+    return code_of(patient)
 
 
 def read_cases(conn: Connection) -> Iterator[CaseFacts]:

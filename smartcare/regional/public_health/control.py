@@ -9,11 +9,9 @@ Home-isolation reports are the Observations the family health module writes (fam
 are read through the store, never through family code, so their codes are restated below.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +29,7 @@ from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
 from smartcare.regional.public_health import review
-from smartcare.regional.public_health.release_figures import DISTRICTS_FILE
+from smartcare.regional.public_health.districts import current_addresses
 
 PURPOSE = "PUBHLTH"
 SEARCH_PAGE = 500
@@ -51,20 +49,6 @@ SYMPTOM_NAMES = {"386661006": _("Fever"), "49727002": _("Cough"), "162397003": _
 
 CONTROL_KIND = notification_kind("public-health.control", label=_("Home isolation in your centre's districts"),
                                  private_body=True)
-
-
-@dataclass(frozen=True, slots=True)
-class District:
-    """One district of the region and the community health centre that serves it."""
-
-    code: str
-    name_en: str
-    name_zh: str
-    centre: str  # Organization/id
-
-    def name(self, lang: str) -> str:
-        """The district's name in lang."""
-        return self.name_zh if lang.startswith("zh") else self.name_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,37 +121,9 @@ def control_of(facts: model.CaseFacts) -> Control | None:
     return review.catalogue().control_for(facts.disease, facts.subtype)
 
 
-@cache
-def districts() -> tuple[District, ...]:
-    """The region's districts with the community health centre serving each (the map file's `chc`)."""
-    data = json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))
-    return tuple(District(str(p["code"]), str(p["name_en"]), str(p["name_zh"]), str(p["chc"]))
-                 for p in (f["properties"] for f in data["features"]) if p.get("chc"))
-
-
-def district_of(patient: dict[str, Any]) -> District | None:
-    """The district of the person's current (home first) address, by its name or code; None when not the region's."""
-    addresses = [a for a in patient.get("address") or [] if isinstance(a, dict) and a.get("use") != "old"]
-    addresses.sort(key=lambda a: a.get("use") != "home")
-    for address in addresses:
-        named = str(address.get("district") or "").strip().casefold()
-        text = str(address.get("text") or "")
-        for district in districts():
-            if named in (district.code, district.name_en.casefold(), district.name_zh) or (
-                    not named and district.name_zh in text):
-                return district
-    return None
-
-
-def served_by(organization: str | None) -> tuple[District, ...]:
-    """The districts a community health centre serves (none for any other organisation)."""
-    return tuple(d for d in districts() if organization and d.centre == organization)
-
-
 def address_line(patient: dict[str, Any]) -> str:
     """The person's home address as one line (the Chinese text when there is one)."""
-    for address in sorted((a for a in patient.get("address") or [] if isinstance(a, dict) and a.get("use") != "old"),
-                          key=lambda a: a.get("use") != "home"):
+    for address in current_addresses(patient):
         text = address.get("text") or ", ".join(str(p) for p in [*(address.get("line") or []), address.get("district"),
                                                                  address.get("city")] if p)
         if text:

@@ -22,7 +22,7 @@ from smartcare.platform.security.policy import AccessDenied
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render_private
 from smartcare.regional.gate import require_dataset
-from smartcare.regional.public_health import contacts, control, isolation, review
+from smartcare.regional.public_health import contacts, control, districts, isolation, review
 from smartcare.regional.public_health.case_reports import person_name
 from smartcare.regional.public_health.review_views import STATE_NAMES
 
@@ -73,7 +73,7 @@ def _person(conn: Connection, request: Request, patient: str | None, report: rev
         except FhirError:
             resource = {}
     lang = i18n.current_locale(request)
-    district = control.district_of(resource) if resource else None
+    district = districts.of_person(resource) if resource else None
     mine = [i for i in isolations if i.patient == patient]
     active = next((i for i in mine if i.active), None)
     return {"patient": patient, "name": person_name(resource), "address": control.address_line(resource),
@@ -253,7 +253,7 @@ def _centre(request: Request, isolation_id: str | None) -> Response:
         except review.CaseNotFound as missing:
             return render_private(request, "public_health/control_person.html", status_code=404, one=None,
                                   error=_say(request, missing.message))
-        served = [d.name(lang) for d in control.served_by(v.ctx.organization)]
+        served = [d.name(lang) for d in districts.served_by(v.ctx.organization)]
         centre = _organization_name(conn, v.ctx.organization)
     shared = {"served": served, "centre": centre, "today": review.today(), "rules": control.rules(), "lang": lang,
               "kind_names": isolation.ISOLATION_KIND, "symptom_name": lambda code: control.symptom_name(code, lang),

@@ -25,7 +25,8 @@ from smartcare.platform import audit, clock
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.policy import decide_dataset
 from smartcare.regional.public_health.case_model import DISEASE_SYSTEM, DISTRICT_SYSTEM, LOCAL
-from smartcare.regional.public_health.release_figures import catalogue, parse_week, region_districts
+from smartcare.regional.public_health.districts import region_districts
+from smartcare.regional.public_health.release_figures import catalogue, parse_week
 
 MEASURE = LOCAL + "Measure/notifiable-disease-weekly-history"
 SOURCE = LOCAL + "StructureDefinition/history-source"

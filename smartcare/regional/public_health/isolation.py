@@ -32,7 +32,7 @@ from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.policy import AccessDenied, decide_dataset
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import contacts, control, investigation, review
+from smartcare.regional.public_health import contacts, control, districts, investigation, review
 from smartcare.regional.public_health.case_reports import person_name
 
 EPISODE_TYPE = {"system": model.LOCAL + "CodeSystem/public-health-control", "code": "home-isolation",
@@ -227,7 +227,7 @@ def _who(conn: Connection, report: review.Loaded, patient: str, role: str) -> co
 
 def _episode(report: review.Loaded, patient: dict[str, Any], role: str, start: date, end: date,
              planned: date | None) -> dict[str, Any]:
-    district = control.district_of(patient)
+    district = districts.of_person(patient)
     extensions: list[dict[str, Any]] = [
         {"url": ROLE, "valueCode": role},
         {"url": DISEASE, "valueCoding": {"system": model.DISEASE_SYSTEM, "code": report.facts.disease or ""}}]
@@ -242,7 +242,7 @@ def _episode(report: review.Loaded, patient: dict[str, Any], role: str, start: d
         "statusHistory": [{"status": "active", "period": {"start": clock.format_instant(clock.now())}}],
         "patient": {"reference": f"Patient/{patient['id']}"},
         "period": {"start": start.isoformat(), "end": end.isoformat()}, "extension": extensions}
-    if district:
+    if district and district.centre:
         episode["managingOrganization"] = {"reference": district.centre}
     return episode
 
@@ -382,7 +382,7 @@ def watched(conn: Connection, found: Isolation, today: date) -> Watched:
 
 def _centre_of(ctx: AccessContext) -> str:
     decide_dataset(ctx, CENTRE_DATASET)
-    if not control.served_by(ctx.organization):
+    if not districts.served_by(ctx.organization):
         raise AccessDenied("Only the staff of a community health centre that serves a district see its people in "
                            "home isolation")
     return str(ctx.organization)

@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.platform import i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.regional.public_health import releases
+from smartcare.regional.public_health.districts import region_districts
 from smartcare.regional.public_health.public_views import ELSEWHERE, PUBLIC_CACHE, RELEASE_ID
-from smartcare.regional.public_health.release_figures import catalogue, region_districts
+from smartcare.regional.public_health.release_figures import catalogue
 from smartcare.regional.public_health.releases import Release
 
 router = APIRouter(prefix="/public/api", tags=["public health"])

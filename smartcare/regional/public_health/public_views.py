@@ -20,12 +20,8 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
 from smartcare.platform.web.pages import render
 from smartcare.regional.public_health import announcements, releases
-from smartcare.regional.public_health.release_figures import (
-    DISTRICTS_FILE,
-    catalogue,
-    parse_week,
-    region_districts,
-)
+from smartcare.regional.public_health.districts import DISTRICTS_FILE, region_districts
+from smartcare.regional.public_health.release_figures import catalogue, parse_week
 from smartcare.regional.public_health.releases import Release
 from smartcare.regional.public_health.suppression import HIDDEN
 

@@ -12,7 +12,6 @@ of counts with the existing small-cell rule (suppression.py), so no hidden count
     last 4 weeks and the 4 before, by disease and for all (trends; only for periods of 8 weeks or more)
 """
 
-import json
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
@@ -30,7 +29,6 @@ from smartcare.regional.public_health.case_model import CaseFacts, count_date
 from smartcare.regional.public_health.case_model import counts as case_counts
 from smartcare.regional.public_health.suppression import HIDDEN, DisclosureRule, hidden_counts, published
 
-DISTRICTS_FILE = Path(__file__).resolve().parent / "data" / "districts.geojson"
 DEFAULT_WEEKS = 8
 MAX_WEEKS = 26
 TREND_WEEKS = 4
@@ -50,19 +48,6 @@ class ReleaseInvalid(ValueError):
     def __init__(self, message: str, *, field: str | None = None, **params: Any):
         super().__init__(message.format(**params))
         self.template, self.field, self.params = message, field, params
-
-
-@dataclass(frozen=True, slots=True)
-class District:
-    """One of the region's districts, as the map file names it."""
-
-    code: str
-    name_en: str
-    name_zh: str
-
-    def name(self, lang: str) -> str:
-        """The district's name in lang ("zh..." for Chinese, else English)."""
-        return self.name_zh if lang.startswith("zh") else self.name_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +111,6 @@ def parse_period(first: str, last: str, *, today: date) -> Period:
     if count > MAX_WEEKS:
         raise ReleaseInvalid(_("A release covers at most {weeks} weeks."), field="first_week", weeks=MAX_WEEKS)
     return Period(start, count)
-
-
-@cache
-def region_districts(path: Path = DISTRICTS_FILE) -> tuple[District, ...]:
-    """The region's districts from the map file, in the file's order."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return tuple(District(str(f["properties"]["code"]), str(f["properties"]["name_en"]),
-                          str(f["properties"]["name_zh"])) for f in data["features"])
-
-
-def district_code(place: str | None, districts: Sequence[District]) -> str | None:
-    """The code of the district a place names (its code, or its English or Chinese name), or None."""
-    wanted = (place or "").strip().casefold()
-    return next((d.code for d in districts if wanted and wanted in (d.code, d.name_en.casefold(), d.name_zh)), None)
 
 
 @cache

@@ -30,7 +30,6 @@ from smartcare.platform import audit, clock
 from smartcare.platform.i18n import _
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.policy import decide_dataset
-from smartcare.regional.public_health.aggregates import district_of
 from smartcare.regional.public_health.case_model import (
     DISEASE_SYSTEM,
     DISTRICT_SYSTEM,
@@ -39,15 +38,14 @@ from smartcare.regional.public_health.case_model import (
     facts,
 )
 from smartcare.regional.public_health.case_reports import document_type
+from smartcare.regional.public_health.districts import code_of, region_districts
 from smartcare.regional.public_health.release_figures import (
     Count,
     Period,
     ReleaseInvalid,
     catalogue,
     count_cases,
-    district_code,
     publish,
-    region_districts,
     week_label,
 )
 from smartcare.regional.public_health.suppression import HIDDEN, disclosure_rule
@@ -281,7 +279,6 @@ def _case_reports(conn: Connection, period: Period) -> Iterator[Any]:
     """Facts of every case report edited since the period began (a report is written after onset and diagnosis),
     with the district taken from the case's address where the report names none."""
     wanted = document_type()
-    districts = region_districts()
     params = [("type", f"{wanted['system']}|{wanted['code']}"), ("date", f"ge{period.start - timedelta(days=1)}"),
               ("_include", "Composition:subject:Patient")]
     offset = 0
@@ -291,7 +288,7 @@ def _case_reports(conn: Connection, period: Period) -> Iterator[Any]:
         for found in result.matches:
             case = facts(found.resource)
             if case.district is None and case.patient in patients:
-                case = replace(case, district=district_code(district_of(patients[case.patient]), districts))
+                case = replace(case, district=code_of(patients[case.patient]))
             yield case
         offset += len(result.matches)
         if not result.has_next:

@@ -28,7 +28,7 @@ from smartcare.platform.events import DomainEvent
 from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import reporting
+from smartcare.regional.public_health import districts, reporting
 from smartcare.regional.public_health.case_reports import document_type, person_name
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "report_card.yaml"
@@ -219,8 +219,8 @@ def parse_card(form: Mapping[str, str], *, cat: notifiable.Catalogue, now: datet
     classification = _choice(form, "classification", cat.classifications, errors)
     if disease is not None and "classification" not in errors and classification not in disease.classifications:
         errors["classification"] = (NOT_ALLOWED, {})
-    districts = {d["code"]: d for d in reporting.region_districts()}
-    district = _choice(form, "district", [*districts, OUTSIDE], errors)
+    region = {d.code: d for d in districts.region_districts()}
+    district = _choice(form, "district", [*region, OUTSIDE], errors)
     id_number, phone = _identity(form, errors)
     values = {"birth_date": _day(form, "birth_date", errors, today=today), "onset": _day(form, "onset", errors,
               today=today), "diagnosed_at": _moment(form, errors, now=now),
@@ -237,8 +237,8 @@ def parse_card(form: Mapping[str, str], *, cat: notifiable.Catalogue, now: datet
             "occupation": _choice(form, "occupation", [o["code"] for o in occupations()], errors)}
     if errors:
         raise ReportCardInvalid(errors)
-    chosen = districts.get(district)
-    coding = {"system": model.DISTRICT_SYSTEM, "code": chosen["code"], "display": chosen["en"]} if chosen else None
+    chosen = region.get(district)
+    coding = {"system": model.DISTRICT_SYSTEM, "code": chosen.code, "display": chosen.name_en} if chosen else None
     return Card(parent_name=parent_name, id_number=id_number, phone=phone, district=coding, disease=disease,
                 subtype=subtype, classification=classification, **card, **values)
 
@@ -252,8 +252,7 @@ def _identifier(patient: dict[str, Any]) -> str:
 
 
 def _home(patient: dict[str, Any]) -> dict[str, Any]:
-    addresses = [a for a in patient.get("address") or [] if isinstance(a, dict) and a.get("use") != "old"]
-    addresses.sort(key=lambda a: a.get("use") != "home")
+    addresses = districts.current_addresses(patient)
     return addresses[0] if addresses else {}
 
 

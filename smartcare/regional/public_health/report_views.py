@@ -18,7 +18,7 @@ from smartcare.platform.i18n import _, current_locale, translations
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import not_found, render_private
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import deadlines, reporting  # noqa: F401  (deadlines: its jobs)
+from smartcare.regional.public_health import deadlines, districts, reporting  # noqa: F401  (deadlines: its jobs)
 from smartcare.regional.public_health import report_card as card
 from smartcare.regional.public_health.case_reports import person_name
 
@@ -125,7 +125,7 @@ def _choices(request: Request, opened: card.Opened, values: dict[str, str]) -> d
         "classifications": [(key, cat.classification_label(key, locale))
                             for key in (chosen.classifications if chosen else cat.classifications)],
         "occupations": [(o["code"], o["zh" if zh else "en"]) for o in card.occupations()],
-        "districts": [(d["code"], d["zh" if zh else "en"]) for d in reporting.region_districts()],
+        "districts": [(d.code, d.name_zh if zh else d.name_en) for d in districts.region_districts()],
         "discard_reasons": [(r["code"], r["zh" if zh else "en"]) for r in card.discard_reasons()],
     }
 

@@ -42,7 +42,7 @@ from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 from smartcare.platform.settings import get_settings
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import release_figures
+from smartcare.regional.public_health import districts
 from smartcare.regional.public_health.case_reports import document_type, person_name
 from smartcare.regional.public_health.release_figures import catalogue
 
@@ -298,24 +298,14 @@ def attribution(conn: Connection, trigger: Trigger) -> tuple[str | None, str | N
     return practitioner, hospital_of(conn, organization)
 
 
-def region_districts() -> tuple[dict[str, str], ...]:
-    """The region's districts (the map file, data/districts.geojson): GB/T 2260 code, English and Chinese name."""
-    return tuple({"code": d.code, "en": d.name_en, "zh": d.name_zh} for d in release_figures.region_districts())
-
-
 def district_of(patient: dict[str, Any]) -> dict[str, Any] | None:
-    """The district of the patient's current (home) address as a Coding: its code when the region knows the name."""
-    addresses = [a for a in patient.get("address") or [] if isinstance(a, dict) and a.get("use") != "old"]
-    addresses.sort(key=lambda a: a.get("use") != "home")
-    for address in addresses:
-        named = str(address.get("district") or "").strip()
-        text = str(address.get("text") or "")
-        for district in region_districts():
-            if named in (district["en"], district["zh"]) or (not named and district["zh"] in text):
-                return {"system": model.DISTRICT_SYSTEM, "code": district["code"], "display": district["en"]}
-        if named:
-            return {"display": named[:100]}
-    return None
+    """The district of the patient's current (home) address as a Coding: the region's code when it is one of the
+    region's districts (districts.of_person), else the name the address gives, else None."""
+    found = districts.of_person(patient)
+    if found is not None:
+        return {"system": model.DISTRICT_SYSTEM, "code": found.code, "display": found.name_en}
+    named = next((n for n in map(districts.named_district, districts.current_addresses(patient)) if n), "")
+    return {"display": named[:100]} if named else None
 
 
 # --- the draft ------------------------------------------------------------------------------------------------

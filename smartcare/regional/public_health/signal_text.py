@@ -8,7 +8,8 @@ from typing import Any
 from smartcare.knowledge.surveillance import METHODS
 from smartcare.knowledge.surveillance import syndromes as syndrome_rules
 from smartcare.regional.public_health.case_series import REGION
-from smartcare.regional.public_health.release_figures import region_districts, week_label
+from smartcare.regional.public_health.districts import region_districts
+from smartcare.regional.public_health.release_figures import week_label
 from smartcare.regional.public_health.review import disease_name
 
 _BASIS_EN = {"onset": "with onset on {day}", "report": "reported on {day}", "visit": "seen on {day}"}

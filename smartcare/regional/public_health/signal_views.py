@@ -18,7 +18,14 @@ from smartcare.platform.i18n import _
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render_private
 from smartcare.regional.gate import require_dataset
-from smartcare.regional.public_health import case_series, detection, outbreaks, signal_text, signals
+from smartcare.regional.public_health import (
+    case_series,
+    detection,
+    districts,
+    outbreaks,
+    signal_text,
+    signals,
+)
 from smartcare.regional.public_health.case_reports import read_case_report
 from smartcare.regional.public_health.review import Loaded, disease_name
 from smartcare.regional.public_health.review_views import STATE_NAMES
@@ -84,7 +91,7 @@ def chart_data(signal: signals.Signal) -> dict[str, Any]:
 
 def _places(lang: str) -> list[tuple[str, str]]:
     return [(case_series.REGION, signal_text.place_name(case_series.REGION, lang))] + [
-        (d.code, d.name(lang)) for d in case_series.region_districts()]
+        (d.code, d.name(lang)) for d in districts.region_districts()]
 
 
 def _list_page(request: Request, *, status_code: int = 200, error: str | None = None) -> Response:

@@ -27,10 +27,9 @@ from smartcare.knowledge.surveillance.syndromes import classify
 from smartcare.platform import audit
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import decide_dataset
-from smartcare.regional.public_health.aggregates import district_of
 from smartcare.regional.public_health.case_model import LOCAL
 from smartcare.regional.public_health.case_series import REGION, zone
-from smartcare.regional.public_health.release_figures import district_code, region_districts
+from smartcare.regional.public_health.districts import code_of
 from smartcare.regional.public_health.releases import search_as_platform
 
 # The patient app's triage questionnaire (smartcare/patient/triage/service.py, QUESTIONNAIRE_URL).
@@ -139,7 +138,7 @@ def encounter_reasons(conn: Connection, start: date, end: date) -> Iterator[tupl
 
 
 def _place(patient: dict[str, Any]) -> str | None:
-    return district_code(district_of(patient), region_districts()) if patient else None
+    return code_of(patient)
 
 
 def daily_counts(conn: Connection, *, ctx: AccessContext, start: date, end: date) -> SyndromicCounts:

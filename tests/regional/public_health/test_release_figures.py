@@ -5,6 +5,7 @@ from datetime import date, datetime
 import pytest
 
 from smartcare.regional.public_health.case_model import CaseFacts
+from smartcare.regional.public_health.districts import region_districts
 from smartcare.regional.public_health.release_figures import (
     Period,
     ReleaseInvalid,
@@ -12,7 +13,6 @@ from smartcare.regional.public_health.release_figures import (
     default_period,
     parse_period,
     publish,
-    region_districts,
 )
 from smartcare.regional.public_health.suppression import HIDDEN, disclosure_rule
 
