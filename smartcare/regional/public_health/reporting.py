@@ -9,6 +9,9 @@ hospital), else the doctor's. The draft is pre-filled with the patient, disease 
 result hints, when it was diagnosed, the onset, the deadline, the district of the patient's home and why it was
 drafted, in English and Chinese.
 
+The scheduled sweep reads from a little (OVERLAP) before the last completed sweep began, never further back than
+LOOK_BACK, so a record it has decided to leave alone (already reported, history, no doctor) is read and audited a few
+times rather than every run for a day; a failed run completes no job, so the next one starts from the same place.
 Looking twice costs a query, never a second draft: a record a case report already names (a section entry) is not
 read again, and Composition.identifier names the trigger, so a conditional create cannot make two. While a report of
 the same patient and disease is open, a new diagnosis or result joins it (a result raises its classification hint);
@@ -37,6 +40,7 @@ from smartcare.platform.clock import format_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
 from smartcare.platform.jobs import Job, handler, periodic
+from smartcare.platform.jobs.tables import DONE, job
 from smartcare.platform.notifications import notification_kind, notify
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 SWEEP_JOB = "public-health.case-report-drafts"
 EVERY_MINUTES = 5
 LOOK_BACK = timedelta(hours=24)
+OVERLAP = timedelta(minutes=15)  # for records whose transaction began before a sweep and committed after it
 REPEAT_WINDOW = timedelta(days=30)
 MOST_PER_RUN = 2000
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
@@ -469,8 +474,17 @@ def tell_doctor(conn: Connection, composition: dict[str, Any], *, patient: dict[
     return told
 
 
-def sweep(*, now: datetime | None = None, engine: Engine | None = None) -> dict[str, int]:
-    """Draft a case report for every new notifiable trigger written in the last LOOK_BACK; counts of what was done.
+def watermark(conn: Connection, *, now: datetime) -> datetime:
+    """Where the scheduled sweep starts reading: OVERLAP before the last completed sweep's period began, or LOOK_BACK
+    ago when that is later or no completed sweep is on record."""
+    last = conn.execute(sa.select(sa.func.max(job.c.run_at)).where(job.c.kind == SWEEP_JOB, job.c.state == DONE)).scalar()
+    floor = now - LOOK_BACK
+    return max(floor, clock.parse_instant(last) - OVERLAP) if last else floor
+
+
+def sweep(*, now: datetime | None = None, engine: Engine | None = None, since: datetime | None = None) -> dict[str, int]:
+    """Draft a case report for every new notifiable trigger written since a moment (default: LOOK_BACK ago); counts
+    of what was done.
 
     Each trigger is drafted in a transaction of its own, so one that fails does not hold back the others; the failures
     are raised together at the end (DraftingFailed) and the next run tries them again.
@@ -478,7 +492,7 @@ def sweep(*, now: datetime | None = None, engine: Engine | None = None) -> dict[
     now = now or clock.now()
     cat = catalogue()
     with unit_of_work(engine) as conn:
-        found = candidates(conn, since=now - LOOK_BACK, cat=cat)
+        found = candidates(conn, since=max(since, now - LOOK_BACK) if since else now - LOOK_BACK, cat=cat)
     counts: dict[str, int] = defaultdict(int)
     failed: list[str] = []
     for trigger in found:
@@ -496,8 +510,11 @@ def sweep(*, now: datetime | None = None, engine: Engine | None = None) -> dict[
 # Outside the job's transaction: each trigger is drafted in a transaction of its own.
 @handler(SWEEP_JOB, in_transaction=False)
 def sweep_job(engine: Engine, job: Job) -> None:
-    """Draft the case reports of the notifiable diagnoses and results written lately."""
-    sweep(engine=engine)
+    """Draft the case reports of the notifiable diagnoses and results written since the last sweep."""
+    now = clock.now()
+    with unit_of_work(engine) as conn:
+        since = watermark(conn, now=now)
+    sweep(engine=engine, now=now, since=since)
 
 
 periodic(SWEEP_JOB, kind=SWEEP_JOB, every_minutes=EVERY_MINUTES)

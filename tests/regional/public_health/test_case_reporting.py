@@ -7,6 +7,7 @@ import pytest
 
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
+from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import enqueue, run_due
 from smartcare.platform.notifications.service import inbox
@@ -258,3 +259,36 @@ def test_who_diagnosed_a_case_is_taken_from_its_record(engine, now, hospital):
     with unit_of_work() as conn:
         assert reporting.attribution(conn, trigger) == (None, f"Organization/{OTHER_HOSPITAL}")
     assert trigger.at == now[0] and trigger.is_result
+
+
+def _sweep_reads(engine, reference: str) -> int:
+    """How many times the reporting sweep has read (and audited) one record."""
+    with unit_of_work(engine) as conn:
+        events = audit.events_for_patient(conn, f"Patient/{PATIENT}", limit=500)
+    return sum(1 for e in events if "diagnosis or result read" in str(e["event"])
+               and any(reference in str(entity) for entity in e["event"].get("entity", [])))
+
+
+@on_sqlite
+def test_the_scheduled_sweep_stops_rereading_a_record_it_left_alone_once_its_watermark_passes(engine, now, hospital):
+    # A diagnosis naming no doctor, encounter or institution cannot be drafted: the sweep leaves it alone.
+    orphan = diagnosis("rep-orphan", "J10.1", now[0]) | {"encounter": None, "recorder": None}
+    load([{k: v for k, v in orphan.items() if v is not None}])
+    for _ in range(13):  # an hour of scheduled runs, every 5 minutes
+        with unit_of_work(engine) as conn:
+            enqueue(conn, kind=reporting.SWEEP_JOB, payload={}, run_at=now[0])
+        assert run_due(engine) >= 1
+        now[0] += timedelta(minutes=5)
+    reads = _sweep_reads(engine, "Condition/rep-orphan")
+    assert 1 <= reads <= 5  # until the watermark (the last run less 15 minutes) passes it, not 13 times an hour
+    # Nothing new is missed: a diagnosis written after the watermark moved on is drafted by the next run.
+    load([diagnosis("rep-flu", "J10.1", now[0])])
+    with unit_of_work(engine) as conn:
+        enqueue(conn, kind=reporting.SWEEP_JOB, payload={}, run_at=now[0])
+    run_due(engine)
+    assert [model.facts(r).state for r in reports()] == ["draft"]
+
+
+def test_a_sweep_that_never_completed_leaves_the_watermark_a_day_back(engine, now):
+    with unit_of_work(engine) as conn:
+        assert reporting.watermark(conn, now=now[0]) == now[0] - reporting.LOOK_BACK
