@@ -18,6 +18,7 @@ from smartcare.demo.lab_orders import load_lab_orders
 from smartcare.demo.lab_qc import load_lab_qc
 from smartcare.demo.news import load_news
 from smartcare.demo.public_health import load_public_health
+from smartcare.demo.public_health_control import load_control
 from smartcare.demo.risk import load_risk
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
@@ -85,5 +86,6 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     loaded += load_risk(engine)  # every resident's risks, and the demo patient's prevention programme (regional/risk)
     # Notifiable diseases: years of weekly counts, twelve weeks of case reports with an outbreak, an approved release.
     loaded += load_public_health(engine, seed=seed)
+    loaded += load_control(engine)  # a mumps case's contacts traced, people isolated at home (public health control)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

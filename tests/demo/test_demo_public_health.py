@@ -87,3 +87,21 @@ def test_an_approved_release_and_announcement_are_on_the_public_page(demo):
     with TestClient(create_app(), base_url="http://testserver") as web:
         page = web.get("/public")
     assert page.status_code == 200 and "Diarrhoea: wash hands" in page.text
+
+
+def test_the_demo_traces_a_mumps_cases_contacts_and_isolates_people_at_home(demo):
+    from smartcare.regional.public_health import contacts, districts
+
+    with unit_of_work(demo) as conn:
+        lists = search_as_platform(conn, "List", [("code", "https://smartcare.example/fhir/CodeSystem/"
+                                                           "public-health-list|close-contacts")], count=10).matches
+        assert len(lists) == 1
+        listed = contacts.read_list(conn, lists[0].resource["identifier"][0]["value"]).contacts
+        episodes = search_as_platform(conn, "EpisodeOfCare", [("status", "active")], count=10).matches
+    assert {c.relation for c in listed} == {"colleague", "classmate", "household"}
+    household = next(c for c in listed if c.relation == "household")
+    assert household.resident and household.status == "under-observation"  # the index knew the resident by name and phone
+    isolated = {e.resource["patient"]["reference"]: e.resource for e in episodes}
+    assert household.resident in isolated and len(isolated) == 2  # the contact and a hand, foot and mouth disease case
+    centres = {d.centre for d in districts.region_districts()}
+    assert all(e["managingOrganization"]["reference"] in centres for e in isolated.values())
