@@ -43,7 +43,9 @@ BAD_VERSION = _("The form is out of date: read the page again, then act.")
 RAN = _("The detection run is done: %(count)s new signals.")
 RAN_TOGETHER = _("Another detection run finished at the same moment: its signals are listed here.")
 DONE = {"verify": _("The signal was verified."),
-        "discard": _("The signal was discarded."), "outbreak": _("The outbreak was opened."),
+        "discard": _("The signal was discarded."),
+        "verify-series": _("The signal and the other new signals of its series were verified."),
+        "discard-series": _("The signal and the other new signals of its series were discarded."), "outbreak": _("The outbreak was opened."),
         "add": _("The case report was added."), "remove": _("The case report was removed."),
         "note": _("The note was saved."), "close": _("The outbreak was closed.")}
 _MAX_FIELD = 80
@@ -80,7 +82,8 @@ def signal_row(signal: signals.Signal, lang: str) -> dict[str, Any]:
             "subject": signal_text.subject_name(signal.key.kind, signal.key.subject, lang),
             "place": signal_text.place_name(signal.key.place, lang), "method": signal_text.method_title(signal.method),
             "observed": signal.observed, "expected": signal.expected, "upper": signal.upper,
-            "basis": signal.key.basis, "identified": signal.identified, "outbreak": signal.outbreak}
+            "basis": signal.key.basis, "identified": signal.identified, "outbreak": signal.outbreak,
+            "version": signal.version}
 
 
 def chart_data(signal: signals.Signal) -> dict[str, Any]:
@@ -152,13 +155,15 @@ def _signal_page(request: Request, signal_id: str, *, status_code: int = 200, er
             return render_private(request, "public_health/signal_detail.html", status_code=missing.status,
                                   signal=None, error=_said(request, missing))
         others = signals.series_signals(conn, signal)
+    fresh = [s for s in others if s.state == "new"][: signals.MAX_SERIES]
     title = f"{signal_text.subject_name(signal.key.kind, signal.key.subject, lang)}, " \
             f"{signal_text.place_name(signal.key.place, lang)}, {signal.label}"
     return render_private(
         request, "public_health/signal_detail.html", status_code=status_code, signal=signal,
         row=signal_row(signal, lang), reason=signal.reason(lang), chart=chart_data(signal), error=error,
         errors=errors or {}, form=form or {"title": title}, done=_done(request),
-        others=[signal_row(s, lang) for s in others], max_reason=signals.MAX_REASON, max_title=outbreaks.MAX_TITLE)
+        others=[signal_row(s, lang) for s in others], max_reason=signals.MAX_REASON, max_title=outbreaks.MAX_TITLE,
+        series=",".join(f"{s.id}:{s.version}" for s in fresh), series_count=len(fresh))
 
 
 @router.get(SIGNALS + "/{signal_id}", response_class=HTMLResponse)
@@ -185,8 +190,10 @@ def _signal_act(request: Request, signal_id: str, form: dict[str, str], act: str
                                                  title=form.get("title", "")[: outbreaks.MAX_TITLE + 1],
                                                  periods_before=detection.config().outbreak_window)
             else:
-                signals.triage(conn, ctx=v.ctx, signal_id=signal_id, act=form.get("act", "")[:20],
-                               version=_version(form), reason=form.get("reason", "")[: signals.MAX_REASON + 1])
+                triaged = signals.triage_series(
+                    conn, ctx=v.ctx, signal_id=signal_id, act=form.get("act", "")[:20], version=_version(form),
+                    reason=form.get("reason", "")[: signals.MAX_REASON + 1],
+                    others=signals.parse_series(form.get("series", "")[:4000]))
     except SignalRefused as refused:
         message = _said(request, refused)
         return _signal_page(request, signal_id, status_code=refused.status, form=form,
@@ -194,7 +201,8 @@ def _signal_act(request: Request, signal_id: str, form: dict[str, str], act: str
                             errors={refused.field: message} if refused.field else None)
     if act == "outbreak":
         return guard.see_other(f"{OUTBREAKS}/{opened.id}?done=outbreak")
-    return guard.see_other(f"{SIGNALS}/{signal_id}?done={form.get('act', '')[:20]}")
+    done = form.get("act", "")[:20] + ("-series" if len(triaged) > 1 else "")
+    return guard.see_other(f"{SIGNALS}/{signal_id}?done={done}")
 
 
 @router.post(SIGNALS + "/{signal_id}/triage")

@@ -16,6 +16,7 @@ and act is audited; officers only (the case-reports dataset); each act names the
 """
 
 import copy
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -55,6 +56,8 @@ PERIOD_DAYS = {"daily": 1, "weekly": 7}
 MS_PER_DAY = 86_400_000
 MAX_REASON = 500
 MAX_LISTED = 500
+MAX_SERIES = 50  # signals triaged together: one spike raises one per method, a few runs a handful more
+_SERIES_ITEM = re.compile(r"([A-Za-z0-9.-]{1,64}):([0-9]{1,9})")
 RECENT = timedelta(days=180)
 
 LINK = "/console/public-health/signals"
@@ -71,6 +74,7 @@ NOT_NEW = _("This signal has already been triaged.")
 UNKNOWN_ACT = _("Choose to verify or to discard the signal.")
 REASON_NEEDED = _("Say why you discard the signal.")
 TOO_LONG = _("At most %(max)s characters.")
+NOT_OF_SERIES = _("Only the new signals of this signal's series can be triaged with it.")
 CONTROL = _("Remove the control characters from this text.")
 
 
@@ -391,6 +395,31 @@ def triage(conn: Connection, *, ctx: AccessContext, signal_id: str, act: str, ve
         raise SignalConflict(STALE) from None
     _audited(conn, ctx, "U", "update", saved.reference, f"outbreak signal {state}")
     return read_signal(saved.resource, saved.version)
+
+
+def parse_series(text: str) -> dict[str, int]:
+    """The other signals a form triages with its own, written "id:version,id:version"; SignalRefused when garbled."""
+    items = [item for item in text.split(",") if item.strip()][: MAX_SERIES + 1]
+    found = [_SERIES_ITEM.fullmatch(item.strip()) for item in items]
+    if len(items) > MAX_SERIES or not all(found):
+        raise SignalRefused(NOT_OF_SERIES)
+    return {m.group(1): int(m.group(2)) for m in found if m}
+
+
+def triage_series(conn: Connection, *, ctx: AccessContext, signal_id: str, act: str, version: int, reason: str = "",
+                  others: dict[str, int] | None = None) -> list[Signal]:
+    """Triage a signal and, with the same act and reason, the other new signals of its series the officer saw (each
+    at the version shown); all or none, in the caller's transaction. Raises as `triage` does, and SignalRefused
+    when one of the others is not a new signal of the same series."""
+    done = [triage(conn, ctx=ctx, signal_id=signal_id, act=act, version=version, reason=reason)]
+    if not others:
+        return done
+    same = {s.id: s for s in series_signals(conn, done[0])}
+    for other, seen in sorted(others.items()):
+        if other not in same or same[other].state != "new":
+            raise SignalRefused(NOT_OF_SERIES)
+        done.append(triage(conn, ctx=ctx, signal_id=other, act=act, version=seen, reason=reason))
+    return done
 
 
 def series_signals(conn: Connection, signal: Signal) -> list[Signal]:

@@ -151,3 +151,27 @@ def test_the_chart_script_is_served_without_data(engine):
     assert script.status_code == 200 and "signal-chart-data" in script.text
     assert script.headers["content-type"].startswith("text/javascript")
     assert signal_views.CHART_JS.name == "signal-chart.js"
+
+
+def test_a_spike_raised_by_several_methods_is_triaged_as_one_series_or_not_at_all(spiked):
+    signal = c1(spiked)
+    series = [s for s in all_signals(spiked) if s.key == signal.key and s.id != signal.id and s.state == "new"]
+    assert series  # one spike alarms more than one method
+    with signed_in(spiked) as web:
+        page = web.get(f"{SIGNALS}/{signal.id}")
+        token = form_token(page)
+        box = re.search(r'id="verify-series" name="series" value="([^"]*)"', page.text).group(1)
+        form = {"csrf_token": token, "version": str(signal.version), "act": "verify"}
+        foreign = web.post(f"{SIGNALS}/{signal.id}/triage", data={**form, "series": "not-a-signal:1"})
+        garbled = web.post(f"{SIGNALS}/{signal.id}/triage", data={**form, "series": HOSTILE})
+        after_refusals = {s.id: s.state for s in all_signals(spiked)}
+        done = web.post(f"{SIGNALS}/{signal.id}/triage", data={**form, "series": box})
+        shown = web.get(done.headers["location"])
+    assert f"Also verify the other {len(series)} new signals of this series" in page.text
+    assert sorted(box.split(",")) == sorted(f"{s.id}:{s.version}" for s in series)
+    assert foreign.status_code == 400 and "series can be triaged with it" in foreign.text
+    assert garbled.status_code == 400 and HOSTILE not in garbled.text
+    assert after_refusals[signal.id] == "new"  # a refused series changes nothing, not even the signal itself
+    assert "other new signals of its series were verified" in shown.text
+    states = {s.id: s.state for s in all_signals(spiked)}
+    assert {states[s.id] for s in [signal, *series]} == {"verified"}
