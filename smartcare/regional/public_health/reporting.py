@@ -180,10 +180,15 @@ def trigger_of(resource: dict[str, Any], cat: notifiable.Catalogue) -> Trigger |
 
 
 def _not_reported(res_type: str, resource: sa.Table) -> sa.ColumnElement[bool]:
-    """The resource is no case report's section entry yet."""
-    ref = tables.idx_reference
+    """The resource is no case report's section entry yet (other Compositions, such as the encounter note that
+    lists the diagnosis, do not count)."""
+    ref, kind = tables.idx_reference, tables.idx_token.alias()
+    wanted = document_type()
+    case_report = sa.exists().where(kind.c.res_pk == ref.c.res_pk, kind.c.res_type == "Composition",
+                                    kind.c.param == "type", kind.c.system == wanted["system"],
+                                    kind.c.code == wanted["code"])
     return ~sa.exists().where(ref.c.res_type == "Composition", ref.c.param == "entry", ref.c.target_type == res_type,
-                              ref.c.target_id == resource.c.res_id)
+                              ref.c.target_id == resource.c.res_id, case_report)
 
 
 def _holds(res_type: str, param: str, codes: tuple[str, ...] | list[str], pk: sa.ColumnElement) -> sa.Exists:

@@ -292,3 +292,15 @@ def test_the_scheduled_sweep_stops_rereading_a_record_it_left_alone_once_its_wat
 def test_a_sweep_that_never_completed_leaves_the_watermark_a_day_back(engine, now):
     with unit_of_work(engine) as conn:
         assert reporting.watermark(conn, now=now[0]) == now[0] - reporting.LOOK_BACK
+
+
+@on_sqlite
+def test_a_diagnosis_listed_on_the_encounter_note_is_still_drafted_a_case_report(engine, now, hospital):
+    load([diagnosis("rep-flu", "J10.1", now[0])])
+    note = {"resourceType": "Composition", "id": "rep-note", "status": "final", "date": now[0].isoformat(),
+            "type": {"coding": [{"system": LOINC, "code": "11506-3", "display": "Progress note"}]},
+            "subject": {"reference": f"Patient/{PATIENT}"}, "author": [{"reference": f"Practitioner/{DOCTOR}"}],
+            "title": "Outpatient note", "section": [{"title": "Diagnoses", "entry": [{"reference": "Condition/rep-flu"}]}]}
+    load([note])
+    assert reporting.sweep() == {"drafted": 1}
+    assert reporting.sweep() == {}  # once its case report names it, it is not read again
