@@ -119,6 +119,11 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
         if radiologist:
             wanted.append(("rad.demo", "radiologist", radiologist["practitioner"]["reference"],
                            "Organization/org-hosp-1", "radiologist (reads and signs imaging), Riverside City First Hospital"))
+        # The infection-control nurse of the first hospital (smartcare/demo/duties.py): overdue case reports reach her.
+        infection_control = first_resource(conn, "PractitionerRole", [("_id", "duty-infection-control-hosp-1")])
+        if infection_control:
+            wanted.append(("ic.demo", "nurse", infection_control["practitioner"]["reference"], "Organization/org-hosp-1",
+                           "infection-control nurse, Riverside City First Hospital (overdue case reports)"))
         patient = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
             wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))

@@ -1,5 +1,7 @@
-"""Staff duties of the demo hospitals in the directory: who may release laboratory results, and who heads the
-departments that critical values are escalated to (PractitionerRoles coded in the staff-duty code system)."""
+"""Staff duties of the demo hospitals in the directory: who may release laboratory results, who heads the
+departments that critical values are escalated to (PractitionerRoles coded in the staff-duty code system), and the
+infection-control office (医院感染管理科) that overdue notifiable-disease reports are escalated to: a department with
+its service, staffed by a nurse of respiratory medicine who holds that duty besides her ward work."""
 
 from typing import Any
 
@@ -13,6 +15,8 @@ from smartcare.platform.security.context import SYSTEM
 
 HOSPITALS = ("org-hosp-1", "org-hosp-2")
 DUTY_SYSTEM = "https://smartcare.example/fhir/CodeSystem/staff-duty"
+DEPARTMENT_SYSTEM = "https://smartcare.example/fhir/CodeSystem/department"
+OFFICE = ("infection-control", "Infection Control", "医院感染管理科")
 
 
 def _first_role(conn, service: str, code: str, *, sort: str = "_id") -> dict[str, Any] | None:
@@ -30,6 +34,31 @@ def _duty(role_id: str, duty: str, display: str, staff: dict[str, Any]) -> dict[
                          "code": [{"coding": [{"system": DUTY_SYSTEM, "code": duty, "display": display}]}]}}
 
 
+def _put(resource: dict[str, Any]) -> dict[str, Any]:
+    reference = f"{resource['resourceType']}/{resource['id']}"
+    return {"fullUrl": reference, "request": {"method": "PUT", "url": reference}, "resource": resource}
+
+
+def _infection_control(hospital: str, staff: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hospital's infection-control department, its service, and the nurse's role in it."""
+    short = hospital.removeprefix("org-")
+    code, name_en, name_zh = OFFICE
+    department = {"resourceType": "Organization", "id": f"{hospital}-{code}", "active": True,
+                  "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                                        "code": "dept", "display": "Hospital Department"}]},
+                           {"coding": [{"system": DEPARTMENT_SYSTEM, "code": code, "display": name_en}],
+                            "text": name_zh}],
+                  "name": name_en, "alias": [name_zh], "partOf": {"reference": f"Organization/{hospital}"}}
+    service = {"resourceType": "HealthcareService", "id": f"hcs-{short}-{code}", "active": True,
+               "providedBy": {"reference": f"Organization/{department['id']}"}, "name": name_en,
+               "type": [{"coding": [{"system": DEPARTMENT_SYSTEM, "code": code, "display": name_en}], "text": name_zh}]}
+    role = {"resourceType": "PractitionerRole", "id": f"duty-{code}-{short}", "active": True,
+            "practitioner": staff["practitioner"], "organization": {"reference": f"Organization/{hospital}"},
+            "healthcareService": [{"reference": f"HealthcareService/{service['id']}"}],
+            "code": [{"coding": [{"system": DUTY_SYSTEM, "code": code, "display": "Infection control"}]}]}
+    return [_put(department), _put(service), _put(role)]
+
+
 def load_duties(engine: Engine) -> int:
     """Give each demo hospital a laboratory technician who may release results and a head of internal medicine."""
     entries = []
@@ -43,6 +72,10 @@ def load_duties(engine: Engine) -> int:
                 entries.append(_duty(f"duty-release-{short}", "lab-release", "Releases laboratory results", technician))
             if head:
                 entries.append(_duty(f"duty-head-{short}", "department-head", "Head of department", head))
+            # A nurse of respiratory medicine also staffs infection control (nurse.demo is internal medicine's).
+            nurse = _first_role(conn, f"HealthcareService/hcs-{short}-respiratory", "nurse")
+            if nurse:
+                entries += _infection_control(hospital, nurse)
     if entries:
         with unit_of_work(engine) as conn:
             bundles.transaction(conn, SYSTEM, entries, "")

@@ -105,3 +105,17 @@ def test_the_demo_traces_a_mumps_cases_contacts_and_isolates_people_at_home(demo
     assert household.resident in isolated and len(isolated) == 2  # the contact and a hand, foot and mouth disease case
     centres = {d.centre for d in districts.region_districts()}
     assert all(e["managingOrganization"]["reference"] in centres for e in isolated.values())
+
+
+def test_overdue_case_reports_reach_the_demo_hospitals_infection_control_nurse(demo):
+    from smartcare.demo.accounts import ensure_demo_accounts
+    from smartcare.regional.public_health import deadlines
+
+    ensure_demo_accounts(demo)
+    with unit_of_work(demo) as conn:
+        office, listed = deadlines.office_accounts(conn, "Organization/org-hosp-1")
+        staffed = search_as_platform(conn, "PractitionerRole", [
+            ("organization", "Organization/org-hosp-2"),
+            ("service.service-type", f"{deadlines.DEPARTMENT_SYSTEM}|infection-control")], count=5).matches
+    assert listed and [a.username for a in office] == ["ic.demo"]
+    assert len(staffed) == 1  # the second hospital's office is in the directory too

@@ -6,8 +6,8 @@ sweeps see it, one reminder goes. A draft past its deadline and not yet escalate
 and its hospital's infection-control office is told, and the doctor reminded that it is overdue. The office is
 whoever the directory lists in the hospital's infection-control department (or a health centre's public-health
 department, which does the same work there): an active PractitionerRole of the organisation whose HealthcareService
-is coded DEPARTMENT_SYSTEM `infection-control` or `public-health`. Where the directory has no such department (the
-demo region's hospitals have none), the organisation's hospital administrators are told instead. A report submitted
+is coded DEPARTMENT_SYSTEM `infection-control` or `public-health` (the demo's hospitals have one: demo/duties.py).
+Where the directory has no such department, the organisation's hospital administrators are told instead. A report submitted
 after its deadline records that it was late: CaseFacts.overdue compares submitted-at with the deadline.
 The platform reads and writes as itself; every report it touches is audited with purpose of use PUBHLTH.
 """
