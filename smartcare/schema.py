@@ -22,7 +22,8 @@ import smartcare.platform.security.tables
 import smartcare.platform.security.verification
 import smartcare.platform.web.sessions
 import smartcare.regional.exchange.tables
-import smartcare.regional.mpi.tables  # noqa: F401  (the imports above register their tables)
+import smartcare.regional.mpi.tables
+import smartcare.regional.supervision.tables  # noqa: F401  (the imports above register their tables)
 from smartcare.platform.schema import metadata
 
 

@@ -23,6 +23,7 @@ ROLE_LINKS = {
     "regional_admin": {},
     "public_health_officer": {},
     "researcher": {},
+    "health_inspector": {},
 }
 
 

@@ -151,6 +151,8 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
             ("epi.demo", "public_health_officer", None, None,
              "second public health officer (approves what cdc.demo prepares: releases are decided by four eyes)"),
             ("research.demo", "researcher", None, None, "researcher (de-identified data only)"),
+            ("inspector.demo", "health_inspector", None, None,
+             "health inspector (卫生监督员): facilities, licences, inspections, findings"),
         ]
         for username, role, ref, org, description in wanted:
             if users.get_by_username(conn, username=username) is None:

@@ -20,6 +20,7 @@ from smartcare.demo.news import load_news
 from smartcare.demo.public_health import load_public_health
 from smartcare.demo.public_health_control import load_control
 from smartcare.demo.risk import load_risk
+from smartcare.demo.supervision import load_supervision
 from smartcare.demo.wards import load_wards
 from smartcare.fhir import bundles, tables
 from smartcare.hospital.consultation.demo import load_consultation_demo
@@ -87,5 +88,7 @@ def load_region(*, engine: Engine, residents: int, seed: int, progress: bool = F
     # Notifiable diseases: years of weekly counts, twelve weeks of case reports with an outbreak, an approved release.
     loaded += load_public_health(engine, seed=seed)
     loaded += load_control(engine)  # a mumps case's contacts traced, people isolated at home (public health control)
+    # Facilities under health supervision: licences, inspections, findings, this quarter's plan (regional/supervision).
+    loaded += load_supervision(engine, seed=seed)
     refresh_statistics(engine)
     return LoadStats(resources=loaded, seconds=time.perf_counter() - started)

@@ -12,7 +12,7 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
     assert {a.username for a in accounts} == {"gp.demo", "doctor.demo", "patient.demo", "carer.demo", "admin.demo",
                                               "pharmacist.demo", "nurse.demo", "lab.demo", "rad.demo", "region.demo", "cdc.demo", "epi.demo",
                                               "research.demo",
-                                              "cnurse.demo", "family.demo", "ic.demo"}
+                                              "cnurse.demo", "family.demo", "ic.demo", "inspector.demo"}
     seen = {}
     for account in accounts:
         r = client.post("/auth/token", data={"grant_type": "password", "client_id": app_id,

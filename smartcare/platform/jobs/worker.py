@@ -45,6 +45,7 @@ HANDLER_MODULES = (
     "smartcare.regional.public_health.deadlines",
     "smartcare.regional.public_health.detection",
     "smartcare.regional.public_health.isolation",
+    "smartcare.regional.supervision.jobs",
     # Not handlers: its import hands committed notifications to the live push (over Redis to the web processes),
     # so a notice a worker sends (a critical value escalated) still pops up on open pages.
     "smartcare.platform.notifications.live",

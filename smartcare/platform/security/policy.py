@@ -260,16 +260,19 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
 # and app API route names the surface it belongs to, and nothing under it answers before this decides.
 SURFACE_ROLES: dict[str, frozenset[str]] = {
     "account": frozenset({"patient", "caregiver", *CLINICAL_ROLES, "hospital_admin", "regional_admin",
-                          "public_health_officer", "researcher"}),
+                          "public_health_officer", "researcher", "health_inspector"}),
     "app": PATIENT_ROLES,
     "workstation": CLINICAL_ROLES,
-    "console": frozenset({"hospital_admin", "regional_admin", "public_health_officer", "researcher"}),
+    "console": frozenset({"hospital_admin", "regional_admin", "public_health_officer", "researcher",
+                          "health_inspector"}),
     "console/audit": DIRECTORY_WRITERS,
     "console/clients": DIRECTORY_WRITERS,
     "console/jobs": DIRECTORY_WRITERS,
     "console/public-health": frozenset({"public_health_officer", "regional_admin"}),
     "console/research": frozenset({"researcher"}),
-    "console/supervision": frozenset({"regional_admin", "public_health_officer"}),  # quality indicators (regional/supervision)
+    # Health supervision (regional/supervision): facilities, licences, inspections, findings, quality indicators.
+    # Everyone here reads; regional/supervision/access.py lets only inspectors and regional administrators write.
+    "console/supervision": frozenset({"regional_admin", "public_health_officer", "health_inspector"}),
     # Counts of residents by latest risk category, small cells hidden (regional/risk/stratify.py).
     "console/risk": frozenset({"regional_admin", "public_health_officer"}),
     "desk": frozenset({"nurse", "hospital_admin"}),  # registration clerks, as nurses and admins for now
@@ -294,7 +297,8 @@ DATASET_ROLES: dict[str, frozenset[str]] = {
     # De-identified records (no names, identifiers, contact details, exact dates or small places).
     "deidentified": frozenset({"researcher"}),
     # Counts by place, period and condition, with small cells suppressed.
-    "aggregates": frozenset({"public_health_officer", "regional_admin", "researcher"}),
+    # (health inspectors: the quality indicators of the facilities they supervise, regional/supervision)
+    "aggregates": frozenset({"public_health_officer", "regional_admin", "researcher", "health_inspector"}),
     # Notifiable-disease case reports and the cases they name.
     "case-reports": frozenset({"public_health_officer"}),
     # The people in home isolation in a community health centre's districts, for its doctors and nurses

@@ -37,6 +37,7 @@ class Role(StrEnum):
     REGIONAL_ADMIN = "regional_admin"
     PUBLIC_HEALTH_OFFICER = "public_health_officer"
     RESEARCHER = "researcher"
+    HEALTH_INSPECTOR = "health_inspector"  # 卫生监督员: inspects facilities, records findings (regional/supervision)
     DEVICE = "device"
     SYSTEM = "system"
 
@@ -422,6 +423,8 @@ ROLE_SCOPE_CEILING = {
     "caregiver": "openid fhirUser offline_access patient/*.cruds",
     "researcher": "openid fhirUser offline_access user/*.rs",
     "public_health_officer": "openid fhirUser offline_access user/*.rs user/Communication.cu",
+    # Inspectors read the directory (which facility, where), never a person's record.
+    "health_inspector": "openid fhirUser offline_access user/Organization.rs user/Location.rs",
 }
 STAFF_CEILING = "openid fhirUser offline_access user/*.cruds"
 

@@ -97,6 +97,8 @@ from smartcare.regional.risk.api import router as scores_api_router
 from smartcare.regional.risk.programme_views import router as risk_programme_router
 from smartcare.regional.risk.views import router as risk_pages_router
 from smartcare.regional.supervision.api import router as supervision_api_router
+from smartcare.regional.supervision.facility_views import router as supervision_facility_router
+from smartcare.regional.supervision.inspection_views import router as supervision_inspection_router
 from smartcare.regional.supervision.views import router as supervision_pages_router
 
 
@@ -165,6 +167,8 @@ def create_app() -> FastAPI:
     app.include_router(research_pages_router)
     app.include_router(supervision_api_router)
     app.include_router(supervision_pages_router)
+    app.include_router(supervision_facility_router)
+    app.include_router(supervision_inspection_router)
     app.include_router(risk_pages_router)
     app.include_router(public_health_api_router)
     app.include_router(public_health_pages_router)

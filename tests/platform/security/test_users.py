@@ -134,7 +134,7 @@ def test_every_role_can_be_created_and_listed_by_role(identity_engine):
         assert [u.username for u in users.list_users(conn, role="patient")] == ["pat.li"]
     assert {r.value for r in users.STAFF_ROLES} == {
         "doctor", "nurse", "pharmacist", "lab_technician", "radiologist", "hospital_admin",
-        "regional_admin", "public_health_officer", "researcher",
+        "regional_admin", "public_health_officer", "researcher", "health_inspector",
     }
 
 

@@ -32,13 +32,13 @@ ALLOWED = {
     "account": set(ROLE_LINKS),
     "app": {"patient", "caregiver"},
     "workstation": CLINICAL,
-    "console": ADMINS | {"public_health_officer", "researcher"},
+    "console": ADMINS | {"public_health_officer", "researcher", "health_inspector"},
     "console/audit": ADMINS,
     "console/clients": ADMINS,
     "console/news": ADMINS | {"public_health_officer"},
     "console/mpi": {"regional_admin"},
     "console/exchange": ADMINS,
-    "console/supervision": {"regional_admin", "public_health_officer"},
+    "console/supervision": {"regional_admin", "public_health_officer", "health_inspector"},
     "console/risk": {"regional_admin", "public_health_officer"},
 }
 MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_PAGES]

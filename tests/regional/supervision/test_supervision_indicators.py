@@ -12,7 +12,7 @@ from tests.regional.conftest import FHIR_JSON, user_token
 from tests.web_support import browser, make_user, sign_in
 
 API = "/api/supervision/indicators"
-PAGE = "/console/supervision"
+PAGE = "/console/supervision/indicators"
 PERIOD = {"from": "2026-01", "to": "2026-02"}
 ATC = "http://www.whocc.no/atc"
 ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
