@@ -38,3 +38,4 @@ def registered() -> list[str]:
 
 # Each operation module registers itself on import.
 from smartcare.fhir.operations import capabilities, everything, export, validate  # noqa: E402, F401, I001
+from smartcare.fhir.operations import import_summary, summary  # noqa: E402, F401, I001

@@ -12,7 +12,11 @@ from smartcare.fhir.validation import known_resource_types
 from smartcare.platform.security.context import AccessContext
 
 _INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
-_TYPE_OPS = {"everything": ["Patient"], "validate": None, "export": ["Patient", "Group"]}
+_TYPE_OPS = {"everything": ["Patient"], "validate": None, "export": ["Patient", "Group"], "summary": ["Patient"],
+             "import-summary": ["Patient"]}
+# Operations not defined by the core specification, with where they are defined.
+_DEFINED_ELSEWHERE = {"summary": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary",
+                      "import-summary": "https://smartcare.example/fhir/OperationDefinition/Patient-import-summary"}
 
 
 @lru_cache(maxsize=4)
@@ -38,7 +42,8 @@ def capability_statement(base_url: str) -> dict:
             ],
         }
         type_ops = [
-            {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{res_type}-{name}"}
+            {"name": name, "definition": _DEFINED_ELSEWHERE.get(name,
+                                                                f"http://hl7.org/fhir/OperationDefinition/{res_type}-{name}")}
             for name, types in _TYPE_OPS.items()
             if name in ops and (types is None or res_type in types)
         ]

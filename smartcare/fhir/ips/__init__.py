@@ -1,0 +1,1 @@
+"""International Patient Summary: build, check and import IPS documents (HL7 FHIR IPS IG, R4)."""
