@@ -3,9 +3,8 @@ diarrhoea, completes and submits the drafted report card, an officer verifies it
 the region's reports and verifies the signal in Hexi, prepares a release that a second officer approves, and a
 visitor finds the figures on /public (not before the approval).
 
-The journey's diagnosis is recorded by the doctor's FHIR client. A diagnosis recorded on the workstation's
-encounter-note form is drafted no case report (the last test, expected to fail until the sweep tells a case report
-from an encounter note).
+The journey's diagnosis is made on the workstation's encounter-note form; the last test records one through the
+FHIR API instead, as a hospital's own system would, and finds it drafted the same way.
 """
 
 import json
@@ -163,7 +162,7 @@ def test_a_notifiable_diagnosis_reaches_the_public_page_after_review_detection_a
     for tab in (doctor, officer, second, visitor):
         tab.set_default_timeout(10_000)
     try:
-        record_diagnosis(doctor, region, client_token(region.doctor, base_url, region_now), base_url)
+        diagnose_in_a_note(doctor, region)
         run_reporting_sweep(e2e_engine, region.tag)
         complete_report(doctor, region)
         verify_report(officer, region)
@@ -201,12 +200,13 @@ def test_a_notifiable_diagnosis_reaches_the_public_page_after_review_detection_a
             tab.context.close()
 
 
-def test_a_diagnosis_on_the_encounter_note_form_drafts_a_case_report(browser, base_url, e2e_engine, region_now):
+def test_a_diagnosis_sent_by_a_hospital_system_over_fhir_drafts_a_case_report(browser, base_url, e2e_engine,
+                                                                             region_now):
     region = load_region(e2e_engine, uuid.uuid4().hex[:8], outbreak=False)
     doctor = new_tab(browser, base_url, viewport={"width": 1280, "height": 800})
     doctor.set_default_timeout(10_000)
     try:
-        diagnose_in_a_note(doctor, region)
+        record_diagnosis(doctor, region, client_token(region.doctor, base_url, region_now), base_url)
         run_reporting_sweep(e2e_engine, region.tag)
         doctor.goto("/workstation/case-reports")
         expect(doctor.get_by_role("table", name=re.compile("To complete"))).to_contain_text(DISEASE, timeout=1000)
