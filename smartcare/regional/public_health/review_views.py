@@ -9,14 +9,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.platform import i18n
+from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
 from smartcare.platform.web import guard
 from smartcare.platform.web.pages import render_private
 from smartcare.regional.gate import require_dataset
 from smartcare.regional.public_health import case_model as model
-from smartcare.regional.public_health import investigation, review
+from smartcare.regional.public_health import districts, investigation, report_card, review
 from smartcare.regional.public_health.case_reports import person_name, read_case_report
 
 router = APIRouter(include_in_schema=False)
@@ -47,12 +47,18 @@ def _visitor(conn: Connection, request: Request) -> guard.Visitor:
     return v
 
 
+def _district_name(place: str | None, lang: str) -> str:
+    """A district (its code or a name the record gives) named in lang; the text itself when it is no region's."""
+    found = districts.find(place)
+    return found.name(lang) if found else (place or "")
+
+
 def _row(report: review.Loaded, duplicates: list[review.PossibleDuplicate], lang: str) -> dict[str, Any]:
     listed = read_case_report(report.resource, {report.facts.patient or "": report.patient})
     return {"id": report.facts.id, "day": report.day.isoformat() if report.day else "", "name": listed.name,
             "identifier": listed.identifier, "gender": listed.gender, "birth_date": listed.birth_date,
             "disease": review.disease_name(report.facts.disease, lang, report.facts.subtype),
-            "district": listed.district or report.facts.district or "",
+            "district": _district_name(report.facts.district or listed.district, lang) or listed.district,
             "organization": str(report.organization.get("name") or report.facts.organization or ""),
             "state": report.facts.state, "overdue": report.overdue,
             "duplicates": [(d.report.facts.id, d.reason, str(d.report.organization.get("name") or ""),
@@ -106,15 +112,53 @@ def _extension_text(resource: dict[str, Any], url: str, lang: str) -> str:
     return ""
 
 
-def response_lines(response: dict[str, Any], depth: int = 0) -> list[tuple[int, str, str]]:
-    """A QuestionnaireResponse's items as (depth, question, answers) lines, groups first, for reading."""
-    lines = []
+# The report card's questions as the doctor's form labels them: the stored answers keep English text for other systems.
+CARD_LABELS = {"name": _("Patient name"), "parent_name": _("Parent's name"), "id_number": _("ID number"),
+               "sex": _("Sex"), "birth_date": _("Birth date"), "phone": _("Telephone"),
+               "address": _("Current address"), "district": _("District"), "occupation": _("Occupation"),
+               "work_unit": _("Work unit or school"), "disease": _("Disease"), "subtype": _("Subtype"),
+               "classification": _("Case classification"), "onset": _("Onset date"),
+               "diagnosed_at": _("Diagnosis date and time"), "death_date": _("Death date"), "remarks": _("Remarks")}
+SEX_NAMES = {"male": _("Male"), "female": _("Female"), "other": _("Other"), "unknown": _("Unknown")}
+
+
+def _card_answer(link: str, answer: dict[str, Any], lang: str, disease: str) -> str:
+    """One report-card answer as its reader says it: codes named in lang, instants in the region's local time."""
+    coding = answer.get("valueCoding")
+    code = str(coding.get("code") or "") if isinstance(coding, dict) else ""
+    if link == "sex" and code in SEX_NAMES:
+        return i18n.translations(lang).gettext(SEX_NAMES[code])
+    if link == "district" and (place := districts.find(code)):
+        return place.name(lang)
+    if link == "occupation" and code:
+        found = next((o for o in report_card.occupations() if o["code"] == code), None)
+        if found is not None:
+            return found["zh" if lang.startswith("zh") else "en"]
+    if link == "disease" and code:
+        return review.disease_name(code, lang)
+    if link == "subtype" and code:
+        return review.disease_name(disease, lang, code)
+    if link == "classification" and code:
+        return review.catalogue().classification_label(code, lang)
+    if "valueDateTime" in answer:
+        return clock.wall_clock(str(answer["valueDateTime"]))
+    return investigation.answer_text(answer, display=True)
+
+
+def response_lines(response: dict[str, Any], lang: str, depth: int = 0) -> list[tuple[int, str, str]]:
+    """A report card's QuestionnaireResponse as (depth, question, answers) lines in lang, groups first, for reading."""
+    lines, t = [], i18n.translations(lang)
+    disease = next((investigation.answer_text(answer) for item in response.get("item") or []
+                    if isinstance(item, dict) and item.get("linkId") == "disease"
+                    for answer in item.get("answer") or [] if isinstance(answer, dict)), "")  # names the subtype's
     for item in response.get("item") or []:
         if not isinstance(item, dict):
             continue
-        answers = [investigation.answer_text(a, display=True) for a in item.get("answer") or [] if isinstance(a, dict)]
-        lines.append((depth, str(item.get("text") or item.get("linkId") or ""), ", ".join(answers)))
-        lines += response_lines(item, depth + 1)
+        link = str(item.get("linkId") or "")
+        answers = [_card_answer(link, a, lang, disease) for a in item.get("answer") or [] if isinstance(a, dict)]
+        question = t.gettext(CARD_LABELS[link]) if link in CARD_LABELS else str(item.get("text") or link)
+        lines.append((depth, question, ", ".join(answers)))
+        lines += response_lines(item, lang, depth + 1)
     return lines
 
 
@@ -134,7 +178,7 @@ def _case_context(conn: Connection, request: Request, v: guard.Visitor, report_i
         "correction": _extension_text(resource, model.CORRECTION, lang),
         "outcome": _extension_text(resource, review.OUTCOME, lang),
         "recorded_duplicates": review.recorded_duplicates(resource),
-        "card": response_lines(card.resource or {}) if card else None,
+        "card": response_lines(card.resource or {}, lang) if card else None,
         "investigation": (investigated.resource or {}).get("status") if investigated else None,
         "history": review.state_history(conn, report), "duplicates": duplicates,
         "acts": [a for a in review.OFFICER_ACTS if (facts.state, a) in model.MOVES], "outcomes": review.OUTCOMES,

@@ -33,10 +33,10 @@ def subject_name(kind: str, subject: str, lang: str) -> str:
     return disease_name(disease, lang, subtype or None)
 
 
-def place_name(place: str, lang: str) -> str:
-    """A district's name in lang, or the whole region's."""
+def place_name(place: str, lang: str, *, capital: bool = False) -> str:
+    """A district's name in lang, or the whole region's: capital for one that starts a cell or a heading."""
     if place == REGION:
-        return "全地区" if lang.startswith("zh") else "whole region"
+        return "全地区" if lang.startswith("zh") else ("Whole region" if capital else "whole region")
     found = next((d for d in region_districts() if d.code == place), None)
     return found.name(lang) if found else place
 

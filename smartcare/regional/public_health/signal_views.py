@@ -3,11 +3,13 @@ and a form to run one now), one signal with its chart and triage forms, and the 
 their case reports. Public-health officers only (the surface, then the case-reports dataset); every act is a form
 with the session's CSRF token and the version the officer saw."""
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -49,6 +51,7 @@ DONE = {"verify": _("The signal was verified."),
         "add": _("The case report was added."), "remove": _("The case report was removed."),
         "note": _("The note was saved."), "close": _("The outbreak was closed.")}
 _MAX_FIELD = 80
+_DATE = re.compile(r"\d{4}-(?:W\d{2}|\d{2}-\d{2})")
 
 
 def _officer(conn: Connection, request: Request) -> guard.Visitor:
@@ -80,10 +83,16 @@ def signal_row(signal: signals.Signal, lang: str) -> dict[str, Any]:
     """A signal as the pages list it, named in lang."""
     return {"id": signal.id, "kind": signal.key.kind, "state": signal.state, "label": signal.label,
             "subject": signal_text.subject_name(signal.key.kind, signal.key.subject, lang),
-            "place": signal_text.place_name(signal.key.place, lang), "method": signal_text.method_title(signal.method),
+            "place": signal_text.place_name(signal.key.place, lang, capital=True),
+            "method": signal_text.method_title(signal.method),
             "observed": signal.observed, "expected": signal.expected, "upper": signal.upper,
             "basis": signal.key.basis, "identified": signal.identified, "outbreak": signal.outbreak,
             "version": signal.version}
+
+
+def unbroken_dates(text: str) -> Markup:
+    """Text escaped for a page, its dates (2026-06-07, 2026-W23) kept whole on one line."""
+    return Markup(_DATE.sub(lambda found: f'<span class="ph-date">{found.group(0)}</span>', str(escape(text))))
 
 
 def chart_data(signal: signals.Signal) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def chart_data(signal: signals.Signal) -> dict[str, Any]:
 
 
 def _places(lang: str) -> list[tuple[str, str]]:
-    return [(case_series.REGION, signal_text.place_name(case_series.REGION, lang))] + [
+    return [(case_series.REGION, signal_text.place_name(case_series.REGION, lang, capital=True))] + [
         (d.code, d.name(lang)) for d in districts.region_districts()]
 
 
@@ -160,8 +169,8 @@ def _signal_page(request: Request, signal_id: str, *, status_code: int = 200, er
             f"{signal_text.place_name(signal.key.place, lang)}, {signal.label}"
     return render_private(
         request, "public_health/signal_detail.html", status_code=status_code, signal=signal,
-        row=signal_row(signal, lang), reason=signal.reason(lang), chart=chart_data(signal), error=error,
-        errors=errors or {}, form=form or {"title": title}, done=_done(request),
+        row=signal_row(signal, lang), reason=unbroken_dates(signal.reason(lang)), chart=chart_data(signal),
+        error=error, errors=errors or {}, form=form or {"title": title}, done=_done(request),
         others=[signal_row(s, lang) for s in others], max_reason=signals.MAX_REASON, max_title=outbreaks.MAX_TITLE,
         series=",".join(f"{s.id}:{s.version}" for s in fresh), series_count=len(fresh))
 
@@ -223,7 +232,7 @@ def outbreak_row(outbreak: outbreaks.Outbreak, lang: str) -> dict[str, Any]:
     """An outbreak as the pages list it, named in lang."""
     return {"id": outbreak.id, "title": outbreak.title, "status": outbreak.status, "cases": len(outbreak.cases),
             "subject": signal_text.subject_name(outbreak.key.kind, outbreak.key.subject, lang),
-            "place": signal_text.place_name(outbreak.key.place, lang), "kind": outbreak.key.kind,
+            "place": signal_text.place_name(outbreak.key.place, lang, capital=True), "kind": outbreak.key.kind,
             "opened": outbreak.opened, "opened_by": outbreak.opened_by,
             "window": f"{outbreak.window_start.isoformat()} – {outbreak.window_end.isoformat()}"}
 

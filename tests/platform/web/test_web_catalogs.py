@@ -62,3 +62,11 @@ def test_catalog_passes_babels_checks(zh_catalog):
 
 def test_catalog_loads_at_runtime():
     assert i18n.translations("zh-Hans").gettext("Skip to main content") == "跳到主要内容"
+
+
+def test_each_message_is_translated_once():
+    # Helpers append to the catalogue; a message given twice keeps only one of its translations, silently.
+    po_path = i18n.LOCALE_DIR / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+    ids = [line for line in po_path.read_text(encoding="utf-8").splitlines() if line.startswith('msgid "')
+           and line != 'msgid ""']
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []

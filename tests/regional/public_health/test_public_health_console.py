@@ -83,3 +83,19 @@ def test_the_page_speaks_chinese(engine, region):
         page = web.get(PAGE, params={**JANUARY, "lang": "zh-Hans"})
     assert page.status_code == 200
     assert "公共卫生" in page.text and "病例报告" in page.text and "每周病例数" in page.text
+
+
+def test_an_officer_finds_the_releases_and_the_outbreaks_from_the_console_home(engine, region):
+    with signed_in_as(engine, "public_health_officer") as web:
+        home = web.get(PAGE)
+        links = dict(re.findall(r'<a href="(/console/public-health/[a-z]+)" id="([a-z]+)-link"', home.text))
+        opened = {path: web.get(path).status_code for path in links}
+    assert links == {"/console/public-health/cases": "review", "/console/public-health/signals": "signals",
+                     "/console/public-health/outbreaks": "outbreaks", "/console/public-health/releases": "releases"}
+    assert opened == dict.fromkeys(links, 200)
+
+
+def test_a_regional_administrator_gets_no_links_to_the_officers_pages(engine, region):
+    with signed_in_as(engine, "regional_admin") as web:
+        home = web.get(PAGE)
+    assert "/console/public-health/releases" not in home.text and "/console/public-health/outbreaks" not in home.text

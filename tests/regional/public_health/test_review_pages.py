@@ -8,6 +8,8 @@ import pytest
 from smartcare.platform import audit
 from smartcare.platform.db import unit_of_work
 from smartcare.regional.public_health import case_model as model
+from smartcare.regional.public_health import report_card, reporting
+from tests.regional.public_health.test_report_card import GOOD, NOW
 from tests.regional.public_health.test_review import case, institutions, link, person, put, read
 from tests.web_support import browser, form_token, make_user, sign_in
 
@@ -154,3 +156,34 @@ def test_nobody_signed_in_is_sent_to_sign_in(region):
     with browser() as web:
         page = web.get(f"{LIST}/rep-a")
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+def _with_report_card(engine, **changes: str) -> None:
+    """Attach to rep-a the report card its doctor submitted (GOOD, changed as given), as the doctor's page does."""
+    checked = report_card.parse_card({**GOOD, **changes}, cat=reporting.catalogue(), now=NOW)
+    answers = report_card.response_resource(checked, patient="Patient/h1-1", author="Practitioner/doc-a", now=NOW)
+    answers["id"] = "card-a"
+    report = read(engine, "rep-a").resource
+    model.replace_section_entry(report, model.REPORT_CARD_SECTION, "Report card", "QuestionnaireResponse/card-a")
+    put(engine, answers, report)
+
+
+def card_lines(html: str) -> list[str]:
+    body = html.split('class="case-card"', 1)[1].split("</ul>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", line).strip() for line in re.findall(r"<li[^>]*>(.*?)</li>", body, flags=re.S)]
+
+
+def test_the_report_card_reads_in_the_officers_language_with_its_time_in_the_regions_time(region):
+    _with_report_card(region, remarks="Seen twice " + HOSTILE)
+    with signed_in(region) as web:
+        english = web.get(f"{LIST}/rep-a").text
+        chinese = web.get(f"{LIST}/rep-a", params={"lang": "zh-Hans"}).text
+    assert {"Sex: Female", "District: Hedong District", "Occupation: Teacher", "Disease: Viral hepatitis",
+            "Subtype: Hepatitis B", "Case classification: Laboratory-confirmed case",
+            "Diagnosis date and time: 2026-03-02 15:10"} <= set(card_lines(english))
+    shown = card_lines(chinese)
+    assert {"性别: 女", "区县: 河东区", "人群分类: 教师", "病种: 病毒性肝炎", "亚型: 乙型肝炎", "病例分类: 确诊病例",
+            "诊断时间: 2026-03-02 15:10", "患者姓名: 王芳"} <= set(shown)
+    assert not [line for line in shown if re.search(r"[A-Za-z]{3,}", line.split(":")[0])], "no English question"
+    assert "T07:10" not in english + chinese and "Hedong District" not in chinese.split('id="card-title"')[1]
+    assert "Seen twice &lt;script&gt;alert(1)&lt;/script&gt;" in english and HOSTILE not in english

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from smartcare.regional.public_health import signal_views, signals
+from smartcare.regional.public_health import case_series, signal_views, signals
 from tests.regional.public_health.test_detection import HEDONG, all_signals
 from tests.regional.public_health.test_signals import c1, spike
 from tests.web_support import browser, form_token, make_user, sign_in
@@ -28,6 +28,11 @@ def signed_in(engine, role: str = "public_health_officer", **fields):
     web = browser()
     sign_in(web, role.replace("_", ".") + ".test")
     return web
+
+
+def shown(html: str) -> str:
+    """The page's text as a reader sees it (without the tags)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def chart_json(html: str) -> dict:
@@ -60,8 +65,8 @@ def test_a_signal_page_carries_the_detectors_output_for_the_chart_and_the_triage
     assert data == {**signal.chart, "marked": 83} and data["counts"][-1] == 8 and data["alarms"][-1] is True
     assert 'src="/public-health/signal-chart.js"' in page.text and 'id="signal-chart"' in page.text
     assert page.text.count('name="csrf_token"') == 2 and page.text.count(f'name="version" value="{signal.version}"') == 2
-    assert "Influenza, Hedong District: 8 cases with onset on 2026-03-01" in page.text
-    assert "流行性感冒，河东区：2026-03-01发病 8 例" in chinese.text and "排除理由" in chinese.text
+    assert "Influenza, Hedong District: 8 cases with onset on 2026-03-01" in shown(page.text)
+    assert "流行性感冒，河东区：2026-03-01发病 8 例" in shown(chinese.text) and "排除理由" in chinese.text
     assert missing.status_code == 404 and 'id="signal-error"' in missing.text
 
 
@@ -175,3 +180,16 @@ def test_a_spike_raised_by_several_methods_is_triaged_as_one_series_or_not_at_al
     assert "other new signals of its series were verified" in shown.text
     states = {s.id: s.state for s in all_signals(spiked)}
     assert {states[s.id] for s in [signal, *series]} == {"verified"}
+
+
+def test_the_whole_region_starts_its_cell_with_a_capital_and_dates_never_break(spiked):
+    regional = [s for s in all_signals(spiked) if s.key.place == case_series.REGION]
+    signal = c1(spiked)
+    with signed_in(spiked) as web:
+        listed = web.get(SIGNALS, params={"state": "all"}).text
+        page = web.get(f"{SIGNALS}/{signal.id}").text
+    assert regional and listed.count('data-label="Place">Whole region</td>') == len(regional)
+    assert ">whole region<" not in listed and 'value="region">Whole region</option>' in listed
+    title = page.split('id="signal-title">', 1)[1].split("</h1>", 1)[0]
+    reason = page.split('id="signal-reason">', 1)[1].split("</p>", 1)[0]
+    assert '<span class="ph-date">2026-03-01</span>' in title and '<span class="ph-date">2026-03-01</span>' in reason

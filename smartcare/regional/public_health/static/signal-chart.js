@@ -1,7 +1,8 @@
 /* The signal page's chart (ECharts): the counts of the series as bars, the detector's expected count as a line, the
    band from the expected count up to the upper bound shaded, the periods that alarmed marked, and the signal's own
    period ringed. The figures come from the page's #signal-chart-data JSON (the detector's output the signal keeps);
-   the same figures are in the table under the chart. Periods the detector could not judge yet have no line. */
+   the same figures are in the table under the chart. Periods the detector could not judge yet have no line.
+   The legend sits under the chart, clear of the axes: on a phone it takes two lines, and the plot makes room. */
 (function () {
   "use strict";
   var source = document.getElementById("signal-chart-data");
@@ -19,15 +20,21 @@
   var alarms = [];
   data.alarms.forEach(function (alarm, i) { if (alarm) { alarms.push([i, data.counts[i]]); } });
   function shown(value) { return value === null ? "–" : String(Math.round(value * 10) / 10); }
+  // Room under the plot for the axis labels and the legend: one line of legend on a wide screen, two on a phone.
+  function layout() {
+    var narrow = holder.clientWidth < 560;
+    return { grid: { left: 8, right: 24, top: 28, bottom: narrow ? 58 : 34, containLabel: true },
+             legend: { itemGap: narrow ? 10 : 20 } };
+  }
 
   var chart = echarts.init(holder, null, { renderer: "svg" });
   chart.setOption({
     aria: { enabled: false },
     animation: false,
-    grid: { left: 40, right: 16, top: 36, bottom: 56 },
+    grid: layout().grid,
     textStyle: { color: ink },
-    legend: { top: 0, textStyle: { color: ink },
-              data: [text.counts, text.expected, text.band, text.alarm] },
+    legend: { bottom: 0, left: "center", itemGap: layout().legend.itemGap, itemWidth: 18, itemHeight: 10,
+              textStyle: { color: ink }, data: [text.counts, text.expected, text.band, text.alarm] },
     tooltip: {
       trigger: "axis",
       formatter: function (items) {
@@ -55,5 +62,5 @@
         itemStyle: { color: "#b42318" } }
     ]
   });
-  window.addEventListener("resize", function () { chart.resize(); });
+  window.addEventListener("resize", function () { chart.setOption(layout()); chart.resize(); });
 })();
