@@ -13,6 +13,7 @@ import smartcare.hospital.lab.quality_models
 import smartcare.hospital.queue.models
 import smartcare.hospital.scheduling.models
 import smartcare.patient.news.models
+import smartcare.patient.sharing.tables
 import smartcare.platform.audit.tables
 import smartcare.platform.jobs.tables
 import smartcare.platform.notifications.tables

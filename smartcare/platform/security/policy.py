@@ -51,6 +51,10 @@ an ended care team or an expired emergency access takes effect at once.
   regional administrator) see no identified records here; they have datasets (below).
 - Directory records (organisations, practitioners, locations, services, schedules) are
   readable by every signed-in caller and written only by administrators.
+- A share link (patient/sharing) is a context of kind SHARE_LINK_KIND for whoever holds a link the
+  patient (or their proxy) made: it reads and searches, never writes, only the one patient its
+  `patient` names (PatientReach.patients) and only the types its `patient/<Type>.rs` scopes name;
+  the link's lifetime and revocation are checked before such a context is made.
 
 Consents the policy reads (a Consent is "in force" when all of this holds):
   status `active`; scope `patient-privacy` from http://terminology.hl7.org/CodeSystem/consentscope;
@@ -125,6 +129,9 @@ OPEN_REFERRAL_STATUSES = ("active", "on-hold")
 # ServiceRequest.category of a referral (SNOMED CT 3457005 "Patient referral"), as hospital/referral writes it.
 REFERRAL_CATEGORY = ("http://snomed.info/sct", "3457005")
 ENDED_TASK_STATUSES = ("rejected", "cancelled", "completed", "failed", "entered-in-error")
+# The access context kind of a share link's visitor, and what such a context may do (reading only).
+SHARE_LINK_KIND = "share-link"
+SHARE_LINK_INTERACTIONS = frozenset({"read", "search"})
 
 
 class AccessDenied(Exception):
@@ -228,6 +235,18 @@ def patient_reach(ctx: AccessContext) -> PatientReach:
     raise AccessDenied(f"The {_role_list(roles)} role does not see identified patient records")
 
 
+def _decide_share_link(ctx: AccessContext, interaction: str, res_type: str, *, personal: bool) -> Decision:
+    """A share link's visitor: reads of the link's one patient, of the types its scopes name, and the directory."""
+    if interaction not in SHARE_LINK_INTERACTIONS:
+        raise AccessDenied(f"A share link only reads; it cannot {interaction} {res_type} records")
+    if not personal:
+        return Decision(reach=None)
+    patient = _ref_id(ctx.patient, "Patient")
+    if patient is None or ctx.scopes is None or not ctx.scopes.permits("patient", interaction, res_type):
+        raise AccessDenied(f"This share link does not include {res_type} records")
+    return Decision(reach=PatientReach(patients=frozenset({patient})))
+
+
 def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: bool) -> Decision:
     """Decide interaction on res_type for ctx; `personal` marks a type holding patients' health data.
 
@@ -235,6 +254,8 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
     """
     if ctx.is_system:
         return Decision(reach=None)
+    if ctx.kind == SHARE_LINK_KIND:
+        return _decide_share_link(ctx, interaction, res_type, personal=personal)
     _check_scopes(ctx, interaction, res_type)
     if ctx.kind in ("client", "device"):
         return Decision(reach=None)
@@ -290,6 +311,8 @@ SURFACE_ROLES: dict[str, frozenset[str]] = {
     "console/mpi": frozenset({"regional_admin"}),
     # Member institutions' submissions and data quality: the region's, or a hospital's own (regional/exchange).
     "console/exchange": frozenset({"regional_admin", "hospital_admin"}),
+    # Patients' requests to correct a record their hospital sent (FHIR Tasks it owns; hospital/corrections).
+    "console/corrections": frozenset({"hospital_admin"}),
 }
 
 # Datasets that are not one patient's record: who may have them.

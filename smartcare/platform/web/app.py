@@ -19,6 +19,7 @@ from smartcare.fhir.api import router as fhir_router
 from smartcare.hospital.cds.api import router as cds_router
 from smartcare.hospital.consultation.api import router as consultation_api_router
 from smartcare.hospital.consultation.routes import router as consultation_pages_router
+from smartcare.hospital.corrections.views import router as corrections_console_router
 from smartcare.hospital.desk.views import router as desk_pages_router
 from smartcare.hospital.directory.api import router as directory_api_router
 from smartcare.hospital.directory.views import router as directory_pages_router
@@ -49,6 +50,8 @@ from smartcare.hospital.workstation.ordering_views import router as ordering_pag
 from smartcare.hospital.workstation.prescribing_views import router as prescribing_pages_router
 from smartcare.hospital.workstation.triage_views import router as triage_rules_router
 from smartcare.hospital.workstation.views import router as workstation_pages_router
+from smartcare.patient.app.pwa import router as app_shell_router
+from smartcare.patient.app.views import router as app_home_router
 from smartcare.patient.booking.views import router as booking_pages_router
 from smartcare.patient.diseases.views import api_router as diseases_api_router
 from smartcare.patient.diseases.views import router as diseases_pages_router
@@ -56,8 +59,14 @@ from smartcare.patient.drugs.views import router as drug_info_router
 from smartcare.patient.first_aid.views import router as first_aid_pages_router
 from smartcare.patient.navigation.views import router as navigation_pages_router
 from smartcare.patient.news.views import router as news_router
+from smartcare.patient.record.export_views import router as record_exports_router
+from smartcare.patient.record.views import router as record_pages_router
 from smartcare.patient.reports.imaging import router as imaging_reports_router
 from smartcare.patient.reports.views import router as reports_pages_router
+from smartcare.patient.sharing.access_views import router as access_log_router
+from smartcare.patient.sharing.corrections_views import router as corrections_pages_router
+from smartcare.patient.sharing.public import router as shared_record_router
+from smartcare.patient.sharing.views import router as share_links_router
 from smartcare.patient.triage.api import router as triage_api_router
 from smartcare.patient.triage.views import router as triage_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
@@ -158,6 +167,8 @@ def create_app() -> FastAPI:
     app.include_router(workstation_pages_router)
     app.include_router(notes_pages_router)
     app.include_router(homes_router)
+    app.include_router(app_home_router)
+    app.include_router(app_shell_router)
     app.include_router(console_router)
     app.include_router(jobs_console_router)
     app.include_router(notifications_router)
@@ -194,6 +205,13 @@ def create_app() -> FastAPI:
     app.include_router(regional_records_router)
     app.include_router(exchange_api_router)
     app.include_router(exchange_console_router)
+    app.include_router(record_pages_router)
+    app.include_router(record_exports_router)
+    app.include_router(share_links_router)
+    app.include_router(shared_record_router)
+    app.include_router(access_log_router)
+    app.include_router(corrections_pages_router)
+    app.include_router(corrections_console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -90,6 +90,10 @@ PUBLIC_ROUTES = {
     "/app/first-aid/manifest.webmanifest": "the first-aid guides' web app manifest",
     "/app/first-aid/pictures/{name}.svg": "a first-aid picture", "/app/first-aid/first-aid.js": "first-aid script",
     "/app/first-aid/first-aid.css": "first-aid styles",
+    # The app shell (issue 14): what installs it and keeps it working offline; nothing personal in any of them.
+    "/app/manifest.webmanifest": "the app's web app manifest", "/app/sw.js": "the app's service worker",
+    "/app/icons/{name}.png": "the app's home-screen icons", "/app/offline": "the page shown offline",
+    "/app/shell/app.js": "the app shell's script", "/app/shell/app.css": "the app shell's styles",
     "/app/hospitals": "hospital information (directory data)", "/app/hospitals/{org_id}": "one hospital's information",
     "/app/hospitals/{org_id}/directions": "directions inside a hospital (floor plans)",
     "/app/nearest": "nearest hospitals from a position the visitor gives (never stored)",
@@ -111,6 +115,9 @@ PUBLIC_ROUTES = {
     "/public/api/releases": "the list of approved releases (period and links)",
     "/public/api/releases/latest": "the current release's suppressed figures",
     "/public/api/releases/{release_id}": "an approved release's suppressed figures (404 for any other)",
+    # Share links (issue 14): the token is the credential; throttled, 404 for no link, 410 once expired or revoked.
+    "/shared/{token}": "a patient's share link, read-only, for a doctor without an account (tests/patient/sharing)",
+    "/shared/{token}/ips.json": "the same share link's International Patient Summary download",
 }
 
 
