@@ -25,6 +25,7 @@ from smartcare.platform import clock
 from smartcare.platform.security import break_glass, sensitivity
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import (
+    ACCOUNT_SID,
     BED_KEEPERS,
     CONSENT_CATEGORY_SYSTEM,
     CONSENT_SCOPE_PRIVACY,
@@ -276,6 +277,33 @@ def _proxied(related_person: str) -> sa.Select:
 
 
 @lru_cache(maxsize=KEPT)
+def _proxied_account(user_id: str) -> sa.Select:
+    """Patients who made the account their proxy: a RelatedPerson about them whose identifier (ACCOUNT_SID) is
+    user_id, not inactive, that a proxy Consent of theirs in force names."""
+    person, about, consent, actor = R.alias(), REF.alias(), REF.alias(), REF.alias()
+    tok = TOKEN.alias()
+    return (
+        sa.select(about.c.target_id)
+        .select_from(tok)
+        .join(person, person.c.pk == tok.c.res_pk)
+        .join(about, about.c.res_pk == person.c.pk)
+        .join(consent, consent.c.target_id == about.c.target_id)
+        .join(actor, actor.c.res_pk == consent.c.res_pk)
+        .where(
+            tok.c.res_type == "RelatedPerson", tok.c.param == "identifier", tok.c.system == ACCOUNT_SID,
+            tok.c.code == user_id,
+            person.c.res_type == "RelatedPerson", person.c.deleted.is_(False),
+            ~_holds_token(person.c.pk, "RelatedPerson", "active", ("false",)),
+            about.c.res_type == "RelatedPerson", about.c.param == "patient", about.c.target_type == "Patient",
+            consent.c.res_type == "Consent", consent.c.param == "patient", consent.c.target_type == "Patient",
+            *_in_force(PROXY_ACCESS, consent.c.res_pk),
+            actor.c.res_type == "Consent", actor.c.param == "actor", actor.c.target_type == "RelatedPerson",
+            actor.c.target_id == person.c.res_id,
+        )
+    )
+
+
+@lru_cache(maxsize=KEPT)
 def _granted(user_id: str) -> sa.Select:
     """Patients of the user's break-the-glass grants that have not expired or been closed."""
     grant = break_glass.break_glass_grant
@@ -327,6 +355,8 @@ def _reach_parts(reach: PatientReach) -> list[sa.Select]:
     parts.extend(_standing_parts(reach.organizations, reach.practitioner, reach.performing))
     if reach.related_person:
         parts.append(_proxied(reach.related_person))
+    if reach.account:
+        parts.append(_proxied_account(reach.account))
     if reach.grantee:
         parts.append(_granted(reach.grantee))
     return parts
@@ -543,7 +573,8 @@ def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach 
     if reach is None:
         return None
     return dataclasses.replace(reach, patients=frozenset({patient_id}), organizations=frozenset(),
-                               practitioner=None, related_person=None, performing=frozenset())
+                               practitioner=None, related_person=None, account=None,
+                               performing=frozenset())
 
 
 def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:

@@ -27,11 +27,11 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import ACCOUNT_SID
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
-CAREGIVER = "caregiver"
 PEOPLE_SHOWN = 20
 EMERGENCY = "stat"
 EMERGENCY_NUMBER = "120"
@@ -46,10 +46,15 @@ def holds_reminder_copy(conn: Connection, ctx: AccessContext, patient: str) -> b
     """Whether the caregiver is the person's designated holder of the medicine reminder copy (their RelatedPerson
     about this patient carries the medication module's reminder-copy flag)."""
     own = ctx.fhir_user or ""
-    if not own.startswith("RelatedPerson/"):
+    if own.startswith("RelatedPerson/"):
+        found = records.search(conn, ctx, "RelatedPerson", [("_id", own.removeprefix("RelatedPerson/")),
+                                                             ("patient", patient)])
+    elif ctx.subject:
+        # A family account: the RelatedPerson about this patient that stands for the account (policy.ACCOUNT_SID).
+        found = records.search(conn, ctx, "RelatedPerson", [("identifier", f"{ACCOUNT_SID}|{ctx.subject}"),
+                                                             ("patient", patient)])
+    else:
         return False
-    found = records.search(conn, ctx, "RelatedPerson", [("_id", own.removeprefix("RelatedPerson/")),
-                                                         ("patient", patient)])
     return any(p.get("active", True) and any(e.get("url") == reminders.CAREGIVER_COPY and e.get("valueBoolean")
                                              for e in p.get("extension", [])) for p in found)
 
@@ -81,19 +86,21 @@ def person_card(conn: Connection, ctx: AccessContext, patient: dict[str, Any]) -
 
 
 def _people(conn: Connection, ctx: AccessContext, wanted: str | None) -> list[dict[str, Any]]:
-    """The people ctx looks after (the policy filters the search), or only the one wanted when ctx may see them."""
+    """The people ctx looks after (the policy filters the search; a resident's own record is not one of them), or
+    only the one wanted when ctx may see them."""
+    own = (ctx.patient or "").removeprefix("Patient/")
     if wanted is None:
-        return plans.search(conn, "Patient", [("_count", str(PEOPLE_SHOWN))], ctx)
-    if not _ID.fullmatch(wanted):
+        found = plans.search(conn, "Patient", [("_count", str(PEOPLE_SHOWN))], ctx)
+    elif not _ID.fullmatch(wanted) or wanted == own:
         return []
-    return plans.search(conn, "Patient", [("_id", wanted)], ctx)
+    else:
+        found = plans.search(conn, "Patient", [("_id", wanted)], ctx)
+    return [p for p in found if p.get("id") != own]
 
 
 def _page(request: Request, *, message: str = "", status_code: int = 200) -> Response:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
-    if v.user.role.value != CAREGIVER:
-        return guard.see_other("/app")
     wanted = request.query_params.get("person")
     with unit_of_work() as conn:
         people = _people(conn, v.ctx, wanted)
@@ -115,8 +122,6 @@ def _mark_taken(request: Request, fields: dict[str, str]) -> Response:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
     guard.check_csrf(request, v, fields.get("csrf_token"))
-    if v.user.role.value != CAREGIVER:
-        return guard.see_other("/app")
     person = fields.get("person", "")
     if not _ID.fullmatch(person):
         return not_found(request)

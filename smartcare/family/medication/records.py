@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from smartcare.family.medication import schedule
 from smartcare.fhir import gateway
+from smartcare.fhir.family_accounts import account_ids
 from smartcare.fhir.http import FhirRequest
 from smartcare.knowledge.prescribing import facts
 from smartcare.knowledge.prescribing.audit import PatientFacts
@@ -138,6 +139,8 @@ def own_patient(ctx: AccessContext, asked: str | None) -> str:
 
 
 def accounts_of(conn: Connection, reference: str) -> list[Any]:
-    """The user accounts linked to a FHIR Patient, RelatedPerson or Practitioner (id, locale)."""
+    """The user accounts linked to a FHIR Patient, RelatedPerson or Practitioner (id, locale), and the family
+    account a RelatedPerson stands for."""
+    named = account_ids(conn, [reference])  # the family account a RelatedPerson stands for, if any
     return conn.execute(sa.select(user_account.c.id, user_account.c.locale)
-                        .where(user_account.c.fhir_ref == reference)).all()
+                        .where(sa.or_(user_account.c.fhir_ref == reference, user_account.c.id.in_(named)))).all()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcare.family.monitoring import plans, rules, texts
+from smartcare.fhir.family_accounts import account_ids
 from smartcare.fhir.http import FhirRequest
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
@@ -280,11 +281,13 @@ def caregivers(conn: Connection, patient: str, plan: dict[str, Any]) -> list[str
 
 
 def accounts_of(conn: Connection, references: list[str]) -> list[tuple[str, str]]:
-    """The user accounts (id, locale) of the people at references."""
+    """The user accounts (id, locale) of the people at references (and the family accounts RelatedPersons name)."""
     if not references:
         return []
+    named = account_ids(conn, references)  # family accounts a RelatedPerson stands for
     rows = conn.execute(sa.select(user_account.c.id, user_account.c.locale)
-                        .where(user_account.c.fhir_ref.in_(references)).order_by(user_account.c.id))
+                        .where(sa.or_(user_account.c.fhir_ref.in_(references), user_account.c.id.in_(named)))
+                        .order_by(user_account.c.id))
     return [(row.id, row.locale) for row in rows]
 
 

@@ -14,7 +14,6 @@ class Service:
     label: str
     icon: str
     urgent: bool = False
-    caregiver_only: bool = False
 
 
 _PILL = "M10.5 3.5 3.5 10.5a4.95 4.95 0 0 0 7 7l7-7a4.95 4.95 0 0 0-7-7z M7 7l7 7"
@@ -39,9 +38,9 @@ SERVICES: tuple[Service, ...] = (
     Service("/app/diseases", _("Diseases"), "M5 4h11a3 3 0 0 1 3 3v13H8a3 3 0 0 1-3-3z M5 17a3 3 0 0 1 3-3h11"),
     Service("/app/drugs", _("Medicine information"), _PILL),
     Service("/app/news", _("Health news"), "M4 5h13v14H6a2 2 0 0 1-2-2z M17 9h3v8a2 2 0 0 1-2 2 M7 9h7 M7 13h7"),
+    # Everyone: the people one looks after, and family access to one's own record (family accounts).
     Service("/app/family", _("Family view"),
-            "M8 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z M16 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z M2 20a6 6 0 0 1 12 0 M12 20a6 6 0 0 1 10 0",
-            caregiver_only=True),
+            "M8 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z M16 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z M2 20a6 6 0 0 1 12 0 M12 20a6 6 0 0 1 10 0"),
     Service("/app/devices", _("My devices"), "M7 6h10v12H7z M9 6V3h6v3 M9 18v3h6v-3 M9 12h2l1-2 1 4 1-2h1"),
     Service("/inbox", _("Messages"), "M6 16v-5a6 6 0 0 1 12 0v5l2 2H4z M10 20a2 2 0 0 0 4 0"),
     Service("/app/settings", _("Settings"), "M4 6h9 M17 6h3 M4 12h3 M11 12h9 M4 18h11 M19 18h1 M15 4v4 M9 10v4 M17 16v4"),
@@ -49,5 +48,5 @@ SERVICES: tuple[Service, ...] = (
 
 
 def services_for(role: str) -> list[Service]:
-    """The tiles a user of role sees (the family view is for caregivers only)."""
-    return [s for s in SERVICES if not s.caregiver_only or role == "caregiver"]
+    """The tiles a user of role sees (today every patient-side account sees them all)."""
+    return list(SERVICES)

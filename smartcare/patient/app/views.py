@@ -38,7 +38,9 @@ def _app_home(request: Request) -> HTMLResponse:
         v = guard.visitor(conn, request, "app")
     # Each gateway read below runs (and is audited) in its own transaction, so none is held open around them.
     people = home.people(v.ctx)
-    wanted = request.query_params.get("person", "")
+    own = (v.ctx.patient or "").removeprefix("Patient/")
+    people.sort(key=lambda p: p["id"] != own)  # the account's own record first, then those they look after
+    wanted = guard.wanted_person(request)
     current = next((p for p in people if p["id"] == wanted), people[0] if people else None)
     results = appointments = problems = []
     now = None
@@ -50,8 +52,12 @@ def _app_home(request: Request) -> HTMLResponse:
         problems = home.problems(v.ctx, current["id"])
         now = home.what_matters_now(v.ctx, user_id=v.user.id, patient_id=current["id"],
                                     observations=observations, appointments=upcoming)
-    return _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
-                 problems=problems, appointments=appointments, now=now, services=services_for(v.user.role.value))
+    response = _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
+                     problems=problems, appointments=appointments, now=now, own=own,
+                     services=services_for(v.user.role.value))
+    if current is not None and len(people) > 1:
+        guard.keep_person(request, response, current["id"])
+    return response
 
 
 @router.get("/app", response_class=HTMLResponse)

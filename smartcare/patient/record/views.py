@@ -60,6 +60,10 @@ def reader(request: Request) -> Reader:
     found = people.people(v.ctx, own=own)
     try:
         person = people.chosen(found, request.query_params.get(people.PERSON_PARAM, "")[:MAX_PARAM])
+        if people.PERSON_PARAM not in request.query_params:
+            # The person chosen at the top of the app, while still in reach.
+            kept = guard.wanted_person(request)
+            person = next((p for p in found if kept in p.ids), person) if kept else person
     except people.PersonOutOfReach as exc:
         raise NotInReach(str(exc)) from exc
     return Reader(visitor=v, people=found, person=person, zh=i18n.current_locale(request) == "zh-Hans")

@@ -76,7 +76,7 @@ def _people(request: Request) -> tuple[guard.Visitor, list[dict[str, Any]], dict
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
     people = gateway.search(v.ctx, "Patient", [("_count", "20")])
-    wanted = request.query_params.get("person", "")
+    wanted = guard.wanted_person(request)
     current = next((p for p in people if p.get("id") == wanted), people[0] if people else None)
     return v, people, current
 

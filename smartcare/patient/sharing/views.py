@@ -26,7 +26,7 @@ def people_and_current(request: Request, v: guard.Visitor, wanted: str | None = 
     """The people the visitor stands for (themselves, or those they are a proxy for) and the one chosen."""
     found = gateway.search(v.ctx, "Patient", [("_count", str(PEOPLE_SHOWN))])
     people = [{"id": p["id"], "name": fhir_text.person_name(p)} for p in found if p.get("id")]
-    wanted = wanted if wanted is not None else request.query_params.get("person", "")
+    wanted = wanted if wanted is not None else guard.wanted_person(request)
     current = next((p for p in people if p["id"] == wanted), people[0] if people else None)
     return people, current
 

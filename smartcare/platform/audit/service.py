@@ -46,6 +46,7 @@ from smartcare.platform import clock
 from smartcare.platform.audit.tables import audit_journal, audit_log
 from smartcare.platform.db import after_commit, before_commit, run_prepared
 from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import PATIENT_ROLES
 
 GENESIS_HASH = "0" * 64
 # Key of the PostgreSQL advisory lock that makes appends one at a time:
@@ -61,6 +62,9 @@ AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
 SMARTCARE_SUBTYPE = "https://smartcare.example/fhir/CodeSystem/audit-subtype"
+# The FHIR extension on AuditEvent.agent for an agent acting on behalf of another (here a proxy for a patient).
+ON_BEHALF_OF = "http://hl7.org/fhir/StructureDefinition/auditevent-OnBehalfOf"
+
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
@@ -339,6 +343,9 @@ def build_event(
         agent["role"] = [{"text": role} for role in sorted(ctx.roles)]
     if remote_addr:
         agent["network"] = {"address": remote_addr, "type": _network_type(remote_addr)}
+    if on_behalf_of(ctx, patient):
+        # A patient's proxy (a parent, an adult child) acting on someone else's record: whose, on the agent itself.
+        agent["extension"] = [{"url": ON_BEHALF_OF, "valueReference": {"reference": patient}}]
     agents = [agent]
     # The organisation the person acts for, as a second, non-requesting agent.
     if ctx.organization and _RESOURCE_REF.fullmatch(ctx.organization):
@@ -375,6 +382,26 @@ def build_event(
     if entity:
         event["entity"] = entity
     return event
+
+
+def on_behalf_of(ctx: AccessContext, patient: str | None) -> bool:
+    """Whether a patient-side user (a patient or caregiver account) acts on another person's record: a proxy.
+
+    The caller's own record is ctx.patient (their Patient); a caregiver's account has none, so every patient they
+    touch is someone else's. (A resident registered at two institutions reading their own second registration
+    counts too: the audit entry then names it, which over-tells and never hides.)
+    """
+    if not patient or not ctx.roles & PATIENT_ROLES or ctx.kind != "user":
+        return False
+    return patient != (ctx.patient or ctx.fhir_user)
+
+
+def on_behalf_of_patient(event: dict[str, Any]) -> str | None:
+    """The patient an entry's requesting agent acted for as their proxy (the OnBehalfOf extension), if any."""
+    for extension in (event.get("agent") or [{}])[0].get("extension") or []:
+        if extension.get("url") == ON_BEHALF_OF:
+            return (extension.get("valueReference") or {}).get("reference")
+    return None
 
 
 def _network_type(address: str) -> str:

@@ -14,6 +14,11 @@ an ended care team or an expired emergency access takes effect at once.
   the compartment of patient P while RelatedPerson/X is about P (`RelatedPerson.patient`, and
   not `active` false) and P has a proxy Consent in force naming RelatedPerson/X: a parent for
   a child and a designated family caregiver alike. Neither creates nor deletes Patient records.
+  Family accounts: any patient's or caregiver's account also reaches patient P through a
+  RelatedPerson/Y about P whose identifier (ACCOUNT_SID) is the account's user id, on the same
+  terms (Y active, a proxy Consent of P in force naming Y): a daughter who is a resident herself
+  looks after her father and her child from her own account, and the patient (or their proxy)
+  grants and withdraws it by writing those two records (patient/proxies).
 - Clinicians (doctor, nurse, pharmacist, lab technician, radiologist) reach the patients of
   their organisation and those in their care: Encounters they took part in, Appointments they
   are an actor in, active CareTeams they are a member of, and referrals (ServiceRequests) with
@@ -131,6 +136,9 @@ REFERRAL_CATEGORY = ("http://snomed.info/sct", "3457005")
 ENDED_TASK_STATUSES = ("rejected", "cancelled", "completed", "failed", "entered-in-error")
 # The access context kind of a share link's visitor, and what such a context may do (reading only).
 SHARE_LINK_KIND = "share-link"
+# The identifier system of a RelatedPerson that stands for a SmartCare account (value: the user id): the
+# account reaches the RelatedPerson's patient while that patient's proxy Consent names the RelatedPerson.
+ACCOUNT_SID = "https://smartcare.example/fhir/sid/account"
 SHARE_LINK_INTERACTIONS = frozenset({"read", "search"})
 
 
@@ -153,6 +161,9 @@ class PatientReach:
     organizations: frozenset[str] = field(default_factory=frozenset)  # patients managed by these organisations
     practitioner: str | None = None  # practitioner id whose care relationships count
     related_person: str | None = None  # RelatedPerson id: the patients who consented to this proxy
+    # User id of a family account: the patients who consented to a RelatedPerson whose identifier names it
+    # (ACCOUNT_SID), so one account may look after several people besides its own record.
+    account: str | None = None
     # Organisations whose departments' orders bring their patients in reach: a laboratory or radiology works
     # for patients whom other institutions manage (health centres send their samples to the district hospital).
     performing: frozenset[str] = field(default_factory=frozenset)
@@ -214,11 +225,13 @@ def _check_work_needs(roles: frozenset[str], interaction: str, res_type: str) ->
 def patient_reach(ctx: AccessContext) -> PatientReach:
     """Whose personal records a signed-in user's role reaches; AccessDenied for roles that see none."""
     roles = ctx.roles
+    # A signed-in person's account also reaches those who made it their proxy (family accounts).
+    account = ctx.subject if ctx.kind == "user" else None
     if "caregiver" in roles:
-        return PatientReach(related_person=_ref_id(ctx.fhir_user, "RelatedPerson"))
+        return PatientReach(related_person=_ref_id(ctx.fhir_user, "RelatedPerson"), account=account)
     if "patient" in roles:
         own = _ref_id(ctx.patient, "Patient") or _ref_id(ctx.fhir_user, "Patient")
-        return PatientReach(patients=frozenset({own} if own else ()))
+        return PatientReach(patients=frozenset({own} if own else ()), account=account)
     organization = _ref_id(ctx.organization, "Organization")
     staff = dict(
         organizations=frozenset({organization} if organization else ()),

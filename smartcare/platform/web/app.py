@@ -56,6 +56,7 @@ from smartcare.patient.booking.views import router as booking_pages_router
 from smartcare.patient.diseases.views import api_router as diseases_api_router
 from smartcare.patient.diseases.views import router as diseases_pages_router
 from smartcare.patient.drugs.views import router as drug_info_router
+from smartcare.patient.family_access.views import router as family_access_router
 from smartcare.patient.first_aid.views import router as first_aid_pages_router
 from smartcare.patient.navigation.views import router as navigation_pages_router
 from smartcare.patient.news.views import router as news_router
@@ -169,6 +170,7 @@ def create_app() -> FastAPI:
     app.include_router(homes_router)
     app.include_router(app_home_router)
     app.include_router(app_shell_router)
+    app.include_router(family_access_router)
     app.include_router(console_router)
     app.include_router(jobs_console_router)
     app.include_router(notifications_router)

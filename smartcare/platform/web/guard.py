@@ -6,6 +6,7 @@ Both raise instead of answering when the caller is unknown or refused, and the h
 """
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,6 +26,10 @@ from smartcare.platform.web import sessions
 from smartcare.platform.web.pages import render
 
 NO_STORE = {"Cache-Control": "no-store"}
+# The person a family account chose at the top of the app (a Patient id); pages open that person's record when
+# their address names nobody. Only a choice: the access policy still decides whose record opens.
+PERSON_COOKIE = "sc_person"
+_PERSON_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # Routes answered in JSON (the app API and the CDS Hooks service), not with pages.
 JSON_PATHS = ("/api/", "/cds-services")
 CSRF_HEADER = "x-csrf-token"
@@ -55,6 +60,22 @@ class Visitor:
     session: sessions.Session
     user: users.User
     ctx: AccessContext
+
+
+def wanted_person(request: Request) -> str:
+    """The Patient id the page should open: `?person=` when given, else the person last chosen in the app."""
+    asked = request.query_params.get("person")
+    if asked is not None:
+        return asked[:64]
+    kept = request.cookies.get(PERSON_COOKIE, "")
+    return kept if _PERSON_ID.fullmatch(kept) else ""
+
+
+def keep_person(request: Request, response: Response, patient_id: str) -> None:
+    """Remember the chosen person for this browser's next pages (an HttpOnly cookie, for the session's life)."""
+    if _PERSON_ID.fullmatch(patient_id) and request.cookies.get(PERSON_COOKIE) != patient_id:
+        response.set_cookie(PERSON_COOKIE, patient_id, path="/", httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
 
 
 def see_other(path: str) -> RedirectResponse:

@@ -104,10 +104,14 @@ def test_a_stranger_caregiver_sees_nothing_of_mr_chen(family):
     assert hostile.status_code == 404 and "<script>alert(1)" not in hostile.text
 
 
-def test_the_patient_himself_is_sent_back_to_his_app_and_strangers_to_sign_in(family):
+def test_the_patient_himself_sees_nobody_to_look_after_and_strangers_are_sent_to_sign_in(family):
+    """A resident's own record is not a card of the family view: he looks after nobody until someone gives him
+    access, and the page points to family access, where he gives it or is given it."""
     page = _signed_in("chen.himself").get("/app/family")
-    assert page.status_code == 303 and page.headers["location"] == "/app"
-    assert 'href="/app/family"' not in _signed_in("chen.himself").get("/app").text
+    assert page.status_code == 200
+    assert "Nobody has named you as their caregiver yet" in page.text and 'href="/app/family-access"' in page.text
+    assert 'id="person-p-chen"' not in page.text
+    assert _signed_in("chen.himself").get("/app/family", params={"person": "p-chen"}).status_code == 404
     assert browser().get("/app/family").status_code == 303  # to the sign-in page
     assert _signed_in("xu.nurse").get("/app/family").status_code == 403
 
