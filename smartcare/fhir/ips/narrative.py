@@ -69,7 +69,8 @@ def _dosage(resource: dict[str, Any]) -> str:
 
 
 def _status(value: Any) -> str:
-    return concept_text(value) if isinstance(value, dict) else (value if isinstance(value, str) else "")
+    # A status concept without words is shown by its code (active, resolved ...), never as system|code.
+    return concept_text(value).rpartition("|")[2] if isinstance(value, dict) else (value if isinstance(value, str) else "")
 
 
 def describe(resource: dict[str, Any]) -> str:

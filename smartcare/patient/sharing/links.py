@@ -175,5 +175,5 @@ def uses_of(conn: Connection, link: ShareLink, *, limit: int = 50) -> list[dict[
 
 
 def qr_svg(url: str) -> str:
-    """The URL as a QR code, an inline SVG drawn here (no image or URL leaves the server)."""
-    return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    """The URL as a QR code, an inline SVG drawn here (no image or URL leaves the server), scaled by its viewBox."""
+    return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=True)
