@@ -16,9 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from smartcare.fhir import gateway
+from smartcare.fhir.errors import FhirError
 from smartcare.hospital.video import service
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.web import guard
+from smartcare.platform.security.context import AccessContext
+from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
 
 router = APIRouter(include_in_schema=False)
@@ -41,6 +44,14 @@ def own_file_url(name: str) -> str:
     return f"{STATIC_BASE}/{name}?v={int((STATIC_DIR / name).stat().st_mtime)}"
 
 
+def _patient_name(ctx: AccessContext, patient_id: str | None) -> str:
+    """The name the doctor knows the visit's patient by (read through the policy, audited), else ""."""
+    try:
+        return fhir_text.person_name(gateway.read(ctx, f"Patient/{patient_id}")) if patient_id else ""
+    except FhirError:
+        return ""
+
+
 def _page(request: Request, visit_id: str, surface: str) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, surface)
@@ -55,6 +66,7 @@ def _page(request: Request, visit_id: str, surface: str) -> HTMLResponse:
         return not_found(request)
     template = "video/doctor.html" if doctor else "video/patient.html"
     return render_private(request, template, user=v.user, visit=visit, media_js=own_file_url("media.js"),
+                          patient_name=_patient_name(v.ctx, visit["patient"]) if doctor else "",
                           video_js=own_file_url("video.js"), video_css=own_file_url("video.css"))
 
 

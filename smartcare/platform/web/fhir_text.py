@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from smartcare.platform import clock
+
 
 def person_name(resource: dict[str, Any]) -> str:
     """The name a person goes by: the official name's text, else family and given names."""
@@ -58,11 +60,12 @@ def observation_value(observation: dict[str, Any]) -> str:
 
 
 def when(resource: dict[str, Any]) -> str:
-    """The clinically relevant date of a resource, as YYYY-MM-DD HH:MM (or as much as is known)."""
+    """The clinically relevant date of a resource, as YYYY-MM-DD HH:MM in the region's time (or as much as is
+    known): a reading at 07:30 in Shanghai is stored as 23:30 UTC the day before."""
     for key in ("effectiveDateTime", "issued", "start", "authoredOn", "recordedDate", "onsetDateTime"):
         value = resource.get(key)
         if isinstance(value, str):
-            return value[:16].replace("T", " ")
+            return clock.wall_clock(value)[:16]
     period = resource.get("effectivePeriod") or resource.get("period") or {}
     start = period.get("start")
-    return start[:16].replace("T", " ") if isinstance(start, str) else ""
+    return clock.wall_clock(start)[:16] if isinstance(start, str) else ""

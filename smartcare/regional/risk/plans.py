@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
@@ -22,6 +23,7 @@ from smartcare.platform.clock import format_instant
 from smartcare.platform.i18n import _
 from smartcare.platform.jobs import enqueue
 from smartcare.platform.security.context import AccessContext
+from smartcare.platform.settings import get_settings
 from smartcare.regional.risk import service
 from smartcare.regional.risk.inputs import Record
 
@@ -53,6 +55,11 @@ class PlanRefused(Exception):
     def __init__(self, message: str, *, status: int = 400, field: str = "") -> None:
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
+
+
+def local_day(moment: datetime) -> date:
+    """The day moment falls on in the region: a programme set at 07:40 in Shanghai is dated that day, not UTC's."""
+    return moment.astimezone(ZoneInfo(get_settings().region_timezone)).date()
 
 
 def _mmol(fact: Any, per_mmol: float) -> float | None:
@@ -139,12 +146,12 @@ def _target(target: rules.Target, due: str | None) -> dict[str, Any]:
 
 
 def _goal(goal: rules.Goal, patient: str, risks: list[str], now: datetime) -> dict[str, Any]:
-    due = (now + timedelta(days=goal.due_in_days)).date().isoformat() if goal.due_in_days else None
+    due = local_day(now + timedelta(days=goal.due_in_days)).isoformat() if goal.due_in_days else None
     resource: dict[str, Any] = {
         "resourceType": "Goal", "lifecycleStatus": "proposed",
         "description": {"coding": [{"system": GOAL_SYSTEM, "code": goal.key, "display": goal.name_en}],
                         "text": goal.name_zh},
-        "subject": {"reference": patient}, "startDate": now.date().isoformat(),
+        "subject": {"reference": patient}, "startDate": local_day(now).isoformat(),
         "target": [_target(t, due) for t in goal.targets],
         "addresses": [{"reference": ref} for ref in risks],
         "note": [{"text": goal.text_en}, {"text": goal.text_zh}],
@@ -182,7 +189,7 @@ def _review(follow_up: rules.FollowUp, now: datetime) -> dict[str, Any]:
         "code": {"coding": [{"system": ACTIVITY_SYSTEM, "code": REVIEW, "display": follow_up.text_en[:250]}],
                  "text": follow_up.text_zh},
         "status": "scheduled", "description": follow_up.text_en,
-        "scheduledTiming": {"event": [first.date().isoformat()],
+        "scheduledTiming": {"event": [local_day(first).isoformat()],
                             "repeat": {"frequency": 1, "period": follow_up.every_days, "periodUnit": "d"}}}}
 
 
@@ -205,7 +212,7 @@ def draft_resources(*, patient_id: str, made: rules.Programme, risks: list[str],
         "category": [{"coding": [{"system": PLAN_KIND, "code": "risk-intervention",
                                   "display": "Personalised prevention programme"}], "text": "个性化干预方案"}],
         "title": "Personalised prevention programme", "subject": {"reference": patient},
-        "created": format_instant(now), "period": {"start": now.date().isoformat()},
+        "created": format_instant(now), "period": {"start": local_day(now).isoformat()},
         "goal": [{"reference": urn} for urn, _g in goals],
         "addresses": [{"reference": ref} for ref in addresses],
         "supportingInfo": [{"reference": ref} for ref in risks],
@@ -351,7 +358,8 @@ def _adjusted(goal: dict[str, Any], targets: dict[str, str]) -> dict[str, Any]:
         if not low <= value <= high:
             raise PlanRefused(_("A target must be from {low} to {high} {unit}.").format(
                 low=f"{low:g}", high=f"{high:g}", unit=quantity.get("unit", "")), field=name)
-        changed.append({**target, "detailQuantity": {**quantity, "value": round(value, 2)}})
+        kept = int(value) if value.is_integer() else round(value, 2)  # 140 stays "140", not "140.0"
+        changed.append({**target, "detailQuantity": {**quantity, "value": kept}})
     return {**goal, "target": changed}
 
 
@@ -368,12 +376,12 @@ def accept(ctx: AccessContext, patient_id: str, plan_id: str, *, keep_goals: set
                   if activity_key(a) in keep_activities or activity_key(a) == REVIEW]
     if not kept and len(activities) <= 1:
         raise PlanRefused(_("Keep at least one goal or activity, or leave the draft for later."))
-    entries = [_update({**_adjusted(g, targets), "lifecycleStatus": "active", "statusDate": now.date().isoformat()})
-               for g in kept]
-    entries += [_update({**g, "lifecycleStatus": "rejected", "statusDate": now.date().isoformat()})
+    today = local_day(now).isoformat()
+    entries = [_update({**_adjusted(g, targets), "lifecycleStatus": "active", "statusDate": today}) for g in kept]
+    entries += [_update({**g, "lifecycleStatus": "rejected", "statusDate": today})
                 for g in proposed.goals if g not in kept]
     plan = {**proposed.plan, "status": "active", "intent": "plan", "activity": activities,
-            "goal": [{"reference": f"Goal/{g['id']}"} for g in kept], "period": {"start": now.date().isoformat()}}
+            "goal": [{"reference": f"Goal/{g['id']}"} for g in kept], "period": {"start": today}}
     if ctx.fhir_user and ctx.fhir_user.startswith("Practitioner/"):
         plan["author"] = {"reference": ctx.fhir_user}
     previous = current(ctx, patient_id, status="active")

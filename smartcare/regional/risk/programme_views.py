@@ -185,7 +185,7 @@ def _app_page(request: Request) -> HTMLResponse:
               for _goal, targets in tracked for t in targets if t.points}
     return render_private(request, "risk/app_programme.html", user=v.user, people=people, person=person,
                           active=active, tracked=tracked, charts=charts, zh=zh, risks=risks,
-                          next_review=plans.next_review(active.plan, now.date()) if active else None,
+                          next_review=plans.next_review(active.plan, plans.local_day(now)) if active else None,
                           news=EDUCATION_NEWS, activity_key=plans.activity_key, review_code=plans.REVIEW,
                           topic_of=_topic)
 

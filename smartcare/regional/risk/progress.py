@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smartcare.fhir import gateway
+from smartcare.platform import clock
 from smartcare.platform.security.context import AccessContext
 from smartcare.regional.risk import plans
 
@@ -62,7 +63,7 @@ def _target(goal: dict[str, Any], target: dict[str, Any]) -> TargetProgress:
 def _judge(progress: TargetProgress, observations: list[dict[str, Any]]) -> None:
     for observation in observations:
         value = _readings(observation, progress.code)
-        when = str(observation.get("effectiveDateTime") or "")[:10]
+        when = clock.wall_clock(str(observation.get("effectiveDateTime") or ""))[:10]  # the region's day
         if value is None or not when:
             continue
         if isinstance(value, int | float):
