@@ -3,7 +3,8 @@
 Successful interactions are recorded in the same transaction that served them, so nothing is
 answered without its audit entry; refused ones are recorded in a transaction of their own
 (the request's own was rolled back). A search or bundle that touches several patients leaves
-one entry per patient, so each patient's "who opened my record" list is complete. An entry for
+one entry per patient, so each patient's "who opened my record" list is complete; the records of a document
+(an International Patient Summary) that name their patient by the Patient entry's fullUrl count for that patient. An entry for
 a patient the caller reached only through a break-the-glass grant carries purpose of use BTG.
 """
 
@@ -51,6 +52,34 @@ def _patients_of(resource: dict[str, Any]) -> set[str]:
     }
 
 
+def _patient_urls(body: dict[str, Any] | None) -> dict[str, str]:
+    """fullUrl -> Patient id of a Bundle's Patient entries (a document's records point at its patient by fullUrl)."""
+    if not body or body.get("resourceType") != "Bundle":
+        return {}
+    found = {}
+    for entry in body.get("entry", []):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if (isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id")
+                and isinstance(entry.get("fullUrl"), str)):
+            found[entry["fullUrl"]] = str(resource["id"])
+    return found
+
+
+def _pointed_at(value: Any, urls: dict[str, str], found: set[str]) -> set[str]:
+    """The patients of urls that references anywhere in value point at."""
+    if isinstance(value, dict):
+        reference = value.get("reference")
+        if isinstance(reference, str) and reference in urls:
+            found.add(urls[reference])
+        for item in value.values():
+            if isinstance(item, dict | list):
+                _pointed_at(item, urls, found)
+    elif isinstance(value, list):
+        for item in value:
+            _pointed_at(item, urls, found)
+    return found
+
+
 def _resources(body: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not body:
         return []
@@ -78,9 +107,12 @@ def record_served(conn: Connection, ctx: AccessContext, req: FhirRequest, resp: 
         return
     subtype, action = classify(req)
     by_patient: dict[str | None, list[str]] = {}
+    urls = _patient_urls(resp.body)
+    # A bundle about one patient (a summary document): its directory records (author, organisations) go with them.
+    only = set(urls.values()) if len(set(urls.values())) == 1 else {None}
     for resource in _resources(resp.body):
         ref = _ref(resource)
-        patients = _patients_of(resource) or {None}
+        patients = _patients_of(resource) or (urls and _pointed_at(resource, urls, set())) or only
         for patient in patients:
             refs = by_patient.setdefault(patient, [])
             if ref and len(refs) < MAX_ENTITIES:

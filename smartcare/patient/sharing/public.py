@@ -81,9 +81,9 @@ def _summary(request: Request, link: links.ShareLink, what: str) -> dict[str, An
     """The IPS document of the link's patient, read as the link through the gateway; the use recorded and counted in
     the same transaction.
 
-    The gateway's entry for a document names the patient, but the records inside it refer to the patient by
-    urn:uuid, so they are not tied to the patient there; the use's own entry (an export at the patient's
-    request) lists every record served, for the patient's page and the link's uses.
+    The gateway's entry for the $summary names the patient and the records in the document; the use's own entry
+    (an export at the patient's request, naming the link's scope) is what the link's uses and the patient's page
+    count as one use of the link.
     """
     ctx = links.recipient_context(link, _address(request))
     freq = FhirRequest(method="GET", path=f"{link.patient_ref}/$summary",

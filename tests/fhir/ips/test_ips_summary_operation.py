@@ -136,6 +136,22 @@ def test_the_summary_is_audited_for_the_patient_and_refusals_too(region, engine)
     assert refused and refused[0]["subtype"] == "operation"
 
 
+def test_the_records_inside_the_summary_are_audited_under_their_patient(region, engine):
+    """A document's records name the patient by the Patient entry's urn:uuid; the audit still files them under the
+    patient, so "who opened my record" lists what the summary held, and no entry is left without a patient."""
+    from smartcare.platform.audit import search
+
+    bundle = region.get("/fhir/Patient/pa1/$summary", headers=patient_token("pa1")).json()
+    inside = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]
+              if e["resource"]["resourceType"] not in ("Composition", "Patient") and e["resource"].get("id")}
+    assert inside
+    with unit_of_work(engine) as conn:
+        entries = [e for e in search(conn, agent="user/user-pa1", subtype="operation") if e["outcome"] == "0"]
+    assert [e["patient"] for e in entries] == ["Patient/pa1"]
+    named = {x["what"]["reference"] for x in entries[0]["event"]["entity"] if "what" in x}
+    assert inside <= named
+
+
 def test_chinese_titles_by_lang_parameter_or_accept_language(region):
     zh = region.get("/fhir/Patient/pa1/$summary?_lang=zh", headers=patient_token("pa1")).json()
     titles = {s["title"] for s in zh["entry"][0]["resource"]["section"]}
