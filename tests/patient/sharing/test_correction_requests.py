@@ -109,3 +109,12 @@ def test_source_institution_prefers_meta_source_then_the_performer():
                            patient_ref="Patient/p", requester_ref="Patient/p", owner="Organization/x", text="wrong",
                            now="2026-03-02T08:00:00Z")
     assert task["focus"] == {"reference": "Condition/c1", "display": "Asthma"} and task["intent"] == "proposal"
+
+
+def test_the_record_lists_offer_a_correction_for_what_an_institution_sent(region):
+    lists = region.get("/app/record/lists")
+    assert lists.status_code == 200
+    link = "/app/corrections/new?person=pa1&amp;item=Condition/dm-pa1"
+    assert link in lists.text
+    form = region.get(link.replace("&amp;", "&"))
+    assert form.status_code == 200 and "Type 2 diabetes" in form.text
