@@ -118,7 +118,8 @@ def test_sore_throat_is_offered_ent_doctors_and_the_patient_books_one(browser, b
         assert phone.get_by_role("heading", name="Your result").is_visible()
         assert phone.get_by_role("heading", name="ENT").first.is_visible() or \
             phone.get_by_role("heading", name="Internal Medicine").first.is_visible()
-        doctor = phone.locator("a.tr-doctor", has_text="Tanqiao")
+        # This clinic's own Lin Tanqiao (the sore-throat journey's clinic has one too): the slot ids name the role.
+        doctor = phone.locator(f"a.tr-doctor[href*='slot-{ent_clinic['role']}-']", has_text="Tanqiao")
         assert doctor.is_visible()
         doctor.click()
         phone.wait_for_url("**/app/book/confirm**")

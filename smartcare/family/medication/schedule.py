@@ -178,6 +178,18 @@ def _day_of(text: str | None, tz: ZoneInfo) -> date | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(tz).date()
 
 
+def _written(request: dict[str, Any]) -> datetime | None:
+    """The instant the order starts (its validity period's start, else authoredOn) when it gives one to the minute."""
+    text = ((request.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start") or request.get("authoredOn")
+    if not isinstance(text, str) or len(text) <= 10:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def phases(request: dict[str, Any], tz: ZoneInfo) -> list[tuple[dict[str, Any], date | None, date | None]]:
     """Each dosageInstruction in sequence order with its first and last local day (None: open).
 
@@ -230,11 +242,13 @@ def is_active(request: dict[str, Any]) -> bool:
 
 
 def doses_on(requests: list[dict[str, Any]], day: date, tz: ZoneInfo) -> list[Dose]:
-    """The scheduled doses of the active orders on one local day, in time order."""
+    """The scheduled doses of the active orders on one local day, in time order. A dose due before its order was
+    written is none: an order signed at 10:00 cannot have been taken at 08:00 that morning."""
     found = []
     for request in requests:
         if not is_active(request):
             continue
+        written = _written(request)
         for dosage, first, last in phases(request, tz):
             if _as_needed(dosage) or (first and day < first) or (last and day > last):
                 continue
@@ -244,6 +258,8 @@ def doses_on(requests: list[dict[str, Any]], day: date, tz: ZoneInfo) -> list[Do
             _, amount = dose_amount(dosage)
             for moment, food in slots:
                 due = datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
+                if written is not None and due < written:
+                    continue
                 found.append(Dose(
                     key=f"{request['id']}:{format_instant(due)}", request_id=request["id"],
                     medicine=medicine_name(request), due=due, local_time=moment.strftime("%H:%M"), amount=amount,

@@ -65,9 +65,28 @@ def _handed_over(dispense: dict[str, Any]) -> str:
     return str(dispense.get("whenHandedOver") or dispense.get("whenPrepared") or "")
 
 
+def _dose_unit(request: dict[str, Any]) -> str | None:
+    for rate in ((request.get("dosageInstruction") or [{}])[0].get("doseAndRate") or []):
+        quantity = (rate or {}).get("doseQuantity") or {}
+        if quantity.get("unit") or quantity.get("code"):
+            return quantity.get("unit") or quantity.get("code")
+    return None
+
+
+def _days_supplied(dispense: dict[str, Any]) -> float | None:
+    days = dispense.get("daysSupply") or {}
+    value = days.get("value")
+    return float(value) if isinstance(value, int | float) and (days.get("code") or days.get("unit")) in (
+        "d", "day", "days") else None
+
+
 def supply_of(record: Record, request: dict[str, Any], *, now: datetime) -> Supply:
     """What is left of one order's medicine now: dispensed less confirmed intakes (or the schedule's doses since the
-    first dispense, when the patient records none)."""
+    first dispense, when the patient records none).
+
+    A dispense counted in another unit than the dose (30 capsules for doses of 500 mg, as the hospital's pharmacy
+    hands over what the workstation prescribes) is counted in doses, from its days' supply; without one, what is
+    left is not known."""
     tz, today = record.tz, now.astimezone(record.tz).date()
     per_day = schedule.doses_per_day(request, today, tz)
     dispenses = sorted(_dispensed_for(record, request["id"]), key=_handed_over)
@@ -77,6 +96,13 @@ def supply_of(record: Record, request: dict[str, Any], *, now: datetime) -> Supp
     dispensed = sum(float((d.get("quantity") or {}).get("value") or 0) for d in dispenses)
     since = _handed_over(dispenses[0])
     amount = schedule.dose_amount((request.get("dosageInstruction") or [{}])[0])[0] or 1
+    unit = _dose_unit(request)
+    if unit and any(((d.get("quantity") or {}).get("unit") or unit) != unit for d in dispenses):
+        days = [_days_supplied(d) for d in dispenses]
+        if None in days:
+            return Supply(request["id"], name, dispensed, 0, None, per_day, None, None, False, dispenses[-1].get("id"))
+        per_day, amount = per_day / amount, 1.0
+        dispensed = sum(d for d in days if d is not None) * per_day
     taken_records = [a for a in record.administrations if a.get("status") == "completed"
                      and (a.get("request") or {}).get("reference") == f"MedicationRequest/{request['id']}"
                      and str(a.get("effectiveDateTime", "")) >= since]

@@ -491,7 +491,8 @@ def assess(presentation: Presentation) -> Assessment:
         if rank(s.level) > rank("self_care") or not reasons:
             level = max(level, s.level, key=rank)
             reasons.append(Reason(rule=f"symptom:{key}", level=s.level,
-                                  text_en=f"{s.name_en.capitalize()} alone calls for level {s.level}.",
+                                  text_en=f"{s.name_en.capitalize()} alone calls for the level "
+                                          f"“{LEVEL_NAMES[s.level][0]}”.",
                                   text_zh=f"仅“{s.name_zh}”一项即对应“{LEVEL_NAMES[s.level][1]}”级别。", because=(key,),
                                   source=(reader.lexicon().source,)))
     unread = facts.pop("_unread", ())

@@ -45,6 +45,13 @@ def test_dose_times_of_a_day_follow_the_order_or_the_defaults(dosage, times, foo
     assert {d.food for d in doses} == {food}
 
 
+def test_an_order_signed_mid_morning_starts_with_the_next_dose_time():
+    signed = order(coded("TID"), authoredOn="2026-03-04T01:35:00Z")  # 09:35 in Shanghai
+    assert [d.local_time for d in schedule.doses_on([signed], date(2026, 3, 4), SHANGHAI)] == ["14:00", "20:00"]
+    assert [d.local_time for d in schedule.doses_on([signed], date(2026, 3, 5), SHANGHAI)] == ["08:00", "14:00",
+                                                                                              "20:00"]
+
+
 @pytest.mark.parametrize(("day", "zone", "utc_hours"), [
     (date(2026, 3, 7), NEW_YORK, [13, 1]),   # EST, UTC-5: 08:00 -> 13:00Z, 20:00 -> 01:00Z next day
     (date(2026, 3, 8), NEW_YORK, [12, 0]),   # the spring-forward day: EDT from 02:00, UTC-4

@@ -55,6 +55,22 @@ def test_without_recorded_intakes_the_schedule_estimates_what_was_taken(family, 
     assert found["r-met"].items() >= {"remaining": 18.0, "days_left": 9, "estimated": True}.items()
 
 
+def test_capsules_handed_over_for_doses_in_mg_are_counted_in_doses_from_the_days_supply(family, now):
+    prescribed = {**METFORMIN, "id": "r-amx", "medicationCodeableConcept": {"text": "Amoxicillin"},
+                  "authoredOn": "2026-03-02T01:35:00Z", "dosageInstruction": [{
+                      "timing": {"code": {"coding": [{"code": "TID"}]}},
+                      "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg", "code": "mg"}}]}]}
+    write(prescribed, {"resourceType": "MedicationDispense", "id": "d-amx", "status": "completed",
+                       "subject": {"reference": "Patient/pa1"},
+                       "authorizingPrescription": [{"reference": "MedicationRequest/r-amx"}],
+                       "medicationCodeableConcept": {"text": "Amoxicillin"}, "quantity": {"value": 30, "unit": "capsule"},
+                       "daysSupply": {"value": 10, "unit": "days", "code": "d"},
+                       "whenHandedOver": "2026-03-02T02:00:00Z"})
+    found = {s["request"]: s for s in service.supply_rows(_record(now), now=now[0])}
+    # 16:00 in Shanghai: of the 30 doses handed over at 10:00, the 14:00 one is behind her.
+    assert found["r-amx"].items() >= {"remaining": 29.0, "days_left": 9, "refill_due": False}.items()
+
+
 def test_a_refill_reminder_goes_out_n_days_before_running_out_and_only_once(family, now, engine):
     write({"resourceType": "MedicationDispense", "id": "d-met", "status": "completed",
            "subject": {"reference": "Patient/pa1"}, "authorizingPrescription": [{"reference": "MedicationRequest/r-met"}],

@@ -27,8 +27,9 @@
       .then((queue) => {
         if (!queue) return;
         const mine = (queue.mine || []).find((t) => t.appointment.endsWith(appointment)) || (queue.mine || [])[0];
-        if (!mine) return;
-        box.textContent = box.dataset.text
+        // Only a waiting ticket has people ahead of it; a called one is the patient's turn, any other is over.
+        if (!mine || (mine.status !== "waiting" && mine.status !== "called")) return;
+        box.textContent = mine.status === "called" ? box.dataset.called : box.dataset.text
           .replace("{number}", String(mine.number))
           .replace("{ahead}", mine.ahead === null || mine.ahead === undefined ? "?" : String(mine.ahead));
         box.hidden = false;
