@@ -89,6 +89,30 @@ def _parent_of(conn, child_id: str) -> str:
     return f"RelatedPerson/{rp_id}"
 
 
+def _family_account_grant(conn, account: users.User, patient_id: str) -> None:
+    """The resident patient_id lets account (a resident herself) look after their record, as /app/family-access
+    writes it (patient/family_access): a RelatedPerson naming the account and a proxy Consent; made once."""
+    rp_id, consent_id = f"rp-account-{patient_id}", f"consent-account-{patient_id}"
+    role = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "CHILD",
+                        "display": "child"}]}
+    person = {"resourceType": "RelatedPerson", "id": rp_id, "active": True,
+              "patient": {"reference": f"Patient/{patient_id}"}, "relationship": [role],
+              "identifier": [{"system": policy.ACCOUNT_SID, "value": account.id}],
+              "name": [{"text": account.username}]}
+    consent = {
+        "resourceType": "Consent", "id": consent_id, "status": "active",
+        "scope": {"coding": [{"system": policy.CONSENT_SCOPE_SYSTEM, "code": policy.CONSENT_SCOPE_PRIVACY}]},
+        "category": [{"coding": [{"system": policy.CONSENT_CATEGORY_SYSTEM, "code": policy.PROXY_ACCESS}]}],
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": {"type": "permit", "actor": [{"role": role, "reference": {"reference": f"RelatedPerson/{rp_id}"}}]},
+    }
+    for resource in (person, consent):
+        if first_resource(conn, resource["resourceType"], [("_id", resource["id"])]) is None:
+            dispatch(conn, SYSTEM, FhirRequest(method="PUT", path=f"{resource['resourceType']}/{resource['id']}",
+                                               body=resource))
+
+
 def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
     """Create the demo accounts and app client if missing; return them and the app's client_id."""
     accounts: list[DemoAccount] = []
@@ -126,7 +150,8 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
                            "infection-control nurse, Riverside City First Hospital (overdue case reports)"))
         patient = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1")])
         if patient:
-            wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None, "a resident (patient)"))
+            wanted.append(("patient.demo", "patient", f"Patient/{patient['id']}", None,
+                           "a resident (patient), who also looks after an elderly parent's record (family access)"))
         child = first_resource(conn, "Patient", [("organization", "Organization/org-chc-1"), ("birthdate", "ge2015-01-01")])
         if child:
             wanted.append(("carer.demo", "caregiver", _parent_of(conn, child["id"]), None,
@@ -159,6 +184,12 @@ def ensure_demo_accounts(engine: Engine) -> tuple[list[DemoAccount], str]:
                 users.create_user(conn, username=username, password=DEMO_PASSWORD, role=role, fhir_ref=ref,
                                   organization=org)
             accounts.append(DemoAccount(username, role, ref, description))
+        # Family accounts: an elderly resident of the centre lets patient.demo look after their record too.
+        resident = users.get_by_username(conn, username="patient.demo")
+        elder = first_resource(conn, "Patient", [("organization", CLINIC), ("birthdate", "lt1960-01-01"),
+                                                 ("_sort", "birthdate")])
+        if resident is not None and elder is not None and f"Patient/{elder['id']}" != resident.fhir_ref:
+            _family_account_grant(conn, resident, elder["id"])
         existing = [c for c in clients.list_clients(conn) if c.name == DEMO_APP_NAME]
         if existing:
             app_id = existing[0].client_id

@@ -22,7 +22,7 @@ def test_demo_accounts_sign_in_and_see_their_own_patients(client, engine):
         found = client.get("/fhir/Patient?_total=accurate", headers={"Authorization": f"Bearer {token}"})
         seen[account.username] = found.json()["total"] if found.status_code == 200 else found.status_code
     everyone = client.get("/fhir/Patient?_total=accurate").json()["total"]
-    assert seen["patient.demo"] == 1
+    assert seen["patient.demo"] == 2  # herself, and the elderly parent who gave her family access
     assert seen["carer.demo"] == 1  # the child whose parent they are
     assert seen["family.demo"] == 1  # the mother living alone whose daughter they are
     assert 0 < seen["doctor.demo"] < everyone

@@ -58,6 +58,8 @@ def _refusal_code(exc: users.AuthenticationError) -> str:
 
 def _clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(sessions.COOKIE_NAME, path="/", secure=_secure(request), httponly=True, samesite="lax")
+    # The person a family account chose goes with the session (the next person on this browser starts on their own).
+    response.delete_cookie(guard.PERSON_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax")
 
 
 def _login_form(

@@ -63,12 +63,15 @@ class Visitor:
 
 
 def wanted_person(request: Request) -> str:
-    """The Patient id the page should open: `?person=` when given, else the person last chosen in the app."""
+    """The Patient id the page should open: `?person=` when given, else the person last chosen in the app, else the
+    signed-in visitor's own record (set by visitor(); pages then fall back to the first person in reach)."""
     asked = request.query_params.get("person")
     if asked is not None:
         return asked[:64]
     kept = request.cookies.get(PERSON_COOKIE, "")
-    return kept if _PERSON_ID.fullmatch(kept) else ""
+    if _PERSON_ID.fullmatch(kept):
+        return kept
+    return getattr(request.state, "own_patient", "")
 
 
 def keep_person(request: Request, response: Response, patient_id: str) -> None:
@@ -134,6 +137,7 @@ def visitor(conn: Connection, request: Request, surface: str) -> Visitor:
         user = users.set_locale(conn, user_id=user.id, locale=chosen)
     request.state.csrf_token = session.csrf_token
     request.state.visitor_role = user.role.value
+    request.state.own_patient = (ctx.patient or "").removeprefix("Patient/")
     return Visitor(session=session, user=user, ctx=ctx)
 
 
