@@ -32,7 +32,8 @@ def _people(v: guard.Visitor, wanted: str) -> tuple[list[dict[str, Any]], dict[s
 def _page(request: Request, *, message: str = "", status_code: int = 200) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
-    people, current = _people(v, request.query_params.get("patient", "")[:64])
+    # `?patient=` names the person; without it, the person chosen at the top of the app (family accounts).
+    people, current = _people(v, request.query_params.get("patient", "")[:64] or guard.wanted_person(request))
     zh = current_locale(request) == "zh-Hans"
     shown = None
     if current is not None:

@@ -309,6 +309,7 @@ def tell(conn: Connection, task: dict[str, Any], people: list[str], *, title: st
     detail = str((inputs(task).get("reading") or {}).get("valueString", ""))
     family = {row.id for row in conn.execute(sa.select(user_account.c.id).where(
         user_account.c.id.in_([user_id for user_id, _ in accounts]), user_account.c.fhir_ref.like("RelatedPerson/%")))}
+    family.update(account_ids(conn, people))  # a family account (a resident's own) looks after them in the app too
     for user_id, locale in accounts:
         # A caregiver cannot open the workstation: their notice leads to the app, on the person they look after.
         link = (f"/app/family?person={patient.removeprefix('Patient/')}" if user_id in family

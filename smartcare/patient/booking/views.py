@@ -57,6 +57,12 @@ def _people(ctx: AccessContext) -> list[dict[str, str]]:
             for p in gateway.search(ctx, "Patient", [("_count", str(PEOPLE_SHOWN))])]
 
 
+def _first_choice(request: Request, people: list[dict[str, str]]) -> str:
+    """Whom the booking is for unless the form says: the person chosen at the top of the app, else the first."""
+    kept = guard.wanted_person(request)
+    return next((p["id"] for p in people if p["id"] == kept), people[0]["id"] if people else "")
+
+
 def _clean_id(value: str | None) -> str:
     return (value or "").strip()[:_MAX_ID]
 
@@ -134,7 +140,7 @@ def _choose_slot(request: Request, *, practitioner_id: str | None = None, day_te
     people = _people(v.ctx) if full else []
     return _page(request, "booking/slots.html", status_code=status_code, error=error, place=place,
                  doctor_id=practitioner_id, slots=slots, days=places.day_choices(day), day=day, full=full,
-                 people=people, chosen=patient_id or (people[0]["id"] if people else ""))
+                 people=people, chosen=patient_id or _first_choice(request, people))
 
 
 @router.get("/app/book/slots", response_class=HTMLResponse)
@@ -191,7 +197,7 @@ def _confirm(request: Request, slot_id: str, *, status_code: int = 200, error: d
                  place=places.place_of(slot.practitioner_id, slot.service_id, i18n.current_locale(request),
                                        slot.practitioner_name),
                  starts=places.local_time(slot.start), fee=places.money(slot.fee), people=people,
-                 chosen=patient_id or (people[0]["id"] if people else ""), request_key=secrets.token_urlsafe(24))
+                 chosen=patient_id or _first_choice(request, people), request_key=secrets.token_urlsafe(24))
 
 
 @router.get("/app/book/confirm", response_class=HTMLResponse)

@@ -17,6 +17,7 @@ from typing import Any
 from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
 from smartcare.knowledge import lab
+from smartcare.platform import clock
 from smartcare.platform.security.context import AccessContext
 
 RELEASED = ("final", "amended", "corrected")
@@ -161,7 +162,7 @@ def my_reports(ctx: AccessContext, *, patient_id: str) -> list[dict[str, Any]]:
                                                      ("_sort", "-issued"), ("_count", "50"), ("_total", "none")])
     return [{"id": r["id"], "title": (r.get("code") or {}).get("text") or next(
         (c.get("display") for c in (r.get("code") or {}).get("coding", [])), "Laboratory report"),
-             "issued": str(r.get("issued") or r.get("effectiveDateTime") or "")[:10], "status": r.get("status")}
+             "issued": clock.wall_clock(r.get("issued") or r.get("effectiveDateTime"))[:10], "status": r.get("status")}
             # Imaging reports (category RAD) have their own pages (patient/reports/imaging.py).
             for r in found if "RAD" not in {c.get("code") for cat in r.get("category", [])
                                             for c in cat.get("coding", [])}]
@@ -177,7 +178,7 @@ def _trends(ctx: AccessContext, patient_id: str, codes: list[str]) -> dict[str, 
     for o in earlier:
         code, value = _code(o.get("code")), (o.get("valueQuantity") or {}).get("value")
         if code and isinstance(value, int | float) and len(points.setdefault(code, [])) < TREND_POINTS:
-            points[code].append((str(o.get("effectiveDateTime") or o.get("issued") or "")[:10], float(value)))
+            points[code].append((clock.wall_clock(o.get("effectiveDateTime") or o.get("issued"))[:10], float(value)))
     return {code: sorted(p) for code, p in points.items()}
 
 
@@ -241,7 +242,7 @@ def explain_report(ctx: AccessContext, *, report_id: str, today: date, zh: bool)
     patterns, found = _patterns(results, sex=sex, age_days=age_days, zh=zh, earlier=earlier)
     title = (report.get("code") or {}).get("text") or next(
         (c.get("display") for c in (report.get("code") or {}).get("coding", [])), "")
-    return Explained(title=title, issued=str(report.get("issued") or "")[:10], results=results, patterns=patterns,
+    return Explained(title=title, issued=clock.wall_clock(report.get("issued"))[:10], results=results, patterns=patterns,
                      advice=_advice(results, found), unknown=unknown)
 
 
