@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from smartcare.platform import clock
 from smartcare.platform.web import fhir_text
 
 # HL7 v3 GTSAbbreviation timing codes (Timing.code) that say how many doses a day; QOD is every other day.
@@ -84,7 +85,7 @@ def new_results(reports: list[dict[str, Any]], *, since: datetime | None, now: d
         if report.get("status") not in ("final", "amended", "corrected") or issued is None or issued <= cutoff:
             continue
         rows.append({"id": report.get("id", ""), "what": fhir_text.concept_text(report.get("code")),
-                     "when": issued.isoformat()[:10]})
+                     "when": clock.wall_clock(report.get("issued") or report.get("effectiveDateTime"))[:10]})
     return sorted(rows, key=lambda row: row["when"], reverse=True)
 
 
