@@ -43,11 +43,11 @@ def _patients_of(resource: dict[str, Any]) -> set[str]:
     res_type = resource.get("resourceType")
     if res_type == "Patient" and resource.get("id"):
         return {str(resource["id"])}
-    params = set(patient_compartment_params(str(res_type)))
+    params = frozenset(patient_compartment_params(str(res_type)))
     if not params:
         return set()
     return {
-        row["target_id"] for row in extract_index_rows(resource).get("reference", [])
+        row["target_id"] for row in extract_index_rows(resource, params=params).get("reference", [])
         if row["param"] in params and row["target_type"] == "Patient" and row["target_id"]
     }
 

@@ -32,37 +32,67 @@ def _audit_refusal(ctx: AccessContext, freq: FhirRequest, exc: FhirError) -> Non
 
 def serve(ctx: AccessContext, freq: FhirRequest) -> FhirResponse:
     """Carry out freq for ctx in its own transaction with its audit entry; FhirError (audited) when refused."""
+    return _serve(ctx, freq, audited_as=freq)
+
+
+def _serve(ctx: AccessContext, freq: FhirRequest, *, audited_as: FhirRequest) -> FhirResponse:
+    # audited_as is the request as the caller asked it, where freq only adds how to answer it (not what).
     try:
         with unit_of_work() as conn:
             resp = dispatch(conn, ctx, freq)
-            record_served(conn, ctx, freq, resp)
+            record_served(conn, ctx, audited_as, resp)
             return resp
     except FhirError as exc:
-        _audit_refusal(ctx, freq, exc)
+        _audit_refusal(ctx, audited_as, exc)
         raise
 
 
 def serve_all(ctx: AccessContext, requests: list[FhirRequest]) -> list[FhirResponse]:
     """Carry out several reads for ctx in one transaction, each with its audit entry; FhirError (audited) at the
     first refusal, and then none of them is answered."""
-    current: FhirRequest | None = None
+    return _serve_all(ctx, [(freq, freq) for freq in requests])
+
+
+def _serve_all(ctx: AccessContext, pairs: list[tuple[FhirRequest, FhirRequest]]) -> list[FhirResponse]:
+    # Each pair is (the request carried out, the request as the caller asked it, which the audit records).
+    audited: FhirRequest | None = None
     try:
         with unit_of_work() as conn:
             answers = []
-            for current in requests:
-                resp = dispatch(conn, ctx, current)
-                record_served(conn, ctx, current, resp)
+            for freq, audited in pairs:
+                resp = dispatch(conn, ctx, freq)
+                record_served(conn, ctx, audited, resp)
                 answers.append(resp)
             return answers
     except FhirError as exc:
-        _audit_refusal(ctx, current, exc)
+        _audit_refusal(ctx, audited, exc)
         raise
+
+
+def _search_request(res_type: str, query: Iterable[tuple[str, str]]) -> tuple[FhirRequest, FhirRequest]:
+    """The search to carry out and the search as asked: only the resources are handed back, so the Bundle's total
+    is not counted (a second statement per search) unless the caller named a _total."""
+    asked = FhirRequest(method="GET", path=res_type, query=list(query))
+    if any(name == "_total" for name, _ in asked.query):
+        return asked, asked
+    return FhirRequest(method="GET", path=res_type, query=[*asked.query, ("_total", "none")]), asked
+
+
+def _matches(resp: FhirResponse) -> list[dict]:
+    bundle = resp.body or {}
+    return [entry["resource"] for entry in bundle.get("entry", []) if entry.get("search", {}).get("mode") != "outcome"]
 
 
 def search(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] = ()) -> list[dict]:
     """The resources of res_type that ctx may see matching query (one page, as _count says)."""
-    bundle = serve(ctx, FhirRequest(method="GET", path=res_type, query=list(query))).body or {}
-    return [entry["resource"] for entry in bundle.get("entry", []) if entry.get("search", {}).get("mode") != "outcome"]
+    freq, asked = _search_request(res_type, query)
+    return _matches(_serve(ctx, freq, audited_as=asked))
+
+
+def search_each(ctx: AccessContext, searches: list[tuple[str, Iterable[tuple[str, str]]]]) -> list[list[dict]]:
+    """The resources ctx may see for each (res_type, query) of searches, as search() gives them, all read in one
+    transaction with an audit entry each; FhirError (audited) at the first refusal, and then none is answered."""
+    return [_matches(resp) for resp in _serve_all(ctx, [_search_request(t, q) for t, q in searches])]
 
 
 def search_all(ctx: AccessContext, res_type: str, query: Iterable[tuple[str, str]] = (), *,

@@ -42,3 +42,27 @@ def test_a_refused_read_stops_the_batch_and_is_audited(records):
     with unit_of_work() as conn:
         refused = audit_service.search(conn, outcome="4")
     assert refused and any("Patient/pb" in str(e["event"]) for e in refused)
+
+
+def _queries(entries: list[dict]) -> list[str]:
+    return [e["description"] for entry in entries for e in entry["event"]["entity"] if e.get("description")]
+
+
+def test_searches_in_one_transaction_give_their_resources_and_are_audited_as_asked(records):
+    conditions, patients = gateway.search_each(DOCTOR, [("Condition", [("patient", "pa")]),
+                                                        ("Patient", [("_id", "pa")])])
+    assert [c["id"] for c in conditions] == ["ca"] and [p["id"] for p in patients] == ["pa"]
+    with unit_of_work() as conn:
+        asked = _queries(audit_service.events_for_patient(conn, "Patient/pa"))
+    assert "Condition?patient=pa" in asked and "Patient?_id=pa" in asked
+    assert not any("_total" in query for query in asked)
+
+
+def test_a_refused_search_stops_the_others_and_is_audited_as_asked(records):
+    with pytest.raises(FhirError):
+        gateway.search_each(DOCTOR, [("Condition", [("patient", "pa")]), ("Patient", [("_count", "many")])])
+    with unit_of_work() as conn:
+        refused = _queries(audit_service.search(conn, outcome="4"))
+        served = _queries(audit_service.events_for_patient(conn, "Patient/pa"))
+    assert refused == ["Patient?_count=many"]
+    assert "Condition?patient=pa" not in served

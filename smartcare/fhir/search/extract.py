@@ -22,7 +22,7 @@ expressions outside the compiled subset run on fhirpathpy. Encodings beyond the 
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from smartcare.fhir.search.fhirpath import Branch, FallbackPath, compile_path, is_resource_type, is_subtype
 from smartcare.fhir.search.registry import SearchParam, params_for
@@ -455,6 +455,15 @@ def _plan(res_type: str) -> _Plan:
     return _Plan({key: tuple(walks) for key, walks in by_key.items()}, tuple(composites), tuple(fallbacks))
 
 
+@lru_cache(maxsize=1024)
+def _plan_of(res_type: str, params: frozenset[str]) -> _Plan:
+    """The part of res_type's plan that extracts the named parameters."""
+    whole = _plan(res_type)
+    by_key = {key: kept for key, walks in whole.by_key.items() if (kept := tuple(w for w in walks if w.param in params))}
+    return _Plan(by_key, tuple(c for c in whole.composites if c.param in params),
+                 tuple(f for f in whole.fallbacks if f[0] in params))
+
+
 def fast_path_counts(res_type: str) -> tuple[int, int]:
     """Return (parameters of `res_type` extracted by compiled traversals, by the fhirpathpy fallback)."""
     plan = _plan(res_type)
@@ -500,12 +509,14 @@ def _index_fallbacks(resource: dict, plan: _Plan, rows: Rows) -> None:
                 index(value, param, None, rows)
 
 
-def extract_index_rows(resource: dict, *, server_base: str | None = None) -> dict[str, list[dict]]:
+def extract_index_rows(resource: dict, *, server_base: str | None = None,
+                       params: frozenset[str] | None = None) -> dict[str, list[dict]]:
     """Return the search-index rows of `resource`, keyed by table kind (string, token, date ...).
 
     Each row has the columns of its table in tables.py except res_pk and res_type. Absolute
     references under `server_base` (this server's base URL) are indexed as local ones. A value
     that is not valid for its type (a bad date, a list where R4 has an object) raises ValueError.
+    With `params`, only the rows of those parameters (the same rows) are extracted.
     """
     res_type = resource.get("resourceType")
     if (
@@ -514,7 +525,7 @@ def extract_index_rows(resource: dict, *, server_base: str | None = None) -> dic
         or res_type in ("Resource", "DomainResource")
     ):
         raise ValueError(f"'{str(res_type)[:64]}' is not a FHIR R4 resource type")
-    plan = _plan(res_type)
+    plan = _plan(res_type) if params is None else _plan_of(res_type, params)
     rows = Rows(server_base.rstrip("/") if server_base else None)
     by_key = plan.by_key
     try:

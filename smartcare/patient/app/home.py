@@ -5,12 +5,13 @@ now, each through the FHIR gateway as the signed-in person (so the access policy
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Connection
+
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.knowledge.diseases.consumer import consumer_page_for
 from smartcare.patient.app import now as what_now
 from smartcare.platform import clock
-from smartcare.platform.db import unit_of_work
 from smartcare.platform.notifications import service as notifications
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.settings import get_settings
@@ -54,10 +55,30 @@ def _subject(patient_id: str) -> tuple[str, str]:
     return ("subject", f"Patient/{patient_id}")
 
 
-def latest_observations(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
-    """The person's most recent observations, newest first (as FHIR resources)."""
-    return gateway.search(ctx, "Observation", [_subject(patient_id), ("_sort", "-date"),
-                                               ("_count", str(RECENT_RESULTS))])
+def _searches(patient_id: str) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """What the home reads of a person's record, by name: (resource type, search)."""
+    today = clock.now().date().isoformat()
+    subject, patient = _subject(patient_id), ("patient", f"Patient/{patient_id}")
+    return {
+        # the most recent observations, newest first
+        "observations": ("Observation", [subject, ("_sort", "-date"), ("_count", str(RECENT_RESULTS))]),
+        # appointments from today on, soonest first
+        "appointments": ("Appointment", [patient, ("date", f"ge{today}"), ("_sort", "date"),
+                                         ("_count", str(UPCOMING))]),
+        "problems": ("Condition", [subject, ("clinical-status", "active"), ("_count", str(PROBLEMS_SHOWN))]),
+        "encounters": ("Encounter", [subject, ("_sort", "-date"), ("_count", "5")]),
+        "reports": ("DiagnosticReport", [subject, ("_sort", "-issued"), ("_count", str(REPORTS_LOOKED_AT))]),
+        "medicines": ("MedicationRequest", [subject, ("status", "active"), ("_count", "50")]),
+        "tasks": ("Task", [patient, ("status", ",".join(what_now.OPEN_TASK_STATUSES)), ("_count", "20")]),
+        "flags": ("Flag", [subject, ("status", "active"), ("_count", "10")]),
+    }
+
+
+def read_record(ctx: AccessContext, patient_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The person's records the home shows (FHIR resources, by the names of _searches), read in one transaction
+    with an audit entry per search; FhirError at the first refused one."""
+    wanted = _searches(patient_id)
+    return dict(zip(wanted, gateway.search_each(ctx, list(wanted.values())), strict=True))
 
 
 def result_rows(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,27 +90,17 @@ def result_rows(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def problems(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
-    """The person's active problems, each with the disease information page of its ICD-10 code where there is one."""
-    found = gateway.search(ctx, "Condition", [
-        _subject(patient_id), ("clinical-status", "active"), ("_count", str(PROBLEMS_SHOWN)),
-    ])
+def problem_rows(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Active problems as the home lists them, each with the disease information page of its ICD-10 code where
+    there is one."""
     rows = []
-    for condition in found:
+    for condition in conditions:
         codes = [c.get("code", "") for c in (condition.get("code") or {}).get("coding", [])
                  if c.get("system") in ICD10_SYSTEMS and c.get("code")]
         page = next((key for key in map(consumer_page_for, codes) if key), None)
         rows.append({"what": fhir_text.concept_text(condition.get("code")), "page": page,
                      "since": str(condition.get("onsetDateTime") or condition.get("recordedDate") or "")[:10]})
     return rows
-
-
-def upcoming_appointments(ctx: AccessContext, patient_id: str) -> list[dict[str, Any]]:
-    """The person's appointments from today on, soonest first (as FHIR resources)."""
-    today = clock.now().date().isoformat()
-    return gateway.search(ctx, "Appointment", [
-        ("patient", f"Patient/{patient_id}"), ("date", f"ge{today}"), ("_sort", "date"), ("_count", str(UPCOMING)),
-    ])
 
 
 def appointment_rows(appointments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,30 +112,21 @@ def appointment_rows(appointments: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
-def unread_messages(user_id: str) -> int:
+def unread_messages(conn: Connection, user_id: str) -> int:
     """How many of the signed-in account's notifications are unread (the account's own, whoever's record is open)."""
-    with unit_of_work() as conn:
-        return notifications.unread_count(conn, user_id=user_id)
+    return notifications.unread_count(conn, user_id=user_id)
 
 
-def what_matters_now(ctx: AccessContext, *, user_id: str, patient_id: str, observations: list[dict[str, Any]],
-                     appointments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The home's first card: next appointment (and queue session), new results, medicines due today, unread
-    messages and alerts for the person whose record is open."""
+def what_matters_now(record: dict[str, list[dict[str, Any]]], *, unread: int) -> dict[str, Any]:
+    """The home's first card from the person's records (read_record): next appointment (and queue session), new
+    results, medicines due today, unread messages and alerts."""
     moment = clock.now()
     zone = ZoneInfo(get_settings().region_timezone)
-    encounters = gateway.search(ctx, "Encounter", [_subject(patient_id), ("_sort", "-date"), ("_count", "5")])
-    reports = gateway.search(ctx, "DiagnosticReport", [_subject(patient_id), ("_sort", "-issued"),
-                                                       ("_count", str(REPORTS_LOOKED_AT))])
-    requests = gateway.search(ctx, "MedicationRequest", [_subject(patient_id), ("status", "active"),
-                                                         ("_count", "50")])
-    tasks = gateway.search(ctx, "Task", [("patient", f"Patient/{patient_id}"),
-                                         ("status", ",".join(what_now.OPEN_TASK_STATUSES)), ("_count", "20")])
-    flags = gateway.search(ctx, "Flag", [_subject(patient_id), ("status", "active"), ("_count", "10")])
     return {
-        "appointment": what_now.next_appointment(appointments, zone),
-        "new_results": what_now.new_results(reports, since=what_now.last_visit(encounters), now=moment),
-        "medicines": what_now.medication_due_today(requests, moment.astimezone(zone).date()),
-        "unread": unread_messages(user_id),
-        "alerts": what_now.alerts(observations, tasks, flags),
+        "appointment": what_now.next_appointment(record["appointments"], zone),
+        "new_results": what_now.new_results(record["reports"], since=what_now.last_visit(record["encounters"]),
+                                            now=moment),
+        "medicines": what_now.medication_due_today(record["medicines"], moment.astimezone(zone).date()),
+        "unread": unread,
+        "alerts": what_now.alerts(record["observations"], record["tasks"], record["flags"]),
     }

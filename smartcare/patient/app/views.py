@@ -36,7 +36,9 @@ def _page(request: Request, template: str, *, status_code: int = 200, **values: 
 def _app_home(request: Request) -> HTMLResponse:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "app")
-    # Each gateway read below runs (and is audited) in its own transaction, so none is held open around them.
+        unread = home.unread_messages(conn, v.user.id)
+    # The gateway reads below run (and are audited) in transactions of their own: whose records there are, the
+    # name of the open one's organisation, then everything the home shows of it in one.
     people = home.people(v.ctx)
     own = (v.ctx.patient or "").removeprefix("Patient/")
     people.sort(key=lambda p: p["id"] != own)  # the account's own record first, then those they look after
@@ -46,12 +48,10 @@ def _app_home(request: Request) -> HTMLResponse:
     now = None
     if current is not None:
         current = {**current, "organization": home.organization_name(v.ctx, current["organization"])}
-        observations = home.latest_observations(v.ctx, current["id"])
-        upcoming = home.upcoming_appointments(v.ctx, current["id"])
-        results, appointments = home.result_rows(observations), home.appointment_rows(upcoming)
-        problems = home.problems(v.ctx, current["id"])
-        now = home.what_matters_now(v.ctx, user_id=v.user.id, patient_id=current["id"],
-                                    observations=observations, appointments=upcoming)
+        record = home.read_record(v.ctx, current["id"])
+        results, appointments = home.result_rows(record["observations"]), home.appointment_rows(record["appointments"])
+        problems = home.problem_rows(record["problems"])
+        now = home.what_matters_now(record, unread=unread)
     response = _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
                      problems=problems, appointments=appointments, now=now, own=own,
                      services=services_for(v.user.role.value))

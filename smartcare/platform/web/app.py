@@ -82,6 +82,7 @@ from smartcare.platform.web.console_pages import router as console_router
 from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
+from smartcare.platform.web.server_timing import install_server_timing
 from smartcare.platform.web.signup_pages import router as signup_router
 from smartcare.regional.chronic.views import router as chronic_pages_router
 from smartcare.regional.consent.views import router as consent_pages_router
@@ -222,6 +223,7 @@ def create_app() -> FastAPI:
     mount_assets(app)
     install_embedded_worker(app)
     _limit_request_threads(app)
+    install_server_timing(app)
     return app
 
 
