@@ -113,9 +113,11 @@ def _forget_kept_state() -> None:
     """What a process keeps from the database (monitoring's kept plans) goes with the database's rows."""
     from smartcare.family.monitoring.plans import forget_cached_plans
     from smartcare.family.monitoring.service import forget_kept_history
+    from smartcare.fhir.audit_trail import forget_kept_patients
 
     forget_cached_plans()
     forget_kept_history()
+    forget_kept_patients()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -23,6 +23,7 @@ fails while any message used by a template lacks a Chinese translation.
 import gettext as gettext_module
 import io
 import logging
+import os
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -242,6 +243,10 @@ def make_environment(template_dir: Path | None = None) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change with a new release, which restarts the process: checking each file's time on every
+        # render was a dozen stat calls a page. SMARTCARE_TEMPLATE_RELOAD=1 checks them (editing templates live).
+        auto_reload=os.environ.get("SMARTCARE_TEMPLATE_RELOAD") == "1",
+        cache_size=-1,  # every template stays compiled (there are some 250)
     )
     # The callables read the locale from each render's context, so one shared environment serves every request.
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]

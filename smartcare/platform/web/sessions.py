@@ -14,6 +14,7 @@ from smartcare.platform.schema import metadata
 
 COOKIE_NAME = "sc_session"
 ABSOLUTE_LIFETIME = timedelta(hours=12)
+TOUCH_EVERY = timedelta(minutes=1)  # how often a session's idle timer is written down (it is read on every page)
 IDLE_TIMEOUT = timedelta(minutes=30)
 # A session id is 32 random bytes in URL-safe base64 (43 characters); anything much longer is not ours.
 _MAX_SESSION_ID = 64
@@ -78,7 +79,9 @@ def load_session(conn: Connection, session_id: str | None) -> Session | None:
         or now - parse_instant(row.last_seen) >= IDLE_TIMEOUT
     ):
         return None
-    conn.execute(web_session.update().where(web_session.c.id_hash == id_hash).values(last_seen=format_instant(now)))
+    if now - parse_instant(row.last_seen) >= TOUCH_EVERY:
+        # Restarted at most once a minute: a write on every page was one more statement and commit on each.
+        conn.execute(web_session.update().where(web_session.c.id_hash == id_hash).values(last_seen=format_instant(now)))
     return Session(id_hash=id_hash, user_id=row.user_id, csrf_token=row.csrf_token, created=row.created,
                    expires=row.expires)
 
