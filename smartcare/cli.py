@@ -13,6 +13,7 @@ import typer
 from smartcare import __version__
 from smartcare.family.devices.mqtt_cli import devices_app  # registers listen, simulate and mosquitto-files
 from smartcare.platform.audit.cli import audit_app
+from smartcare.platform.backup_cli import backup_command, restore_command
 from smartcare.platform.console import make_console
 from smartcare.platform.jobs.cli import worker_app
 from smartcare.platform.security.cli import user_app
@@ -34,6 +35,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail: verify it, search it.")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(worker_app, name="worker")
@@ -46,6 +49,14 @@ app.command("score")(score)
 app.add_typer(risk_app, name="risk")
 app.add_typer(surveillance_app, name="surveillance")
 console = make_console()
+
+
+@app.callback()
+def _logging() -> None:
+    """Log in the format SMARTCARE_LOG_FORMAT names (text, or json), whatever the command."""
+    from smartcare.platform.ops.logs import configure_logging
+
+    configure_logging()
 
 
 def _engine():
@@ -93,13 +104,38 @@ def serve(
     from smartcare.platform.jobs.worker import enable_embedded_worker
 
     enable_embedded_worker()
+    from smartcare.platform.ops.logs import uvicorn_log_config
+
     uvicorn.run(
         "smartcare.platform.web.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        log_config=uvicorn_log_config(),
+        access_log=False,  # the app writes its own access line: the route template, never the query string
     )
+
+
+@app.command()
+def check() -> None:
+    """Check this deployment as its environment describes it: database, schema, job broker, live fan-out Redis,
+    data directory, DICOM store and keys. One line each, with the fix for what fails; exit 1 if anything does."""
+    from rich.markup import escape
+
+    from smartcare.platform.ops.check import deployment_checks
+    from smartcare.platform.settings import get_settings
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its migration-context chatter is not a finding
+    found = deployment_checks(get_settings(), _engine())
+    for finding in found:
+        colour = "green" if finding.ok else "red"
+        console.print(f"[{colour}]{escape(finding.line())}[/]", highlight=False, soft_wrap=True)
+    failed = sum(not finding.ok for finding in found)
+    if failed:
+        console.print(f"{failed} of {len(found)} checks failed.")
+        raise typer.Exit(1)
+    console.print(f"All {len(found)} checks passed.")
 
 
 def _load(residents: int, seed: int, *, only_if_empty: bool) -> None:
@@ -367,5 +403,7 @@ def pacs(
 
 def main() -> None:
     """Entry point for `python -m smartcare`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from smartcare.platform.ops.logs import configure_logging
+
+    configure_logging()
     app()

@@ -35,6 +35,7 @@ from paho.mqtt.properties import Properties
 from smartcare.family.devices.credentials import TOPIC_ROOT as TOPIC_PREFIX
 from smartcare.family.devices.credentials import errors_topic
 from smartcare.platform import clock
+from smartcare.platform.ops.metrics import count_device_frames
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class SubscriberStats:
         with self.lock:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
+        count_device_frames(**counts)
 
 
 IngestFrames = Callable[..., list[Any]]

@@ -44,6 +44,7 @@ from smartcare.hospital.imaging.storage import InstanceStore, default_store
 from smartcare.hospital.imaging.synthetic import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
 from smartcare.platform import audit
 from smartcare.platform.db import get_engine, unit_of_work
+from smartcare.platform.ops import metrics
 
 log = logging.getLogger(__name__)
 PENDING, CANCELLED = 0xFF00, 0xFE00
@@ -236,12 +237,18 @@ class PacsService:
     def store_received(self, encoded: bytes, calling: str, announced: tuple[str, str],
                        batch: service.Batch) -> service.StoreOutcome:
         """Store one instance received on a storage association (either path)."""
-        return service.store_encoded(encoded, calling_ae=calling, store=self.store or default_store(),
-                                     engine=self.database(), batch=batch, announced=announced)
+        outcome = service.store_encoded(encoded, calling_ae=calling, store=self.store or default_store(),
+                                        engine=self.database(), batch=batch, announced=announced)
+        metrics.dicom_instances.labels("stored" if outcome.stored else "failed").inc()
+        return outcome
 
     def storage_finished(self, batch: service.Batch) -> None:
         """A storage association ended: write the ImagingStudy of each study it stored into."""
         service.publish_now(sorted(batch.studies), engine=self.database())
+
+    def on_accepted(self, _event: Any) -> None:
+        """An association was accepted (on pynetdicom's path; the storage fast path counts its own)."""
+        metrics.dicom_associations.inc()
 
     def on_close(self, event: Any) -> None:
         """Connection closed: write the ImagingStudy of each study the association stored into."""
@@ -273,7 +280,8 @@ class PacsService:
         """Start listening in a background thread; the address actually bound (port 0 picks a free one)."""
         handlers = [(evt.EVT_C_ECHO, self.on_echo), (evt.EVT_C_STORE, self.on_store),
                     (evt.EVT_C_FIND, self.on_find), (evt.EVT_C_GET, self.on_get), (evt.EVT_C_MOVE, self.on_move),
-                    (evt.EVT_CONN_CLOSE, self.on_close), (evt.EVT_N_ACTION, self.on_commitment)]
+                    (evt.EVT_CONN_CLOSE, self.on_close), (evt.EVT_N_ACTION, self.on_commitment),
+                    (evt.EVT_ACCEPTED, self.on_accepted)]
         ae = self.application_entity()
         self.server = ae.make_server((self.settings.host, self.settings.port), evt_handlers=handlers,
                                      server_class=_NoDelayServer)

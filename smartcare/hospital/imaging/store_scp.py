@@ -51,6 +51,7 @@ from pynetdicom.sop_class import (
 
 from smartcare.hospital.imaging import service
 from smartcare.hospital.imaging.query import Answer
+from smartcare.platform.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ class _Association:
     def run(self) -> None:
         if not self._accept():
             return
+        metrics.dicom_associations.inc()
         reader = _Reader(self.sock)
         try:
             self._serve(reader)

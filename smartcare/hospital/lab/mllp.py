@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from smartcare.hospital.lab.hl7_messages import Header, Hl7Error, build_ack, header_of
+from smartcare.platform.ops import metrics
 
 log = logging.getLogger(__name__)
 START, END = b"\x0b", b"\x1c\x0d"
@@ -95,7 +96,9 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             except FrameError as exc:
                 log.warning("MLLP %s: %s; closing", peer, exc)
                 if exc.oversized_head is not None:
-                    writer.write(frame(oversized_ack(exc.oversized_head)))
+                    ack = oversized_ack(exc.oversized_head)
+                    metrics.count_hl7_ack(ack)
+                    writer.write(frame(ack))
                     await writer.drain()
                 return
             except TimeoutError:
@@ -104,6 +107,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             if payload is None:
                 return
             ack = await asyncio.to_thread(receiver, decode(payload))
+            metrics.count_hl7_ack(ack)
             writer.write(frame(ack))
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):

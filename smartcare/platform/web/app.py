@@ -73,6 +73,7 @@ from smartcare.patient.triage.views import router as triage_pages_router
 from smartcare.platform.jobs.console import router as jobs_console_router
 from smartcare.platform.jobs.worker import install_embedded_worker
 from smartcare.platform.notifications.views import router as notifications_router
+from smartcare.platform.ops.web import install_request_ops
 from smartcare.platform.security.break_glass_api import router as break_glass_router
 from smartcare.platform.security.oauth import router as oauth_router
 from smartcare.platform.settings import get_settings
@@ -82,6 +83,7 @@ from smartcare.platform.web.console_pages import router as console_router
 from smartcare.platform.web.guard import install_guard
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
+from smartcare.platform.web.route_index import install_route_index
 from smartcare.platform.web.server_timing import install_server_timing
 from smartcare.platform.web.signup_pages import router as signup_router
 from smartcare.regional.chronic.views import router as chronic_pages_router
@@ -220,9 +222,11 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_request_ops(app)  # /readyz, /metrics; request ids, access lines and request metrics
     mount_assets(app)
     install_embedded_worker(app)
     _limit_request_threads(app)
+    install_route_index(app)
     install_server_timing(app)
     return app
 

@@ -47,6 +47,9 @@ MATRIX = [(role, surface) for role in sorted(ROLE_LINKS) for surface in SURFACE_
 PUBLIC_ROUTES = {
     "/": "the landing page",
     "/healthz": "the load balancer's health check",
+    "/readyz": "the load balancer's readiness check (database answers and is migrated; no personal data)",
+    "/metrics": "Prometheus metrics: a 404 except to loopback callers or SMARTCARE_METRICS_TOKEN "
+                "(tests/platform/ops/test_ops_web.py)",
     "/login": "the sign-in form",
     "/logout": "signing out (CSRF-checked; does nothing without a session)",
     "/logout-everywhere": "signing out everywhere (CSRF-checked; does nothing without a session)",

@@ -1,0 +1,1 @@
+"""Operating a deployment: `smartcare check`, readiness, structured logs with request ids, Prometheus metrics."""
