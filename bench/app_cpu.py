@@ -15,6 +15,7 @@ DIR/db.sqlite, with bench.patient.N accounts).
 import argparse
 import asyncio
 import cProfile
+import gc
 import logging
 import os
 import pstats
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=5, help="patient accounts to cycle through")
     parser.add_argument("--rounds", type=int, default=20, help="times each page is opened per account")
     parser.add_argument("--profile", metavar="PAGE", help="print a cProfile of PAGE instead of the table")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the start-up heap to the garbage collector (servers freeze it: web/heap.py)")
     parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime, ...)")
     parser.add_argument("--lines", type=int, default=60, help="lines of the profile to print")
     args = parser.parse_args()
@@ -46,9 +49,9 @@ def main() -> None:
     import anyio.to_thread
     import sqlalchemy as sa
 
+    import smartcare.platform.web.app as _app_module
     from smartcare.demo.accounts import DEMO_PASSWORD
     from smartcare.platform.db import get_engine
-    from smartcare.platform.web.app import create_app
 
     async def inline(func, *args, **kwargs):  # the pages' thread hops, run in this thread (measured and profiled)
         return func(*args)
@@ -64,11 +67,13 @@ def main() -> None:
     names = names[: args.accounts]
     if not names:
         raise SystemExit("no patient accounts in that database")
-    asyncio.run(measure(create_app(), names, DEMO_PASSWORD, args, statements))
+    asyncio.run(measure(_app_module.create_app(), names, DEMO_PASSWORD, args, statements))
 
 
 async def measure(app, names, password, args, statements) -> None:
     import httpx
+
+    from smartcare.platform.web.heap import freeze_now
 
     clients = []
     for name in names:
@@ -79,6 +84,18 @@ async def measure(app, names, password, args, statements) -> None:
         for page in PAGES:  # templates compiled, caches filled
             assert (await web.get(page)).status_code == 200, page
         clients.append(web)
+    if not args.no_freeze:  # as a server started by `smartcare serve` does once it has started (web/heap.py)
+        freeze_now()
+    pauses: list[float] = []
+    began = [0.0]
+
+    def collected(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - began[0]) * 1000)
+
+    gc.callbacks.append(collected)
 
     if args.profile:
         profile = cProfile.Profile()
@@ -107,6 +124,8 @@ async def measure(app, names, password, args, statements) -> None:
         print(f"{page:22} {statistics.median(cpu):10.1f} {statistics.median(wall):11.1f} "
               f"{statistics.median(queries):8.0f}")
     print(f"{'mean of pages':22} {statistics.mean(totals):10.1f}")
+    if pauses:
+        print(f"garbage collections: {len(pauses)}, {sum(pauses):.0f} ms in all, the longest {max(pauses):.1f} ms")
 
 
 if __name__ == "__main__":

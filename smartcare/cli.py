@@ -104,6 +104,9 @@ def serve(
     from smartcare.platform.jobs.worker import enable_embedded_worker
 
     enable_embedded_worker()
+    from smartcare.platform.web.heap import enable_heap_freeze
+
+    enable_heap_freeze()
     from smartcare.platform.ops.logs import uvicorn_log_config
 
     uvicorn.run(
