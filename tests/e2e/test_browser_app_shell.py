@@ -92,9 +92,9 @@ def test_first_aid_and_the_record_summary_open_offline_after_a_visit(narrow, res
     page = narrow.new_page()
     sign_in(page, resident, PASSWORD)
     page.goto("/app")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000)
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000)
     page.goto("/app/record")
-    page.wait_for_function("caches.keys().then((n) => n.some((k) => k.startsWith('smartcare-app-record-')))")
+    page.wait_for_function("() => caches.keys().then((n) => n.some((k) => k.startsWith('smartcare-app-record-')))")
     record_title = page.title()
     narrow.set_offline(True)
     try:
@@ -107,4 +107,4 @@ def test_first_aid_and_the_record_summary_open_offline_after_a_visit(narrow, res
     finally:
         narrow.set_offline(False)
     page.goto("/login")
-    page.wait_for_function("caches.keys().then((n) => !n.some((k) => k.startsWith('smartcare-app-record-')))")
+    page.wait_for_function("() => caches.keys().then((n) => !n.some((k) => k.startsWith('smartcare-app-record-')))")

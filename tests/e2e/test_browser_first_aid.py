@@ -23,7 +23,7 @@ def test_cpr_metronome_counts_compressions_and_steps_go_one_per_screen(phone):
     page = phone.new_page()
     page.goto("/app/first-aid/cpr-adult?lang=en")
     page.get_by_role("button", name="Start metronome").click()
-    page.wait_for_function("Number(document.querySelector('[data-count]').textContent) >= 3")
+    page.wait_for_function("() => Number(document.querySelector('[data-count]').textContent) >= 3")
     stop = page.get_by_role("button", name="Stop metronome")
     assert stop.get_attribute("aria-pressed") == "true"
     stop.click()
@@ -42,7 +42,7 @@ def test_cpr_metronome_counts_compressions_and_steps_go_one_per_screen(phone):
 def test_guides_open_offline_once_the_service_worker_is_active(phone):
     page = phone.new_page()
     page.goto("/app/first-aid?lang=en")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
     page.get_by_text("Saved on this device").wait_for()
     phone.set_offline(True)
     try:

@@ -81,9 +81,11 @@ from smartcare.platform.web.assets import mount_assets
 from smartcare.platform.web.auth_pages import router as auth_router
 from smartcare.platform.web.console_pages import router as console_router
 from smartcare.platform.web.guard import install_guard
+from smartcare.platform.web.heap import install_heap_freeze
 from smartcare.platform.web.homes import router as homes_router
 from smartcare.platform.web.pages import install_pages
 from smartcare.platform.web.route_index import install_route_index
+from smartcare.platform.web.security_headers import install_security_headers
 from smartcare.platform.web.server_timing import install_server_timing
 from smartcare.platform.web.signup_pages import router as signup_router
 from smartcare.regional.chronic.views import router as chronic_pages_router
@@ -226,8 +228,10 @@ def create_app() -> FastAPI:
     mount_assets(app)
     install_embedded_worker(app)
     _limit_request_threads(app)
+    install_heap_freeze(app)
     install_route_index(app)
     install_server_timing(app)
+    install_security_headers(app)
     return app
 
 

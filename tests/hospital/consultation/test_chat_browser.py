@@ -84,7 +84,7 @@ def test_patient_and_doctor_chat_live_with_photo_typing_and_read_ticks(server, t
     phone.wait_for_selector("#chat[data-live='socket']")
     phone.fill("#chat-text", "It lasts a few minutes")
     phone.type("#chat-text", ".")
-    desk.wait_for_function("document.getElementById('chat-state').textContent.length > 0")
+    desk.wait_for_function("() => document.getElementById('chat-state').textContent.length > 0")
     phone.get_by_role("button", name="Send").click()
     desk.wait_for_selector("li.msg--theirs >> text=It lasts a few minutes.")
 
@@ -96,7 +96,7 @@ def test_patient_and_doctor_chat_live_with_photo_typing_and_read_ticks(server, t
     phone.wait_for_selector("li.msg--mine[data-seq='3'] .msg__tick[data-state='read']")
     assert phone.locator("li[data-seq='2'] img.msg__photo").evaluate("img => img.naturalWidth") == 320
 
-    loaded = "[...document.images].every(i => i.complete) && (window.scrollTo(0, document.body.scrollHeight) || true)"
+    loaded = "() => [...document.images].every(i => i.complete) && (window.scrollTo(0, document.body.scrollHeight) || true)"
     phone.wait_for_function(loaded)
     phone.screenshot(path=str(shots / "patient-chat-en.png"))
     desk.screenshot(path=str(shots / "workstation-chat-zh.png"))
@@ -178,7 +178,7 @@ def test_every_kind_of_message_is_labelled_alike_in_the_history_and_when_it_arri
     assert video["link"] == f"/app/video/{cid}" and "Open the video visit" not in str(video["parts"])
     assert next(m for m in history if m["kind"] == "reports")["parts"][1] == "msg__list:Complete blood countChest X-ray"
     assert "药师审核通过后生效。" in str(next(m for m in history if m["kind"] == "prescription")["parts"])
-    loaded = "[...document.images].every(i => (i.loading = 'eager') && i.complete)"
+    loaded = "() => [...document.images].every(i => (i.loading = 'eager') && i.complete)"
     phone.wait_for_function(loaded)
     phone.screenshot(path=str(shots / "patient-chat-every-kind-zh.png"), full_page=True)
     phone.goto(f"/app/consultations/{cid}?lang=en")

@@ -108,6 +108,8 @@ def test_three_doctors_see_and_hear_each_other_and_look_at_the_study_together(ch
             assert "is showing" in page.text_content("#mdt-viewing")
             viewer = page.locator(f".mdt-item[data-item='{STUDY}'] iframe")
             assert viewer.get_attribute("src") == "/workstation/imaging/studies/img-chest/viewer"
+            # The viewer may be framed by our own room (frame-ancestors 'self'): its page loads inside.
+            page.frame_locator(f".mdt-item[data-item='{STUDY}'] iframe").locator("main").wait_for()
             assert page.locator(f".mdt-item[data-item='{STUDY}']").is_visible()
         pages["cardio"].screenshot(path="/tmp/sc-mdt-room.png", full_page=True)
 
