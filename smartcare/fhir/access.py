@@ -26,18 +26,23 @@ from smartcare.platform.security import break_glass, sensitivity
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.security.policy import (
     ACCOUNT_SID,
+    AWAITING_VERIFICATION,
     BED_KEEPERS,
     CONSENT_CATEGORY_SYSTEM,
     CONSENT_SCOPE_PRIVACY,
     CONSENT_SCOPE_SYSTEM,
     DIRECTORY_WRITERS,
     ENDED_TASK_STATUSES,
+    INSTITUTION_TASK_CODES,
     OPEN_REFERRAL_STATUSES,
     PATIENT_ROLES,
     PROXY_ACCESS,
     REFERRAL_CATEGORY,
     REGIONAL_SHARING,
     TELECONSULT_SHARE,
+    VERIFICATION_UPDATES,
+    VERIFIED_STATUSES,
+    WHOLE_RECORD_ROLES,
     AccessDenied,
     Decision,
     PatientReach,
@@ -395,6 +400,31 @@ def _shared_condition(res_type: str, reach: PatientReach, table: sa.FromClause) 
     return sa.and_(table.c.res_type == res_type, table.c.res_id.in_(_shared_records(res_type, reach.shared_with)))
 
 
+@lru_cache(maxsize=KEPT)
+def _owned_tasks(organization: str) -> sa.Select:
+    """res_pk of the Tasks the organisation owns (Task.owner) with a code of INSTITUTION_TASK_CODES (policy.py)."""
+    owner = REF.alias()
+    return sa.select(owner.c.res_pk).where(
+        owner.c.res_type == "Task", owner.c.param == "owner", owner.c.target_type == "Organization",
+        owner.c.target_id == organization,
+        sa.or_(*(_holds_token(owner.c.res_pk, "Task", "code", (code,), system)
+                 for system, code in INSTITUTION_TASK_CODES)))
+
+
+def _owned_condition(res_type: str, reach: PatientReach, table: sa.FromClause) -> sa.ColumnElement | None:
+    if res_type != "Task" or not reach.owned_tasks:
+        return None
+    return sa.and_(table.c.res_type == res_type, table.c.pk.in_(_owned_tasks(reach.owned_tasks)))
+
+
+def _with_addressed(usual: sa.ColumnElement, res_type: str, reach: PatientReach,
+                    table: sa.FromClause) -> sa.ColumnElement:
+    """usual, or a record in reach one by one: shared with the practitioner, or a Task addressed to the institution."""
+    extra = [c for c in (_shared_condition(res_type, reach, table), _owned_condition(res_type, reach, table))
+             if c is not None]
+    return sa.or_(usual, *extra) if extra else usual
+
+
 def reach_condition(res_type: str, reach: PatientReach | None, table: sa.FromClause = R) -> sa.ColumnElement | None:
     """A condition on fhir_resource rows of res_type limiting them to the reach (None: no limit).
 
@@ -412,9 +442,7 @@ def _reach_condition(res_type: str, reach: PatientReach, table: sa.FromClause, s
     """reach_condition, built once per caller's reach and kept: the statement is the same from one request to
     the next (its times are read when it runs), and composing it took a family doctor's search longer than
     running it (about 30 ms of 36 for one patient's results at 300 residents)."""
-    usual = _usual_condition(res_type, reach, table, sharing, withheld)
-    shared = _shared_condition(res_type, reach, table)
-    return usual if shared is None else sa.or_(usual, shared)
+    return _with_addressed(_usual_condition(res_type, reach, table, sharing, withheld), res_type, reach, table)
 
 
 def _usual_condition(res_type: str, reach: PatientReach, table: sa.FromClause, sharing: str,
@@ -574,7 +602,7 @@ def within_patient(reach: PatientReach | None, patient_id: str) -> PatientReach 
         return None
     return dataclasses.replace(reach, patients=frozenset({patient_id}), organizations=frozenset(),
                                practitioner=None, related_person=None, account=None,
-                               performing=frozenset())
+                               performing=frozenset(), owned_tasks=None)
 
 
 def _reaches(reach: PatientReach, patient_id: str) -> sa.ColumnElement:
@@ -609,11 +637,20 @@ def search_restriction(ctx: AccessContext, res_type: str, table: sa.FromClause =
     """
     reach = decision(ctx, "search", res_type).reach
     if patient and reach is not None and res_type != "Patient" and is_personal(res_type):
-        narrow = reach_condition(res_type, within_patient(reach, patient), table)
-        shared = _shared_condition(res_type, reach, table)
-        found = sa.and_(_reaches(reach, patient), narrow)
-        return found if shared is None else sa.or_(found, shared)
+        settings = get_settings()
+        return _patient_restriction(res_type, reach, table, patient, settings.regional_sharing,
+                                    settings.regional_withheld_categories)
     return reach_condition(res_type, reach, table)
+
+
+@lru_cache(maxsize=4 * KEPT)
+def _patient_restriction(res_type: str, reach: PatientReach, table: sa.FromClause, patient: str, sharing: str,
+                         withheld: tuple[str, ...]) -> sa.ColumnElement:
+    """search_restriction of a search limited to one patient, built once per reach and patient and kept, like
+    _reach_condition (the statement reads its times when it runs): a patient's own pages search their record
+    by patient, a dozen times a page."""
+    narrow = _reach_condition(res_type, within_patient(reach, patient), table, sharing, withheld)
+    return _with_addressed(sa.and_(_reaches(reach, patient), narrow), res_type, reach, table)
 
 
 def check_row(conn: Connection, ctx: AccessContext, interaction: str, res_type: str, pk: int, *,
@@ -709,6 +746,8 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
         _check_bed_status_change(conn, ctx, resource, pk)
     if reach is None or not is_personal(res_type):
         return
+    if res_type == "MedicationRequest" and _verifier_only(ctx):
+        _check_verification(conn, resource, pk)
     if pk is not None:
         check_row(conn, ctx, interaction, res_type, pk)
     if resource is None:
@@ -726,6 +765,8 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
         patients = _compartment_patients(resource)
         if not patients:
             raise Forbidden(f"A {res_type} you write must belong to a patient in your care")
+    if res_type == "Task" and pk is not None and _keeps_addressed_task(conn, reach, resource, pk):
+        return
     if patients <= reach.patients:
         # Only patients the reach names by id (the caller's own record, from their token): the SQL below
         # would find each of them among the stored Patients; a token is only issued for a stored one.
@@ -734,6 +775,53 @@ def check_write(conn: Connection, ctx: AccessContext, interaction: str, res_type
     for patient in sorted(patients):
         if not conn.execute(sa.select(_reaches(reach, patient))).scalar():
             raise Forbidden(f"The {res_type} refers to a patient outside your care")
+
+
+def _verifier_only(ctx: AccessContext) -> bool:
+    """A caller who writes a MedicationRequest only to record a pharmacist's check of it (policy.py)."""
+    return (ctx.kind == "user" and not ctx.roles & WHOLE_RECORD_ROLES
+            and any(("MedicationRequest", "update") in VERIFICATION_UPDATES.get(r, ()) for r in ctx.roles))
+
+
+def _awaiting_verification(order: dict) -> bool:
+    system, code = AWAITING_VERIFICATION
+    return order.get("status") == "draft" and any(
+        c.get("system") == system and c.get("code") == code
+        for c in (order.get("statusReason") or {}).get("coding") or [] if isinstance(c, dict))
+
+
+def _check_verification(conn: Connection, resource: dict | None, pk: int | None) -> None:
+    """Refuse a pharmacist's write of a prescription unless it is their check of one that waits for it: from draft
+    (awaiting the pharmacist) to active or cancelled, the status reason aside, everything else as it was."""
+    refused = Forbidden("A pharmacist may read but not write MedicationRequest records")
+    if pk is None or resource is None:
+        raise refused
+    stored = conn.execute(sa.select(R.c.content).where(R.c.pk == pk)).scalar_one_or_none()
+    if not isinstance(stored, dict) or not _awaiting_verification(stored):
+        raise refused
+    if resource.get("status") not in VERIFIED_STATUSES:
+        raise refused
+    unchanged = ("meta", "status", "statusReason", "text")
+    if {k: v for k, v in resource.items() if k not in unchanged} != {k: v for k, v in stored.items()
+                                                                     if k not in unchanged}:
+        raise refused
+
+
+def _keeps_addressed_task(conn: Connection, reach: PatientReach, resource: dict, pk: int) -> bool:
+    """The stored Task pk is addressed to the reach's institution (owned_tasks) and the new content keeps it so: the
+    same owner, an institution code and the same patients (an administrator answers it, whoever the patient is)."""
+    if not reach.owned_tasks:
+        return False
+    stored = conn.execute(sa.select(R.c.content).where(R.c.pk == pk, R.c.pk.in_(_owned_tasks(reach.owned_tasks)))
+                          ).scalar_one_or_none()
+    if stored is None:
+        return False
+    code, owner = resource.get("code"), resource.get("owner")
+    codings = code.get("coding") if isinstance(code, dict) else None
+    codes = {(c.get("system"), c.get("code")) for c in codings or () if isinstance(c, dict)}
+    return (isinstance(owner, dict) and owner.get("reference") == f"Organization/{reach.owned_tasks}"
+            and bool(codes & set(INSTITUTION_TASK_CODES))
+            and _compartment_patients(resource) == _compartment_patients(stored))
 
 
 def reached_through_grant(conn: Connection, ctx: AccessContext, touched: dict[str, list[str]]) -> set[str]:

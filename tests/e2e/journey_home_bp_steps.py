@@ -1,5 +1,5 @@
 """What the home blood-pressure journey (issue 14, journey 2) needs around the browser: a hypertensive resident of a
-community health centre with his family doctor and the centre's nurse, a home monitoring plan, a prevention programme,
+community health centre with his family doctor, the centre's nurse and pharmacist, a home monitoring plan, a prevention programme,
 amlodipine taken every morning and a blood pressure monitor at home; the region's clock; the reminder jobs run as the
 job worker runs them; and screenshots.
 
@@ -101,6 +101,10 @@ class Journey:
         return f"lu.nurse.{self.tag}"
 
     @property
+    def pharmacist_user(self) -> str:
+        return f"he.pharmacist.{self.tag}"
+
+    @property
     def resident_user(self) -> str:
         return f"zhou.jianguo.{self.tag}"
 
@@ -140,6 +144,8 @@ def _record(j: Journey, now: datetime) -> list[dict]:
         {"resourceType": "Organization", "id": chc, "name": "Xinhua Road Community Health Centre"},
         {"resourceType": "Practitioner", "id": gp, "name": [{"text": "Wen Jing", "family": "Wen", "given": ["Jing"]}]},
         {"resourceType": "Practitioner", "id": nurse, "name": [{"text": "Lu Yan", "family": "Lu", "given": ["Yan"]}]},
+        {"resourceType": "Practitioner", "id": j.ref("pharmacist"),
+         "name": [{"text": "He Ping", "family": "He", "given": ["Ping"]}]},
         {"resourceType": "PractitionerRole", "id": j.ref("gp-role"), "active": True,
          "practitioner": {"reference": f"Practitioner/{gp}"}, "organization": {"reference": f"Organization/{chc}"}},
         {"resourceType": "Patient", "id": j.patient, "gender": "male", "birthDate": "1958-04-12",
@@ -182,6 +188,8 @@ def journey(e2e_engine) -> Iterator[Journey]:
         gp = users.context_for(make_user(e2e_engine, "doctor", j.gp_user, fhir_ref=f"Practitioner/{j.gp}",
                                          organization=f"Organization/{j.ref('chc')}"))
         make_user(e2e_engine, "nurse", j.nurse_user, fhir_ref=f"Practitioner/{j.ref('nurse')}",
+                  organization=f"Organization/{j.ref('chc')}")
+        make_user(e2e_engine, "pharmacist", j.pharmacist_user, fhir_ref=f"Practitioner/{j.ref('pharmacist')}",
                   organization=f"Organization/{j.ref('chc')}")
         make_user(e2e_engine, "patient", j.resident_user, fhir_ref=f"Patient/{j.patient}")
         drafted = programmes.draft(gp, j.patient)

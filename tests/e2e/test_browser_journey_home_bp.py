@@ -2,11 +2,12 @@
 sends high readings; nurse Lu sees the alert arrive on her open monitoring dashboard and takes it on; Mr Zhou asks his
 family doctor for an online follow-up from his phone; Dr Wen starts a video visit and admits him (media flows both
 ways), adds losartan to his amlodipine with an online prescription, closes the alert and the consultation and renews
-his prevention programme; his phone then shows the new medicine in today's schedule, its 08:00 reminder, the
-renewed programme and the home page's medicines.
+his prevention programme; once the pharmacist has checked the prescription, his phone shows the new medicine in
+today's schedule, its 08:00 reminder, the renewed programme and the home page's medicines.
 
-The product offers no way for a nurse to start a video visit or to prescribe, and a video visit only inside an
-online consultation the resident opened: so the nurse triages and the family doctor on the same care team acts.
+The online prescription reaches his schedule once the centre's pharmacist has checked it (his phone says it waits
+for that check until then). A nurse may start a video visit with him too (tests/hospital/video), but prescribing
+stays with doctors, so here the nurse triages and the family doctor on the same care team acts.
 """
 
 import re
@@ -126,6 +127,26 @@ def test_high_home_readings_lead_to_a_video_visit_a_new_medicine_and_an_updated_
         doctor.click("#vv-end")
         phone.wait_for_function("() => document.getElementById('video-visit').dataset.state === 'ended'")
 
+        # An online prescription takes effect once the pharmacist has checked it: until then his phone says so, and
+        # losartan is in neither today's schedule nor his reminders.
+        phone.goto("/app/medication")
+        expect(phone.locator(".med-awaiting")).to_contain_text("Losartan")
+        expect(phone.locator(".med-dose").filter(has_text="Losartan")).to_have_count(0)
+        fits_the_phone(phone)
+        shot(phone, "08b-phone-awaiting-the-pharmacist")
+        pharmacist = _desktop(chromium, base_url, j.pharmacist_user)
+        pharmacist.goto("/workstation/pharmacy")
+        prescription = pharmacist.get_by_role("row").filter(has_text="Zhou Jianguo")
+        expect(prescription).to_contain_text("Losartan")
+        expect(prescription).to_contain_text("50 mg QD oral")
+        expect(prescription).to_contain_text("Wen Jing")
+        expect(prescription).not_to_contain_text("Patient/")
+        shot(pharmacist, "08c-pharmacist-queue")
+        prescription.get_by_role("link").first.click()
+        pharmacist.get_by_role("button", name="Accept for dispensing").click()
+        expect(pharmacist.get_by_role("heading", name="Dispense")).to_be_visible()
+        pharmacist.context.close()
+
         # She closes the consultation with her advice, and the alert with the action taken.
         desk.goto(f"/workstation/consultations/{consultation}")
         desk.get_by_label("Summary").fill(SUMMARY)
@@ -169,7 +190,9 @@ def test_high_home_readings_lead_to_a_video_visit_a_new_medicine_and_an_updated_
         j.clock.move_to(j.local_today("08:00") + timedelta(seconds=5))
         assert run_jobs(e2e_engine, reminders.REMIND_JOB, lambda p: p.get("patient") == j.patient) == 2
         phone.goto("/inbox")
-        reminder = phone.locator("main li").filter(has_text="Losartan")
+        # The prescription the doctor signed in the consultation reached him too, apart from the reminder.
+        expect(phone.locator("main li").filter(has_text="You have a new prescription")).to_contain_text("Losartan")
+        reminder = phone.locator("main li").filter(has_text="Losartan").filter(has_text="Time for your medicine")
         expect(reminder).to_contain_text("Time for your medicine")
         expect(reminder).to_contain_text("Losartan 50 mg at 08:00.")
         expect(reminder.locator("time")).to_contain_text(j.local_today("08:00").strftime("%Y-%m-%d %H:%M"))

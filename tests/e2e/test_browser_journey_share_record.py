@@ -167,9 +167,13 @@ def _journey(page, doctor, resident: dict[str, str]) -> None:
     expect(served).to_have_count(1)
     expect(served).to_contain_text("care providers, problems and diagnoses, allergies")
     expect(served).to_contain_text("at the patient's request")
-    rows = [" ".join(text.split()) for text in entries.all_inner_texts()]
-    # Her own IPS download, naming what the summary held (the audit files a document's records under her).
-    assert [r for r in rows if re.fullmatch(r"\S+ \S+ You compiled .*problems and diagnoses.*", r)], rows
+    # Her own visits are folded into a line a day; today's opens to her IPS download, naming what the summary held
+    # (the audit files a document's records under her).
+    today = page.locator("li.access-day").first
+    expect(today.locator("summary")).to_contain_text("You opened your record")
+    today.locator("summary").click()
+    rows = [" ".join(text.split()) for text in today.locator("li.access-own").all_inner_texts()]
+    assert [r for r in rows if re.fullmatch(r"\S+ You compiled .*problems and diagnoses.*", r)], rows
     _shot(page, "6-who-opened-en")
     page.goto(f"/app/access?person={resident['patient']}&lang=zh-Hans")
     expect(page.get_by_role("heading", level=1)).to_have_text("谁查看了我的档案")

@@ -179,7 +179,9 @@ def test_a_new_patient_goes_from_a_sore_throat_to_her_dose_reminders(
         # The pharmacist checks it and hands the capsules over with their batch and expiry.
         sign_in(pharmacy, hospital.pharmacist, PASSWORD)
         pharmacy.goto("/workstation/pharmacy")
-        pharmacy.locator("tr", has_text=patient.id).get_by_role("link").first.click()
+        queued = pharmacy.locator("tr", has_text=NAME).first  # the queue names her, her prescriber and the medicine
+        assert "Amoxicillin" in queued.inner_text() and "Patient/" not in queued.inner_text()
+        queued.get_by_role("link").first.click()
         pharmacy.get_by_role("button", name="Accept for dispensing").click()
         pharmacy.get_by_label("Batch number").fill("AMX2603B")
         pharmacy.get_by_label("Expiry date").fill("2027-09-30")

@@ -53,6 +53,33 @@ def test_a_pharmacist_is_told_which_records_their_work_does_not_need(world):
     assert why(changed) == "A pharmacist may read but not write MedicationRequest records"
 
 
+def test_a_pharmacists_only_change_to_a_prescription_is_their_check_of_one_waiting_for_it(world):
+    from smartcare.knowledge.prescribing import verification
+    from smartcare.platform.security.policy import AWAITING_VERIFICATION
+
+    assert AWAITING_VERIFICATION == (verification.STATUS_REASON_SYSTEM, verification.AWAITING)
+    stored = world.get("/fhir/MedicationRequest/mr-pa1", headers=as_("pharmacist-a")).json()
+    waiting = verification.held_for_review({k: v for k, v in stored.items() if k != "meta"})
+    put(world, waiting)
+    headers = {**as_("pharmacist-a"), **FHIR_JSON}
+    waiting = world.get("/fhir/MedicationRequest/mr-pa1", headers=as_("pharmacist-a")).json()
+    # Checking it and changing the dose at the same time is the prescriber's to do, not the pharmacist's.
+    redosed = {**verification.verified(waiting), "dosageInstruction": [{"text": "twice as much"}]}
+    refused = world.put("/fhir/MedicationRequest/mr-pa1", json=redosed, headers=headers)
+    assert refused.status_code == 403 and why(refused) == "A pharmacist may read but not write MedicationRequest records"
+    stopped = world.put("/fhir/MedicationRequest/mr-pa1", json={**waiting, "status": "stopped"}, headers=headers)
+    assert stopped.status_code == 403
+    accepted = world.put("/fhir/MedicationRequest/mr-pa1", json=verification.verified(waiting), headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "active"
+    # Once checked, it is the prescriber's again: no second change, and never a new order or a deletion.
+    again = world.put("/fhir/MedicationRequest/mr-pa1", json=verification.returned(accepted.json()), headers=headers)
+    assert again.status_code == 403
+    assert world.delete("/fhir/MedicationRequest/mr-pa1", headers=as_("pharmacist-a")).status_code == 403
+    new = {k: v for k, v in waiting.items() if k not in ("id", "meta")}
+    assert world.post("/fhir/MedicationRequest", json=new, headers=headers).status_code == 403
+
+
 def test_a_pharmacist_records_a_dispense_for_a_patient_of_their_organisation(world):
     dispense = {"resourceType": "MedicationDispense", "status": "completed",
                 "medicationCodeableConcept": {"text": "amoxicillin 500 mg"}, "subject": {"reference": "Patient/pa1"},

@@ -15,11 +15,12 @@ from sqlalchemy.engine import Connection
 from smartcare.family.medication import records, schedule, supply, warnings
 from smartcare.family.medication.records import MedicationProblem, Record, accounts_of
 from smartcare.fhir.errors import FhirError
-from smartcare.platform import clock, events, i18n
+from smartcare.platform import clock, events
 from smartcare.platform.clock import format_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import Job, enqueue, handler, periodic
 from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.settings import get_settings
 
@@ -97,12 +98,12 @@ def _scheduled(record: Record, request_id: str, due: datetime) -> schedule.Dose 
     return next((d for d in around if d.due == due), None)
 
 
-def _message(t: Any, dose: schedule.Dose) -> tuple[str, str]:
-    body = t.gettext(_("%(medicine)s %(amount)s at %(time)s.")) % {
-        "medicine": dose.medicine, "amount": dose.amount, "time": dose.local_time}
+def _message(dose: schedule.Dose) -> dict[str, Any]:
+    """What a reminder says of a dose, as a message read in each reader's language (with what to take it with)."""
+    values = {"medicine": dose.medicine, "amount": dose.amount, "time": dose.local_time}
     if dose.food:
-        body += " " + t.gettext(FOOD[dose.food])
-    return t.gettext(_("Time for your medicine")), body.replace("  ", " ")
+        return message(_("%(medicine)s %(amount)s at %(time)s. %(food)s"), **values, food=message(FOOD[dose.food]))
+    return message(_("%(medicine)s %(amount)s at %(time)s."), **values)
 
 
 def _caregivers(conn: Connection, patient_id: str) -> list[str]:
@@ -122,20 +123,18 @@ def remind(conn: Connection, job: Job) -> None:
     if dose is None or key in record.recorded():
         return
     data = {"dose": key, "request": f"MedicationRequest/{request_id}", "actions": ["taken", "skip", "snooze"]}
+    body = _message(dose)
     for account in accounts_of(conn, f"Patient/{patient_id}"):
-        title, body = _message(i18n.translations(account.locale), dose)
-        notify(conn, user_id=account.id, kind=DOSE_DUE.name, title=title, body=body, link="/app/medication",
-               data=data)
+        notify(conn, user_id=account.id, kind=DOSE_DUE.name, title_text=message(_("Time for your medicine")),
+               body_text=body, link="/app/medication", data=data)
     if job.payload.get("snoozed"):
         return
     name = (record.patient.get("name") or [{}])[0]
     who = name.get("text") or " ".join([*name.get("given", []), name.get("family", "")]).strip() or patient_id
     for caregiver in _caregivers(conn, patient_id):
         for account in accounts_of(conn, caregiver):
-            t = i18n.translations(account.locale)
-            _title, body = _message(t, dose)
             notify(conn, user_id=account.id, kind=CAREGIVER.name, link=f"/app/medication?patient={patient_id}",
-                   title=t.gettext(_("Medicine due for %(name)s")) % {"name": who}, body=body, data=data)
+                   title_text=message(_("Medicine due for %(name)s"), name=who), body_text=body, data=data)
 
 
 def snooze(conn: Connection, ctx: AccessContext, *, dose_key: str, minutes: int) -> datetime:

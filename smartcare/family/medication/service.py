@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from smartcare.family.medication import adherence, records, schedule, supply, warnings
 from smartcare.family.medication.records import MedicationProblem
 from smartcare.knowledge.drugs import default as formulary
+from smartcare.knowledge.prescribing import verification
 from smartcare.platform import clock
 from smartcare.platform.clock import format_instant
 from smartcare.platform.security.context import AccessContext
@@ -67,13 +68,21 @@ def adherence_view(record: records.Record, *, now: datetime) -> dict[str, Any]:
             "weeks": [{"week": week.isoformat(), **tally(t)} for week, t in found.weeks]}
 
 
+def awaiting_check(record: records.Record) -> list[dict[str, Any]]:
+    """Prescribed medicines that wait for the pharmacist's check: not in the schedule or reminders until checked."""
+    return [{"request": r.get("id"), "medicine": schedule.medicine_name(r),
+             "dosage": ((r.get("dosageInstruction") or [{}])[0]).get("text", "")}
+            for r in record.requests if verification.awaiting_pharmacist(r)]
+
+
 def overview(conn: Connection, ctx: AccessContext, *, patient_id: str, zh: bool = False) -> dict[str, Any]:
     """Everything the patient's medication page shows, read as ctx."""
     now = clock.now()
     record = records.gather(conn, ctx, patient_id=patient_id,
                             since=now - timedelta(weeks=adherence.WEEKS + 1))
     return {"patient": patient_id, "timezone": str(record.tz), "today": today(record, now=now),
-            "as_needed": as_needed_today(record, now=now), "supply": supply_rows(record, now=now),
+            "as_needed": as_needed_today(record, now=now), "awaiting": awaiting_check(record),
+            "supply": supply_rows(record, now=now),
             "adherence": adherence_view(record, now=now),
             "warnings": [warnings.shown(i, zh=zh) for i in warnings.current(conn, ctx, patient_id=patient_id)]}
 

@@ -13,10 +13,11 @@ from sqlalchemy.engine import Connection
 from smartcare.family.medication import records, schedule
 from smartcare.family.medication.records import MedicationProblem, Record, accounts_of
 from smartcare.fhir.errors import FhirError
-from smartcare.platform import clock, i18n
+from smartcare.platform import clock
 from smartcare.platform.clock import format_instant
 from smartcare.platform.jobs import Job, enqueue, handler
 from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security.context import SYSTEM, AccessContext
 
 REFILL_JOB = "medication.refill"
@@ -149,11 +150,10 @@ def remind_refill(conn: Connection, job: Job) -> None:
     if found.days_left is None:
         return
     for account in accounts_of(conn, f"Patient/{patient_id}"):
-        t = i18n.translations(account.locale)
         notify(conn, user_id=account.id, kind=REFILL.name, link="/app/medication",
-               title=t.gettext(_("%(medicine)s is running out")) % {"medicine": found.medicine},
-               body=t.gettext(_("About %(days)s days left. Ask your doctor to renew the prescription.")) % {
-                   "days": found.days_left},
+               title_text=message(_("%(medicine)s is running out"), medicine=found.medicine),
+               body_text=message(_("About %(days)s days left. Ask your doctor to renew the prescription."),
+                                 days=found.days_left),
                data={"request": f"MedicationRequest/{request_id}", "days_left": found.days_left})
 
 
@@ -189,11 +189,10 @@ def request_renewal(conn: Connection, ctx: AccessContext, *, request_id: str, no
         task["note"] = [{"text": note}]
     stored = records.create(conn, ctx, task)
     for account in accounts_of(conn, prescriber):
-        t = i18n.translations(account.locale)
         notify(conn, user_id=account.id, kind=RENEWAL.name,
                link=f"/workstation/patients/{request['subject']['reference'].removeprefix('Patient/')}",
-               title=t.gettext(_("Prescription renewal requested")),
-               body=t.gettext(_("A patient asks you to renew %(medicine)s.")) % {
-                   "medicine": schedule.medicine_name(request)},
+               title_text=message(_("Prescription renewal requested")),
+               body_text=message(_("A patient asks you to renew %(medicine)s."),
+                                 medicine=schedule.medicine_name(request)),
                data={"task": f"Task/{stored.get('id')}", "request": focus})
     return stored

@@ -18,10 +18,11 @@ from smartcare.family.medication import records
 from smartcare.family.medication.records import accounts_of, read_facts
 from smartcare.fhir import tables
 from smartcare.knowledge.prescribing import audit, facts
-from smartcare.platform import clock, i18n
+from smartcare.platform import clock
 from smartcare.platform.clock import format_instant
 from smartcare.platform.jobs import Job, enqueue, handler
 from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import in_each_language, message
 from smartcare.platform.security.context import SYSTEM, AccessContext
 
 REVIEW_JOB = "medication.review"
@@ -183,12 +184,13 @@ def _prescribers(conn: Connection, warning: Warning) -> set[str]:
 
 def _tell(conn: Connection, warning: Warning, patient_id: str) -> None:
     data = {"patient": f"Patient/{patient_id}", "rule": warning.rule, "source": warning.source[:300]}
+    # The warning's words come in both languages from the rules' data; the notice keeps both for its reader.
+    title = message("{text}", text=in_each_language(en=warning.summary_en[:200], zh_Hans=warning.summary_zh[:200]))
+    body = message("{text}", text=in_each_language(en=f"{warning.advice_en} {warning.detail_en}"[:2000],
+                                                   zh_Hans=f"{warning.advice_zh} {warning.detail_zh}"[:2000]))
     for account in accounts_of(conn, f"Patient/{patient_id}"):
-        zh = i18n.supported_locale(account.locale) == "zh-Hans"
-        notify(conn, user_id=account.id, kind=WARNING.name, link="/app/medication", data=data,
-               title=(warning.summary_zh if zh else warning.summary_en)[:200],
-               body=(f"{warning.advice_zh} {warning.detail_zh}" if zh else
-                     f"{warning.advice_en} {warning.detail_en}")[:2000])
+        notify(conn, user_id=account.id, kind=WARNING.name, link="/app/medication", data=data, title_text=title,
+               body_text=body)
     for prescriber in _prescribers(conn, warning):
         for account in accounts_of(conn, prescriber):
             notify(conn, user_id=account.id, kind=WARNING.name, link=f"/workstation/patients/{patient_id}",

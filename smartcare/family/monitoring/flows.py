@@ -24,6 +24,7 @@ from smartcare.platform import clock, events
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import Job, enqueue, handler, periodic
 from smartcare.platform.notifications import notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 
@@ -116,12 +117,12 @@ def call_emergency_line(conn: Connection, task: dict[str, Any], now: datetime) -
     }))
     contact = _emergency_contact(conn)
     if contact is not None:
-        user_id, locale = contact
+        user_id, _locale = contact
         reading = str((service.inputs(task).get("reading") or {}).get("valueString", ""))
-        notify(conn, user_id=user_id, kind=service.ALERT_KIND.name, title=texts.say(locale, texts.EMERGENCY_TITLE),
-               body=texts.alert_body(locale, patient=service.patient_name(conn, patient),
-                                     rule_id=service.rule_of(task) or "", label="", detail=reading,
-                                     severity=task.get("priority", "stat")),
+        notify(conn, user_id=user_id, kind=service.ALERT_KIND.name, title_text=message(texts.EMERGENCY_TITLE),
+               body_text=texts.alert_message(patient=service.patient_name(conn, patient),
+                                             rule_id=service.rule_of(task) or "", label="", detail=reading,
+                                             severity=task.get("priority", "stat")),
                link=f"/workstation/monitoring/alerts/{task['id']}",
                data={"task": f"Task/{task['id']}", "communication": f"Communication/{communication['id']}",
                      "line": line})

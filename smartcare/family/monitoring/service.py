@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection
 from smartcare.family.monitoring import plans, rules, texts
 from smartcare.fhir.family_accounts import account_ids
 from smartcare.fhir.http import FhirRequest
-from smartcare.platform import clock
+from smartcare.platform import clock, i18n
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
 from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security.context import SYSTEM, AccessContext
 from smartcare.platform.security.policy import CLINICAL_ROLES
 from smartcare.platform.security.tables import user_account
@@ -298,7 +299,7 @@ def patient_name(conn: Connection, patient: str) -> str:
 
 
 def tell(conn: Connection, task: dict[str, Any], people: list[str], *, title: str) -> int:
-    """Notify the accounts of people about an alert, each in their language; how many were told."""
+    """Notify the accounts of people about an alert, in the words of whoever reads it; how many were told."""
     accounts = accounts_of(conn, people)
     if not accounts:
         return 0
@@ -310,13 +311,13 @@ def tell(conn: Connection, task: dict[str, Any], people: list[str], *, title: st
     family = {row.id for row in conn.execute(sa.select(user_account.c.id).where(
         user_account.c.id.in_([user_id for user_id, _ in accounts]), user_account.c.fhir_ref.like("RelatedPerson/%")))}
     family.update(account_ids(conn, people))  # a family account (a resident's own) looks after them in the app too
-    for user_id, locale in accounts:
+    for user_id, _locale in accounts:
         # A caregiver cannot open the workstation: their notice leads to the app, on the person they look after.
         link = (f"/app/family?person={patient.removeprefix('Patient/')}" if user_id in family
                 else f"/workstation/monitoring/alerts/{task['id']}")
-        notify(conn, user_id=user_id, kind=ALERT_KIND.name, title=texts.say(locale, title),
-               body=texts.alert_body(locale, patient=name, rule_id=rule_id, label=label, detail=detail,
-                                     severity=task.get("priority", "routine"))[:2000],
+        notify(conn, user_id=user_id, kind=ALERT_KIND.name, title_text=message(title),
+               body_text=texts.alert_message(patient=name, rule_id=rule_id, label=label, detail=detail,
+                                             severity=task.get("priority", "routine")),
                link=link,
                data={"task": f"Task/{task['id']}", "patient": patient, "rule": rule_id,
                      "severity": task.get("priority")})
@@ -336,6 +337,10 @@ def alert_task(*, plan: dict[str, Any], rule: dict[str, Any], finding: rules.Fin
         "resourceType": "Task", "status": "requested", "intent": "order", "priority": finding.severity,
         "code": {"coding": [{"system": TASK_SYSTEM, "code": ALERT, "display": "Home monitoring alert"}]},
         "description": f"{rule.get('label', rule['id'])}: {finding.detail}"[:300],
+        # The same in plain words of each language (FHIR's translation extension), for the app's pages.
+        "_description": fhir_text.translations({locale: texts.say(
+            locale, _("{rule}: {reading}"), rule=texts.rule_label(rule["id"], locale, rule.get("label", "")),
+            reading=texts.reading_text(finding.detail, locale))[:300] for locale in i18n.SUPPORTED_LOCALES}),
         "for": {"reference": patient},
         "basedOn": [{"reference": f"CarePlan/{plan['id']}"}],
         "reasonCode": {"coding": [{"system": RULE_SYSTEM, "code": rule["id"], "display": rule.get("label", "")}],

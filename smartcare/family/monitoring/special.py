@@ -21,6 +21,7 @@ from smartcare.platform.events import DomainEvent
 from smartcare.platform.i18n import _
 from smartcare.platform.jobs import Job, handler, periodic
 from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.settings import get_settings
 
@@ -128,9 +129,9 @@ def prompt_check_ins(conn: Connection) -> int:
     for plan in found:
         patient = plan["subject"]["reference"]
         name = service.patient_name(conn, patient)
-        for user_id, locale in service.accounts_of(conn, [patient, *service.caregivers(conn, patient, plan)]):
-            notify(conn, user_id=user_id, kind=CHECK_IN_KIND.name, title=texts.say(locale, texts.CHECK_IN_TITLE),
-                   body=texts.say(locale, texts.CHECK_IN_BODY, patient=name),
+        for user_id, _locale in service.accounts_of(conn, [patient, *service.caregivers(conn, patient, plan)]):
+            notify(conn, user_id=user_id, kind=CHECK_IN_KIND.name, title_text=message(texts.CHECK_IN_TITLE),
+                   body_text=message(texts.CHECK_IN_BODY, patient=name),
                    data={"patient": patient, "check_in": True})
             told += 1
     return told

@@ -1,5 +1,6 @@
 """Online prescriptions in a consultation: the internet-hospital rules first, then the workstation's audit and
-signing, which writes the pharmacist's review Task (a prescription takes effect only after that review); the
+signing, which writes the pharmacist's review Task (a prescription takes effect only after that review: its
+MedicationRequests stay draft until the pharmacist accepts them, knowledge/prescribing/verification.py); the
 patient is told in the chat by a message that refers to the signed MedicationRequests."""
 
 from smartcare.hospital.consultation import rules
@@ -37,7 +38,7 @@ def prescribe(*, ctx: AccessContext, consultation_id: str, lines: list[Prescript
     check(kind=thread.kind, lines=lines)
     draft = prescribing.Draft(patient_id=thread.patient_id, lines=tuple(lines), encounter_id=thread.encounter_id)
     try:
-        signed = prescribing.sign(ctx=ctx, draft=draft, overrides=overrides or {}, cards=[])
+        signed = prescribing.sign(ctx=ctx, draft=draft, overrides=overrides or {}, cards=[], hold_for_review=True)
     except signing.SigningRefused as exc:
         raise ConsultationError(exc.message, code="audit-refused", status=422) from exc
     with unit_of_work() as conn:

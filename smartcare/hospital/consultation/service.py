@@ -36,6 +36,7 @@ from smartcare.fhir.errors import FhirError
 from smartcare.fhir.http import FhirRequest
 from smartcare.hospital.consultation import rules, waits
 from smartcare.hospital.consultation.models import consultation_message, consultation_thread
+from smartcare.hospital.patient_notices import service as patient_notices
 from smartcare.platform import audit, clock, events
 from smartcare.platform.db import pending_events
 from smartcare.platform.events import DomainEvent
@@ -475,7 +476,8 @@ def stored_message(conn: Connection, consultation_id: str, client_id: str) -> di
 
 def store_message(conn: Connection, ctx: AccessContext, *, thread: sa.Row, side: str, client_id: str, text: str,
                   category: str = "message", references: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Number and store one checked message (a Communication) with its text and references, then raise it."""
+    """Number and store one checked message (a Communication) with its text and references, then raise it; a
+    message of the doctor's side is also a notice to the patient's side (patient_notices)."""
     if thread.status in ("closed", "refunded") and category not in AFTER_CLOSING:
         raise ConsultationError("The consultation is closed", code="closed")
     seq = conn.execute(sa.update(consultation_thread).where(consultation_thread.c.encounter_id == thread.encounter_id)
@@ -509,6 +511,9 @@ def store_message(conn: Connection, ctx: AccessContext, *, thread: sa.Row, side:
                                                              m.seq == seq)).one()
     message = _message_view(conn, row)
     _raise(conn, thread.encounter_id, "message", message=message)
+    if side == "doctor":
+        patient_notices.tell_reply(conn, ctx, patient_id=thread.patient_id, consultation_id=thread.encounter_id,
+                                   kind=message["kind"], text=message["text"])
     return message
 
 

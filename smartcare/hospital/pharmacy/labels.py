@@ -32,7 +32,8 @@ def _frequency_words(code: str, zh: bool) -> str:
     return code
 
 
-def _name(order: dict[str, Any], zh: bool) -> str:
+def medicine_name(order: dict[str, Any], *, zh: bool) -> str:
+    """The ordered medicine's name in the reader's language (the formulary's, when it knows the ATC code)."""
     concept = order.get("medicationCodeableConcept") or {}
     atc = next((c.get("code") for c in concept.get("coding", []) if c.get("system") == ATC), None)
     drug = formulary.default().find(atc) if atc else None
@@ -57,7 +58,7 @@ def label(order: dict[str, Any], *, language: str = "zh") -> str:
     route_words = _ROUTE_WORDS.get(route, (route, route))
     days = ((order.get("dispenseRequest") or {}).get("expectedSupplyDuration") or {}).get("value")
     extra = dosage.get("patientInstruction", "")
-    name = _name(order, zh)
+    name = medicine_name(order, zh=zh)
     if zh:
         parts = [p for p in (route_words[1], f"每次{amount}" if amount else "", frequency,
                              f"共{days:g}天" if isinstance(days, int | float) else "") if p]

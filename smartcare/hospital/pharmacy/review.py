@@ -3,11 +3,13 @@
 A signed prescription arrives as a Task (code prescription-review) owned by the prescriber's hospital.
 The pharmacist accepts it (Task completed) or returns it to the doctor with a note (Task rejected and the
 prescriber notified; the orders stay the prescriber's to change, and nothing is dispensed from a returned
-prescription). Accepted orders are dispensed as MedicationDispense with the
-batch and expiry on a contained Medication and a label in the patient's language. Every read and write
-goes through the FHIR gateway as the pharmacist.
+prescription). An online prescription's orders wait for this check as drafts: accepting makes them active,
+returning cancels them, in the same transaction as the Task (knowledge/prescribing/verification.py). Accepted
+orders are dispensed as MedicationDispense with the batch and expiry on a contained Medication and a label in the
+patient's language. Every read and write goes through the FHIR gateway as the pharmacist.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,6 +20,7 @@ from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
 from smartcare.hospital.pharmacy import labels
 from smartcare.hospital.pharmacy.signing import REVIEW, TASK_SYSTEM
+from smartcare.knowledge.prescribing import verification
 from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _
@@ -53,17 +56,41 @@ class Prescription:
     dispenses: list[dict[str, Any]]
 
 
-def queue(ctx: AccessContext, *, status: str = "requested") -> list[dict[str, Any]]:
-    """The review tasks of the pharmacist's hospital in a status, urgent (overridden findings) first."""
+@dataclass(frozen=True)
+class Queued:
+    """One review task of the queue with what it points at: the patient, the prescriber and the orders."""
+
+    task: dict[str, Any]
+    patient: dict[str, Any] | None
+    prescriber: dict[str, Any] | None
+    orders: list[dict[str, Any]]
+
+
+def queue(ctx: AccessContext, *, status: str = "requested") -> list[Queued]:
+    """The review tasks of the pharmacist's hospital in a status, urgent (overridden findings) first, each with its
+    patient, prescriber and orders: one search with _include, and one more for the orders of prescriptions with
+    several medicines (Task.focus names only the first). Read as the pharmacist, each search audited."""
     params = [("code", f"{TASK_SYSTEM}|{REVIEW}"), ("status", status), ("_sort", "-authored-on"),
-              ("_count", str(QUEUE_SIZE))]
+              ("_count", str(QUEUE_SIZE)), ("_include", "Task:patient"), ("_include", "Task:requester"),
+              ("_include", "Task:focus")]
     if ctx.organization:
         params.append(("owner", ctx.organization))
-    tasks = gateway.search(ctx, "Task", params)
-    return sorted(tasks, key=lambda t: t.get("priority") != "urgent")
+    found = gateway.search(ctx, "Task", params)
+    tasks = [r for r in found if r.get("resourceType") == "Task"]
+    known = {f"{r.get('resourceType')}/{r.get('id')}": r for r in found if r.get("resourceType") != "Task"}
+    missing = sorted({ref for task in tasks for ref in inputs(task) if ref not in known})
+    if missing:
+        ids = ",".join(ref.removeprefix("MedicationRequest/") for ref in missing)
+        for order in gateway.search(ctx, "MedicationRequest", [("_id", ids), ("_count", str(len(missing)))]):
+            known[f"MedicationRequest/{order['id']}"] = order
+    queued = [Queued(task=task, patient=known.get((task.get("for") or {}).get("reference", "")),
+                     prescriber=known.get((task.get("requester") or {}).get("reference", "")),
+                     orders=[known[ref] for ref in inputs(task) if ref in known]) for task in tasks]
+    return sorted(queued, key=lambda q: q.task.get("priority") != "urgent")
 
 
-def _inputs(task: dict[str, Any]) -> list[str]:
+def inputs(task: dict[str, Any]) -> list[str]:
+    """The MedicationRequests a review task is about ("MedicationRequest/<id>")."""
     return [i["valueReference"]["reference"] for i in task.get("input", [])
             if (i.get("valueReference") or {}).get("reference", "").startswith("MedicationRequest/")]
 
@@ -71,7 +98,7 @@ def _inputs(task: dict[str, Any]) -> list[str]:
 def prescription(ctx: AccessContext, task_id: str) -> Prescription:
     """The review task with its patient, orders, DetectedIssues and dispenses."""
     task = _task(ctx, task_id)
-    orders = [gateway.read(ctx, ref) for ref in _inputs(task)]
+    orders = [gateway.read(ctx, ref) for ref in inputs(task)]
     patient = gateway.read(ctx, task["for"]["reference"])
     wanted = {f"MedicationRequest/{o['id']}" for o in orders}
     issues = [i for i in gateway.search(ctx, "DetectedIssue", [("patient", task["for"]["reference"]),
@@ -99,8 +126,33 @@ def _put(ctx: AccessContext, resource: dict[str, Any]) -> dict[str, Any]:
     return gateway.serve(ctx, FhirRequest(method="PUT", path=path, body=resource, headers=headers)).body or {}
 
 
+def _entry(resource: dict[str, Any], version: str | None) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+    if version:
+        request["ifMatch"] = f'W/"{version}"'
+    return {"resource": resource, "request": request}
+
+
+def _decide(ctx: AccessContext, task: dict[str, Any], change: Callable[[dict[str, Any]], dict[str, Any]],
+            ) -> dict[str, Any]:
+    """Write the task's outcome, and change each of its orders that waits for the pharmacist (an online
+    prescription: knowledge/prescribing/verification.py), in one transaction as the pharmacist; the task as stored."""
+    refs = inputs(task)
+    orders = gateway.search(ctx, "MedicationRequest", [("_id", ",".join(r.removeprefix("MedicationRequest/")
+                                                                        for r in refs)),
+                                                       ("_count", str(len(refs)))]) if refs else []
+    held = [o for o in orders if verification.awaiting_pharmacist(o)]
+    if not held:
+        return _put(ctx, task)
+    entries = [_entry(task, (task.get("meta") or {}).get("versionId")),
+               *(_entry(change(o), (o.get("meta") or {}).get("versionId")) for o in held)]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    response = gateway.serve(ctx, FhirRequest(method="POST", path="", body=bundle)).body or {}
+    return ((response.get("entry") or [{}])[0]).get("resource") or {}
+
+
 def accept(ctx: AccessContext, task_id: str, *, note: str = "") -> dict[str, Any]:
-    """Approve a prescription for dispensing."""
+    """Approve a prescription for dispensing; orders that waited for this check take effect (active)."""
     task = _task(ctx, task_id)
     if task["status"] not in ("requested", "received", "accepted", "in-progress"):
         raise ReviewRefused(f"this prescription was already {task['status']}", status=409)
@@ -110,7 +162,7 @@ def accept(ctx: AccessContext, task_id: str, *, note: str = "") -> dict[str, Any
         task["owner"] = task.get("owner") or {"reference": ctx.organization or ctx.fhir_user}
     if note.strip():
         task["note"] = [*task.get("note", []), {"text": note.strip()[:MAX_NOTE], "time": task["lastModified"]}]
-    return _put(ctx, task)
+    return _decide(ctx, task, verification.verified)
 
 
 def _prescriber_users(prescriber: str | None) -> list[str]:
@@ -121,7 +173,8 @@ def _prescriber_users(prescriber: str | None) -> list[str]:
 
 
 def return_to_prescriber(ctx: AccessContext, task_id: str, *, note: str) -> dict[str, Any]:
-    """Send a prescription back to the doctor with the pharmacist's note; nothing is dispensed from it."""
+    """Send a prescription back to the doctor with the pharmacist's note; nothing is dispensed from it, and orders
+    that waited for this check never take effect (cancelled)."""
     note = note.strip()
     if not note:
         raise ReviewRefused("say why the prescription goes back to the doctor")
@@ -133,7 +186,7 @@ def return_to_prescriber(ctx: AccessContext, task_id: str, *, note: str) -> dict
     now = clock.format_instant(clock.now())
     task = {**task, "status": "rejected", "lastModified": now, "statusReason": {"text": note},
             "note": [*task.get("note", []), {"text": note, "time": now}]}
-    saved = _put(ctx, task)
+    saved = _decide(ctx, task, verification.returned)
     for user_id in _prescriber_users((task.get("requester") or {}).get("reference")):
         with unit_of_work() as conn:
             notifications.notify(conn, user_id=user_id, kind=RETURNED.name,
@@ -158,7 +211,7 @@ def dispense(ctx: AccessContext, task_id: str, *, order_id: str, lot: str, expir
     if task["status"] != "completed":
         raise ReviewRefused("a prescription is dispensed after the pharmacist has accepted it", status=409)
     reference = f"MedicationRequest/{order_id}"
-    if reference not in _inputs(task):
+    if reference not in inputs(task):
         raise ReviewRefused("that order is not part of this prescription", status=404)
     lot = lot.strip()
     if not lot or len(lot) > _LOT or not all(c.isalnum() or c in "-_/." for c in lot):

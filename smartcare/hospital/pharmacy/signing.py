@@ -1,7 +1,8 @@
 """Signing a prescription: the audit runs on every signed medication order, and what it found is kept.
 
 High-severity findings block signing unless the prescriber overrides each with a coded reason. On
-signing, one FHIR transaction writes the MedicationRequests (active), a DetectedIssue per finding (with the
+signing, one FHIR transaction writes the MedicationRequests (active, or draft until the pharmacist's check for an
+online prescription), a DetectedIssue per finding (with the
 override as its mitigation) and a Task for the pharmacist's review, as the prescriber (so the access
 policy decides and the write is audited). Nothing is half-written: the transaction is all or nothing.
 """
@@ -14,7 +15,7 @@ from smartcare.fhir import gateway
 from smartcare.fhir.http import FhirRequest
 from smartcare.hospital.pharmacy import records
 from smartcare.knowledge.drugs import formulary
-from smartcare.knowledge.prescribing import audit
+from smartcare.knowledge.prescribing import audit, verification
 from smartcare.knowledge.prescribing.dosage import parse_frequency
 from smartcare.knowledge.prescribing.facts import ROUTES_BY_SNOMED
 from smartcare.platform import clock
@@ -228,8 +229,10 @@ def _check_overrides(overrides: dict[str, Override]) -> None:
 
 
 def sign(*, ctx: AccessContext, patient_id: str, lines: list[PrescriptionLine], overrides: dict[str, Override],
-         encounter_id: str | None = None) -> Signed:
-    """Audit and sign a prescription: refused while a high-severity finding is neither fixed nor overridden."""
+         encounter_id: str | None = None, hold_for_review: bool = False) -> Signed:
+    """Audit and sign a prescription: refused while a high-severity finding is neither fixed nor overridden.
+    hold_for_review: the orders take effect only once the pharmacist accepts them (draft until then; online
+    prescriptions, knowledge/prescribing/verification.py)."""
     _check_overrides(overrides)
     for line in lines:
         if line.days is not None and not 1 <= line.days <= _MAX_DAYS:
@@ -242,9 +245,12 @@ def sign(*, ctx: AccessContext, patient_id: str, lines: list[PrescriptionLine], 
     now = clock.format_instant(clock.now())
     group = str(uuid.uuid4())
     urls = [f"urn:uuid:{uuid.uuid4()}" for _ in lines]
-    entries = [{"fullUrl": url, "resource": medication_request(line, patient_id=patient_id, ctx=ctx,
-                                                               encounter_id=encounter_id, group=group, now=now),
-                "request": {"method": "POST", "url": "MedicationRequest"}} for url, line in zip(urls, lines, strict=True)]
+    orders = [medication_request(line, patient_id=patient_id, ctx=ctx, encounter_id=encounter_id, group=group, now=now)
+              for line in lines]
+    if hold_for_review:
+        orders = [verification.held_for_review(order) for order in orders]
+    entries = [{"fullUrl": url, "resource": order, "request": {"method": "POST", "url": "MedicationRequest"}}
+               for url, order in zip(urls, orders, strict=True)]
     for finding in findings:
         implicated = _implicated(finding, urls)
         entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "DetectedIssue"},

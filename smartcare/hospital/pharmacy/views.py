@@ -1,7 +1,9 @@
 """The pharmacy's pages: the review queue, one prescription with its audit findings, accept, return, dispense;
 and the patient's e-prescriptions in the app."""
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -10,8 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.pharmacy import labels, review
+from smartcare.knowledge.calculators import age_in_years
+from smartcare.knowledge.prescribing import verification
+from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import current_locale
+from smartcare.platform.settings import get_settings
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
 
@@ -28,10 +34,19 @@ def _pharmacist(request: Request) -> guard.Visitor:
     return v
 
 
+def age_on(patient: dict[str, Any], day: date) -> int | None:
+    """Completed years of age on day, or None when the record has no full birth date."""
+    try:
+        return age_in_years(date.fromisoformat(str(patient.get("birthDate", ""))), day)
+    except ValueError:
+        return None
+
+
 def _order_row(order: dict[str, Any], language: str) -> dict[str, Any]:
     dosage = (order.get("dosageInstruction") or [{}])[0]
     return {"id": order["id"], "name": fhir_text.concept_text(order.get("medicationCodeableConcept")),
             "dosage": dosage.get("text", ""), "status": order.get("status", ""),
+            "awaiting": verification.awaiting_pharmacist(order),
             "label": labels.label(order, language=language)}
 
 
@@ -39,13 +54,23 @@ def _queue(request: Request) -> HTMLResponse:
     v = _pharmacist(request)
     status = request.query_params.get("status", "requested")
     status = status if status in _STATUSES else "requested"
-    rows = []
-    for task in review.queue(v.ctx, status=status):
-        rows.append({"id": task["id"], "priority": task.get("priority", "routine"),
-                     "when": str(task.get("authoredOn", ""))[:16].replace("T", " "),
-                     "patient": task["for"]["reference"], "orders": len(task.get("input", [])),
-                     "requester": (task.get("requester") or {}).get("reference", "")})
+    zh = current_locale(request) == "zh-Hans"
+    today = clock.now().astimezone(ZoneInfo(get_settings().region_timezone)).date()
+    rows = [_queue_row(queued, zh=zh, today=today) for queued in review.queue(v.ctx, status=status)]
     return render_private(request, "pharmacy/queue.html", user=v.user, rows=rows, status=status, statuses=_STATUSES)
+
+
+def _queue_row(queued: review.Queued, *, zh: bool, today: date) -> dict[str, Any]:
+    """A queue row in words: who the patient is (name, age, sex), who prescribed, each medicine with its dose."""
+    task, patient = queued.task, queued.patient or {}
+    orders = [{"name": labels.medicine_name(o, zh=zh),
+               "dosage": ((o.get("dosageInstruction") or [{}])[0]).get("text", "")} for o in queued.orders]
+    return {"id": task["id"], "priority": task.get("priority", "routine"),
+            "when": clock.wall_clock(task.get("authoredOn", "")),
+            "patient": fhir_text.person_name(patient) if patient else "", "age": age_on(patient, today),
+            "gender": patient.get("gender", ""), "orders": orders,
+            "unlisted": max(len(review.inputs(task)) - len(orders), 0),
+            "prescriber": fhir_text.person_name(queued.prescriber) if queued.prescriber else ""}
 
 
 @router.get("/workstation/pharmacy", response_class=HTMLResponse)
@@ -121,6 +146,7 @@ def _my_prescriptions(request: Request) -> HTMLResponse:
         dispense = handed.get(f"MedicationRequest/{order['id']}")
         batch = ((dispense or {}).get("contained") or [{}])[0].get("batch") or {}
         rows.append({**_order_row(order, language), "when": str(order.get("authoredOn", ""))[:10],
+                     "returned": verification.returned_by_pharmacist(order),
                      "dispensed": str((dispense or {}).get("whenHandedOver", ""))[:10], "lot": batch.get("lotNumber"),
                      "expiry": batch.get("expirationDate")})
     return render_private(request, "pharmacy/app_prescriptions.html", user=v.user, rows=rows)

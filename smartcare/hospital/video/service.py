@@ -12,9 +12,15 @@ context.encounter is the visit, with a fixed id per visit: each save is a new ve
 so the history keeps every draft, and ending the visit makes it final. An Encounter has no note element in R4,
 and a DocumentReference is what the patient's record and the regional exchange already read.
 
+A nurse may open a video visit too, outside any consultation, with a patient the access policy lets them see (a
+nurse's follow-up of home readings, say): the same Encounter without partOf, the nurse as its participant and the
+extension host "nurse". The nurse runs it as a doctor runs theirs (the "doctor" side: admits, writes notes as a
+nurse note, LOINC 34746-8, ends); prescribing stays with doctors, in an online consultation.
+
 Access: the consultation service decides whether the caller is the consultation's patient (or proxy) or its
 doctor (consultation_view and participant_side, which ask the one access policy); a video visit's doctor side is
-further limited to the doctor named on the visit. Every FHIR read and write goes through the store with the
+further limited to the doctor named on the visit. For a nurse's visit the policy decides alone: the patient (or a
+proxy) who may read the visit's Encounter is its patient side, the nurse named on it who may read it its host. Every FHIR read and write goes through the store with the
 caller's own context, and every access is written to the audit trail.
 """
 
@@ -27,9 +33,15 @@ from sqlalchemy.engine import Connection
 
 from smartcare.fhir import store, tables
 from smartcare.fhir.errors import FhirError, PreconditionFailed
+from smartcare.fhir.patient_accounts import accounts_for
 from smartcare.hospital.consultation import service as consultation
+from smartcare.hospital.patient_notices import service as patient_notices
 from smartcare.platform import audit, clock
+from smartcare.platform.i18n import _
+from smartcare.platform.notifications import notification_kind, notify
+from smartcare.platform.notifications.texts import message
 from smartcare.platform.security.context import AccessContext
+from smartcare.platform.security.policy import PATIENT_ROLES
 
 LOCAL = "https://smartcare.example/fhir/"
 EXT = LOCAL + "StructureDefinition/video-visit-"
@@ -38,9 +50,14 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 MODES = ("scheduled", "escalated")
+# Who may open a video visit with a patient outside an online consultation (doctors open theirs in one).
+NURSE_ROLES = frozenset({"nurse"})
+NOTE_TYPES = {"doctor": ("11488-4", "Consult note"), "nurse": ("34746-8", "Nurse note")}
 ENDED = ("finished", "cancelled")
 MAX_NOTES = 20_000
 MAX_ID = 64
+NURSE_VIDEO = notification_kind("video.nurse-visit", label=_("Video visits your nurse opens"),
+                                default_channels=("sms",))
 
 
 class VideoError(Exception):
@@ -70,9 +87,15 @@ def _raw(conn: Connection, visit_id: str) -> dict[str, Any]:
     r = tables.resource.c
     content = conn.execute(sa.select(r.content).where(
         r.res_type == "Encounter", r.res_id == visit_id[:MAX_ID], r.deleted.is_(False))).scalar()
-    if not content or _consultation_of(content) is None or _code(content) != "video-visit":
+    if not content or _code(content) != "video-visit" or (_consultation_of(content) is None
+                                                          and _host(content) != "nurse"):
         raise _not_found()
     return content
+
+
+def _host(encounter: dict[str, Any]) -> str:
+    """Who runs the visit: "doctor" (a consultation's) or "nurse" (opened by a nurse outside one)."""
+    return _ext(encounter, "host").get("valueCode") or "doctor"
 
 
 def _code(encounter: dict[str, Any]) -> str | None:
@@ -101,7 +124,21 @@ def _caller_side(conn: Connection, ctx: AccessContext, consultation_id: str) -> 
         raise _not_found() from exc
 
 
+def _nurse_visit_side(conn: Connection, ctx: AccessContext, encounter: dict[str, Any]) -> str:
+    """'patient' or 'doctor' (the host) of a nurse's visit, as the access policy lets the caller read it."""
+    if ctx.roles & PATIENT_ROLES:
+        side = "patient"
+    elif ctx.roles & NURSE_ROLES and _ref_id(ctx.fhir_user, "Practitioner") == _doctor_of(encounter):
+        side = "doctor"
+    else:
+        raise _not_found()
+    _read(conn, ctx, encounter["id"])  # the policy: the patient's own record (or a proxy's), the nurse's reach
+    return side
+
+
 def _side(conn: Connection, ctx: AccessContext, encounter: dict[str, Any]) -> str:
+    if _consultation_of(encounter) is None:
+        return _nurse_visit_side(conn, ctx, encounter)
     side = _caller_side(conn, ctx, _consultation_of(encounter) or "")
     if side == "doctor" and _ref_id(ctx.fhir_user, "Practitioner") != _doctor_of(encounter):
         raise _not_found()  # a colleague of the department pool is not this visit's doctor
@@ -142,19 +179,15 @@ def view(encounter: dict[str, Any], side: str) -> dict[str, Any]:
         "mode": _ext(encounter, "mode").get("valueCode"),
         "scheduled_for": _ext(encounter, "scheduled-for").get("valueDateTime"),
         "start": period.get("start"), "end": period.get("end"),
-        "minutes": (encounter.get("length") or {}).get("value"),
+        "minutes": (encounter.get("length") or {}).get("value"), "host": _host(encounter),
     }
 
 
 def schedule(conn: Connection, ctx: AccessContext, *, consultation_id: str, mode: str = "escalated",
              scheduled_for: datetime | None = None) -> dict[str, Any]:
-    """The consultation's doctor opens a video visit: now (escalated from chat) or at a planned time."""
-    if mode not in MODES:
-        raise VideoError("A video visit is scheduled or escalated", code="bad-mode", status=400)
-    if mode == "scheduled" and scheduled_for is None:
-        raise VideoError("A scheduled video visit needs its time", code="bad-time", status=400)
-    if scheduled_for is not None and scheduled_for.tzinfo is None:
-        raise VideoError("Give the time with its UTC offset", code="bad-time", status=400)
+    """The consultation's doctor opens a video visit: now (escalated from chat) or at a planned time; the patient's
+    side is told (patient_notices)."""
+    _check_when(mode, scheduled_for)
     if _caller_side(conn, ctx, consultation_id) != "doctor":
         raise VideoError("The consultation's doctor starts a video visit", code="forbidden", status=403)
     found = consultation.consultation_view(conn, ctx, consultation_id=consultation_id)
@@ -163,9 +196,6 @@ def schedule(conn: Connection, ctx: AccessContext, *, consultation_id: str, mode
         raise VideoError("Pick the consultation up before starting a video visit", code="not-yours")
     if found["status"] in ("closed", "refunded"):
         raise VideoError("The consultation is closed", code="closed")
-    extensions = [{"url": EXT + "mode", "valueCode": mode}]
-    if scheduled_for is not None:
-        extensions.append({"url": EXT + "scheduled-for", "valueDateTime": clock.format_instant(scheduled_for)})
     encounter = {
         "resourceType": "Encounter", "status": "planned",
         "class": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
@@ -173,7 +203,7 @@ def schedule(conn: Connection, ctx: AccessContext, *, consultation_id: str, mode
         "subject": {"reference": f"Patient/{found['patient']}"},
         "participant": [{"individual": {"reference": f"Practitioner/{me}"}}],
         "partOf": {"reference": f"Encounter/{found['id']}"},
-        "extension": extensions,
+        "extension": _extensions(mode, scheduled_for),
     }
     try:
         stored = store.create(conn, ctx, encounter)
@@ -181,7 +211,76 @@ def schedule(conn: Connection, ctx: AccessContext, *, consultation_id: str, mode
         raise VideoError(str(exc), code="forbidden", status=403) from exc
     created = dict(stored.resource or {})
     _audit(conn, ctx, created, "C")
+    patient_notices.tell_video(conn, ctx, patient_id=found["patient"], visit_id=created["id"],
+                               scheduled_for=_ext(created, "scheduled-for").get("valueDateTime"))
     return view(created, "doctor")
+
+
+def _check_when(mode: str, scheduled_for: datetime | None) -> None:
+    if mode not in MODES:
+        raise VideoError("A video visit is scheduled or escalated", code="bad-mode", status=400)
+    if mode == "scheduled" and scheduled_for is None:
+        raise VideoError("A scheduled video visit needs its time", code="bad-time", status=400)
+    if scheduled_for is not None and scheduled_for.tzinfo is None:
+        raise VideoError("Give the time with its UTC offset", code="bad-time", status=400)
+
+
+def _extensions(mode: str, scheduled_for: datetime | None, host: str | None = None) -> list[dict[str, Any]]:
+    extensions = [{"url": EXT + "mode", "valueCode": mode}]
+    if scheduled_for is not None:
+        extensions.append({"url": EXT + "scheduled-for", "valueDateTime": clock.format_instant(scheduled_for)})
+    if host is not None:
+        extensions.append({"url": EXT + "host", "valueCode": host})
+    return extensions
+
+
+def open_as_nurse(conn: Connection, ctx: AccessContext, *, patient_id: str, mode: str = "escalated",
+                  scheduled_for: datetime | None = None) -> dict[str, Any]:
+    """A nurse opens a video visit with a patient the access policy lets them see, now or at a planned time (not in
+    an online consultation; prescribing stays with doctors); the patient's side is told."""
+    _check_when(mode, scheduled_for)
+    me = _ref_id(ctx.fhir_user, "Practitioner")
+    if not ctx.roles & NURSE_ROLES or not me:
+        raise VideoError("Only a nurse opens a video visit outside an online consultation; doctors open theirs "
+                         "from the consultation", code="forbidden", status=403)
+    if not patient_id or len(patient_id) > MAX_ID or not all(c.isalnum() or c in "-." for c in patient_id):
+        raise VideoError("There is no such patient for you", code="not-found", status=404)
+    try:
+        store.read(conn, ctx, res_type="Patient", res_id=patient_id)  # the policy: is the patient in the nurse's reach
+    except FhirError as exc:
+        raise VideoError("There is no such patient for you", code="not-found", status=404) from exc
+    encounter = {
+        "resourceType": "Encounter", "status": "planned",
+        "class": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
+        "type": [{"coding": [{"system": TYPE_SYSTEM, "code": "video-visit", "display": "Video visit"}]}],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "participant": [{"individual": {"reference": f"Practitioner/{me}"}}],
+        "extension": _extensions(mode, scheduled_for, host="nurse"),
+    }
+    try:
+        stored = store.create(conn, ctx, encounter)
+    except FhirError as exc:
+        raise VideoError(str(exc), code="forbidden", status=403) from exc
+    created = dict(stored.resource or {})
+    _audit(conn, ctx, created, "C")
+    _tell_nurse_visit(conn, ctx, patient_id=patient_id, visit_id=created["id"],
+                      scheduled_for=_ext(created, "scheduled-for").get("valueDateTime"))
+    return view(created, "doctor")
+
+
+def _tell_nurse_visit(conn: Connection, ctx: AccessContext, *, patient_id: str, visit_id: str,
+                      scheduled_for: str | None) -> None:
+    """A notice to each account that opens the patient's record (not the nurse's own), with the visit's link."""
+    if scheduled_for:
+        body = message(_("Your nurse planned a video visit for {time}. Join it from the app then."),
+                       time=clock.wall_clock(scheduled_for))
+    else:
+        body = message(_("Your nurse is waiting for you in a video visit. Join it from the app now."))
+    for account in accounts_for(conn, patient_id):
+        if account.id != ctx.subject:
+            notify(conn, user_id=account.id, kind=NURSE_VIDEO.name, link=f"/app/video/{visit_id}",
+                   title_text=message(_("Your nurse opened a video visit")), body_text=body,
+                   data={"visit": f"Encounter/{visit_id}", "patient": f"Patient/{patient_id}"})
 
 
 def visit(conn: Connection, ctx: AccessContext, *, visit_id: str) -> dict[str, Any]:
@@ -317,7 +416,8 @@ def _store_notes(conn: Connection, ctx: AccessContext, encounter: dict[str, Any]
     document = {
         "resourceType": "DocumentReference", "id": notes_id(encounter["id"]), "status": "current",
         "docStatus": "final" if final else "preliminary",
-        "type": {"coding": [{"system": LOINC, "code": "11488-4", "display": "Consult note"}]},
+        "type": {"coding": [{"system": LOINC, "code": NOTE_TYPES[_host(encounter)][0],
+                             "display": NOTE_TYPES[_host(encounter)][1]}]},
         "subject": encounter["subject"], "date": _now(),
         "author": [{"reference": f"Practitioner/{_doctor_of(encounter)}"}],
         "description": "Notes written during a video visit",

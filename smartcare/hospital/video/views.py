@@ -1,5 +1,5 @@
-"""The video-visit pages: the patient's in the app (phone first) and the doctor's in the workstation, and their
-script and styles.
+"""The video-visit pages: the patient's in the app (phone first) and the doctor's (or the nurse's) in the workstation,
+the nurse's start of a visit with a patient, and their script and styles.
 
 A page holds no media: it reads the visit through the service (which asks the consultation service and the
 access policy who the caller is, and audits the look) and hands the visit id and the page's words to
@@ -20,6 +20,7 @@ from smartcare.fhir import gateway
 from smartcare.fhir.errors import FhirError
 from smartcare.hospital.video import service
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import _
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import not_found, render_private
@@ -68,6 +69,30 @@ def _page(request: Request, visit_id: str, surface: str) -> HTMLResponse:
     return render_private(request, template, user=v.user, visit=visit, media_js=own_file_url("media.js"),
                           patient_name=_patient_name(v.ctx, visit["patient"]) if doctor else "",
                           video_js=own_file_url("video.js"), video_css=own_file_url("video.css"))
+
+
+def _open_as_nurse(request: Request, fields: dict[str, str]) -> Response:
+    with unit_of_work() as conn:
+        v = guard.visitor(conn, request, "workstation")
+    guard.check_csrf(request, v, fields.get("csrf_token"))
+    if not v.ctx.roles & service.NURSE_ROLES:
+        raise guard.SurfaceForbidden("Only nurses open a video visit from the patient's page", ctx=v.ctx,
+                                     surface="video", explain=_(
+                                         "Only nurses start a video visit from a patient's page: doctors start "
+                                         "theirs from the patient's online consultation."))
+    try:
+        with unit_of_work() as conn:
+            opened = service.open_as_nurse(conn, v.ctx, patient_id=fields.get("patient", "")[:65])
+    except service.VideoError:
+        return not_found(request)
+    return guard.see_other(f"/workstation/video/{opened['id']}")
+
+
+@router.post("/workstation/video")
+async def nurse_opens(request: Request) -> Response:
+    """A nurse starts a video visit now with a patient they may see (form: patient); CSRF-checked."""
+    fields = await guard.form_fields(request)
+    return await run_in_threadpool(_open_as_nurse, request, fields)
 
 
 @router.get("/app/video/{visit_id}", response_class=HTMLResponse)

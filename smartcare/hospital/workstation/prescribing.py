@@ -15,6 +15,7 @@ from typing import Any
 from smartcare.hospital.cds import feedback
 from smartcare.hospital.cds.cards import FINDING_EXTENSION, finding_card
 from smartcare.hospital.cds.schemas import AcceptedSuggestion, Feedback, OverrideReason
+from smartcare.hospital.patient_notices import service as patient_notices
 from smartcare.hospital.pharmacy import signing
 from smartcare.hospital.pharmacy.signing import Override, PrescriptionLine
 from smartcare.knowledge.drugs import formulary
@@ -182,6 +183,13 @@ def record_outcome(*, ctx: AccessContext, card: dict[str, Any], accepted: bool, 
         feedback.record_feedback(conn, service_id=SERVICE_ID, entries=[entry], recorded_by=ctx.fhir_user or ctx.author)
 
 
+def _medicine(line: PrescriptionLine) -> dict[str, str]:
+    """A signed line as the patient's notice names it: the formulary's name in each language, dose and frequency."""
+    drug = formulary.default().find(line.medicine)
+    detail = f"{line.dose:g} {line.unit} {line.frequency}"
+    return patient_notices.medicine(drug.name_en if drug else line.medicine, drug.name_zh if drug else None, detail)
+
+
 def overrides_from_fields(fields: dict[str, str], cards: list[dict[str, Any]]) -> dict[str, Override]:
     """The overrides chosen on the form (fields override::<finding key> and comment::<finding key>)."""
     chosen: dict[str, Override] = {}
@@ -194,10 +202,16 @@ def overrides_from_fields(fields: dict[str, str], cards: list[dict[str, Any]]) -
 
 
 def sign(*, ctx: AccessContext, draft: Draft, overrides: dict[str, Override],
-         cards: list[dict[str, Any]]) -> signing.Signed:
-    """Sign the draft with the overrides chosen, recording each override as feedback on its card."""
+         cards: list[dict[str, Any]], hold_for_review: bool = False) -> signing.Signed:
+    """Sign the draft with the overrides chosen, recording each override as feedback on its card; the patient's
+    side is told of the new prescription (patient_notices). hold_for_review: the orders wait for the pharmacist's
+    check before they take effect (online prescriptions)."""
     signed = signing.sign(ctx=ctx, patient_id=draft.patient_id, lines=list(draft.lines), overrides=overrides,
-                          encounter_id=draft.encounter_id)
+                          encounter_id=draft.encounter_id, hold_for_review=hold_for_review)
+    with unit_of_work() as conn:
+        patient_notices.tell_prescription(conn, ctx, patient_id=draft.patient_id,
+                                          medicines=[_medicine(line) for line in draft.lines],
+                                          requests=signed.medication_requests, held=hold_for_review)
     by_key = {card["extension"][FINDING_EXTENSION]: card for card in cards}
     for key, override in overrides.items():
         if key in by_key:

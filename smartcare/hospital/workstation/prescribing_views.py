@@ -15,7 +15,7 @@ from smartcare.hospital.workstation import prescribing
 from smartcare.knowledge.drugs import formulary
 from smartcare.knowledge.orders import order_sets
 from smartcare.platform.db import unit_of_work
-from smartcare.platform.i18n import current_locale
+from smartcare.platform.i18n import _, current_locale
 from smartcare.platform.web import fhir_text, guard
 from smartcare.platform.web.pages import render
 
@@ -31,7 +31,9 @@ def _doctor(request: Request) -> guard.Visitor:
     with unit_of_work() as conn:
         v = guard.visitor(conn, request, "workstation")
     if "doctor" not in v.ctx.roles:
-        raise guard.SurfaceForbidden("Only doctors prescribe", ctx=v.ctx, surface="prescribing")
+        raise guard.SurfaceForbidden("Only doctors prescribe", ctx=v.ctx, surface="prescribing", explain=_(
+            "Only doctors prescribe. Ask the patient's doctor for a new or changed medicine: they can prescribe in an "
+            "online follow-up consultation."))
     return v
 
 

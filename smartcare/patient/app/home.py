@@ -117,9 +117,9 @@ def unread_messages(conn: Connection, user_id: str) -> int:
     return notifications.unread_count(conn, user_id=user_id)
 
 
-def what_matters_now(record: dict[str, list[dict[str, Any]]], *, unread: int) -> dict[str, Any]:
+def what_matters_now(record: dict[str, list[dict[str, Any]]], *, unread: int, locale: str = "en") -> dict[str, Any]:
     """The home's first card from the person's records (read_record): next appointment (and queue session), new
-    results, medicines due today, unread messages and alerts."""
+    results, medicines due today, unread messages and alerts (in locale where the records carry it)."""
     moment = clock.now()
     zone = ZoneInfo(get_settings().region_timezone)
     return {
@@ -128,5 +128,5 @@ def what_matters_now(record: dict[str, list[dict[str, Any]]], *, unread: int) ->
                                             now=moment),
         "medicines": what_now.medication_due_today(record["medicines"], moment.astimezone(zone).date()),
         "unread": unread,
-        "alerts": what_now.alerts(record["observations"], record["tasks"], record["flags"]),
+        "alerts": what_now.alerts(record["observations"], record["tasks"], record["flags"], locale),
     }

@@ -132,11 +132,18 @@ def medication_due_today(requests: list[dict[str, Any]], today: date) -> list[di
     return due
 
 
-def alerts(results: list[dict[str, Any]], tasks: list[dict[str, Any]], flags: list[dict[str, Any]]) -> list[str]:
-    """Short alert texts: abnormal recent results, urgent open tasks about the person, and active flags."""
+def _concept_text(concept: dict[str, Any] | None, locale: str) -> str:
+    return fhir_text.translated(concept, "text", locale) or fhir_text.concept_text(concept)
+
+
+def alerts(results: list[dict[str, Any]], tasks: list[dict[str, Any]], flags: list[dict[str, Any]],
+           locale: str = "en") -> list[str]:
+    """Short alert texts: abnormal recent results, urgent open tasks about the person, and active flags; a task's
+    description and a flag's text in locale where the record carries that language (FHIR's translation extension),
+    else as written."""
     found = [f"{fhir_text.concept_text(o.get('code'))}: {fhir_text.observation_value(o)}".strip(": ")
              for o in results if _abnormal(o.get("interpretation") or [])]
-    found += [t.get("description") or fhir_text.concept_text(t.get("code")) for t in tasks
+    found += [fhir_text.translated(t, "description", locale) or _concept_text(t.get("code"), locale) for t in tasks
               if t.get("priority") in URGENT_PRIORITIES and t.get("status") in OPEN_TASK_STATUSES]
-    found += [fhir_text.concept_text(f.get("code")) for f in flags if f.get("status") == "active"]
+    found += [_concept_text(f.get("code"), locale) for f in flags if f.get("status") == "active"]
     return [text for text in dict.fromkeys(found) if text]

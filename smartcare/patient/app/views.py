@@ -51,7 +51,7 @@ def _app_home(request: Request) -> HTMLResponse:
         record = home.read_record(v.ctx, current["id"])
         results, appointments = home.result_rows(record["observations"]), home.appointment_rows(record["appointments"])
         problems = home.problem_rows(record["problems"])
-        now = home.what_matters_now(record, unread=unread)
+        now = home.what_matters_now(record, unread=unread, locale=i18n.current_locale(request))
     response = _page(request, "home/app.html", user=v.user, people=people, current=current, results=results,
                      problems=problems, appointments=appointments, now=now, own=own,
                      services=services_for(v.user.role.value))

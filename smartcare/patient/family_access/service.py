@@ -9,8 +9,14 @@ the person they look after), through the gateway so the policy decides and the a
 The access policy (security/policy.py, fhir/access.py) then lets the member's account reach the patient while
 both hold. Withdrawing marks the Consent inactive and the RelatedPerson inactive, at once and together.
 The member is told in their inbox both times.
+
+The form looks a user name up, and its answer differs for a name that is not a patient account: each look-up is
+counted per account and per address with the sign-in throttle's counters (platform/security/throttle.py), so nobody
+can go through a list of names; the answer for an unknown name is the same whether the name is free, a staff
+account or a locked one.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +29,7 @@ from smartcare.platform import clock
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.i18n import _, translations
 from smartcare.platform.notifications import notification_kind, notify
-from smartcare.platform.security import policy, users
+from smartcare.platform.security import policy, throttle, users
 from smartcare.platform.security.context import AccessContext
 from smartcare.platform.web import fhir_text
 
@@ -45,14 +51,27 @@ FAMILY_ACCESS = notification_kind("family.access", label=_("Family access to rec
 MAX_NAME = 60
 PEOPLE_SHOWN = 20
 PATIENT_SIDE = ("patient", "caregiver")
+# User names the grant form may look up in a window, per account and per address (a household may share one).
+LOOKUP_WINDOW_SECONDS = 15 * 60
+LOOKUPS_PER_ACCOUNT = 10
+LOOKUPS_PER_ADDRESS = 30
 
 
 class GrantError(Exception):
     """A grant or withdrawal that cannot be made as asked; the message is shown on the form (translated there)."""
 
-    def __init__(self, message: str, *, field: str = ""):
+    def __init__(self, message: str, *, field: str = "", hint: str = ""):
         super().__init__(message)
         self.field = field
+        self.hint = hint
+
+
+class GrantThrottled(GrantError):
+    """Too many user names looked up from this account or address; the form may be used again in `minutes`."""
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__("Too many attempts")
+        self.minutes = max(1, math.ceil(retry_after_seconds / 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +137,28 @@ def grants(ctx: AccessContext, patient_id: str) -> list[Grant]:
     return sorted(found, key=lambda g: g.since)
 
 
+def _count_lookup(ctx: AccessContext) -> None:
+    """Count one user-name look-up for the caller's account and address; GrantThrottled once either has used its
+    allowance (counted in a transaction of its own, so a refused grant still counts)."""
+    keys = [(f"family-grant:{ctx.subject or ctx.name}", LOOKUPS_PER_ACCOUNT)]
+    if ctx.remote_addr:
+        keys.append((f"family-grant-addr:{ctx.remote_addr}", LOOKUPS_PER_ADDRESS))
+    try:
+        with unit_of_work() as conn:
+            for key, limit in keys:
+                throttle.check_and_count(conn, key[:throttle.MAX_KEY_LENGTH], limit=limit,
+                                         window_seconds=LOOKUP_WINDOW_SECONDS)
+    except throttle.Throttled as exc:
+        raise GrantThrottled(exc.retry_after_seconds) from exc
+
+
 def _member(conn: Connection, ctx: AccessContext, who: str) -> users.User:
     who = who.strip()
     member = users.get_by_username(conn, username=who) if who else None
     if member is None or member.role.value not in PATIENT_SIDE or member.locked:
-        raise GrantError(_("There is no patient account with that user name."), field="member")
+        # One answer for a free name, a staff account and a locked one: the form tells no more than that.
+        raise GrantError(_("There is no patient account with that user name."), field="member",
+                         hint=_("Check it with your family member: it is the name they sign in to SmartCare with."))
     if member.id == ctx.subject:
         raise GrantError(_("That is your own account."), field="member")
     return member
@@ -136,6 +172,7 @@ def grant(ctx: AccessContext, patient_id: str, *, member: str, name: str, relati
         raise GrantError(_("Give the family member's name."), field="name")
     if relationship not in RELATIONSHIPS:
         raise GrantError(_("Choose how they are related to you."), field="relationship")
+    _count_lookup(ctx)
     existing = grants(ctx, patient_id)
     with unit_of_work() as conn:
         account = _member(conn, ctx, member)
@@ -224,6 +261,25 @@ def looked_after(ctx: AccessContext) -> list[dict[str, Any]]:
             for p in found if p.get("id") and p["id"] != own]
 
 
-def own_grant_for(ctx: AccessContext, patient_id: str) -> Grant | None:
-    """The caller's own grant for the patient (so they may step down), if they look after them as a family account."""
-    return next((g for g in grants(ctx, patient_id) if g.username == ctx.name), None)
+def own_grants(ctx: AccessContext) -> dict[str, Grant]:
+    """The caller's own grants by patient id: whose record they look after as a family account (so they may step
+    down). One search as ctx: the RelatedPersons naming the caller's account, with the Consents naming them."""
+    if ctx.kind != "user" or not ctx.subject:
+        return {}
+    found = gateway.search(ctx, "RelatedPerson", [("identifier", f"{policy.ACCOUNT_SID}|{ctx.subject}"),
+                                                  ("_revinclude", "Consent:actor"), ("_count", "50")])
+    people = [p for p in found if p.get("resourceType") == "RelatedPerson" and p.get("active") is not False
+              and _account_of(p) == ctx.subject]
+    consents = [c for c in found if c.get("resourceType") == "Consent" and _is_proxy_consent(c)]
+    mine: dict[str, Grant] = {}
+    for person in people:
+        patient = ((person.get("patient") or {}).get("reference") or "").removeprefix("Patient/")
+        consent = next((c for c in consents if _names_actor(c, person["id"])
+                        and (c.get("patient") or {}).get("reference") == f"Patient/{patient}"), None)
+        if not patient or consent is None or patient in mine:
+            continue
+        mine[patient] = Grant(related_person=person["id"], consent=consent["id"],
+                              name=fhir_text.person_name(person) or ctx.name, relationship=_relationship(person),
+                              username=ctx.name,
+                              since=str((consent.get("period") or {}).get("start") or consent.get("dateTime") or ""))
+    return mine

@@ -32,15 +32,18 @@ def _people(v: guard.Visitor, wanted: str) -> tuple[list[dict[str, Any]], dict[s
 
 
 def _page(request: Request, v: guard.Visitor, *, wanted: str, status_code: int = 200, error: str = "",
-          field: str = "", fields: dict[str, str] | None = None, done: str = "") -> HTMLResponse:
+          field: str = "", fields: dict[str, str] | None = None, done: str = "", hint: str = "",
+          retry_minutes: int = 0) -> HTMLResponse:
     people, current, own = _people(v, wanted)
     grants = service.grants(v.ctx, current["id"]) if current else []
     looked_after = [p for p in people if p["id"] != own]
-    mine = {p["id"]: service.own_grant_for(v.ctx, p["id"]) for p in looked_after}
+    own_grants = service.own_grants(v.ctx) if looked_after else {}
+    mine = {p["id"]: own_grants.get(p["id"]) for p in looked_after}
     return render_private(request, "family_access/family_access.html", status_code=status_code, user=v.user,
                           people=people, current=current, own=own, grants=grants, looked_after=looked_after,
                           mine=mine, relationships=service.RELATIONSHIPS, seen_from=service.SEEN_FROM_MEMBER,
-                          error=error, field=field, fields=fields or {}, done=done)
+                          error=error, field=field, fields=fields or {}, done=done, hint=hint,
+                          retry_minutes=retry_minutes)
 
 
 def _show(request: Request) -> HTMLResponse:
@@ -72,9 +75,11 @@ def _change(request: Request, fields: dict[str, str]) -> Response:
             service.withdraw(v.ctx, current["id"], fields.get("related_person", ""))
         else:
             return not_found(request)
+    except service.GrantThrottled as exc:
+        return _page(request, v, wanted=current["id"], status_code=429, retry_minutes=exc.minutes, fields=fields)
     except service.GrantError as exc:
         return _page(request, v, wanted=current["id"], status_code=422, error=str(exc), field=exc.field,
-                     fields=fields)
+                     fields=fields, hint=exc.hint)
     if action == "step-down":
         return guard.see_other(f"{PATH}?done=stepped-down")
     return guard.see_other(f"{PATH}?person={current['id']}&done={'granted' if action == 'grant' else 'withdrawn'}")

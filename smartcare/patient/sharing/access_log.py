@@ -3,11 +3,13 @@
 Pure functions over the entries `platform.audit.events_for_patient` returns: who (the person
 themselves, a role at an organisation, a share link by its label, the platform), what was done
 to which kinds of record, why (purpose of use; break-the-glass flagged with its reason), and
-whether it was refused. Raw user names and ids are left out on purpose.
+whether it was refused. Raw user names and ids are left out on purpose. The entries of the person's own side (their
+own account, and the family accounts looking after the record) fold into one line a day (own_side_days).
 """
 
 from typing import Any
 
+from smartcare.platform import clock
 from smartcare.platform.audit.service import ACT_REASON
 from smartcare.platform.security.policy import SHARE_LINK_KIND
 
@@ -26,13 +28,16 @@ def organization_refs(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def _who(event: dict[str, Any], *, viewer_id: str, viewer_ref: str | None, link_labels: dict[str, str],
-         org_names: dict[str, str]) -> dict[str, Any]:
+         org_names: dict[str, str], own_side_of: str | None = None) -> dict[str, Any]:
     agents = event.get("agent") or [{}]
     first = agents[0]
     author = (first.get("who") or {}).get("display", "")
     kind, _, name = author.partition("/")
     if first.get("altId") == viewer_id or (viewer_ref and (first.get("who") or {}).get("reference") == viewer_ref):
         return {"kind": "you"}
+    if own_side_of:
+        # The person themselves (when someone who looks after them reads the page), or a family account.
+        return {"kind": "self" if (first.get("who") or {}).get("reference") == own_side_of else "family"}
     if kind == SHARE_LINK_KIND:
         return {"kind": "share", "label": link_labels.get(name, "")}
     if kind == "system":
@@ -67,16 +72,21 @@ def _why(event: dict[str, Any]) -> tuple[list[str], str]:
 
 
 def plain_entries(entries: list[dict[str, Any]], *, viewer_id: str, viewer_ref: str | None,
-                  link_labels: dict[str, str], org_names: dict[str, str]) -> list[dict[str, Any]]:
-    """The entries as rows for the page: recorded, who, what (subtype and kinds), why, emergency, refused."""
+                  link_labels: dict[str, str], org_names: dict[str, str],
+                  own_side_of: str | None = None) -> list[dict[str, Any]]:
+    """The entries as rows for the page: recorded, who, what (subtype and kinds), why, emergency, refused.
+
+    own_side_of (the person's Patient reference) names the agents of own-side entries as "you", "self" or "family".
+    """
     rows = []
     for entry in entries:
         event = entry["event"]
         purposes, reason = _why(event)
         rows.append({
+            "seq": entry.get("seq"),
             "recorded": entry["recorded"],
             "who": _who(event, viewer_id=viewer_id, viewer_ref=viewer_ref, link_labels=link_labels,
-                        org_names=org_names),
+                        org_names=org_names, own_side_of=own_side_of),
             "what": entry["subtype"],
             "kinds": _kinds(event),
             "purposes": [p for p in purposes if p != "BTG"],
@@ -85,3 +95,16 @@ def plain_entries(entries: list[dict[str, Any]], *, viewer_id: str, viewer_ref: 
             "refused": entry["outcome"] != "0",
         })
     return rows
+
+
+def own_side_days(times: list[tuple[int, str, str]], *, viewer_agent: str) -> list[dict[str, Any]]:
+    """The own side's entries ((entry number, recorded, agent), newest first) folded into one line a day, newest
+    first: the region's day, how many entries, whether all were the viewer's own, and their entry numbers."""
+    days: dict[str, dict[str, Any]] = {}
+    for seq, recorded, agent in times:
+        day = clock.wall_clock(recorded)[:10]
+        line = days.setdefault(day, {"day": day, "count": 0, "only_you": True, "seqs": []})
+        line["count"] += 1
+        line["only_you"] = line["only_you"] and agent == viewer_agent
+        line["seqs"].append(seq)
+    return list(days.values())

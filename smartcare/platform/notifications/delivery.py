@@ -26,6 +26,8 @@ def deliver(engine: Engine, job: Job) -> None:
             user = users.get_user(conn, user_id=found["user_id"])
         except users.UserNotFound:
             return
+        # In the person's language as it is now (they may have changed it since the notice was written).
+        found = get_notification(conn, notification_id=found["id"], locale=user.locale) or found
     channel = str(job.payload["channel"])
     address = {SMS: user.phone, EMAIL: user.email}.get(channel, user.username)
     kind = kind_named(found["kind"])

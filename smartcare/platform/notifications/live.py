@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from smartcare.platform import clock, live_fanout
+from smartcare.platform import clock, i18n, live_fanout
 from smartcare.platform.clock import parse_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.events import DomainEvent, subscribe
-from smartcare.platform.notifications.service import NOTIFICATION_CREATED, unread_count
+from smartcare.platform.notifications.service import NOTIFICATION_CREATED, in_language, unread_count
 from smartcare.platform.web import guard
 from smartcare.platform.web.sessions import IDLE_TIMEOUT, web_session
 
@@ -30,10 +30,11 @@ POLICY_VIOLATION = 1008
 
 @dataclass(eq=False)
 class Listener:
-    """One open socket: the event loop it lives on and the queue its sender reads."""
+    """One open socket: the event loop it lives on, the queue its sender reads, and the language of its page."""
 
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue
+    locale: str = i18n.DEFAULT_LOCALE
 
 
 class Hub:
@@ -43,8 +44,8 @@ class Hub:
         self._lock = threading.Lock()
         self._listeners: dict[str, set[Listener]] = {}
 
-    def add(self, user_id: str) -> Listener:
-        listener = Listener(asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
+    def add(self, user_id: str, locale: str = i18n.DEFAULT_LOCALE) -> Listener:
+        listener = Listener(asyncio.get_running_loop(), asyncio.Queue(maxsize=100), locale)
         with self._lock:
             self._listeners.setdefault(user_id, set()).add(listener)
         return listener
@@ -74,13 +75,24 @@ LIVE_KIND = "notification"
 
 
 def _deliver(payload: dict[str, Any]) -> None:
-    hub.push(str(payload["user_id"]), {"type": "notification", "notification": payload["notification"]})
+    # The wording goes along so each socket puts the notice into the words of its own page (_send).
+    hub.push(str(payload["user_id"]), {"type": "notification", "notification": payload["notification"],
+                                       "wording": payload.get("wording")})
 
 
 def _on_created(event: DomainEvent) -> None:
     # Through the fan-out: this process's sockets at once, the other server processes' over Redis.
     live_fanout.publish(LIVE_KIND, {"user_id": event.payload["user_id"],
-                                    "notification": event.payload["notification"]})
+                                    "notification": event.payload["notification"],
+                                    "wording": event.payload.get("wording")})
+
+
+def in_page_language(message: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A pushed message as the socket sends it: a notice in the words of the page's language, without its wording."""
+    if message.get("type") != "notification":
+        return message
+    return {"type": "notification", "notification": in_language(message["notification"], message.get("wording"),
+                                                                 locale)}
 
 
 live_fanout.register(LIVE_KIND, _deliver)
@@ -121,7 +133,7 @@ async def notifications_socket(websocket: WebSocket) -> None:
     id_hash, user_id, unread = found
     live_fanout.current()  # this process hears the other processes' notifications from now on
     await websocket.accept()
-    listener = hub.add(user_id)
+    listener = hub.add(user_id, i18n.current_locale(websocket))
     try:
         await websocket.send_json({"type": "hello", "unread": unread})
         sender = asyncio.create_task(_send(websocket, listener, id_hash))
@@ -146,7 +158,7 @@ async def _send(websocket: WebSocket, listener: Listener, id_hash: str) -> None:
             await websocket.close(code=POLICY_VIOLATION)
             return
         if message is not None:
-            await websocket.send_json(message)
+            await websocket.send_json(in_page_language(message, listener.locale))
 
 
 async def _drain(websocket: WebSocket) -> None:

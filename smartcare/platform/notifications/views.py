@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smartcare.platform.db import unit_of_work
+from smartcare.platform.i18n import current_locale
 from smartcare.platform.notifications import live
 from smartcare.platform.notifications.channels import channel_names
 from smartcare.platform.notifications.preferences import (
@@ -32,11 +33,11 @@ def _page(request: Request, template: str, status_code: int = 200, **values: Any
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(request: Request) -> HTMLResponse:
-    """The signed-in person's notifications, newest first, unread ones marked."""
+    """The signed-in person's notifications, newest first, unread ones marked, in the page's language."""
     def show() -> HTMLResponse:
         with unit_of_work() as conn:
             v = guard.visitor(conn, request, "account")
-            items = inbox(conn, user_id=v.user.id)
+            items = inbox(conn, user_id=v.user.id, locale=current_locale(request))
             unread = unread_count(conn, user_id=v.user.id)
         return _page(request, "notifications_inbox.html", items=items, unread=unread)
     return await run_in_threadpool(show)

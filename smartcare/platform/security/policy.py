@@ -33,7 +33,12 @@ an ended care team or an expired emergency access takes effect at once.
   3457005): a remote-consultation request to a department shares exactly the records its
   teleconsult-share Consent names, never the whole patient. A clinician's
   own break-the-glass grants (platform/security/break_glass.py) add the granted patients until
-  the grant expires or is closed. Hospital administrators reach their organisation's patients.
+  the grant expires or is closed. Hospital administrators reach their organisation's patients, and
+  the requests addressed to their institution itself that they answer: a Task whose owner is their
+  organisation and whose code is in INSTITUTION_TASK_CODES (a patient's request to correct a record
+  the hospital sent, hospital/corrections), whoever its patient is, to read, search and update
+  (keeping its owner, code and patient), never to create or delete. That brings in nothing else of
+  the patient: the Task names the record to correct and carries what the console shows.
 - Work needs: doctors and nurses handle every type of personal record; pharmacists, lab
   technicians and radiologists only the types in WORK_NEEDS, and write fewer still.
 - Regional sharing follows consent: staff see the records (other than the Patient resource
@@ -105,7 +110,8 @@ WORK_NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
                    "MedicationDispense", "MedicationAdministration", "MedicationStatement", "Immunization",
                    "DetectedIssue", "Flag", "Task"}),
-        # Prescription review tasks are accepted or returned; prescriptions themselves stay the prescriber's.
+        # Prescription review tasks are accepted or returned; prescriptions themselves stay the prescriber's (the one
+        # change a pharmacist makes to one is VERIFICATION_UPDATES below).
         frozenset({"MedicationDispense", "MedicationStatement", "DetectedIssue", "Task"}),
     ),
     "lab_technician": (
@@ -140,6 +146,18 @@ SHARE_LINK_KIND = "share-link"
 # account reaches the RelatedPerson's patient while that patient's proxy Consent names the RelatedPerson.
 ACCOUNT_SID = "https://smartcare.example/fhir/sid/account"
 SHARE_LINK_INTERACTIONS = frozenset({"read", "search"})
+# The one change a pharmacist makes to a prescription: their check of an online one, which waits as a draft with
+# this status reason (knowledge/prescribing/verification.py) and becomes active (accepted) or cancelled
+# (returned to the prescriber) with nothing else changed. fhir/access.py check_write holds the update to that.
+VERIFICATION_UPDATES = {"pharmacist": frozenset({("MedicationRequest", "update")})}
+AWAITING_VERIFICATION = ("https://smartcare.example/fhir/CodeSystem/medication-request-status-reason",
+                         "awaiting-pharmacist-review")
+VERIFIED_STATUSES = frozenset({"active", "cancelled"})
+# Tasks addressed to an institution itself (Task.owner) that its administrators answer, whoever the patient is: a
+# patient's request to correct a record the institution sent (FHIR task-code `change`, hospital/corrections).
+INSTITUTION_TASK_CODES = (("http://hl7.org/fhir/CodeSystem/task-code", "change"),)
+# What an administrator may do to such a Task reached only as its owner: find it, read it and answer it.
+OWNED_TASK_INTERACTIONS = frozenset({"read", "vread", "search", "history", "update", "patch"})
 
 
 class AccessDenied(Exception):
@@ -174,6 +192,8 @@ class PatientReach:
     own_source: str | None = None  # e.g. "Organization/org-a", as in meta.source
     # Practitioner id: the records that teleconsult shares in force name for them are in reach one by one.
     shared_with: str | None = None
+    # Organisation id: the Tasks it owns of INSTITUTION_TASK_CODES are in reach, whoever their patient is.
+    owned_tasks: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +232,8 @@ def _check_work_needs(roles: frozenset[str], interaction: str, res_type: str) ->
     """Refuse personal types a clinician's work does not need (doctors and nurses need them all)."""
     if roles & WHOLE_RECORD_ROLES:
         return
+    if any((res_type, interaction) in VERIFICATION_UPDATES.get(r, ()) for r in roles):
+        return  # fhir/access.py check_write allows only the verification itself
     needs = [WORK_NEEDS[r] for r in sorted(roles & WORK_NEEDS.keys())]
     if interaction in READ_INTERACTIONS:
         if not any(res_type in reads for reads, _ in needs):
@@ -244,7 +266,7 @@ def patient_reach(ctx: AccessContext) -> PatientReach:
         return PatientReach(practitioner=practitioner, grantee=ctx.subject, performing=performing,
                             shared_with=practitioner, **staff)
     if "hospital_admin" in roles:
-        return PatientReach(**staff)
+        return PatientReach(owned_tasks=organization, **staff)
     raise AccessDenied(f"The {_role_list(roles)} role does not see identified patient records")
 
 
@@ -287,6 +309,8 @@ def decide(ctx: AccessContext, interaction: str, res_type: str, *, personal: boo
     reach = patient_reach(ctx)
     if reach.shared_with and interaction not in SHARE_INTERACTIONS:
         reach = replace(reach, shared_with=None)  # a share is for reading what was shared, nothing more
+    if reach.owned_tasks and (res_type != "Task" or interaction not in OWNED_TASK_INTERACTIONS):
+        reach = replace(reach, owned_tasks=None)
     return Decision(reach=reach)
 
 

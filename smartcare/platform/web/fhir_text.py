@@ -69,3 +69,28 @@ def when(resource: dict[str, Any]) -> str:
     period = resource.get("effectivePeriod") or resource.get("period") or {}
     start = period.get("start")
     return clock.wall_clock(start)[:16] if isinstance(start, str) else ""
+
+
+# FHIR's standard extension that carries a string element in another language (on the element's "_name").
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+
+
+def translated(parent: dict[str, Any] | None, name: str, locale: str) -> str:
+    """The string element name of parent in locale (a BCP 47 tag) when its translation extension has it, else as
+    written."""
+    if not parent:
+        return ""
+    for extension in (parent.get(f"_{name}") or {}).get("extension", []):
+        if extension.get("url") != TRANSLATION:
+            continue
+        parts = {e.get("url"): e for e in extension.get("extension", [])}
+        if (parts.get("lang") or {}).get("valueCode") == locale and (parts.get("content") or {}).get("valueString"):
+            return str(parts["content"]["valueString"])
+    return str(parent.get(name) or "")
+
+
+def translations(by_locale: dict[str, str]) -> dict[str, Any]:
+    """The element extension ("_name") that gives a string element's text in each locale of by_locale."""
+    return {"extension": [{"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": locale},
+                                                            {"url": "content", "valueString": text}]}
+                          for locale, text in by_locale.items()]}

@@ -47,10 +47,12 @@ class SurfaceForbidden(Exception):
     transaction is rolled back by the exception.
     """
 
-    def __init__(self, reason: str, *, ctx: AccessContext | None = None, surface: str | None = None):
+    def __init__(self, reason: str, *, ctx: AccessContext | None = None, surface: str | None = None,
+                 explain: str = ""):
         super().__init__(reason)
         self.ctx = ctx
         self.surface = surface
+        self.explain = explain  # a catalogue message (marked with _()) the 403 page shows the person
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,8 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
         await run_in_threadpool(_audit_refusal, exc.ctx, request.method, request.url.path, exc.surface or "", reason)
     if request.url.path.startswith(JSON_PATHS):
         return JSONResponse({"error": "forbidden", "message": reason}, status_code=403, headers=NO_STORE)
-    response = render(request, "403.html", status_code=403, csrf_failed=reason == "csrf")
+    response = render(request, "403.html", status_code=403, csrf_failed=reason == "csrf",
+                      explain=getattr(exc, "explain", ""))
     response.headers.update(NO_STORE)
     return response
 

@@ -143,3 +143,4 @@ def test_online_prescription_rules_before_the_workstation_audit(hospital):
     assert task["status"] == "requested" and task["code"]["coding"][0]["code"] == "prescription-review"
     request = hospital.get(f"/fhir/{signed.json()['medication_requests'][0]}").json()
     assert request["encounter"]["reference"] == f"Encounter/{follow}"
+    assert request["status"] == "draft"  # it takes effect once the pharmacist has checked it

@@ -201,3 +201,43 @@ def test_notices_for_the_granted_relatedperson_reach_the_daughters_account(famil
         assert [a for a, _locale in monitoring.accounts_of(conn, [related])] == [daughter.id]
         assert [a.id for a in records.accounts_of(conn, related)] == [daughter.id]
         assert monitoring.accounts_of(conn, ["RelatedPerson/rp1"]) == []  # the carer in the world has no account
+
+
+def test_the_grant_form_stops_a_run_of_user_names_and_says_when_to_try_again(family, now):
+    """Going through a list of names to learn which accounts exist stops after a few tries, in either language, and
+    no grant is made then, even for a real name; after the window the form works again."""
+    from datetime import timedelta
+
+    from smartcare.patient.family_access import service
+
+    daughter, father = family
+    for n in range(service.LOOKUPS_PER_ACCOUNT):
+        miss = _grant(father, member=f"guess.{n}")
+        assert miss.status_code == 422 and "There is no patient account with that user name." in miss.text
+        assert "the name they sign in to SmartCare with" in miss.text
+    stopped = _grant(father)  # the daughter's real user name, too late
+    assert stopped.status_code == 429
+    assert "Too many attempts to give access. Try again in 15 minutes." in stopped.text
+    assert 'role="alert"' in stopped.text and "Nobody else can see this record" in stopped.text
+    now[0] += timedelta(minutes=5)
+    father.get("/app/family-access?lang=zh-Hans")
+    stopped_zh = _grant(father)
+    assert stopped_zh.status_code == 429 and "尝试次数过多，请 10 分钟后再试。" in stopped_zh.text
+    assert "Fang Wang" not in daughter.get("/app").text
+    now[0] += timedelta(minutes=10, seconds=1)
+    assert _grant(father).status_code == 303
+    assert "Fang Wang" in daughter.get("/app").text
+
+
+def test_the_grant_form_is_throttled_per_address_too(family, monkeypatch):
+    """Two accounts on one network share the address's allowance (the daughter and her father on the same Wi-Fi)."""
+    from smartcare.patient.family_access import service
+
+    monkeypatch.setattr(service, "LOOKUPS_PER_ADDRESS", 3)
+    daughter, father = family
+    assert _grant(father, member="guess.1").status_code == 422
+    assert _grant(father, member="guess.2").status_code == 422
+    assert _grant(daughter, member="guess.3", person="pa1").status_code == 422
+    stopped = _grant(daughter, member="father.test", name="Fang Wang", relationship="PRN", person="pa1")
+    assert stopped.status_code == 429 and "Too many attempts to give access." in stopped.text
+    assert "Nobody else can see this record" in daughter.get("/app/family-access?person=pa1").text

@@ -68,3 +68,61 @@ def test_plain_entries_name_the_viewer_themselves_and_share_links():
     assert [r["who"] for r in rows] == [{"kind": "you"}, {"kind": "share", "label": "Dr Li"},
                                         {"kind": "share", "label": ""}]
     assert rows[2]["refused"] and not rows[0]["refused"]
+
+
+def _account_ctx(engine, username):
+    from smartcare.platform.security import users
+
+    with unit_of_work(engine) as conn:
+        return users.context_for(users.get_by_username(conn, username=username))
+
+
+def test_other_peoples_accesses_come_first_and_the_patients_own_fold_into_a_line_a_day(region, engine, now):
+    from datetime import timedelta
+
+    from tests.web_support import make_user
+
+    make_user(engine, "patient", "daughter.test", fhir_ref="Patient/pa2")  # a family account looking after pa1
+    me, daughter, stranger = (_account_ctx(engine, name) for name in ("patient.test", "daughter.test", "caregiver.test"))
+    now[0] -= timedelta(days=2)
+    with unit_of_work(engine) as conn:
+        for _ in range(12):
+            audit.record(conn, ctx=me, action="R", subtype="search", patient="Patient/pa1", entities=["Patient/pa1"])
+    now[0] += timedelta(days=1)
+    with unit_of_work(engine) as conn:
+        audit.record(conn, ctx=me, action="R", subtype="read", patient="Patient/pa1", entities=["Condition/dm-pa1"])
+        audit.record(conn, ctx=daughter, action="R", subtype="read", patient="Patient/pa1",
+                     entities=["Observation/hba1c-pa1"])
+        audit.record(conn, ctx=DOCTOR, action="R", subtype="read", patient="Patient/pa1", entities=["Condition/dm-pa1"])
+        # What a patient-side account was refused is never folded away.
+        audit.record(conn, ctx=stranger, action="R", subtype="access-refused", outcome="4", patient="Patient/pa1")
+    now[0] += timedelta(days=1)
+    page = region.get("/app/access?person=pa1")
+    assert page.status_code == 200
+    text = page.text
+    others, own = text.index('id="access-others"'), text.index('id="access-own"')
+    assert others < own
+    # The doctor, the refused try and the system that loaded the world; none of the 15 entries of her own side.
+    assert text.count('class="access-entry') == 3
+    assert "a doctor" in text[others:own] and "Refused" in text[others:own] and "You" not in text[others:own]
+    assert text.count("<details>") == 3  # two days before, and today's (this page itself read her record)
+    assert "You opened your record 12 times" in text and "<time datetime=\"2026-02-28\">" in text
+    assert "You and your family opened this record 2 times" in text
+    assert "A family member who looks after this record" in text[own:]
+    assert "looked through" in text[own:] and "personal details" in text[own:]
+    assert "<summary>" in text and text.index("You opened your record 12 times") > own
+    zh = region.get("/app/access?person=pa1&lang=zh-Hans").text
+    assert "您查看了自己的档案 12 次" in zh and "您和您的家人查看了此档案 2 次" in zh and "其他人" in zh
+
+
+def test_a_carer_sees_their_own_reads_of_the_childs_record_folded(region, engine):
+    carer_ctx = _account_ctx(engine, "caregiver.test")
+    with unit_of_work(engine) as conn:
+        for _ in range(3):
+            audit.record(conn, ctx=carer_ctx, action="R", subtype="read", patient="Patient/kid1",
+                         entities=["Condition/asthma-kid1"])
+    page = signed_in("caregiver.test").get("/app/access?person=kid1").text
+    # Three reads, and the page's own look at whose records the carer may open.
+    assert "You opened this record 4 times" in page and "<details>" in page
+    others = page[page.index('id="access-others"'):page.index('id="access-own"')]
+    assert "<strong>You" not in others and "A connected system" in others

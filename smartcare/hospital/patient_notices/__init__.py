@@ -1,0 +1,1 @@
+"""What the patient, and those who look after them, hear of their care team's work online."""
