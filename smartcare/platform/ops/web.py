@@ -13,6 +13,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartcare.platform.ops import logs, metrics
+from smartcare.platform.web.outermost import wrap_outermost
 
 access_log = logging.getLogger(logs.ACCESS_LOGGER)
 router = APIRouter(include_in_schema=False)
@@ -148,9 +149,4 @@ def install_request_ops(app: FastAPI) -> None:
     none (each of `serve --workers N`'s processes)."""
     logs.configure_logging()
     app.include_router(router)
-    build = app.build_middleware_stack
-
-    def build_with_ops() -> ASGIApp:
-        return RequestOpsMiddleware(build())
-
-    app.build_middleware_stack = build_with_ops
+    wrap_outermost(app, RequestOpsMiddleware)

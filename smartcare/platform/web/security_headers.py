@@ -13,6 +13,8 @@ import re
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from smartcare.platform.web.outermost import wrap_outermost
+
 # 'self' covers the same host's ws:/wss: in current browsers (CSP Level 3), so the live pages need no more.
 # img-src data: is for Pico's icons (SVG data URLs in its CSS). A video visit's camera streams play through
 # srcObject, which media-src does not govern.
@@ -98,11 +100,4 @@ class SecurityHeadersMiddleware:
 
 def install_security_headers(app: FastAPI) -> None:
     """Secure every HTTP response of app, the error pages of unexpected failures included."""
-    build = app.build_middleware_stack
-
-    # Around the whole stack, as server_timing does: Starlette keeps its error middleware outside everything added
-    # with add_middleware, so the 500 page would otherwise go out without the headers.
-    def build_secured() -> ASGIApp:
-        return SecurityHeadersMiddleware(build())
-
-    app.build_middleware_stack = build_secured
+    wrap_outermost(app, SecurityHeadersMiddleware)  # the 500 page of an unexpected error gets them too

@@ -11,6 +11,8 @@ import time
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from smartcare.platform.web.outermost import wrap_outermost
+
 METRIC = "app"
 
 
@@ -38,11 +40,4 @@ class ServerTimingMiddleware:
 
 def install_server_timing(app: FastAPI) -> None:
     """Time every HTTP request of app, around all of its middleware."""
-    build = app.build_middleware_stack
-
-    # Around the whole stack rather than through add_middleware: Starlette keeps its error middleware outside
-    # everything added that way, so the 500 page of an unexpected error would go out untimed.
-    def build_timed() -> ASGIApp:
-        return ServerTimingMiddleware(build())
-
-    app.build_middleware_stack = build_timed
+    wrap_outermost(app, ServerTimingMiddleware)  # the 500 page of an unexpected error is timed too
