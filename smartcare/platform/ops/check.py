@@ -1,6 +1,7 @@
 """`smartcare check`: is this deployment, as its environment describes it, able to run? One finding a check, each
 saying what is wrong and how to put it right."""
 
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -72,11 +73,18 @@ def check_database(engine: Engine, url: str) -> Check:
 @lru_cache(maxsize=1)
 def head_revisions() -> tuple[str, ...]:
     """The newest migration revision(s) this code ships."""
-    from alembic.script import ScriptDirectory
+    # Alembic announces each plugin it sets up at INFO: on a server's first /readyz that is not news.
+    chatter = logging.getLogger("alembic.runtime.plugins")
+    level = chatter.level
+    chatter.setLevel(logging.WARNING)
+    try:
+        from alembic.script import ScriptDirectory
 
-    from smartcare.platform.migrate import MIGRATIONS
+        from smartcare.platform.migrate import MIGRATIONS
 
-    return tuple(sorted(ScriptDirectory(str(MIGRATIONS)).get_heads()))
+        return tuple(sorted(ScriptDirectory(str(MIGRATIONS)).get_heads()))
+    finally:
+        chatter.setLevel(level)
 
 
 def check_schema(engine: Engine) -> Check:
