@@ -159,6 +159,7 @@ def _keep(conn: Connection, judged: _Judged, taken: dict[str, _Taken]) -> Ingest
             "patient": f"Patient/{device.patient_id}", "device": f"Device/{result.device_id}",
             "deviceKind": device.kind, "observations": list(result.observations),
             "kinds": list(dict.fromkeys(k for k, _i, _r in judged.resources)),
+            "received": judged.received,  # when the frame reached SmartCare: alert latency counts from here
             # In-process only: what was stored, so those judging the readings need not read them back.
             "resources": [{**r, "resourceType": "Observation", "id": i} for _k, i, r in judged.resources]}))
     return result

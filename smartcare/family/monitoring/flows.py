@@ -25,6 +25,7 @@ from smartcare.platform.db import unit_of_work
 from smartcare.platform.jobs import Job, enqueue, handler, periodic
 from smartcare.platform.notifications import notify
 from smartcare.platform.notifications.texts import message
+from smartcare.platform.ops import metrics
 from smartcare.platform.security import users
 from smartcare.platform.security.context import SYSTEM
 
@@ -218,11 +219,24 @@ def on_readings_stored(event: events.DomainEvent) -> None:
     resources = event.payload.get("resources")
     try:
         with unit_of_work() as conn:
-            service.evaluate_readings(conn, **payload, resources=resources if isinstance(resources, list) else None)
+            alerts = service.evaluate_readings(conn, **payload,
+                                               resources=resources if isinstance(resources, list) else None)
+        _note_alert_latency(event.payload.get("received"), alerts)
     except Exception:  # the readings are stored; their judgement must still happen, so a job takes it over
         log.exception("judging the readings of %s failed; a job will retry", payload["patient"])
         with unit_of_work() as conn:
             enqueue(conn, kind=EVALUATE_JOB, payload=payload)
+
+
+def _note_alert_latency(received: object, alerts: list[dict[str, Any]]) -> None:
+    """Count, for Prometheus, the time from the readings' arrival to the alerts they raised (committed by now)."""
+    if not alerts or not isinstance(received, str):
+        return
+    try:
+        arrived = clock.parse_instant(received)
+    except ValueError:
+        return
+    metrics.observe_alert_latency((clock.now() - arrived).total_seconds())
 
 
 @handler(EVALUATE_JOB)

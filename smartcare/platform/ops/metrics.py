@@ -35,6 +35,10 @@ dicom_instances = Counter("smartcare_dicom_instances_stored", "DICOM instances r
 device_frames = Counter("smartcare_device_frames", "MQTT device messages, by what became of them (received, "
                         "stored, duplicates, refused)", ["outcome"])
 DEVICE_OUTCOMES = ("received", "stored", "duplicates", "refused")
+# From a device reading's arrival to the alert it raised: the care team is to hear within seconds.
+alert_latency = Histogram("smartcare_alert_latency_seconds", "Time from a home device reading reaching SmartCare to "
+                          "the monitoring alert it raised", buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                                                                       60.0, 300.0))
 
 
 def count_hl7_ack(ack: str) -> None:
@@ -53,6 +57,11 @@ def count_device_frames(**counts: int) -> None:
     for outcome, n in counts.items():
         if n and outcome in DEVICE_OUTCOMES:
             device_frames.labels(outcome).inc(n)
+
+
+def observe_alert_latency(seconds: float) -> None:
+    """Note how long an alert took from its reading's arrival (negative clock skew counts as none)."""
+    alert_latency.observe(max(0.0, seconds))
 
 
 class JobOutboxCollector:

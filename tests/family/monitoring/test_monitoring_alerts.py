@@ -263,3 +263,29 @@ def test_three_raised_days_in_five_count_the_normal_readings_of_the_day_too(engi
     now[0] += timedelta(minutes=10)
     _readings_stored(stored(engine, blood_pressure(170, 105)))  # average 143.75/90.5: raised again
     assert [a["occurrences"] for a in _alerts()] == [2]
+
+
+def _alert_latencies() -> tuple[float, float]:
+    from smartcare.platform.ops import metrics
+
+    samples = {s.name: s.value for s in metrics.alert_latency.collect()[0].samples if not s.labels.get("le")}
+    return samples["smartcare_alert_latency_seconds_count"], samples["smartcare_alert_latency_seconds_sum"]
+
+
+def test_the_time_from_a_readings_arrival_to_its_alert_is_measured_for_the_operators(engine, chen, now):
+    from smartcare.platform.clock import format_instant
+
+    plans.assign_plan(chen["gp"], patient_id="p-chen", template_name="hypertension")
+    count, total = _alert_latencies()
+    arrived = format_instant(now[0] - timedelta(seconds=3))  # the frame reached SmartCare 3 s before the judging
+    events.publish(events.DomainEvent(flows.READINGS_STORED, {
+        "patient": "Patient/p-chen", "device": "Device/dev-1", "observations": stored(engine, blood_pressure(184, 112)),
+        "kinds": ["blood-pressure"], "received": arrived}))
+    assert len(_alerts()) == 1
+    after_count, after_total = _alert_latencies()
+    assert after_count == count + 1 and after_total - total == pytest.approx(3.0, abs=0.01)
+    # A normal reading raises no alert, and so adds no latency.
+    events.publish(events.DomainEvent(flows.READINGS_STORED, {
+        "patient": "Patient/p-chen", "device": "Device/dev-1", "observations": stored(engine, blood_pressure(128, 82)),
+        "kinds": ["blood-pressure"], "received": arrived}))
+    assert _alert_latencies()[0] == after_count
