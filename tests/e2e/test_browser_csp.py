@@ -2,24 +2,14 @@
 console chart, the queue displays, the pages whose scripts moved out of their templates) run their scripts and open
 their WebSockets with no policy violation and no script error, while an inline script is refused."""
 
-import uuid
-from datetime import UTC, date, datetime
 
 import pytest
 
-from smartcare.fhir import store
-from smartcare.hospital.scheduling import schedules
-from smartcare.platform import clock
-from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import users
-from smartcare.platform.security.context import SYSTEM
 from tests.e2e.conftest import MOBILE
+from tests.e2e.one_doctor_clinic import one_doctor_clinic
 from tests.e2e.steps import sign_in
-from tests.hospital.scheduling.conftest import HOURS, template
 
 PASSWORD = "Quiet-Lantern-Harbour-31"
-DAY = date(2026, 3, 4)
-NOW = datetime(2026, 3, 4, 1, 30, tzinfo=UTC)  # 09:30 on a Wednesday in Shanghai: the morning session is on
 # Every violation reaches the page as a securitypolicyviolation event; collect them before any page script runs.
 # (Waits use locators, not wait_for_function: its polling evaluates strings, which 'unsafe-eval' would need.)
 WATCH = """window.__violations = [];
@@ -30,40 +20,10 @@ document.addEventListener("securitypolicyviolation", (e) => window.__violations.
 @pytest.fixture
 def region(e2e_engine):
     """A clinic with one doctor working this morning, a patient, a doctor and a public-health officer account."""
-    tag = uuid.uuid4().hex[:6]
-    ids = {"org": f"org-{tag}", "hcs": f"hcs-{tag}", "prac": f"prac-{tag}", "role": f"role-{tag}",
-           "room": f"room-{tag}", "patient": f"pat-{tag}", "tag": tag}
-    resources = [
-        {"resourceType": "Organization", "id": ids["org"], "name": "Harbour Hospital"},
-        {"resourceType": "Location", "id": ids["room"], "name": "Cardiology room 305", "alias": ["心内科305诊室"]},
-        {"resourceType": "HealthcareService", "id": ids["hcs"], "name": "Cardiology",
-         "providedBy": {"reference": f"Organization/{ids['org']}"}, "availableTime": HOURS},
-        {"resourceType": "Practitioner", "id": ids["prac"], "active": True, "name": [{"family": "Lanxi", "given": ["Wen"]}]},
-        {"resourceType": "PractitionerRole", "id": ids["role"], "active": True,
-         "code": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"}]}],
-         "practitioner": {"reference": f"Practitioner/{ids['prac']}"},
-         "organization": {"reference": f"Organization/{ids['org']}"},
-         "healthcareService": [{"reference": f"HealthcareService/{ids['hcs']}"}],
-         "location": [{"reference": f"Location/{ids['room']}"}]},
-        {"resourceType": "Patient", "id": ids["patient"], "name": [{"family": "Harbour", "given": ["Mei"]}],
-         "birthDate": "1985-04-01", "managingOrganization": {"reference": f"Organization/{ids['org']}"}},
-    ]
-    clock.set_clock(lambda: NOW)
-    try:
-        with unit_of_work(e2e_engine) as conn:
-            store.write_batch(conn, SYSTEM, [store.Write("PUT", r["resourceType"], r["id"], r) for r in resources])
-        with unit_of_work(e2e_engine) as conn:
-            schedules.generate_slots(conn, start=DAY, days=1, template=template(
-                role_id=ids["role"], practitioner_id=ids["prac"], practitioner_name="Wen Lanxi",
-                service_id=ids["hcs"], organization_id=ids["org"]))
-            users.create_user(conn, username=f"mei.{tag}", password=PASSWORD, role="patient",
-                              fhir_ref=f"Patient/{ids['patient']}")
-            users.create_user(conn, username=f"dr.wen.{tag}", password=PASSWORD, role="doctor",
-                              fhir_ref=f"Practitioner/{ids['prac']}", organization=f"Organization/{ids['org']}")
-            users.create_user(conn, username=f"officer.{tag}", password=PASSWORD, role="public_health_officer")
+    with one_doctor_clinic(e2e_engine, PASSWORD, service={"name": "Cardiology"}, doctor=("Wen", "Lanxi"),
+                           room={"name": "Cardiology room 305", "alias": ["心内科305诊室"]},
+                           accounts=("patient", "doctor", "officer")) as ids:
         yield ids
-    finally:
-        clock.set_clock(None)
 
 
 def _tab(browser, base_url, **options):

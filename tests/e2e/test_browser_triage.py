@@ -3,63 +3,26 @@ throat is offered ENT / internal medicine doctors with free slots and the patien
 in English and Chinese go to /tmp/sc-e2e-triage-*.png.
 """
 
-import uuid
-from datetime import UTC, date, datetime
 
 import pytest
 
-from smartcare.fhir import store
 from smartcare.hospital.directory import conventions as dc
-from smartcare.hospital.scheduling import schedules
-from smartcare.platform import clock
-from smartcare.platform.db import unit_of_work
-from smartcare.platform.security import users
-from smartcare.platform.security.context import SYSTEM
 from tests.e2e.conftest import MOBILE
+from tests.e2e.one_doctor_clinic import one_doctor_clinic
 from tests.e2e.steps import sign_in
-from tests.hospital.scheduling.conftest import HOURS, template
 
 PASSWORD = "Jade-River-Compass-77"
-DAY = date(2026, 3, 4)
-NOW = datetime(2026, 3, 4, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, so the morning's slots are bookable
 
 
 @pytest.fixture
 def ent_clinic(e2e_engine):
     """A hospital with an ENT doctor who has today's slots, and a patient account."""
-    tag = uuid.uuid4().hex[:6]
-    ids = {"org": f"org-{tag}", "hcs": f"hcs-{tag}", "prac": f"prac-{tag}", "role": f"role-{tag}",
-           "patient": f"pat-{tag}"}
-    resources = [
-        {"resourceType": "Organization", "id": ids["org"], "name": "Harbour Hospital"},
-        {"resourceType": "HealthcareService", "id": ids["hcs"], "name": "ENT", "active": True,
-         "providedBy": {"reference": f"Organization/{ids['org']}"}, "availableTime": HOURS,
-         "type": [{"coding": [{"system": dc.DEPARTMENT_SYSTEM, "code": "ent", "display": "ENT"}],
-                   "text": "耳鼻咽喉科"}]},
-        {"resourceType": "Practitioner", "id": ids["prac"], "active": True,
-         "name": [{"family": "Tanqiao", "given": ["Lin"]}]},
-        {"resourceType": "PractitionerRole", "id": ids["role"], "active": True,
-         "code": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"}]}],
-         "practitioner": {"reference": f"Practitioner/{ids['prac']}"},
-         "organization": {"reference": f"Organization/{ids['org']}"},
-         "healthcareService": [{"reference": f"HealthcareService/{ids['hcs']}"}]},
-        {"resourceType": "Patient", "id": ids["patient"], "name": [{"family": "Harbour", "given": ["Mei"]}],
-         "gender": "female", "birthDate": "1985-04-01",
-         "managingOrganization": {"reference": f"Organization/{ids['org']}"}},
-    ]
-    clock.set_clock(lambda: NOW)
-    try:
-        with unit_of_work(e2e_engine) as conn:
-            store.write_batch(conn, SYSTEM, [store.Write("PUT", r["resourceType"], r["id"], r) for r in resources])
-        with unit_of_work(e2e_engine) as conn:
-            schedules.generate_slots(conn, start=DAY, days=1, template=template(
-                role_id=ids["role"], practitioner_id=ids["prac"], practitioner_name="Lin Tanqiao",
-                service_id=ids["hcs"], organization_id=ids["org"]))
-            users.create_user(conn, username=f"mei.{tag}", password=PASSWORD, role="patient",
-                              fhir_ref=f"Patient/{ids['patient']}")
-        yield {**ids, "tag": tag}
-    finally:
-        clock.set_clock(None)
+    service = {"name": "ENT", "active": True,
+               "type": [{"coding": [{"system": dc.DEPARTMENT_SYSTEM, "code": "ent", "display": "ENT"}],
+                         "text": "耳鼻咽喉科"}]}
+    with one_doctor_clinic(e2e_engine, PASSWORD, service=service, doctor=("Lin", "Tanqiao"), gender="female",
+                           accounts=("patient",)) as ids:
+        yield ids
 
 
 def _phone(browser, base_url):

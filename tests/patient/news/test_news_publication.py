@@ -1,6 +1,7 @@
 """Publication: the jobs worker publishes a scheduled article at its time and tells the patients it targets, in
 their language, in the inbox and live on their open pages; never by SMS or e-mail."""
 
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -92,7 +93,10 @@ def test_the_publication_reaches_the_patients_open_page_live(region, now):
 def test_news_pages_listen_for_live_news_only_when_signed_in(region):
     write(region.engine, region.authority)
     with browser() as web:
-        assert "/ws/notifications" not in web.get("/app/news").text
+        assert "news-live.js" not in web.get("/app/news").text
         sign_in(web, "patient.test")
         page = web.get("/app/news").text
-    assert "/ws/notifications" in page and 'id="news-live"' in page
+        script = re.search(r'<script src="([^"]*news-live\.js[^"]*)"', page)
+        assert script and 'id="news-live"' in page
+        # The page's script (a file of its own: the CSP allows no inline script) listens on the notifications socket.
+        assert "/ws/notifications" in web.get(script.group(1)).text
