@@ -7,6 +7,7 @@ import pytest
 from smartcare.family.devices import registry, service
 from smartcare.fhir import store
 from smartcare.platform import events
+from smartcare.platform.clock import format_instant
 from smartcare.platform.db import unit_of_work
 from smartcare.platform.security.context import SYSTEM
 from tests.family.devices.conftest import EXAMPLE, make_patient
@@ -208,7 +209,8 @@ def test_readings_stored_is_published_after_commit_with_the_contracts_payload(en
         events.unsubscribe(service.READINGS_STORED, seen.append)
     assert [{k: v for k, v in e.payload.items() if k != "resources"} for e in seen] == [{
         "patient": f"Patient/{patient}", "device": f"Device/{device.device.device_id}", "deviceKind": "bp-monitor",
-        "observations": result.observations, "kinds": ["blood-pressure", "heart-rate"]}]
+        "observations": result.observations, "kinds": ["blood-pressure", "heart-rate"],
+        "received": format_instant(now[0])}]  # when the frame arrived: alert latency counts from it
     # The stored Observations ride along in-process, so whoever judges them need not read them back.
     handed = seen[0].payload["resources"]
     assert [f"Observation/{r['id']}" for r in handed] == result.observations
