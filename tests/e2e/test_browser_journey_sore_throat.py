@@ -35,10 +35,11 @@ from tests.e2e.journey_sore_throat_steps import (
     staff_the_hospital,
     take_specimen,
 )
+from tests.e2e.one_doctor_clinic import DAY, NOW
 from tests.e2e.steps import sign_in
 from tests.e2e.test_browser_lab_loop import hl7_listener  # noqa: F401  (the fixture)
 from tests.e2e.test_browser_signup import outbox  # noqa: F401  (the fixture)
-from tests.e2e.test_browser_triage import DAY, NOW, _answer_calmly, ent_clinic  # noqa: F401  (the fixture)
+from tests.e2e.test_browser_triage import _answer_calmly, ent_clinic  # noqa: F401  (the fixture)
 
 NAME = "Lan Qiao"
 
