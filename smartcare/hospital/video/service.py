@@ -197,11 +197,7 @@ def schedule(conn: Connection, ctx: AccessContext, *, consultation_id: str, mode
     if found["status"] in ("closed", "refunded"):
         raise VideoError("The consultation is closed", code="closed")
     encounter = {
-        "resourceType": "Encounter", "status": "planned",
-        "class": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
-        "type": [{"coding": [{"system": TYPE_SYSTEM, "code": "video-visit", "display": "Video visit"}]}],
-        "subject": {"reference": f"Patient/{found['patient']}"},
-        "participant": [{"individual": {"reference": f"Practitioner/{me}"}}],
+        **_planned_visit(found["patient"], me),
         "partOf": {"reference": f"Encounter/{found['id']}"},
         "extension": _extensions(mode, scheduled_for),
     }
@@ -223,6 +219,17 @@ def _check_when(mode: str, scheduled_for: datetime | None) -> None:
         raise VideoError("A scheduled video visit needs its time", code="bad-time", status=400)
     if scheduled_for is not None and scheduled_for.tzinfo is None:
         raise VideoError("Give the time with its UTC offset", code="bad-time", status=400)
+
+
+def _planned_visit(patient_id: str, practitioner_id: str) -> dict[str, Any]:
+    """A planned video-visit Encounter of the patient with the practitioner hosting it."""
+    return {
+        "resourceType": "Encounter", "status": "planned",
+        "class": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
+        "type": [{"coding": [{"system": TYPE_SYSTEM, "code": "video-visit", "display": "Video visit"}]}],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "participant": [{"individual": {"reference": f"Practitioner/{practitioner_id}"}}],
+    }
 
 
 def _extensions(mode: str, scheduled_for: datetime | None, host: str | None = None) -> list[dict[str, Any]]:
@@ -249,14 +256,7 @@ def open_as_nurse(conn: Connection, ctx: AccessContext, *, patient_id: str, mode
         store.read(conn, ctx, res_type="Patient", res_id=patient_id)  # the policy: is the patient in the nurse's reach
     except FhirError as exc:
         raise VideoError("There is no such patient for you", code="not-found", status=404) from exc
-    encounter = {
-        "resourceType": "Encounter", "status": "planned",
-        "class": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
-        "type": [{"coding": [{"system": TYPE_SYSTEM, "code": "video-visit", "display": "Video visit"}]}],
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "participant": [{"individual": {"reference": f"Practitioner/{me}"}}],
-        "extension": _extensions(mode, scheduled_for, host="nurse"),
-    }
+    encounter = {**_planned_visit(patient_id, me), "extension": _extensions(mode, scheduled_for, host="nurse")}
     try:
         stored = store.create(conn, ctx, encounter)
     except FhirError as exc:
